@@ -1,0 +1,3 @@
+"""Lookout: reviewed training data from camera detections."""
+
+__version__ = "0.1.0"

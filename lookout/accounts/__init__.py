@@ -1,0 +1,1 @@
+"""Users, groups, memberships and API keys."""

@@ -1,0 +1,1 @@
+"""ML analyses of images: predictions, artifacts and the pipeline callback API."""

@@ -1,0 +1,165 @@
+"""The FastAPI application: routers, error answers, limits and security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lookout import __version__
+from lookout.config import Settings, get_settings
+from lookout.db import make_engine, make_session_factory
+from lookout.deps import Runtime
+from lookout.errors import LookoutError
+from lookout.storage import StorageError, make_storage
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuse bodies over the limit while they stream in, never buffering them whole.
+
+    JSON bodies get the request limit; uploads (multipart, binary) get the upload limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, json_limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.json_limit = json_limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        is_json = headers.get("content-type", "").lower().startswith("application/json")
+        limit = self.json_limit if is_json else self.upload_limit
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    response = JSONResponse({"detail": f"request body is larger than {limit} bytes"}, 413)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class SecurityHeaders:
+    """nosniff everywhere, so stored content is never run as something else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"same-origin"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+def _error_body(exc: LookoutError) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": exc.message}
+    if exc.field:
+        body["field"] = exc.field
+    return body
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LookoutError)
+    async def lookout_error(_request: Request, exc: LookoutError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(_error_body(exc), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StorageError)
+    async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
+        log.error("object storage failed: %s", exc)
+        return JSONResponse({"detail": "object storage is unavailable, try again"}, 503)
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def database_error(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        log.error("database failed: %s", exc)
+        return JSONResponse({"detail": "database is unavailable, try again"}, 503)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app with its engine, sessions and storage."""
+    settings = settings or get_settings()
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    runtime = Runtime(settings=settings, sessions=make_session_factory(engine),
+                      storage=make_storage(settings))  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Lookout",
+        version=__version__,
+        description="Reviewed, trustworthy training data from camera detections.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    _include_routers(app)
+    app.add_middleware(
+        BodySizeLimit, json_limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from lookout import health
+    from lookout.images.routes import router as images
+    from lookout.projects.routes import router as projects
+    from lookout.storage.routes import router as storage
+
+    for router in (health.router, projects, images, storage):
+        app.include_router(router)

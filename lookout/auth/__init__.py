@@ -1,0 +1,1 @@
+"""Who is calling: proxy headers, API keys, local mode and pipeline signatures."""

@@ -1,0 +1,245 @@
+"""The `lookout` command line: run the server, migrate, and manage access."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from lookout.accounts import service as accounts
+from lookout.config import Settings
+from lookout.db import make_engine, make_session_factory
+from lookout.errors import LookoutError
+
+app = typer.Typer(
+    help="Lookout: review machine-learning detections on camera imagery and export training data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="People who can sign in (through the proxy or with API keys).",
+                        no_args_is_help=True)  # fmt: skip
+groups_app = typer.Typer(help="Groups: the unit of access. Members see the group's projects.",
+                         no_args_is_help=True)  # fmt: skip
+keys_app = typer.Typer(help="API keys for scripts and pipelines.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(groups_app, name="groups")
+app.add_typer(keys_app, name="apikeys")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def cli_session() -> Iterator[Session]:
+    """A session on the configured database; domain errors exit 1 with their message."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+            session.commit()
+    except LookoutError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(settings: Settings) -> None:
+    from lookout.migrate import upgrade
+
+    upgrade(settings.resolved_database_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind. Loopback enables local mode.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5050,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    migrate: Annotated[bool, typer.Option(help="Apply database migrations first.")] = True,
+) -> None:
+    """Run the Lookout server (API, web UI and docs at /docs).
+
+    With no proxy secret configured and a loopback address, every request without credentials
+    acts as a local admin ("local mode"), so the documented commands work on one machine.
+    Local mode is refused on any other address.
+    """
+    settings = Settings()
+    local = settings.proxy_secret is None and is_loopback(host)
+    if settings.local_mode and not is_loopback(host):
+        err_console.print(
+            f"[red]error:[/red] local mode only runs on a loopback address, not {host}"
+        )
+        raise typer.Exit(2)
+    if local:
+        os.environ["LOOKOUT_LOCAL_MODE"] = "true"
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if migrate:
+        upgrade_database(settings)
+    import uvicorn
+
+    mode = "local mode (no login needed on this machine)" if local else "authentication required"
+    console.print(f"Lookout on http://{host}:{port} - {mode}; API docs at /docs")
+    uvicorn.run("lookout.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level.lower(), proxy_headers=False)  # fmt: skip
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to the configured database (DATABASE_URL or the SQLite default)."""
+    settings = Settings()
+    upgrade_database(settings)
+    console.print(f"database is up to date: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    admin: Annotated[bool, typer.Option(help="Give the user access to every project.")] = False,
+    group: Annotated[list[str] | None, typer.Option(help="Add to this group (repeatable).")] = None,
+) -> None:
+    """Create a user (or update the admin flag of an existing one)."""
+    with cli_session() as session:
+        user = accounts.get_or_create_user(session, email=email, is_admin=admin)
+        for name in group or []:
+            accounts.add_member(
+                session, user=user, group=accounts.get_or_create_group(session, name=name)
+            )
+        console.print(f"user {user.email} (admin: {user.is_admin})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users with their groups."""
+    from sqlalchemy import select
+
+    from lookout.accounts.models import User
+
+    table = Table("email", "admin", "groups")
+    with cli_session() as session:
+        for user in session.scalars(select(User).order_by(User.email)):
+            names = sorted(m.group.name for m in user.memberships)
+            table.add_row(user.email, "yes" if user.is_admin else "", ", ".join(names))
+    console.print(table)
+
+
+@groups_app.command("create")
+def groups_create(name: str, description: Annotated[str | None, typer.Option()] = None) -> None:
+    """Create a group."""
+    with cli_session() as session:
+        group = accounts.get_or_create_group(session, name=name, description=description)
+        console.print(f"group {group.name} ({group.id})")
+
+
+@groups_app.command("list")
+def groups_list() -> None:
+    """List groups with their members."""
+    from sqlalchemy import select
+
+    from lookout.accounts.models import Group
+
+    table = Table("name", "id", "members")
+    with cli_session() as session:
+        for group in session.scalars(select(Group).order_by(Group.name)):
+            members = sorted(m.user.email for m in group.memberships)
+            table.add_row(group.name, str(group.id), ", ".join(members))
+    console.print(table)
+
+
+@groups_app.command("add-member")
+def groups_add_member(
+    group: str, email: str, role: Annotated[str, typer.Option(help="member or admin")] = "member"
+) -> None:
+    """Add a user to a group (the user is created if new)."""
+    with cli_session() as session:
+        target = accounts.get_group(session, name_or_id=group)
+        user = accounts.get_or_create_user(session, email=email)
+        accounts.add_member(session, user=user, group=target, role=role)
+        console.print(f"{user.email} is a {role} of {target.name}")
+
+
+@groups_app.command("remove-member")
+def groups_remove_member(group: str, email: str) -> None:
+    """Remove a user from a group."""
+    with cli_session() as session:
+        target = accounts.get_group(session, name_or_id=group)
+        accounts.remove_member(session, user=accounts.get_user(session, email=email), group=target)
+        console.print(f"{email} removed from {target.name}")
+
+
+@keys_app.command("create")
+def apikeys_create(
+    email: Annotated[str, typer.Argument(help="Owner of the key (created if new).")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
+    expires_in_days: Annotated[int | None, typer.Option(min=1, help="Expire after N days.")] = None,
+    group: Annotated[str | None, typer.Option(help="Also add the owner to this group.")] = None,
+) -> None:
+    """Issue an API key. It is printed once: only a hash is stored."""
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    with cli_session() as session:
+        user = accounts.get_or_create_user(session, email=email)
+        if group:
+            accounts.add_member(
+                session, user=user, group=accounts.get_or_create_group(session, name=group)
+            )
+        issued = accounts.create_api_key(session, user=user, name=name, expires_at=expires)
+        token = issued.token
+    err_console.print(f"API key for {email} (send it as X-API-Key or Authorization: Bearer):")
+    print(token)
+
+
+@keys_app.command("list")
+def apikeys_list(email: Annotated[str | None, typer.Argument()] = None) -> None:
+    """List API keys (prefixes only) with their state."""
+    table = Table("prefix", "owner", "name", "created", "expires", "last used", "state")
+    with cli_session() as session:
+        user = accounts.get_user(session, email=email) if email else None
+        for key in accounts.list_api_keys(session, user=user):
+            state = "revoked" if key.revoked_at else "active"
+            table.add_row(key.prefix, key.user.email, key.name, _day(key.created_at),
+                          _day(key.expires_at), _day(key.last_used_at), state)  # fmt: skip
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def apikeys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix or id.")]) -> None:
+    """Revoke an API key at once."""
+    with cli_session() as session:
+        key = accounts.revoke_api_key(session, prefix_or_id=prefix)
+        console.print(f"revoked key {key.prefix} of {key.user.email}")
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def main() -> None:
+    app(prog_name="lookout")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""FastAPI dependencies: settings, database sessions, storage and the caller."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from lookout.accounts import service as accounts
+from lookout.auth.principal import Principal
+from lookout.config import Settings
+from lookout.errors import Unauthenticated
+from lookout.storage import ObjectStorage
+
+
+@dataclass
+class Runtime:
+    """What the app holds for its whole life (built once in `create_app`)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    storage: ObjectStorage
+    local_admin: Principal | None = None
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.runtime.settings
+
+
+def get_storage(request: Request) -> ObjectStorage:
+    return request.app.state.runtime.storage
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for one request; services commit, anything left uncommitted is rolled back."""
+    with request.app.state.runtime.sessions() as session:
+        yield session
+
+
+def public_base_url(request: Request) -> str:
+    """Where clients reach this server, for URLs Lookout hands out."""
+    configured = request.app.state.runtime.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(request: Request, session: Session, settings: Settings) -> Principal:
+    """Resolve the caller: API key, then proxy headers, then local mode; else 401."""
+    token = request.headers.get("x-api-key") or _bearer_token(request)
+    if token:
+        user = accounts.authenticate_api_key(session, token)
+        principal = accounts.principal_for(session, user, via="api_key")
+        session.commit()  # keeps the occasional last-used stamp
+        return principal
+    email = request.headers.get(settings.proxy_user_header)
+    if email is not None:
+        if settings.proxy_secret is None:
+            raise Unauthenticated(
+                f"{settings.proxy_user_header} is not accepted: no proxy secret is configured"
+            )
+        presented = request.headers.get(settings.proxy_secret_header, "")
+        expected = settings.proxy_secret.get_secret_value()
+        if not hmac.compare_digest(presented.encode(), expected.encode()):
+            raise Unauthenticated(f"missing or wrong {settings.proxy_secret_header}")
+        user = accounts.get_or_create_user(session, email=email)
+        principal = accounts.principal_for(session, user, via="proxy")
+        session.commit()
+        return principal
+    if settings.local_mode:
+        runtime: Runtime = request.app.state.runtime
+        if runtime.local_admin is None:
+            runtime.local_admin = local_principal(session, settings)
+        return runtime.local_admin
+    raise Unauthenticated("authentication required: send X-API-Key or Authorization: Bearer")
+
+
+def local_principal(session: Session, settings: Settings) -> Principal:
+    """The local admin that every request acts as in local mode."""
+    user = accounts.get_or_create_user(session, email=settings.local_user_email, is_admin=True)
+    group = accounts.get_or_create_group(session, name="default")
+    accounts.add_member(session, user=user, group=group, role="admin")
+    principal = accounts.principal_for(session, user, via="local")
+    session.commit()
+    return principal
+
+
+def current_principal(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Principal:
+    return authenticate(request, session, settings)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StorageDep = Annotated[ObjectStorage, Depends(get_storage)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+BaseUrlDep = Annotated[str, Depends(public_base_url)]

@@ -1,0 +1,1 @@
+"""Images: stored pictures, their thumbnails and metadata."""

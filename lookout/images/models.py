@@ -1,0 +1,43 @@
+"""The image table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lookout.db import Base, Timestamps, UUIDPrimaryKey
+
+
+class Image(UUIDPrimaryKey, Timestamps, Base):
+    """One stored picture; optionally a frame of a sequence."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "source_id"),
+        # Keyset paging of a project's gallery, newest first.
+        sa.Index("ix_images_project_created", "project_id", "created_at", "id"),
+        sa.Index("ix_images_project_captured", "project_id", "captured_at", "id"),
+        sa.Index("ix_images_sequence_captured", "sequence_id", "captured_at"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    sequence_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("sequences.id", ondelete="CASCADE")
+    )
+    object_key: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(sa.String(500))
+    filename: Mapped[str | None] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    width: Mapped[int]
+    height: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    captured_at: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+    source_id: Mapped[str | None] = mapped_column(sa.String(200))
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )

@@ -1,0 +1,114 @@
+"""HTTP endpoints for images."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import Response, StreamingResponse
+
+from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
+from lookout.images import service
+from lookout.images.schemas import ImagePage, ImageRead
+
+router = APIRouter(tags=["images"])
+
+PRIVATE_CACHE = "private, max-age=3600"
+
+
+@router.post(
+    "/api/projects/{project_id}/images",
+    response_model=ImageRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "An image with this source and source_id already exists"}},
+)
+def upload_image(
+    project_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="JPEG, PNG, WebP, BMP, TIFF or GIF")],
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    response: Response,
+    captured_at: Annotated[datetime | None, Form()] = None,
+    sequence_id: Annotated[uuid.UUID | None, Form()] = None,
+    source: Annotated[str | None, Form(max_length=100)] = None,
+    source_id: Annotated[str | None, Form(max_length=200)] = None,
+) -> ImageRead:
+    """Upload an image (multipart). A repeat of the same source and source_id answers 200."""
+    upload = service.ImageUpload(
+        stream=file.file, filename=file.filename, captured_at=captured_at,
+        sequence_id=sequence_id, source=source, source_id=source_id,
+    )  # fmt: skip
+    stored = service.store_image(
+        session, storage, principal=principal, project_id=project_id, upload=upload,
+        max_pixels=settings.max_image_pixels,
+    )  # fmt: skip
+    if stored.existing:
+        response.status_code = status.HTTP_200_OK
+    return ImageRead.of(stored.image, existing=stored.existing)
+
+
+@router.get("/api/projects/{project_id}/images", response_model=ImagePage)
+def list_images(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    sequence_id: uuid.UUID | None = None,
+    captured_after: datetime | None = None,
+    captured_before: datetime | None = None,
+    model_name: str | None = None,
+    analysis_status: str | None = None,
+) -> ImagePage:
+    """A page of a project's images, newest first; pass `next_cursor` back for the next page."""
+    filters = service.ImageFilters(
+        sequence_id=sequence_id, captured_after=captured_after, captured_before=captured_before,
+        model_name=model_name, analysis_status=analysis_status,
+    )  # fmt: skip
+    images, next_cursor = service.list_images(
+        session, principal=principal, project_id=project_id, filters=filters,
+        limit=min(limit, settings.page_size_max), cursor=cursor,
+    )  # fmt: skip
+    return ImagePage(items=[ImageRead.of(image) for image in images], next_cursor=next_cursor)
+
+
+@router.get("/api/images/{image_id}", response_model=ImageRead)
+def get_image(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ImageRead:
+    return ImageRead.of(service.get_image(session, principal=principal, image_id=image_id))
+
+
+@router.get("/api/images/{image_id}/content", response_class=StreamingResponse)
+def image_content(
+    image_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
+) -> StreamingResponse:
+    """The original image bytes."""
+    image = service.get_image(session, principal=principal, image_id=image_id)
+    return StreamingResponse(
+        service.image_chunks(storage, image),
+        media_type=image.content_type,
+        headers={"Cache-Control": PRIVATE_CACHE, "Content-Length": str(image.size_bytes),
+                 "ETag": f'"{image.sha256}"'},
+    )  # fmt: skip
+
+
+@router.get("/api/images/{image_id}/thumbnail", response_class=Response)
+def image_thumbnail(
+    image_id: uuid.UUID, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+    principal: PrincipalDep,
+) -> Response:  # fmt: skip
+    """A JPEG thumbnail, computed once and stored."""
+    image = service.get_image(session, principal=principal, image_id=image_id)
+    data = service.thumbnail_bytes(session, storage, image=image, size=settings.thumbnail_size)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": PRIVATE_CACHE})
+
+
+@router.delete("/api/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_image(
+    image_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
+) -> None:
+    service.delete_image(session, storage, principal=principal, image_id=image_id)

@@ -1,0 +1,14 @@
+"""Imports every table so metadata is complete (Alembic and create_all use this)."""
+
+from lookout.accounts.models import ApiKey, Group, Membership, User
+from lookout.analyses.models import Analysis, Artifact, IdempotencyRecord, Prediction
+from lookout.auth.models import SeenSignature
+from lookout.db import Base
+from lookout.images.models import Image
+from lookout.projects.models import Project
+from lookout.sequences.models import Camera, Sequence, SequenceReview
+
+__all__ = [
+    "ApiKey", "Analysis", "Artifact", "Base", "Camera", "Group", "IdempotencyRecord", "Image",
+    "Membership", "Prediction", "Project", "SeenSignature", "Sequence", "SequenceReview", "User",
+]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Projects: collections of images owned by a group."""

@@ -1,0 +1,1 @@
+"""Camera sequences: time-ordered frames of one camera and their reviews."""

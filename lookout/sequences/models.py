@@ -1,0 +1,107 @@
+"""Cameras, sequences and the human review of each sequence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lookout.db import Base, Timestamps, UUIDPrimaryKey
+
+
+class ProcessingStage:
+    IMPORTED = "imported"
+    READY_TO_ANNOTATE = "ready_to_annotate"
+    IN_REVIEW = "in_review"
+    ANNOTATED = "annotated"
+    NEEDS_CHECK = "needs_check"
+    ALL = (IMPORTED, READY_TO_ANNOTATE, IN_REVIEW, ANNOTATED, NEEDS_CHECK)
+    # Stages in which a person has touched the review: drafts never overwrite these.
+    HUMAN = (IN_REVIEW, ANNOTATED, NEEDS_CHECK)
+
+
+SMOKE_TYPES = ("wildfire", "industrial", "other")
+FALSE_POSITIVE_TYPES = (
+    "antenna", "building", "cliff", "dark", "dust", "high_cloud", "low_cloud", "lens_flare",
+    "lens_droplet", "light", "rain", "trail", "road", "sky", "tree", "water_body", "other",
+)  # fmt: skip
+
+
+class Camera(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "cameras"
+    __table_args__ = (sa.UniqueConstraint("source", "source_id"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(sa.String(100))
+    source_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    organization_id: Mapped[str | None] = mapped_column(sa.String(100))
+    organization_name: Mapped[str | None] = mapped_column(sa.String(200))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    elevation: Mapped[float | None]
+    angle_of_view: Mapped[float | None]
+    is_trustable: Mapped[bool | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Sequence(UUIDPrimaryKey, Timestamps, Base):
+    """A time-ordered series of frames from one camera."""
+
+    __tablename__ = "sequences"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "source_id"),
+        sa.Index("ix_sequences_project_started", "project_id", "started_at"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    camera_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("cameras.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(sa.String(100))
+    source_id: Mapped[str] = mapped_column(sa.String(200))
+    azimuth: Mapped[float | None]
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    # What the source platform said about it (bool in 2025, an enum string later).
+    source_label: Mapped[str | None] = mapped_column(sa.String(50))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    camera: Mapped[Camera | None] = relationship()
+    review: Mapped[SequenceReview | None] = relationship(
+        back_populates="sequence", uselist=False, passive_deletes=True
+    )
+
+
+class SequenceReview(UUIDPrimaryKey, Timestamps, Base):
+    """The human annotation of a sequence: tracks of boxes, labels and a stage."""
+
+    __tablename__ = "sequence_reviews"
+
+    sequence_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("sequences.id", ondelete="CASCADE"), unique=True
+    )
+    tracks: Mapped[list[Any]] = mapped_column(default=list)
+    has_smoke: Mapped[bool] = mapped_column(default=False)
+    has_false_positives: Mapped[bool] = mapped_column(default=False)
+    false_positive_types: Mapped[list[Any]] = mapped_column(default=list)
+    smoke_types: Mapped[list[Any]] = mapped_column(default=list)
+    has_missed_smoke: Mapped[bool] = mapped_column(default=False)
+    processing_stage: Mapped[str] = mapped_column(sa.String(30), index=True)
+    # What produced the draft: model name, thresholds.
+    draft_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime | None]
+    # Optimistic concurrency: a save must name the version it started from.
+    version: Mapped[int] = mapped_column(default=1)
+
+    sequence: Mapped[Sequence] = relationship(back_populates="review")

@@ -1,0 +1,149 @@
+"""Objects in a local folder; presigned URLs point at Lookout itself."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from lookout.storage.base import (
+    CHUNK_SIZE,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectTooLarge,
+    StorageError,
+    validate_key,
+)
+
+ROUTE_PREFIX = "/storage/objects/"
+
+
+class LocalStorage:
+    def __init__(self, root: Path, signing_key: bytes) -> None:
+        self.root = root
+        self.signing_key = signing_key
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / validate_key(key)).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"invalid object key: {key!r}")
+        return path
+
+    def _meta_path(self, key: str) -> Path:
+        path = self._path(key)
+        return path.with_name(path.name + ".content-type")
+
+    def put_file(
+        self, key: str, source: BinaryIO, content_type: str, *, max_bytes: int | None = None
+    ) -> int:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write to a temporary file and rename, so readers never see half an object.
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := source.read(CHUNK_SIZE):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise ObjectTooLarge(f"object is larger than {max_bytes} bytes")
+                    out.write(chunk)
+            self._meta_path(key).write_text(content_type)
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return size
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.put_file(key, io.BytesIO(data), content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    def iter_chunks(self, key: str) -> Iterator[bytes]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+        return _read_chunks(handle)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        meta = self._meta_path(key)
+        content_type = meta.read_text() if meta.exists() else None
+        return ObjectInfo(size=path.stat().st_size, content_type=content_type)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"storage folder {self.root} is not writable")
+
+    # Presigned URLs: an HMAC over method, key, content type and expiry.
+    def sign(self, method: str, key: str, content_type: str, expires: int) -> str:
+        message = "\n".join([method.upper(), key, content_type, str(expires)]).encode()
+        digest = hmac.new(self.signing_key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def verify(
+        self, method: str, key: str, content_type: str, expires: int, signature: str
+    ) -> str | None:
+        """None when the URL is valid, else the reason it is not."""
+        if expires < int(time.time()):
+            return "presigned URL has expired"
+        expected = self.sign(method, key, content_type, expires)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return "presigned URL signature does not match (wrong method, key or content type)"
+        return None
+
+    def _url(
+        self,
+        method: str,
+        key: str,
+        content_type: str,
+        expires_in: int,
+        base_url: str,
+        extra: dict[str, str] | None = None,
+    ) -> str:
+        validate_key(key)
+        expires = int(time.time()) + expires_in
+        query = {
+            "expires": str(expires),
+            "signature": self.sign(method, key, content_type, expires),
+        }
+        if content_type:
+            query["content_type"] = content_type
+        query.update(extra or {})
+        return f"{base_url.rstrip('/')}{ROUTE_PREFIX}{quote(key)}?{urlencode(query)}"
+
+    def presign_put(self, key: str, content_type: str, expires_in: int, base_url: str) -> str:
+        return self._url("PUT", key, content_type, expires_in, base_url)
+
+    def presign_get(
+        self, key: str, expires_in: int, base_url: str, filename: str | None = None
+    ) -> str:
+        extra = {"filename": filename} if filename else None
+        return self._url("GET", key, "", expires_in, base_url, extra)
+
+
+def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            yield chunk

@@ -1,0 +1,88 @@
+"""Who may call: API keys, proxy headers, local mode."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from lookout.accounts import service as accounts
+from lookout.accounts.models import ApiKey
+
+
+def test_api_key_in_header_and_bearer(lookout):
+    key = lookout.user_with_key("alice@example.org")
+    for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+        response = lookout.client(headers).get("/api/projects")
+        assert response.status_code == 200, response.text
+        assert response.json() == []
+
+
+def test_no_credentials_is_401_outside_local_mode(lookout):
+    response = lookout.client().get("/api/projects")
+    assert response.status_code == 401
+    assert "authentication required" in response.json()["detail"]
+
+
+def test_wrong_key_and_malformed_key_are_401(lookout):
+    key = lookout.user_with_key("alice@example.org")
+    prefix = key.rsplit("_", 1)[0]
+    for bad in (prefix + "_wrongsecret", "not-a-key", key + "x"):
+        response = lookout.client({"X-API-Key": bad}).get("/api/projects")
+        assert response.status_code == 401, bad
+
+
+def test_revoked_key_is_401(lookout):
+    key = lookout.user_with_key("alice@example.org")
+    client = lookout.client({"X-API-Key": key})
+    assert client.get("/api/projects").status_code == 200
+    with lookout.sessions() as session:
+        accounts.revoke_api_key(session, prefix_or_id=key.split("_")[1])
+        session.commit()
+    response = client.get("/api/projects")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_expired_key_is_401(lookout):
+    key = lookout.user_with_key("bob@example.org", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    response = lookout.client({"X-API-Key": key}).get("/api/projects")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_key_is_stored_hashed_and_last_use_recorded(lookout):
+    key = lookout.user_with_key("alice@example.org")
+    lookout.client({"X-API-Key": key}).get("/api/projects")
+    with lookout.sessions() as session:
+        row = session.scalars(sa.select(ApiKey)).one()
+        assert key.split("_", 2)[2] not in row.secret_hash
+        assert row.prefix == key.split("_")[1]
+        assert row.last_used_at is not None
+
+
+def test_proxy_headers_refused_without_configured_secret(lookout):
+    response = lookout.client({"X-User-Email": "mallory@example.org"}).get("/api/projects")
+    assert response.status_code == 401
+    assert "no proxy secret" in response.json()["detail"]
+
+
+def test_proxy_headers_with_secret(lookout_factory):
+    instance = lookout_factory(PROXY_SECRET="proxy-s3cret")
+    good = instance.client({"X-User-Email": "Carol@Example.org", "X-Proxy-Secret": "proxy-s3cret"})
+    assert good.get("/api/projects").status_code == 200
+    for secret in ("wrong", ""):
+        bad = instance.client({"X-User-Email": "carol@example.org", "X-Proxy-Secret": secret})
+        assert bad.get("/api/projects").status_code == 401
+    missing = instance.client({"X-User-Email": "carol@example.org"})
+    assert missing.get("/api/projects").status_code == 401
+    with instance.sessions() as session:
+        assert accounts.get_user(session, email="carol@example.org").email == "carol@example.org"
+
+
+def test_local_mode_acts_as_admin_but_still_checks_presented_keys(lookout_factory):
+    instance = lookout_factory(LOOKOUT_LOCAL_MODE=True)
+    client = instance.client()
+    project = instance.create_project(client, "local")
+    assert client.get(f"/api/projects/{project['id']}").status_code == 200
+    assert instance.client({"X-API-Key": "lk_nope_nope"}).get("/api/projects").status_code == 401

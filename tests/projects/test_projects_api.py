@@ -1,0 +1,59 @@
+"""Projects and the group boundary."""
+
+from __future__ import annotations
+
+
+def test_create_list_get_project(lookout):
+    client = lookout.keyed_client()
+    project = lookout.create_project(client, "ridge cams", description="north ridge")
+    assert project["name"] == "ridge cams"
+    listed = client.get("/api/projects").json()
+    assert [p["id"] for p in listed] == [project["id"]]
+    assert client.get(f"/api/projects/{project['id']}").json()["description"] == "north ridge"
+
+
+def test_duplicate_project_name_is_409(lookout):
+    client = lookout.keyed_client()
+    lookout.create_project(client, "dup")
+    response = client.post("/api/projects", json={"name": "dup"})
+    assert response.status_code == 409
+    assert response.json()["field"] == "name"
+
+
+def test_other_group_cannot_see_project(lookout):
+    alice = lookout.keyed_client("alice@example.org", "team-a")
+    bob = lookout.keyed_client("bob@example.org", "team-b")
+    project = lookout.create_project(alice, "secret")
+    assert bob.get("/api/projects").json() == []
+    response = bob.get(f"/api/projects/{project['id']}")
+    assert response.status_code == 404
+    assert "secret" not in response.text
+    assert bob.delete(f"/api/projects/{project['id']}").status_code == 404
+    assert alice.get(f"/api/projects/{project['id']}").status_code == 200
+
+
+def test_user_without_group_must_name_one(lookout):
+    client = lookout.keyed_client("loner@example.org", group=None)
+    response = client.post("/api/projects", json={"name": "x"})
+    assert response.status_code == 400
+    assert response.json()["field"] == "group"
+
+
+def test_cannot_create_in_foreign_group(lookout):
+    lookout.user_with_key("bob@example.org", "team-b")
+    alice = lookout.keyed_client("alice@example.org", "team-a")
+    response = alice.post("/api/projects", json={"name": "x", "group": "team-b"})
+    assert response.status_code == 403
+
+
+def test_malformed_uuid_is_422(lookout):
+    client = lookout.keyed_client()
+    response = client.get("/api/projects/not-a-uuid")
+    assert response.status_code == 422
+    assert "project_id" in response.text
+
+
+def test_empty_name_is_422(lookout):
+    response = lookout.keyed_client().post("/api/projects", json={"name": ""})
+    assert response.status_code == 422
+    assert "name" in response.text

@@ -1,0 +1,140 @@
+"""Helpers shared by the tests: live servers, databases and small images."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import uvicorn
+from PIL import Image, ImageDraw
+from sqlalchemy.orm import Session, sessionmaker
+
+from lookout.accounts import service as accounts
+from lookout.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on loopback in a background thread."""
+
+    def __init__(self, app: Any, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on", ws="none")  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (90, 140, 200),
+               quality: int = 85) -> bytes:  # fmt: skip
+    """A small real JPEG with a drawn plume so thumbnails have content."""
+    img = Image.new("RGB", (width, height), color)
+    ImageDraw.Draw(img).ellipse((width // 4, height // 4, width // 2, height // 2), fill=(200, 200, 200))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def png_bytes(width: int = 32, height: int = 32) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@dataclass
+class Lookout:
+    """A running Lookout: its settings, URL, session factory and test users."""
+
+    settings: Settings
+    server: LiveServer
+    sessions: sessionmaker[Session]
+    backend: str
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, headers=headers or {}, timeout=30)
+        self._clients.append(client)
+        return client
+
+    def user_with_key(self, email: str, group: str | None = "team", *, admin: bool = False,
+                      expires_at: Any = None) -> str:  # fmt: skip
+        """Create a user (member of `group`) and return a fresh API key for them."""
+        with self.sessions() as session:
+            user = accounts.get_or_create_user(session, email=email, is_admin=admin)
+            if group:
+                accounts.add_member(session, user=user,
+                                    group=accounts.get_or_create_group(session, name=group))  # fmt: skip
+            token = accounts.create_api_key(session, user=user, name="test", expires_at=expires_at).token
+            session.commit()
+            return token
+
+    def keyed_client(self, email: str = "alice@example.org", group: str | None = "team",
+                     **kwargs: Any) -> httpx.Client:  # fmt: skip
+        return self.client({"X-API-Key": self.user_with_key(email, group, **kwargs)})
+
+    def create_project(self, client: httpx.Client, name: str = "cams", **extra: Any) -> dict[str, Any]:
+        response = client.post("/api/projects", json={"name": name, **extra})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def upload(self, client: httpx.Client, project_id: str, data: bytes | None = None,
+               filename: str = "frame.jpg", content_type: str = "image/jpeg",
+               **form: Any) -> httpx.Response:  # fmt: skip
+        files = {"file": (filename, data if data is not None else jpeg_bytes(), content_type)}
+        return client.post(f"/api/projects/{project_id}/images", files=files, data=form)
+
+    def count(self, table: str) -> int:
+        with self.sessions() as session:
+            return session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+def stored_files(root: Path) -> list[Path]:
+    """Objects in a local storage folder (not the content-type side files)."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".content-type"))
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
