@@ -49,27 +49,29 @@ class BodySizeLimit:
             await _too_large(send, limit)
             return
         received = 0
-        started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            # Parsers may turn our exception into their own 400; the answer is still 413.
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _too_large(send, limit)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
-            if not started:
-                await _too_large(send, limit)
+            await _too_large(send, limit)
 
 
 async def _too_large(send: Send, limit: int) -> None:

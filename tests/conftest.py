@@ -60,17 +60,23 @@ def postgres_url(postgres_server: Any) -> Iterator[str]:
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE lookout_template'))
     admin.dispose()
-    base = sa.engine.make_url(postgres_server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
+    base = sa.engine.make_url(
+        postgres_server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+    )
     yield base.set(database=name).render_as_string(hide_password=False)
 
 
 def _ensure_template(server: Any) -> None:
     admin = make_engine(server.get_uri(), pool_size=1)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname='lookout_template'")).first()
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname='lookout_template'")
+        ).first()
         if not exists:
             conn.execute(sa.text('CREATE DATABASE "lookout_template"'))
-            url = sa.engine.make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
+            url = sa.engine.make_url(
+                server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+            )
             upgrade(url.set(database="lookout_template").render_as_string(hide_password=False))
     admin.dispose()
 

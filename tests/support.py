@@ -59,7 +59,9 @@ def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = 
                quality: int = 85) -> bytes:  # fmt: skip
     """A small real JPEG with a drawn plume so thumbnails have content."""
     img = Image.new("RGB", (width, height), color)
-    ImageDraw.Draw(img).ellipse((width // 4, height // 4, width // 2, height // 2), fill=(200, 200, 200))
+    ImageDraw.Draw(img).ellipse(
+        (width // 4, height // 4, width // 2, height // 2), fill=(200, 200, 200)
+    )
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=quality)
     return out.getvalue()
@@ -98,7 +100,9 @@ class Lookout:
             if group:
                 accounts.add_member(session, user=user,
                                     group=accounts.get_or_create_group(session, name=group))  # fmt: skip
-            token = accounts.create_api_key(session, user=user, name="test", expires_at=expires_at).token
+            token = accounts.create_api_key(
+                session, user=user, name="test", expires_at=expires_at
+            ).token
             session.commit()
             return token
 
@@ -106,7 +110,9 @@ class Lookout:
                      **kwargs: Any) -> httpx.Client:  # fmt: skip
         return self.client({"X-API-Key": self.user_with_key(email, group, **kwargs)})
 
-    def create_project(self, client: httpx.Client, name: str = "cams", **extra: Any) -> dict[str, Any]:
+    def create_project(
+        self, client: httpx.Client, name: str = "cams", **extra: Any
+    ) -> dict[str, Any]:
         response = client.post("/api/projects", json={"name": name, **extra})
         assert response.status_code == 201, response.text
         return response.json()
@@ -128,7 +134,9 @@ class Lookout:
 
 def stored_files(root: Path) -> list[Path]:
     """Objects in a local storage folder (not the content-type side files)."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".content-type"))
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".content-type")
+    )
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

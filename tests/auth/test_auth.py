@@ -45,7 +45,9 @@ def test_revoked_key_is_401(lookout):
 
 
 def test_expired_key_is_401(lookout):
-    key = lookout.user_with_key("bob@example.org", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    key = lookout.user_with_key(
+        "bob@example.org", expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
     response = lookout.client({"X-API-Key": key}).get("/api/projects")
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]

@@ -1,0 +1,674 @@
+"""Deterministic data for the fake Pyronear alert platform.
+
+Everything here is a pure function of :class:`FakePlatformConfig` (mostly of its
+``seed``), so tests can compute the exact answers the server will give.
+
+Faithfulness notes (checked against pyronear/pyro-api):
+
+* Timestamps are naive ISO-8601 strings in UTC with microseconds
+  (``"2024-01-01T03:12:45.123456"``), as pyro-api stores ``datetime.utcnow()``.
+* 2025 schema: a detection is one uploaded frame; ``bboxes`` is a string holding a
+  Python-style list of 0..5 tuples ``(xmin,ymin,xmax,ymax,conf)``, 3 decimals, no
+  spaces, e.g. ``"[(0.12,0.4,0.2,0.5,0.83)]"`` or ``"[]"``.
+* Later schema: pyro-api splits a frame into one detection per box and stores
+  ``bbox`` as a *single-tuple list string* (``"[(0.12,0.4,0.2,0.5,0.83)]"``) and
+  ``others_bboxes`` as a list string of the frame's other boxes
+  (``"[(0.6,0.41,0.65,0.47,0.31)]"``) or ``null`` when there are none.  Only the
+  primary box tracks the sequence, so here a later-schema detection exists only for
+  frames where the tracked plume was detected: ``bbox`` is the plume's box and
+  ``others_bboxes`` the frame's other boxes.  Frames without the plume box (including
+  empty frames) do not exist in the later schema.  Detection ids are shared by both
+  schemas, so the later schema simply has gaps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+Schema = Literal["2025", "later"]
+Box = tuple[float, float, float, float, float]
+
+LABELS: tuple[str | None, ...] = (
+    None,
+    None,
+    "wildfire_smoke",
+    "wildfire_smoke",
+    "other_smoke",
+    "other",
+)
+SITES = (
+    "brison",
+    "pouzauges",
+    "serre-de-barre",
+    "croix-augas",
+    "moret",
+    "marguerite",
+    "valbonne",
+    "st-peray",
+    "ardeche-sud",
+    "mont-ventoux",
+)
+ORG_NAMES = ("sdis-07", "sdis-77", "sdis-26", "sdis-84", "sdis-30", "sdis-13", "sdis-83", "sdis-04")
+MAX_BOXES = 5
+
+
+def _default_users() -> dict[str, tuple[str, str, int]]:
+    """Demo users: one agent per default org plus an admin of organization 1."""
+    return {
+        "org1-user": ("org1-pass", "agent", 1),
+        "org2-user": ("org2-pass", "agent", 2),
+        "admin": ("admin-pass", "admin", 1),
+    }
+
+
+@dataclass
+class FakePlatformConfig:
+    """Everything the fake platform does; mutable while the server runs."""
+
+    seed: int = 0
+    organizations: int = 2
+    cameras_per_org: int = 2
+    # Either an explicit list of ISO dates, or start_date + num_days.
+    days: list[str] | None = None
+    start_date: str = "2024-01-01"
+    num_days: int = 3
+    sequences_per_camera_per_day: int = 2
+    detections_per_sequence: int = 4
+    image_size: tuple[int, int] = (640, 480)
+    users: dict[str, tuple[str, str, int]] = field(default_factory=_default_users)
+    # Faults.
+    latency_s: float = 0.0
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503)
+    rate_limit_rate: float = 0.0
+    retry_after_s: int = 1
+    timeout_rate: float = 0.0
+    timeout_hang_s: float = 30.0
+    drop_rate: float = 0.0
+    token_ttl_s: float | None = None
+    fault_paths: tuple[str, ...] | None = None
+    faults_on_login: bool = False
+    broken_image_detection_ids: set[int] = field(default_factory=set)
+    # The later platform once answered 404 for a whole detection list when one
+    # object was missing from storage.
+    broken_image_breaks_list: bool = False
+    # Missing/renamed fields per resource: "cameras", "organizations", "sequences", "detections".
+    omit_fields: dict[str, set[str]] = field(default_factory=dict)
+    rename_fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Shape of the answers.
+    schema: Schema = "2025"
+    default_page_limit: int = 15
+    url_ttl_s: int = 86400
+    public_url: str | None = None
+
+    def day_list(self) -> list[date]:
+        """The UTC days that hold sequences."""
+        if self.days is not None:
+            return [date.fromisoformat(d) for d in self.days]
+        start = date.fromisoformat(self.start_date)
+        return [start + timedelta(days=i) for i in range(self.num_days)]
+
+    def data_key(self) -> tuple[Any, ...]:
+        """The fields the generated data depends on (data is rebuilt when they change)."""
+        return (
+            self.seed,
+            self.organizations,
+            self.cameras_per_org,
+            tuple(self.day_list()),
+            self.sequences_per_camera_per_day,
+            self.detections_per_sequence,
+        )
+
+    def replace(self, **changes: Any) -> FakePlatformConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An organization (a fire service)."""
+
+    id: int
+    name: str
+    telegram_id: str | None
+    slack_hook: str | None
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera with its poses (azimuths it looks at in turn)."""
+
+    id: int
+    organization_id: int
+    name: str
+    angle_of_view: float
+    elevation: float
+    lat: float
+    lon: float
+    is_trustable: bool
+    created_at: datetime
+    horizon: float
+    poses: tuple[tuple[int, float], ...]  # (pose_id, azimuth)
+
+
+@dataclass
+class Detection:
+    """One uploaded frame; ``plume`` is where the smoke really is (drawn in the image)."""
+
+    id: int
+    camera_id: int
+    sequence_id: int
+    pose_id: int
+    azimuth: float
+    created_at: datetime
+    recorded_at: datetime
+    bucket_key: str
+    boxes: tuple[Box, ...]
+    track_index: int | None
+    plume: Box
+
+
+@dataclass
+class Sequence:
+    """A run of detections of one plume seen by one camera pose."""
+
+    id: int
+    camera_id: int
+    pose_id: int
+    camera_azimuth: float
+    started_at: datetime
+    last_seen_at: datetime
+    label: str | None
+    cone_azimuth: float
+    cone_angle: float
+    temporal_model_score: float | None
+    detection_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PlatformData:
+    """The whole generated platform."""
+
+    organizations: dict[int, Organization]
+    cameras: dict[int, Camera]
+    sequences: dict[int, Sequence]
+    detections: dict[int, Detection]
+
+    def org_of_sequence(self, seq: Sequence) -> int:
+        """Organization owning a sequence."""
+        return self.cameras[seq.camera_id].organization_id
+
+    def visible_detections(self, seq: Sequence, schema: Schema) -> list[Detection]:
+        """The sequence's detections as the given schema exposes them, oldest first."""
+        dets = [self.detections[i] for i in seq.detection_ids]
+        if schema == "later":
+            dets = [d for d in dets if d.track_index is not None]
+        return dets
+
+    def detection_visible(self, det: Detection, schema: Schema) -> bool:
+        """Whether a detection id exists in the given schema."""
+        return schema == "2025" or det.track_index is not None
+
+    def sequences_on(self, day: date, organization_id: int) -> list[Sequence]:
+        """Sequences of an organization whose started_at is on ``day``, newest first."""
+        found = [
+            s
+            for s in self.sequences.values()
+            if s.started_at.date() == day and self.org_of_sequence(s) == organization_id
+        ]
+        return sorted(found, key=lambda s: (s.started_at, s.id), reverse=True)
+
+
+# ---------------------------------------------------------------- generation
+
+
+def _clip(v: float) -> float:
+    """Clamp to the normalized range."""
+    return min(1.0, max(0.0, v))
+
+
+def _r3(v: float) -> float:
+    """Round to the 3 decimals the platform keeps."""
+    return round(v, 3)
+
+
+def _box(xmin: float, ymin: float, xmax: float, ymax: float, conf: float) -> Box:
+    """A clipped, rounded box."""
+    return (
+        _r3(_clip(xmin)),
+        _r3(_clip(ymin)),
+        _r3(_clip(xmax)),
+        _r3(_clip(ymax)),
+        _r3(_clip(conf)),
+    )
+
+
+def _make_organizations(cfg: FakePlatformConfig, rng: random.Random) -> dict[int, Organization]:
+    """Organizations 1..N."""
+    orgs = {}
+    for i in range(1, cfg.organizations + 1):
+        name = ORG_NAMES[(i - 1) % len(ORG_NAMES)]
+        if i > len(ORG_NAMES):
+            name = f"{name}-{i}"
+        telegram = f"-100{rng.randrange(10**9, 10**10)}" if rng.random() < 0.5 else None
+        slack = (
+            f"https://hooks.slack.com/services/T{i:04d}/B{rng.randrange(10**6):06d}/fake"
+            if rng.random() < 0.5
+            else None
+        )
+        orgs[i] = Organization(i, name, telegram, slack)
+    return orgs
+
+
+def _make_cameras(cfg: FakePlatformConfig, rng: random.Random) -> dict[int, Camera]:
+    """Cameras numbered across organizations, each with 4 poses."""
+    cams: dict[int, Camera] = {}
+    pose_id = 1
+    for org in range(1, cfg.organizations + 1):
+        lat0, lon0 = 43.5 + 0.8 * ((org - 1) % 5), 3.5 + 0.9 * ((org - 1) // 5 + (org - 1) % 3)
+        for k in range(cfg.cameras_per_org):
+            cam_id = len(cams) + 1
+            base = rng.uniform(0, 90)
+            poses = []
+            for p in range(4):
+                poses.append((pose_id, round((base + 90 * p) % 360, 1)))
+                pose_id += 1
+            cams[cam_id] = Camera(
+                id=cam_id,
+                organization_id=org,
+                name=f"{SITES[(cam_id - 1) % len(SITES)]}-{k + 1:02d}",
+                angle_of_view=rng.choice((54.2, 87.0)),
+                elevation=round(rng.uniform(150, 1500), 1),
+                lat=round(lat0 + rng.uniform(-0.3, 0.3), 6),
+                lon=round(lon0 + rng.uniform(-0.3, 0.3), 6),
+                is_trustable=rng.random() < 0.85,
+                created_at=datetime(
+                    2023,
+                    rng.randint(1, 12),
+                    rng.randint(1, 28),
+                    rng.randint(0, 23),
+                    rng.randint(0, 59),
+                ),
+                horizon=rng.uniform(0.42, 0.6),
+                poses=tuple(poses),
+            )
+    return cams
+
+
+def _extra_box(rng: random.Random) -> Box:
+    """A false positive elsewhere in the frame (cloud, glare, dust)."""
+    x, y = rng.uniform(0.0, 0.9), rng.uniform(0.05, 0.85)
+    return _box(
+        x, y, x + rng.uniform(0.01, 0.1), y + rng.uniform(0.01, 0.08), rng.uniform(0.1, 0.6)
+    )
+
+
+def _plume_track(cam: Camera, n: int, rng: random.Random) -> list[Box]:
+    """Boxes of a plume that persists and drifts slowly across ``n`` frames."""
+    cx, w, h = rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.12), rng.uniform(0.03, 0.1)
+    bottom = cam.horizon + rng.uniform(-0.02, 0.04)
+    wind = rng.choice((-1, 1)) * rng.uniform(0.0005, 0.003)
+    conf = rng.uniform(0.35, 0.85)
+    track = []
+    for _ in range(n):
+        jit = [rng.gauss(0, 0.002) for _ in range(4)]
+        track.append(
+            _box(
+                cx - w / 2 + jit[0],
+                bottom - h + jit[1],
+                cx + w / 2 + jit[2],
+                bottom + jit[3],
+                conf + rng.uniform(-0.1, 0.1),
+            )
+        )
+        # Smoke rises and spreads: the box grows and slides with the wind.
+        cx += wind + rng.gauss(0, 0.002)
+        w *= rng.uniform(1.0, 1.04)
+        h *= rng.uniform(1.01, 1.05)
+        conf = min(0.95, conf + rng.uniform(-0.03, 0.05))
+    return track
+
+
+def _frame_boxes(plume: Box, first: bool, rng: random.Random) -> tuple[tuple[Box, ...], int | None]:
+    """The boxes reported for one frame and the index of the plume box among them."""
+    detected = first or rng.random() < 0.85
+    n_extra = rng.choices((0, 1, 2, 3), weights=(70, 20, 7, 3))[0]
+    extras = [_extra_box(rng) for _ in range(n_extra)]
+    if not detected:
+        if rng.random() < 0.5:
+            extras = []
+        return tuple(extras), None
+    pos = rng.randint(0, len(extras))
+    boxes = extras[:pos] + [plume] + extras[pos:]
+    return tuple(boxes[:MAX_BOXES]), pos
+
+
+def _bucket_key(cam: Camera, when: datetime) -> str:
+    """An object key shaped like the platform's (content hash + timestamp)."""
+    digest = hashlib.sha256(f"{cam.id}-{when.isoformat()}".encode()).hexdigest()[:32]
+    return f"{digest}-{when:%Y%m%d%H%M%S}.jpg"
+
+
+def _raw_sequences(
+    cfg: FakePlatformConfig, cams: dict[int, Camera], rng: random.Random
+) -> list[tuple]:
+    """(started_at, camera, pose, interval) for every sequence, before ids are assigned."""
+    out = []
+    n_seq, n_det = cfg.sequences_per_camera_per_day, cfg.detections_per_sequence
+    for day in cfg.day_list():
+        midnight = datetime(day.year, day.month, day.day)
+        for cam in cams.values():
+            slot = 86400 / max(1, n_seq)
+            for i in range(n_seq):
+                # Keep each sequence inside its slot so started_at stays on its day.
+                interval = min(rng.uniform(15, 60), slot / (n_det + 2))
+                span = interval * max(1, n_det)
+                offset = slot * i + rng.uniform(0, max(0.0, slot - span - 1))
+                start = midnight + timedelta(seconds=offset, microseconds=rng.randrange(10**6))
+                out.append((start, cam, rng.choice(cam.poses), interval))
+    out.sort(key=lambda t: (t[0], t[1].id))
+    return out
+
+
+def _cone(cam: Camera, cam_az: float, box: Box) -> tuple[float, float]:
+    """Azimuth and opening of the cone a box spans, as the platform resolves it."""
+    xmin, _, xmax, _, _ = box
+    return round((cam_az + cam.angle_of_view * ((xmin + xmax) / 2 - 0.5)) % 360, 2), round(
+        cam.angle_of_view * (xmax - xmin), 2
+    )
+
+
+def _build_sequence(
+    seq_id: int, raw: tuple, n_det: int, rng: random.Random
+) -> tuple[Sequence, list[Detection]]:
+    """One sequence and its frames (detection ids still 0)."""
+    start, cam, (pose_id, cam_az), interval = raw
+    track = _plume_track(cam, max(1, n_det), rng)
+    frames = []
+    for k in range(n_det):
+        created = start + timedelta(seconds=interval * k + (rng.uniform(-2, 2) if k else 0))
+        boxes, idx = _frame_boxes(track[k], k == 0, rng)
+        frames.append(
+            Detection(
+                id=0,
+                camera_id=cam.id,
+                sequence_id=seq_id,
+                pose_id=pose_id,
+                azimuth=cam_az,
+                created_at=created,
+                recorded_at=created - timedelta(seconds=rng.uniform(0.5, 5)),
+                bucket_key=_bucket_key(cam, created),
+                boxes=boxes,
+                track_index=idx,
+                plume=track[k],
+            )
+        )
+    last = frames[-1].created_at if n_det > 1 else start + timedelta(seconds=interval)
+    cone_az, cone_angle = _cone(cam, cam_az, track[0])
+    seq = Sequence(
+        id=seq_id,
+        camera_id=cam.id,
+        pose_id=pose_id,
+        camera_azimuth=cam_az,
+        started_at=start,
+        last_seen_at=last,
+        label=rng.choice(LABELS),
+        cone_azimuth=cone_az,
+        cone_angle=cone_angle,
+        temporal_model_score=round(rng.random(), 3) if rng.random() < 0.8 else None,
+    )
+    return seq, frames
+
+
+def _force_edge_cases(dets: list[Detection], rng: random.Random) -> None:
+    """Make sure an empty frame, a zero-area box and a full 5-box frame all exist."""
+    # Never the first frame of a sequence: the platform derives the cone from it.
+    first_ids: dict[int, int] = {}
+    for d in dets:
+        first_ids[d.sequence_id] = min(d.id, first_ids.get(d.sequence_id, d.id))
+    # Room for one more box, so adding the zero-area box never pushes the plume out.
+    candidates = [d for d in dets if first_ids[d.sequence_id] != d.id and len(d.boxes) < MAX_BOXES]
+    if len(candidates) < 3:
+        return
+    empty, zero, full = rng.sample(candidates, 3)
+    if not any(not d.boxes for d in dets):
+        empty.boxes, empty.track_index = (), None
+    if not any(b[0] == b[2] or b[1] == b[3] for d in dets for b in d.boxes):
+        x, y = rng.uniform(0.1, 0.8), rng.uniform(0.1, 0.8)
+        zero.boxes = (*zero.boxes, _box(x, y, x, y + 0.05, 0.12))
+    if not any(len(d.boxes) == MAX_BOXES for d in dets):
+        full.boxes = (full.plume, *(_extra_box(rng) for _ in range(MAX_BOXES - 1)))
+        full.track_index = 0
+
+
+def generate(cfg: FakePlatformConfig) -> PlatformData:
+    """Build the whole platform from the config, deterministically."""
+    rng = random.Random(cfg.seed)
+    orgs = _make_organizations(cfg, rng)
+    cams = _make_cameras(cfg, rng)
+    sequences: dict[int, Sequence] = {}
+    frames: list[Detection] = []
+    # Ids follow creation order, as database sequences do.
+    for seq_id, raw in enumerate(_raw_sequences(cfg, cams, rng), start=1):
+        seq, seq_frames = _build_sequence(seq_id, raw, cfg.detections_per_sequence, rng)
+        sequences[seq_id] = seq
+        frames.extend(seq_frames)
+    frames.sort(key=lambda d: (d.created_at, d.sequence_id))
+    for det_id, det in enumerate(frames, start=1):
+        det.id = det_id
+        sequences[det.sequence_id].detection_ids.append(det_id)
+    _force_edge_cases(frames, rng)
+    return PlatformData(orgs, cams, sequences, {d.id: d for d in frames})
+
+
+# ---------------------------------------------------------------- JSON shapes
+
+
+def iso(ts: datetime | None) -> str | None:
+    """Naive UTC ISO string, as pyro-api serializes its datetimes."""
+    return ts.isoformat(timespec="microseconds") if ts is not None else None
+
+
+def format_box(box: Box) -> str:
+    """One box as the platform writes it: ``(0.12,0.4,0.2,0.5,0.83)``."""
+    return "(" + ",".join(str(v) for v in box) + ")"
+
+
+def format_boxes(boxes: tuple[Box, ...] | list[Box]) -> str:
+    """A Python-style list of box tuples, no spaces."""
+    return "[" + ",".join(format_box(b) for b in boxes) + "]"
+
+
+def organization_json(org: Organization) -> dict[str, Any]:
+    """An organization item."""
+    return {
+        "id": org.id,
+        "name": org.name,
+        "telegram_id": org.telegram_id,
+        "slack_hook": org.slack_hook,
+    }
+
+
+def camera_json(cam: Camera, last: Detection | None, last_url: str | None) -> dict[str, Any]:
+    """A camera item; ``last`` is its latest frame."""
+    return {
+        "id": cam.id,
+        "organization_id": cam.organization_id,
+        "name": cam.name,
+        "angle_of_view": cam.angle_of_view,
+        "elevation": cam.elevation,
+        "lat": cam.lat,
+        "lon": cam.lon,
+        "is_trustable": cam.is_trustable,
+        "last_active_at": iso(last.created_at if last else cam.created_at),
+        "last_image": last.bucket_key if last else None,
+        "created_at": iso(cam.created_at),
+        "last_image_url": last_url,
+    }
+
+
+def _is_wildfire(label: str | None, schema: Schema) -> bool | str | None:
+    """The label as each schema spells it."""
+    if schema == "later" or label is None:
+        return label
+    return label == "wildfire_smoke"
+
+
+def sequence_json(seq: Sequence, data: PlatformData, schema: Schema) -> dict[str, Any]:
+    """A sequence item in the given schema."""
+    out: dict[str, Any] = {
+        "id": seq.id,
+        "camera_id": seq.camera_id,
+        "azimuth": seq.camera_azimuth,
+        "is_wildfire": _is_wildfire(seq.label, schema),
+        "started_at": iso(seq.started_at),
+        "last_seen_at": iso(seq.last_seen_at),
+        "cone_azimuth": seq.cone_azimuth,
+        "cone_angle": seq.cone_angle,
+    }
+    if schema == "later":
+        confs = [b[4] for d in data.visible_detections(seq, schema) for b in d.boxes]
+        out |= {
+            "camera_azimuth": seq.camera_azimuth,
+            "sequence_azimuth": seq.cone_azimuth,
+            "pose_id": seq.pose_id,
+            "max_conf": max(confs) if confs else None,
+            "temporal_model_score": seq.temporal_model_score,
+        }
+    return out
+
+
+def detection_json(det: Detection, schema: Schema, url: str) -> dict[str, Any]:
+    """A detection item in the given schema (see the module docstring for bbox encoding)."""
+    out: dict[str, Any] = {"id": det.id, "camera_id": det.camera_id, "sequence_id": det.sequence_id}
+    if schema == "2025":
+        out |= {
+            "azimuth": det.azimuth,
+            "bucket_key": det.bucket_key,
+            "bboxes": format_boxes(det.boxes),
+        }
+    else:
+        idx = det.track_index if det.track_index is not None else 0
+        others = [b for i, b in enumerate(det.boxes) if i != idx]
+        out |= {
+            "pose_id": det.pose_id,
+            "bucket_key": det.bucket_key,
+            "bbox": format_boxes(det.boxes[idx : idx + 1]),
+            "others_bboxes": format_boxes(others) if others else None,
+            "recorded_at": iso(det.recorded_at),
+        }
+    return out | {"created_at": iso(det.created_at), "url": url}
+
+
+# ---------------------------------------------------------------- expectations
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Exact counts the server will expose for a config (in its schema)."""
+
+    organizations: int
+    cameras_per_org: dict[int, int]
+    sequences_per_org_per_day: dict[int, dict[str, int]]
+    sequences_per_org: dict[int, int]
+    sequences_total: int
+    detections_per_sequence: dict[int, int]
+    detections_per_org: dict[int, int]
+    detections_total: int
+    boxes_per_org: dict[int, int]
+    boxes_total: int
+    empty_detections: int
+    zero_area_boxes: int
+
+
+def expected(cfg: FakePlatformConfig, schema: Schema | None = None) -> Expected:
+    """Compute the counts an import of the whole fake platform should find."""
+    schema = schema or cfg.schema
+    data = generate(cfg)
+    per_day: dict[int, Counter[str]] = {o: Counter() for o in data.organizations}
+    dets_per_seq: dict[int, int] = {}
+    dets_org: Counter[int] = Counter()
+    boxes_org: Counter[int] = Counter()
+    empty = zero = 0
+    for seq in data.sequences.values():
+        org = data.org_of_sequence(seq)
+        per_day[org][seq.started_at.date().isoformat()] += 1
+        dets = data.visible_detections(seq, schema)
+        dets_per_seq[seq.id] = len(dets)
+        dets_org[org] += len(dets)
+        boxes_org[org] += sum(len(d.boxes) for d in dets)
+        empty += sum(1 for d in dets if not d.boxes)
+        zero += sum(1 for d in dets for b in d.boxes if b[0] == b[2] or b[1] == b[3])
+    orgs = list(data.organizations)
+    return Expected(
+        organizations=len(orgs),
+        cameras_per_org={
+            o: sum(c.organization_id == o for c in data.cameras.values()) for o in orgs
+        },
+        sequences_per_org_per_day={o: dict(per_day[o]) for o in orgs},
+        sequences_per_org={o: sum(per_day[o].values()) for o in orgs},
+        sequences_total=len(data.sequences),
+        detections_per_sequence=dets_per_seq,
+        detections_per_org={o: dets_org[o] for o in orgs},
+        detections_total=sum(dets_org.values()),
+        boxes_per_org={o: boxes_org[o] for o in orgs},
+        boxes_total=sum(boxes_org.values()),
+        empty_detections=empty,
+        zero_area_boxes=zero,
+    )
+
+
+# ---------------------------------------------------------------- images
+
+
+def _backdrop(cam: Camera, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Sky gradient above the camera's horizon, darker ground below, with sensor noise."""
+    w, h = size
+    hy = min(h - 1, max(1, int(cam.horizon * h)))
+    t_sky = np.linspace(0.0, 1.0, hy)[:, None]
+    sky = (1 - t_sky) * np.array([95.0, 150.0, 210.0]) + t_sky * np.array([200.0, 215.0, 230.0])
+    t_gnd = np.linspace(0.0, 1.0, h - hy)[:, None]
+    ground = (1 - t_gnd) * np.array([105.0, 115.0, 80.0]) + t_gnd * np.array([55.0, 70.0, 40.0])
+    img = np.empty((h, w, 3))
+    img[:hy] = sky[:, None, :]
+    img[hy:] = ground[:, None, :]
+    img += rng.normal(0.0, 3.0, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _plume_mask(plume: Box, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """A soft mask of stacked puffs filling the plume's box, widening as it rises."""
+    w, h = size
+    x0, y0 = plume[0] * w, plume[1] * h
+    x1, y1 = max(plume[2] * w, x0 + 2), max(plume[3] * h, y0 + 2)
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    puffs = 6
+    for i in range(puffs):
+        cy = y1 - (i + 0.5) * (y1 - y0) / puffs
+        rx = (x1 - x0) / 2 * (0.4 + 0.6 * i / (puffs - 1))
+        ry = (y1 - y0) / puffs * 1.2
+        cx = (x0 + x1) / 2 + rng.normal(0.0, (x1 - x0) * 0.05)
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=int(150 + 10 * i))
+    return mask.filter(ImageFilter.GaussianBlur(max(1.0, (x1 - x0) / 10)))
+
+
+def render_jpeg(cam: Camera, det: Detection, size: tuple[int, int], seed: int) -> bytes:
+    """The frame behind a detection: landscape plus a grey plume where the smoke is."""
+    rng = np.random.default_rng([seed, det.id])
+    base = Image.fromarray(_backdrop(cam, size, rng))
+    smoke = Image.new("RGB", size, (188, 188, 192))
+    frame = Image.composite(smoke, base, _plume_mask(det.plume, size, rng))
+    out = io.BytesIO()
+    frame.save(out, format="JPEG", quality=85)
+    return out.getvalue()
