@@ -133,12 +133,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
-    runtime = Runtime(settings=settings, sessions=make_session_factory(engine),
-                      storage=make_storage(settings))  # fmt: skip
+    runtime = Runtime(
+        settings=settings, sessions=make_session_factory(engine), storage=make_storage(settings)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        runtime.http.close()
         engine.dispose()
 
     app = FastAPI(
@@ -161,7 +163,8 @@ def _include_routers(app: FastAPI) -> None:
     from lookout import health
     from lookout.images.routes import router as images
     from lookout.projects.routes import router as projects
+    from lookout.sequences.routes import router as sequences
     from lookout.storage.routes import router as storage
 
-    for router in (health.router, projects, images, storage):
+    for router in (health.router, projects, images, sequences, storage):
         app.include_router(router)

@@ -27,10 +27,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-users_app = typer.Typer(help="People who can sign in (through the proxy or with API keys).",
-                        no_args_is_help=True)  # fmt: skip
-groups_app = typer.Typer(help="Groups: the unit of access. Members see the group's projects.",
-                         no_args_is_help=True)  # fmt: skip
+users_app = typer.Typer(
+    help="People who can sign in (through the proxy or with API keys).", no_args_is_help=True
+)
+groups_app = typer.Typer(
+    help="Groups: the unit of access. Members see the group's projects.", no_args_is_help=True
+)
 keys_app = typer.Typer(help="API keys for scripts and pipelines.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
@@ -104,8 +106,15 @@ def serve(
 
     mode = "local mode (no login needed on this machine)" if local else "authentication required"
     console.print(f"Lookout on http://{host}:{port} - {mode}; API docs at /docs")
-    uvicorn.run("lookout.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level.lower(), proxy_headers=False)  # fmt: skip
+    uvicorn.run(
+        "lookout.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        proxy_headers=False,
+    )
 
 
 @db_app.command("upgrade")
@@ -220,8 +229,15 @@ def apikeys_list(email: Annotated[str | None, typer.Argument()] = None) -> None:
         user = accounts.get_user(session, email=email) if email else None
         for key in accounts.list_api_keys(session, user=user):
             state = "revoked" if key.revoked_at else "active"
-            table.add_row(key.prefix, key.user.email, key.name, _day(key.created_at),
-                          _day(key.expires_at), _day(key.last_used_at), state)  # fmt: skip
+            table.add_row(
+                key.prefix,
+                key.user.email,
+                key.name,
+                _day(key.created_at),
+                _day(key.expires_at),
+                _day(key.last_used_at),
+                state,
+            )
     console.print(table)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,14 @@ class Runtime:
     sessions: sessionmaker[Session]
     storage: ObjectStorage
     local_admin: Principal | None = None
+    # One pooled client for everything the server fetches (frames given by URL).
+    http: httpx.Client = field(
+        default_factory=lambda: httpx.Client(
+            timeout=httpx.Timeout(30, connect=10),
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=32),
+        )
+    )
 
 
 def get_runtime(request: Request) -> Runtime:

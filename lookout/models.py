@@ -9,6 +9,19 @@ from lookout.projects.models import Project
 from lookout.sequences.models import Camera, Sequence, SequenceReview
 
 __all__ = [
-    "ApiKey", "Analysis", "Artifact", "Base", "Camera", "Group", "IdempotencyRecord", "Image",
-    "Membership", "Prediction", "Project", "SeenSignature", "Sequence", "SequenceReview", "User",
-]  # fmt: skip
+    "ApiKey",
+    "Analysis",
+    "Artifact",
+    "Base",
+    "Camera",
+    "Group",
+    "IdempotencyRecord",
+    "Image",
+    "Membership",
+    "Prediction",
+    "Project",
+    "SeenSignature",
+    "Sequence",
+    "SequenceReview",
+    "User",
+]

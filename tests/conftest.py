@@ -20,7 +20,7 @@ from lookout.config import Settings
 from lookout.db import make_engine, make_session_factory
 from lookout.migrate import upgrade
 from lookout.models import Base
-from tests.support import Lookout, LiveServer, free_port
+from tests.support import LiveServer, Lookout, free_port
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 HMAC_SECRET = "test-hmac-secret"
@@ -42,7 +42,7 @@ def postgres_server() -> Iterator[Any]:
     folder = tempfile.mkdtemp(prefix="lookout-pg-")
     try:
         server = pgserver.get_server(folder, cleanup_mode="stop")
-    except Exception as exc:  # noqa: BLE001 - any failure to start means no PostgreSQL
+    except Exception as exc:
         unavailable(f"could not start PostgreSQL with pgserver: {exc}")
     yield server
     server.cleanup()
@@ -132,8 +132,9 @@ def start_lookout(settings: Settings, backend: str) -> Lookout:
     app = create_app(settings)
     server = LiveServer(app).start()
     engine = make_engine(settings.resolved_database_url, pool_size=2)
-    return Lookout(settings=settings, server=server, sessions=make_session_factory(engine),
-                   backend=backend)  # fmt: skip
+    return Lookout(
+        settings=settings, server=server, sessions=make_session_factory(engine), backend=backend
+    )
 
 
 @pytest.fixture

@@ -32,8 +32,9 @@ class LiveServer:
 
     def __init__(self, app: Any, *, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", ws="none")  # fmt: skip
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -55,8 +56,12 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (90, 140, 200),
-               quality: int = 85) -> bytes:  # fmt: skip
+def jpeg_bytes(
+    width: int = 64,
+    height: int = 48,
+    color: tuple[int, int, int] = (90, 140, 200),
+    quality: int = 85,
+) -> bytes:
     """A small real JPEG with a drawn plume so thumbnails have content."""
     img = Image.new("RGB", (width, height), color)
     ImageDraw.Draw(img).ellipse(
@@ -92,22 +97,25 @@ class Lookout:
         self._clients.append(client)
         return client
 
-    def user_with_key(self, email: str, group: str | None = "team", *, admin: bool = False,
-                      expires_at: Any = None) -> str:  # fmt: skip
+    def user_with_key(
+        self, email: str, group: str | None = "team", *, admin: bool = False, expires_at: Any = None
+    ) -> str:
         """Create a user (member of `group`) and return a fresh API key for them."""
         with self.sessions() as session:
             user = accounts.get_or_create_user(session, email=email, is_admin=admin)
             if group:
-                accounts.add_member(session, user=user,
-                                    group=accounts.get_or_create_group(session, name=group))  # fmt: skip
+                accounts.add_member(
+                    session, user=user, group=accounts.get_or_create_group(session, name=group)
+                )
             token = accounts.create_api_key(
                 session, user=user, name="test", expires_at=expires_at
             ).token
             session.commit()
             return token
 
-    def keyed_client(self, email: str = "alice@example.org", group: str | None = "team",
-                     **kwargs: Any) -> httpx.Client:  # fmt: skip
+    def keyed_client(
+        self, email: str = "alice@example.org", group: str | None = "team", **kwargs: Any
+    ) -> httpx.Client:
         return self.client({"X-API-Key": self.user_with_key(email, group, **kwargs)})
 
     def create_project(
@@ -117,9 +125,15 @@ class Lookout:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def upload(self, client: httpx.Client, project_id: str, data: bytes | None = None,
-               filename: str = "frame.jpg", content_type: str = "image/jpeg",
-               **form: Any) -> httpx.Response:  # fmt: skip
+    def upload(
+        self,
+        client: httpx.Client,
+        project_id: str,
+        data: bytes | None = None,
+        filename: str = "frame.jpg",
+        content_type: str = "image/jpeg",
+        **form: Any,
+    ) -> httpx.Response:
         files = {"file": (filename, data if data is not None else jpeg_bytes(), content_type)}
         return client.post(f"/api/projects/{project_id}/images", files=files, data=form)
 

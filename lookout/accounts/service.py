@@ -128,9 +128,12 @@ def create_api_key(
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     key = ApiKey(
-        user_id=user.id, name=name, prefix=prefix, secret_hash=_hash_secret(secret),
+        user_id=user.id,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
         expires_at=expires_at,
-    )  # fmt: skip
+    )
     session.add(key)
     session.flush()
     return IssuedKey(api_key=key, token=f"{KEY_PREFIX}_{prefix}_{secret}")

@@ -14,10 +14,22 @@ from PIL import UnidentifiedImageError
 from lookout.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 
 # Formats browsers display and Pillow decodes; anything else is refused (no SVG: it can run code).
-FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "BMP": "image/bmp",
-           "TIFF": "image/tiff", "GIF": "image/gif"}  # fmt: skip
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/bmp": "bmp",
-              "image/tiff": "tiff", "image/gif": "gif"}  # fmt: skip
+FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "GIF": "image/gif",
+}
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/bmp": "bmp",
+    "image/tiff": "tiff",
+    "image/gif": "gif",
+}
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,21 @@ def upload_image(
 ) -> ImageRead:
     """Upload an image (multipart). A repeat of the same source and source_id answers 200."""
     upload = service.ImageUpload(
-        stream=file.file, filename=file.filename, captured_at=captured_at,
-        sequence_id=sequence_id, source=source, source_id=source_id,
-    )  # fmt: skip
+        stream=file.file,
+        filename=file.filename,
+        captured_at=captured_at,
+        sequence_id=sequence_id,
+        source=source,
+        source_id=source_id,
+    )
     stored = service.store_image(
-        session, storage, principal=principal, project_id=project_id, upload=upload,
+        session,
+        storage,
+        principal=principal,
+        project_id=project_id,
+        upload=upload,
         max_pixels=settings.max_image_pixels,
-    )  # fmt: skip
+    )
     if stored.existing:
         response.status_code = status.HTTP_200_OK
     return ImageRead.of(stored.image, existing=stored.existing)
@@ -67,13 +75,20 @@ def list_images(
 ) -> ImagePage:
     """A page of a project's images, newest first; pass `next_cursor` back for the next page."""
     filters = service.ImageFilters(
-        sequence_id=sequence_id, captured_after=captured_after, captured_before=captured_before,
-        model_name=model_name, analysis_status=analysis_status,
-    )  # fmt: skip
+        sequence_id=sequence_id,
+        captured_after=captured_after,
+        captured_before=captured_before,
+        model_name=model_name,
+        analysis_status=analysis_status,
+    )
     images, next_cursor = service.list_images(
-        session, principal=principal, project_id=project_id, filters=filters,
-        limit=min(limit, settings.page_size_max), cursor=cursor,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        project_id=project_id,
+        filters=filters,
+        limit=min(limit, settings.page_size_max),
+        cursor=cursor,
+    )
     return ImagePage(items=[ImageRead.of(image) for image in images], next_cursor=next_cursor)
 
 
@@ -91,16 +106,22 @@ def image_content(
     return StreamingResponse(
         service.image_chunks(storage, image),
         media_type=image.content_type,
-        headers={"Cache-Control": PRIVATE_CACHE, "Content-Length": str(image.size_bytes),
-                 "ETag": f'"{image.sha256}"'},
-    )  # fmt: skip
+        headers={
+            "Cache-Control": PRIVATE_CACHE,
+            "Content-Length": str(image.size_bytes),
+            "ETag": f'"{image.sha256}"',
+        },
+    )
 
 
 @router.get("/api/images/{image_id}/thumbnail", response_class=Response)
 def image_thumbnail(
-    image_id: uuid.UUID, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+    image_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
-) -> Response:  # fmt: skip
+) -> Response:
     """A JPEG thumbnail, computed once and stored."""
     image = service.get_image(session, principal=principal, image_id=image_id)
     data = service.thumbnail_bytes(session, storage, image=image, size=settings.thumbnail_size)

@@ -42,9 +42,20 @@ class ImageRead(BaseModel):
 
 
 _COLUMNS = (
-    "id", "project_id", "sequence_id", "filename", "content_type", "size_bytes", "width",
-    "height", "sha256", "captured_at", "source", "source_id", "created_at",
-)  # fmt: skip
+    "id",
+    "project_id",
+    "sequence_id",
+    "filename",
+    "content_type",
+    "size_bytes",
+    "width",
+    "height",
+    "sha256",
+    "captured_at",
+    "source",
+    "source_id",
+    "created_at",
+)
 
 
 class ImagePage(BaseModel):

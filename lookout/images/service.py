@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -76,10 +76,20 @@ def _check_sequence(session: Session, project_id: uuid.UUID, sequence_id: uuid.U
 
 
 def store_image(
-    session: Session, storage: ObjectStorage, *, principal: Principal, project_id: uuid.UUID,
-    upload: ImageUpload, max_pixels: int,
-) -> StoredImage:  # fmt: skip
-    """Check and store an image; an existing (source, source_id) answers with the stored one."""
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    upload: ImageUpload,
+    max_pixels: int,
+    on_stored: Callable[[Image], None] | None = None,
+) -> StoredImage:
+    """Check and store an image; an existing (source, source_id) answers with the stored one.
+
+    `on_stored` adds rows that belong with the image (e.g. its predictions) in the same
+    transaction, so either all of it is stored or none of it, object included.
+    """
     project = projects.get_project(session, principal=principal, project_id=project_id)
     if (upload.source is None) != (upload.source_id is None):
         raise InvalidInput("source and source_id go together", field="source_id")
@@ -94,14 +104,26 @@ def store_image(
     key = f"projects/{project.id}/images/{image_id}.{EXTENSIONS[facts.content_type]}"
     storage.put_file(key, upload.stream, facts.content_type)
     image = Image(
-        id=image_id, project_id=project.id, sequence_id=upload.sequence_id, object_key=key,
-        filename=_clean_filename(upload.filename), content_type=facts.content_type,
-        size_bytes=facts.size_bytes, width=facts.width, height=facts.height, sha256=facts.sha256,
-        captured_at=upload.captured_at, source=upload.source, source_id=upload.source_id,
+        id=image_id,
+        project_id=project.id,
+        sequence_id=upload.sequence_id,
+        object_key=key,
+        filename=_clean_filename(upload.filename),
+        content_type=facts.content_type,
+        size_bytes=facts.size_bytes,
+        width=facts.width,
+        height=facts.height,
+        sha256=facts.sha256,
+        captured_at=upload.captured_at,
+        source=upload.source,
+        source_id=upload.source_id,
         uploaded_by_id=principal.user_id if principal.via != "local" else None,
-    )  # fmt: skip
+    )
     session.add(image)
     try:
+        if on_stored is not None:
+            session.flush()
+            on_stored(image)
         session.commit()
     except BaseException as exc:
         # No object without its row: undo the write, then answer with the winner if it raced.
@@ -162,9 +184,14 @@ class ImageFilters:
 
 
 def list_images(
-    session: Session, *, principal: Principal, project_id: uuid.UUID, filters: ImageFilters,
-    limit: int, cursor: str | None = None,
-) -> tuple[list[Image], str | None]:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    filters: ImageFilters,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[Image], str | None]:
     """A page of a project's images, newest first, with a cursor to the next page."""
     projects.get_project(session, principal=principal, project_id=project_id)
     query = sa.select(Image).where(Image.project_id == project_id)

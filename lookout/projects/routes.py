@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.projects import service
@@ -22,13 +22,21 @@ def list_projects(session: SessionDep, principal: PrincipalDep) -> list[ProjectR
 
 @router.post("", response_model=ProjectRead, status_code=status.HTTP_201_CREATED)
 def create_project(
-    body: ProjectCreate, session: SessionDep, principal: PrincipalDep
+    body: ProjectCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ProjectRead:
-    project = service.create_project(
-        session, principal=principal, name=body.name, description=body.description,
+    """Create a project in one of the caller's groups (200 with `exist_ok` when it exists)."""
+    project, existing = service.create_project(
+        session,
+        principal=principal,
+        name=body.name,
+        description=body.description,
         group=body.group,
-    )  # fmt: skip
-    return ProjectRead.model_validate(project)
+        create_group=body.create_group,
+        exist_ok=body.exist_ok,
+    )
+    if existing:
+        response.status_code = status.HTTP_200_OK
+    return ProjectRead.model_validate(project).model_copy(update={"existing": existing})
 
 
 @router.get("/{project_id}", response_model=ProjectRead)

@@ -14,6 +14,11 @@ class ProjectCreate(BaseModel):
     group: str | None = Field(
         None, description="Group name or id; may be left out when the caller has exactly one group."
     )
+    create_group: bool = Field(False, description="Create the group if it does not exist (admins).")
+    exist_ok: bool = Field(
+        False,
+        description="Answer 200 with the existing project instead of 409 when the name is taken.",
+    )
 
 
 class ProjectRead(BaseModel):
@@ -24,4 +29,4 @@ class ProjectRead(BaseModel):
     description: str | None
     group_id: uuid.UUID
     created_at: datetime
-    image_count: int | None = None
+    existing: bool = False

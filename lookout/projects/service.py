@@ -32,7 +32,13 @@ def get_project(session: Session, *, principal: Principal, project_id: uuid.UUID
     return project
 
 
-def _target_group(session: Session, principal: Principal, group: str | None) -> Group:
+def _target_group(
+    session: Session, principal: Principal, group: str | None, create_group: bool
+) -> Group:
+    if group is not None and create_group:
+        if not principal.is_admin:
+            raise Forbidden("only admins may create groups", field="create_group")
+        return accounts.get_or_create_group(session, name=group)
     if group is not None:
         found = accounts.get_group(session, name_or_id=group)
         if not principal.can_see_group(found.id):
@@ -44,29 +50,32 @@ def _target_group(session: Session, principal: Principal, group: str | None) -> 
 
 
 def create_project(
-    session: Session, *, principal: Principal, name: str, description: str | None = None,
+    session: Session,
+    *,
+    principal: Principal,
+    name: str,
+    description: str | None = None,
     group: str | None = None,
-) -> Project:  # fmt: skip
-    target = _target_group(session, principal, group)
-    project = Project(name=name.strip(), description=description, group_id=target.id)
+    create_group: bool = False,
+    exist_ok: bool = False,
+) -> tuple[Project, bool]:
+    """Create a project; returns it and whether it already existed (only with exist_ok)."""
+    target = _target_group(session, principal, group, create_group)
+    name = name.strip()
+    query = sa.select(Project).where(Project.group_id == target.id, Project.name == name)
+    if exist_ok and (existing := session.scalar(query)) is not None:
+        session.commit()
+        return existing, True
+    project = Project(name=name, description=description, group_id=target.id)
     session.add(project)
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
+        if exist_ok and (existing := session.scalar(query)) is not None:
+            return existing, True
         raise Conflict(f"group {target.name} already has a project {name}", field="name") from exc
-    return project
-
-
-def get_or_create_project(session: Session, *, group: Group, name: str) -> Project:
-    """Used by imports: the project of this name in the group, created if missing."""
-    query = sa.select(Project).where(Project.group_id == group.id, Project.name == name)
-    project = session.scalar(query)
-    if project is None:
-        project = Project(name=name, group_id=group.id)
-        session.add(project)
-        session.flush()
-    return project
+    return project, False
 
 
 def delete_project(session: Session, *, principal: Principal, project_id: uuid.UUID) -> None:

@@ -25,9 +25,24 @@ class ProcessingStage:
 
 SMOKE_TYPES = ("wildfire", "industrial", "other")
 FALSE_POSITIVE_TYPES = (
-    "antenna", "building", "cliff", "dark", "dust", "high_cloud", "low_cloud", "lens_flare",
-    "lens_droplet", "light", "rain", "trail", "road", "sky", "tree", "water_body", "other",
-)  # fmt: skip
+    "antenna",
+    "building",
+    "cliff",
+    "dark",
+    "dust",
+    "high_cloud",
+    "low_cloud",
+    "lens_flare",
+    "lens_droplet",
+    "light",
+    "rain",
+    "trail",
+    "road",
+    "sky",
+    "tree",
+    "water_body",
+    "other",
+)
 
 
 class Camera(UUIDPrimaryKey, Timestamps, Base):

@@ -14,9 +14,15 @@ from lookout.storage.local import LocalStorage
 from lookout.storage.s3 import S3Storage
 
 __all__ = [
-    "LocalStorage", "ObjectInfo", "ObjectNotFound", "ObjectStorage", "ObjectTooLarge",
-    "S3Storage", "StorageError", "make_storage",
-]  # fmt: skip
+    "LocalStorage",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "ObjectStorage",
+    "ObjectTooLarge",
+    "S3Storage",
+    "StorageError",
+    "make_storage",
+]
 
 
 def make_storage(settings: Settings) -> ObjectStorage:

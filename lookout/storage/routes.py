@@ -26,8 +26,9 @@ def _local_storage(request: Request) -> LocalStorage:
     return storage
 
 
-def _verify(storage: LocalStorage, method: str, key: str, content_type: str, expires: int,
-            signature: str) -> None:  # fmt: skip
+def _verify(
+    storage: LocalStorage, method: str, key: str, content_type: str, expires: int, signature: str
+) -> None:
     try:
         reason = storage.verify(method, key, content_type, expires, signature)
     except ValueError as exc:
@@ -90,6 +91,8 @@ async def presigned_get(
     return StreamingResponse(
         chunks,
         media_type=info.content_type or "application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe_name}"',
-                 "Content-Length": str(info.size)},
-    )  # fmt: skip
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_name}"',
+            "Content-Length": str(info.size),
+        },
+    )

@@ -176,9 +176,19 @@ def test_cameras_scoped_by_role(fp: RunningFakePlatform) -> None:
     assert len(every) == 4
     assert [cam["organization_id"] for cam in org2] == [2, 2]
     fields = {
-        "id", "organization_id", "name", "angle_of_view", "elevation", "lat", "lon",
-        "is_trustable", "last_active_at", "last_image", "created_at", "last_image_url",
-    }  # fmt: skip
+        "id",
+        "organization_id",
+        "name",
+        "angle_of_view",
+        "elevation",
+        "lat",
+        "lon",
+        "is_trustable",
+        "last_active_at",
+        "last_image",
+        "created_at",
+        "last_image_url",
+    }
     assert all(set(cam) == fields for cam in every)
     assert all(cam["last_image_url"].startswith(fp.url + "/storage/") for cam in every)
 

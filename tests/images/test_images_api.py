@@ -19,8 +19,9 @@ def test_upload_records_facts_and_serves_content(lookout):
     client = lookout.keyed_client()
     project_id = _project(lookout, client)
     data = jpeg_bytes(120, 80)
-    response = lookout.upload(client, project_id, data, filename="../../etc/frame.jpg",
-                              captured_at="2024-01-01T10:00:00Z")  # fmt: skip
+    response = lookout.upload(
+        client, project_id, data, filename="../../etc/frame.jpg", captured_at="2024-01-01T10:00:00Z"
+    )
     assert response.status_code == 201, response.text
     image = response.json()
     assert (image["width"], image["height"]) == (120, 80)
@@ -66,9 +67,11 @@ def test_thumbnail_is_computed_once_and_stored(lookout):
 def test_non_image_is_refused_and_nothing_is_stored(lookout):
     client = lookout.keyed_client()
     project_id = _project(lookout, client)
-    for payload, name in ((b"<html><script>alert(1)</script></html>", "x.jpg"),
-                          (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "x.svg"),
-                          (b"", "empty.png")):  # fmt: skip
+    for payload, name in (
+        (b"<html><script>alert(1)</script></html>", "x.jpg"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "x.svg"),
+        (b"", "empty.png"),
+    ):
         response = lookout.upload(client, project_id, payload, filename=name)
         assert response.status_code in (400, 415), response.text
         assert response.json()["field"] == "file"
@@ -123,8 +126,11 @@ def test_chunked_upload_over_the_limit_is_413(lookout_factory):
         for _ in range(100):
             yield b"x" * 1000
 
-    response = client.post(f"/api/projects/{project_id}/images", content=body(),
-                           headers={"Content-Type": "multipart/form-data; boundary=abc"})  # fmt: skip
+    response = client.post(
+        f"/api/projects/{project_id}/images",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=abc"},
+    )
     assert response.status_code == 413
     assert instance.count("images") == 0
 
@@ -196,8 +202,12 @@ def test_other_group_gets_404_on_every_image_route(lookout):
     bob = lookout.keyed_client("bob@example.org", "team-b")
     project_id = _project(lookout, alice)
     image = lookout.upload(alice, project_id).json()
-    for path in (f"/api/images/{image['id']}", image["content_url"], image["thumbnail_url"],
-                 f"/api/projects/{project_id}/images"):  # fmt: skip
+    for path in (
+        f"/api/images/{image['id']}",
+        image["content_url"],
+        image["thumbnail_url"],
+        f"/api/projects/{project_id}/images",
+    ):
         response = bob.get(path)
         assert response.status_code == 404, path
         assert image["sha256"] not in response.text

@@ -1,0 +1,206 @@
+"""Frames of a sequence: stored with the boxes a model saw on them, fetched by URL if asked."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from lookout.analyses.models import Analysis, Prediction
+from lookout.auth.principal import Principal
+from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge
+from lookout.images import service as images
+from lookout.images.models import Image
+from lookout.sequences.schemas import FrameMetadata
+from lookout.sequences.service import get_sequence
+from lookout.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+
+class FetchFailed(LookoutError):
+    """The server could not download a frame from the URL it was given."""
+
+    status = 502
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    image: Image
+    existing: bool
+    analysis_id: uuid.UUID | None
+    prediction_count: int
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+@retry(
+    retry=retry_if_exception(_retryable),
+    stop=stop_after_attempt(4),
+    wait=wait_exponential_jitter(multiplier=0.2, max=3),
+    reraise=True,
+)
+def _download(client: httpx.Client, url: str, limit: int) -> IO[bytes]:
+    # Handed to the caller, who closes it after storing the frame.
+    buffer = tempfile.SpooledTemporaryFile(max_size=2 * 1024 * 1024)  # noqa: SIM115
+    with client.stream("GET", url) as response:
+        response.raise_for_status()
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                buffer.close()
+                raise PayloadTooLarge(f"the frame at {_host(url)} is larger than {limit} bytes")
+            buffer.write(chunk)
+    buffer.seek(0)
+    return buffer
+
+
+def _host(url: str) -> str:
+    """Where a URL points, without its query (presigned URLs carry credentials there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> IO[bytes]:
+    """Download a frame with retries; a failure answers 502 naming the URL without its query."""
+    if urlsplit(url).scheme not in {"http", "https"}:
+        raise InvalidInput("url must be an http or https URL", field="url")
+    try:
+        return _download(client, url, limit)
+    except httpx.HTTPStatusError as exc:
+        raise FetchFailed(
+            f"could not fetch the frame at {_host(url)}: HTTP {exc.response.status_code}",
+            field="url",
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise FetchFailed(
+            f"could not fetch the frame at {_host(url)}: {exc.__class__.__name__}", field="url"
+        ) from exc
+
+
+def add_frame(
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    sequence_id: uuid.UUID,
+    stream: IO[bytes] | None,
+    metadata: FrameMetadata,
+    max_pixels: int,
+    filename: str | None = None,
+    http: httpx.Client | None = None,
+    url: str | None = None,
+    fetch_limit: int = 0,
+) -> StoredFrame:
+    """Store a frame and its model boxes in one transaction; a repeat answers the stored one."""
+    sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
+    if (metadata.source is None) != (metadata.source_id is None):
+        raise InvalidInput("source and source_id go together", field="source_id")
+    if metadata.source and (existing := _existing_frame(session, metadata)) is not None:
+        if existing.sequence_id != sequence.id:
+            raise InvalidInput(
+                f"{metadata.source}:{metadata.source_id} is a frame of another sequence",
+                field="source_id",
+            )
+        return StoredFrame(existing, True, None, 0)
+    if stream is None:
+        assert http is not None and url is not None
+        stream = fetch_frame(http, url, limit=fetch_limit)
+    created: dict[str, Any] = {}
+
+    def with_predictions(image: Image) -> None:
+        created.update(_store_predictions(session, image, metadata))
+
+    upload = images.ImageUpload(
+        stream=stream,
+        filename=filename,
+        captured_at=metadata.captured_at,
+        sequence_id=sequence.id,
+        source=metadata.source,
+        source_id=metadata.source_id,
+    )
+    stored = images.store_image(
+        session,
+        storage,
+        principal=principal,
+        project_id=sequence.project_id,
+        upload=upload,
+        max_pixels=max_pixels,
+        on_stored=with_predictions,
+    )
+    return StoredFrame(
+        stored.image, stored.existing, created.get("analysis_id"), created.get("count", 0)
+    )
+
+
+def _existing_frame(session: Session, metadata: FrameMetadata) -> Image | None:
+    query = sa.select(Image).where(
+        Image.source == metadata.source, Image.source_id == metadata.source_id
+    )
+    return session.scalar(query)
+
+
+def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) -> dict[str, Any]:
+    from lookout.analyses import service as analyses
+
+    if metadata.predictions is None:
+        return {}
+    predictions = metadata.predictions
+    analysis = analyses.create_analysis_row(
+        session,
+        image=image,
+        model_name=predictions.model_name,
+        model_version=predictions.model_version,
+        status="completed",
+        provenance={"source": metadata.source, "source_id": metadata.source_id},
+    )
+    rows = analyses.insert_annotations(
+        session, analysis=analysis, image=image, annotations=predictions.annotations
+    )
+    return {"analysis_id": analysis.id, "count": len(rows)}
+
+
+@dataclass(frozen=True)
+class FrameBoxRow:
+    image_id: uuid.UUID
+    prediction: Prediction
+    analysis: Analysis
+
+
+def predictions_by_frame(
+    session: Session, image_ids: list[uuid.UUID], model_name: str | None = None
+) -> dict[uuid.UUID, list[FrameBoxRow]]:
+    """Every prediction on these frames (optionally one model's), grouped by frame."""
+    if not image_ids:
+        return {}
+    query = (
+        sa.select(Prediction, Analysis)
+        .join(Analysis, Analysis.id == Prediction.analysis_id)
+        .where(Analysis.image_id.in_(image_ids))
+        .order_by(Analysis.created_at, Prediction.created_at)
+    )
+    if model_name:
+        query = query.where(Analysis.model_name == model_name)
+    grouped: dict[uuid.UUID, list[FrameBoxRow]] = defaultdict(list)
+    for prediction, analysis in session.execute(query):
+        grouped[analysis.image_id].append(FrameBoxRow(analysis.image_id, prediction, analysis))
+    return grouped

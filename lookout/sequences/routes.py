@@ -1,0 +1,358 @@
+"""HTTP endpoints for cameras, sequences, frames and reviews."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
+from lookout.errors import InvalidInput
+from lookout.sequences import frames, reviews, service
+from lookout.sequences.drafting import DraftParams
+from lookout.sequences.models import Sequence, SequenceReview
+from lookout.sequences.schemas import (
+    CameraCreate,
+    CameraRead,
+    DraftRequest,
+    DraftResult,
+    FrameCreated,
+    FrameFromUrl,
+    FrameMetadata,
+    FramePrediction,
+    FrameRead,
+    ReviewRead,
+    ReviewWrite,
+    SequenceCreate,
+    SequenceDetail,
+    SequencePage,
+    SequenceRead,
+)
+
+router = APIRouter(tags=["sequences"])
+
+
+def _status(response: Response, existing: bool) -> None:
+    response.status_code = status.HTTP_200_OK if existing else status.HTTP_201_CREATED
+
+
+@router.post(
+    "/api/cameras",
+    response_model=CameraRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The camera already exists"}},
+)
+def create_camera(
+    body: CameraCreate, session: SessionDep, principal: PrincipalDep, response: Response
+) -> CameraRead:
+    """Create a camera, or answer 200 with the one that has this source and source_id."""
+    camera, existing = service.get_or_create_camera(
+        session, principal=principal, values=body.model_dump()
+    )
+    _status(response, existing)
+    return CameraRead.model_validate(camera).model_copy(update={"existing": existing})
+
+
+@router.post(
+    "/api/sequences",
+    response_model=SequenceRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The sequence already exists"}},
+)
+def create_sequence(
+    body: SequenceCreate, session: SessionDep, principal: PrincipalDep, response: Response
+) -> SequenceRead:
+    """Create a sequence, or answer 200 with the one that has this source and source_id."""
+    sequence, existing = service.get_or_create_sequence(
+        session, principal=principal, values=body.model_dump()
+    )
+    _status(response, existing)
+    return _sequence_read(sequence, existing=existing)
+
+
+def _sequence_read(
+    sequence: Sequence,
+    *,
+    camera=None,
+    review: SequenceReview | None = None,
+    frame_count: int = 0,
+    existing: bool = False,
+) -> SequenceRead:
+    fields = {
+        name: getattr(sequence, name)
+        for name in SequenceRead.model_fields
+        if hasattr(Sequence, name)
+    }
+    if camera is not None:
+        fields.update(camera_name=camera.name, organization_name=camera.organization_name)
+    if review is not None:
+        fields.update(
+            processing_stage=review.processing_stage,
+            has_smoke=review.has_smoke,
+            has_false_positives=review.has_false_positives,
+            has_missed_smoke=review.has_missed_smoke,
+        )
+    return SequenceRead(**fields, frame_count=frame_count, existing=existing)
+
+
+@router.get("/api/sequences", response_model=SequencePage)
+def list_sequences(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: uuid.UUID | None = None,
+    camera_id: uuid.UUID | None = None,
+    organization: str | None = None,
+    source: str | None = None,
+    date_from: date | None = None,
+    date_to: Annotated[date | None, Query(description="Inclusive.")] = None,
+    processing_stage: Annotated[
+        str | None, Query(description="A stage, or `none` for no review.")
+    ] = None,
+    has_smoke: bool | None = None,
+    has_false_positives: bool | None = None,
+    false_positive_type: str | None = None,
+    has_missed_smoke: bool | None = None,
+    order: Literal["newest", "oldest"] = "newest",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SequencePage:
+    """Sequences with a reviewer's filters; `order=oldest` gives the review queue."""
+    filters = service.SequenceFilters(
+        project_id=project_id,
+        camera_id=camera_id,
+        organization=organization,
+        source=source,
+        date_from=date_from,
+        date_to=date_to,
+        processing_stage=processing_stage,
+        has_smoke=has_smoke,
+        has_false_positives=has_false_positives,
+        false_positive_type=false_positive_type,
+        has_missed_smoke=has_missed_smoke,
+    )
+    rows, total = service.list_sequences(
+        session,
+        principal=principal,
+        filters=filters,
+        limit=limit,
+        offset=offset,
+        oldest_first=order == "oldest",
+    )
+    items = [
+        _sequence_read(r.sequence, camera=r.camera, review=r.review, frame_count=r.frame_count)
+        for r in rows
+    ]
+    return SequencePage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/api/sequences/{sequence_id}", response_model=SequenceDetail)
+def get_sequence(
+    sequence_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    model_name: str | None = None,
+) -> SequenceDetail:
+    """A sequence with its frames in time order, their predictions, and its review."""
+    sequence = service.get_sequence(session, principal=principal, sequence_id=sequence_id)
+    frame_rows = service.frames_of(session, sequence.id)
+    boxes = frames.predictions_by_frame(session, [f.id for f in frame_rows], model_name)
+    review = reviews._review_of(session, sequence.id)
+    frame_reads = [
+        FrameRead(
+            id=f.id,
+            index=i,
+            captured_at=f.captured_at,
+            width=f.width,
+            height=f.height,
+            source_id=f.source_id,
+            content_url=f"/api/images/{f.id}/content",
+            thumbnail_url=f"/api/images/{f.id}/thumbnail",
+            predictions=[_frame_prediction(row) for row in boxes.get(f.id, [])],
+        )
+        for i, f in enumerate(frame_rows)
+    ]
+    summary = _sequence_read(
+        sequence, camera=sequence.camera, review=review, frame_count=len(frame_rows)
+    )
+    return SequenceDetail(
+        **summary.model_dump(),
+        frames=frame_reads,
+        review=_review_read(session, review) if review else None,
+    )
+
+
+def _frame_prediction(row: frames.FrameBoxRow) -> FramePrediction:
+    p, a = row.prediction, row.analysis
+    box = [p.x1, p.y1, p.x2, p.y2] if p.x1 is not None else None
+    return FramePrediction(
+        id=p.id,
+        analysis_id=a.id,
+        model_name=a.model_name,
+        model_version=a.model_version,
+        annotation_type=p.annotation_type,
+        class_name=p.class_name,
+        confidence=p.confidence,
+        bbox_xyxyn=box,
+    )
+
+
+def _review_read(session: Session, review: SequenceReview) -> ReviewRead:
+    read = ReviewRead.model_validate(review)
+    return read.model_copy(update={"reviewed_by": reviews.reviewer_email(session, review)})
+
+
+def _frame_created(stored: frames.StoredFrame) -> FrameCreated:
+    image = stored.image
+    return FrameCreated(
+        id=image.id,
+        sequence_id=image.sequence_id,
+        captured_at=image.captured_at,
+        width=image.width,
+        height=image.height,
+        content_url=f"/api/images/{image.id}/content",
+        analysis_id=stored.analysis_id,
+        prediction_count=stored.prediction_count,
+        existing=stored.existing,
+    )
+
+
+async def _frame_request(request: Request) -> tuple[FrameMetadata, UploadFile | None]:
+    """A frame comes as JSON with a `url`, or as multipart with `file` and `metadata` JSON."""
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            return FrameFromUrl.model_validate_json(await request.body()), None
+        form = await request.form()
+    except ValidationError as exc:
+        raise InvalidInput(_first_error(exc), field=_first_field(exc)) from exc
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("send JSON with a url, or multipart with a file", field="file")
+    raw = form.get("metadata") or "{}"
+    try:
+        return FrameMetadata.model_validate_json(raw if isinstance(raw, str) else "{}"), upload
+    except ValidationError as exc:
+        raise InvalidInput(_first_error(exc), field="metadata." + _first_field(exc)) from exc
+
+
+def _first_field(exc: ValidationError) -> str:
+    return ".".join(str(part) for part in exc.errors()[0]["loc"]) or "body"
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{_first_field(exc)}: {error['msg']}"
+
+
+@router.post(
+    "/api/sequences/{sequence_id}/frames",
+    response_model=FrameCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "The frame already exists"},
+        502: {"description": "The frame URL could not be fetched"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": FrameFromUrl.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "metadata": {
+                                "type": "string",
+                                "description": "JSON: captured_at, source, source_id, predictions",
+                            },
+                        },
+                        "required": ["file"],
+                    }
+                },
+            }
+        }
+    },
+)
+def add_frame(
+    sequence_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    response: Response,
+    parsed: tuple[FrameMetadata, UploadFile | None] = Depends(_frame_request),
+) -> FrameCreated:
+    """Add a frame with the boxes a model saw on it (stored as an analysis of the frame).
+
+    JSON `{"url": ...}` makes the server fetch the image itself; multipart sends the file.
+    """
+    metadata, upload = parsed
+    stored = frames.add_frame(
+        session,
+        storage,
+        principal=principal,
+        sequence_id=sequence_id,
+        stream=upload.file if upload else None,
+        metadata=metadata,
+        max_pixels=settings.max_image_pixels,
+        filename=upload.filename if upload else None,
+        http=get_runtime(request).http,
+        url=getattr(metadata, "url", None),
+        fetch_limit=settings.max_upload_bytes,
+    )
+    _status(response, stored.existing)
+    return _frame_created(stored)
+
+
+@router.post("/api/sequences/{sequence_id}/draft", response_model=DraftResult)
+def draft_review(
+    sequence_id: uuid.UUID, body: DraftRequest, session: SessionDep, principal: PrincipalDep
+) -> DraftResult:
+    """Draft the review by clustering a model's boxes across frames (stage ready_to_annotate).
+
+    A review a person has started or finished is kept (`status: skipped`) unless `force`.
+    """
+    params = DraftParams(
+        confidence_threshold=body.confidence_threshold,
+        iou_threshold=body.iou_threshold,
+        min_cluster_size=body.min_cluster_size,
+    )
+    outcome = reviews.draft_review(
+        session,
+        principal=principal,
+        sequence_id=sequence_id,
+        params=params,
+        model_name=body.model_name,
+        force=body.force,
+    )
+    return DraftResult(
+        status=outcome.status,
+        reason=outcome.reason,
+        track_count=len(outcome.review.tracks),
+        review=_review_read(session, outcome.review),
+    )
+
+
+@router.get("/api/sequences/{sequence_id}/review", response_model=ReviewRead)
+def get_review(sequence_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ReviewRead:
+    review = reviews.get_review(session, principal=principal, sequence_id=sequence_id)
+    return _review_read(session, review)
+
+
+@router.put(
+    "/api/sequences/{sequence_id}/review",
+    response_model=ReviewRead,
+    responses={409: {"description": "Someone else saved the review since `version`"}},
+)
+def save_review(
+    sequence_id: uuid.UUID, body: ReviewWrite, session: SessionDep, principal: PrincipalDep
+) -> ReviewRead:
+    """Save a person's review of the sequence; send the `version` you started from."""
+    review = reviews.save_review(session, principal=principal, sequence_id=sequence_id, write=body)
+    return _review_read(session, review)

@@ -1,0 +1,231 @@
+"""Request and response shapes for cameras, sequences, frames and reviews."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES
+
+Source = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+SourceId = Field(min_length=1, max_length=200)
+
+
+class CameraCreate(BaseModel):
+    project_id: uuid.UUID
+    source: str = Source
+    source_id: str = SourceId
+    name: str = Field(min_length=1, max_length=200)
+    organization_id: str | None = Field(None, max_length=100)
+    organization_name: str | None = Field(None, max_length=200)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    elevation: float | None = None
+    angle_of_view: float | None = Field(None, ge=0, le=360)
+    is_trustable: bool | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class CameraRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    source: str
+    source_id: str
+    name: str
+    organization_id: str | None
+    organization_name: str | None
+    lat: float | None
+    lon: float | None
+    elevation: float | None
+    angle_of_view: float | None
+    is_trustable: bool | None
+    extra: dict[str, Any]
+    existing: bool = False
+
+
+class SequenceCreate(BaseModel):
+    project_id: uuid.UUID
+    camera_id: uuid.UUID | None = None
+    source: str = Source
+    source_id: str = SourceId
+    azimuth: float | None = Field(None, ge=0, le=360)
+    started_at: datetime
+    last_seen_at: datetime | None = None
+    source_label: str | None = Field(None, max_length=50)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class SequenceRead(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    camera_id: uuid.UUID | None
+    camera_name: str | None = None
+    organization_name: str | None = None
+    source: str
+    source_id: str
+    azimuth: float | None
+    started_at: datetime
+    last_seen_at: datetime | None
+    source_label: str | None
+    lat: float | None
+    lon: float | None
+    extra: dict[str, Any]
+    created_at: datetime
+    processing_stage: str | None = None
+    has_smoke: bool | None = None
+    has_false_positives: bool | None = None
+    has_missed_smoke: bool | None = None
+    frame_count: int = 0
+    existing: bool = False
+
+
+class SequencePage(BaseModel):
+    items: list[SequenceRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class FramePrediction(BaseModel):
+    id: uuid.UUID
+    analysis_id: uuid.UUID
+    model_name: str
+    model_version: str
+    annotation_type: str
+    class_name: str
+    confidence: float | None
+    bbox_xyxyn: list[float] | None
+
+
+class FrameRead(BaseModel):
+    id: uuid.UUID
+    index: int
+    captured_at: datetime | None
+    width: int
+    height: int
+    source_id: str | None
+    content_url: str
+    thumbnail_url: str
+    predictions: list[FramePrediction] = Field(default_factory=list)
+
+
+class FrameCreated(BaseModel):
+    id: uuid.UUID
+    sequence_id: uuid.UUID
+    captured_at: datetime | None
+    width: int
+    height: int
+    content_url: str
+    analysis_id: uuid.UUID | None = None
+    prediction_count: int = 0
+    existing: bool = False
+
+
+class FramePredictions(BaseModel):
+    """A model's boxes for a frame, stored as an analysis of the frame."""
+
+    model_name: str = Field("platform", min_length=1, max_length=200)
+    model_version: str = Field("", max_length=100)
+    annotations: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+
+
+class FrameMetadata(BaseModel):
+    captured_at: datetime | None = None
+    source: str | None = Field(None, min_length=1, max_length=100)
+    source_id: str | None = Field(None, min_length=1, max_length=200)
+    predictions: FramePredictions | None = None
+
+
+class FrameFromUrl(FrameMetadata):
+    url: str = Field(min_length=8, max_length=4000, description="http(s) URL the server fetches")
+
+
+class TrackBox(BaseModel):
+    frame_id: uuid.UUID
+    xyxyn: list[float] = Field(min_length=4, max_length=4)
+    confidence: float | None = Field(None, ge=0, le=1)
+
+    @field_validator("xyxyn")
+    @classmethod
+    def _valid_box(cls, box: list[float]) -> list[float]:
+        x1, y1, x2, y2 = box
+        if not all(math.isfinite(v) and 0 <= v <= 1 for v in box):
+            raise ValueError("coordinates must be numbers in [0, 1]")
+        if x2 <= x1 or y2 <= y1:
+            raise ValueError("box must have x2 > x1 and y2 > y1")
+        return box
+
+
+class Track(BaseModel):
+    is_smoke: bool = True
+    smoke_type: Literal[SMOKE_TYPES] | None = None  # type: ignore[valid-type]
+    false_positive_types: list[Literal[FALSE_POSITIVE_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
+    confidence: float | None = None
+    boxes: list[TrackBox] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("boxes")
+    @classmethod
+    def _one_box_per_frame(cls, boxes: list[TrackBox]) -> list[TrackBox]:
+        frames = [box.frame_id for box in boxes]
+        if len(frames) != len(set(frames)):
+            raise ValueError("a track holds at most one box per frame")
+        return boxes
+
+
+class ReviewWrite(BaseModel):
+    tracks: list[Track] = Field(default_factory=list, max_length=1000)
+    has_missed_smoke: bool = False
+    processing_stage: Literal["ready_to_annotate", "in_review", "annotated", "needs_check"] = (
+        "annotated"
+    )
+    version: int | None = Field(
+        None, description="The version this edit started from; required when a review exists."
+    )
+
+
+class ReviewRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    sequence_id: uuid.UUID
+    tracks: list[dict[str, Any]]
+    has_smoke: bool
+    has_false_positives: bool
+    false_positive_types: list[str]
+    smoke_types: list[str]
+    has_missed_smoke: bool
+    processing_stage: str
+    draft_params: dict[str, Any]
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SequenceDetail(SequenceRead):
+    frames: list[FrameRead]
+    review: ReviewRead | None
+
+
+class DraftRequest(BaseModel):
+    confidence_threshold: float = Field(0.0, ge=0, le=1)
+    iou_threshold: float = Field(0.3, ge=0, le=1)
+    min_cluster_size: int = Field(1, ge=1, le=1000)
+    model_name: str = Field("platform", min_length=1, max_length=200)
+    force: bool = Field(False, description="Replace a review a person has started or finished.")
+
+
+class DraftResult(BaseModel):
+    status: Literal["created", "updated", "skipped"]
+    reason: str | None = None
+    track_count: int
+    review: ReviewRead

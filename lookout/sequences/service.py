@@ -1,0 +1,229 @@
+"""Cameras, sequences, their frames and reviews; every read is scoped to the caller."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lookout.accounts.models import User
+from lookout.auth.principal import Principal, project_scope
+from lookout.errors import Conflict, InvalidInput, NotFound
+from lookout.images.models import Image
+from lookout.projects import service as projects
+from lookout.projects.models import Project
+from lookout.sequences.models import (
+    FALSE_POSITIVE_TYPES,
+    Camera,
+    ProcessingStage,
+    Sequence,
+    SequenceReview,
+)
+
+Row = TypeVar("Row", Camera, Sequence)
+
+
+def visible_sequences(principal: Principal) -> sa.Select[tuple[Sequence]]:
+    """Sequences of projects the caller may see; every sequence read starts here."""
+    return (
+        sa.select(Sequence)
+        .join(Project, Project.id == Sequence.project_id)
+        .where(project_scope(principal, Project.group_id))
+    )
+
+
+def get_sequence(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> Sequence:
+    sequence = session.scalar(visible_sequences(principal).where(Sequence.id == sequence_id))
+    if sequence is None:
+        raise NotFound(f"sequence {sequence_id} not found")
+    return sequence
+
+
+def _get_or_create(
+    session: Session, model: type[Row], values: dict[str, Any], refresh: Seq[str] = ()
+) -> tuple[Row, bool]:
+    """Insert a row unique by (source, source_id), or return the one already there.
+
+    The database's unique constraint decides, so concurrent importers never duplicate.
+    `refresh` names fields the source may have updated since (e.g. last_seen_at).
+    """
+    query = sa.select(model).where(
+        model.source == values["source"], model.source_id == values["source_id"]
+    )
+    existing = session.scalar(query)
+    if existing is None:
+        try:
+            with session.begin_nested():
+                row = model(**values)
+                session.add(row)
+            session.commit()
+            return row, False
+        except IntegrityError:
+            existing = session.scalars(query).one()
+    if existing.project_id != values["project_id"]:
+        raise Conflict(
+            f"{values['source']}:{values['source_id']} belongs to another project",
+            field="source_id",
+        )
+    for name in refresh:
+        if values.get(name) is not None:
+            setattr(existing, name, values[name])
+    session.commit()
+    return existing, True
+
+
+def get_or_create_camera(
+    session: Session, *, principal: Principal, values: dict[str, Any]
+) -> tuple[Camera, bool]:
+    projects.get_project(session, principal=principal, project_id=values["project_id"])
+    return _get_or_create(session, Camera, values)
+
+
+def get_or_create_sequence(
+    session: Session, *, principal: Principal, values: dict[str, Any]
+) -> tuple[Sequence, bool]:
+    projects.get_project(session, principal=principal, project_id=values["project_id"])
+    camera_id = values.get("camera_id")
+    if camera_id is not None:
+        camera = session.get(Camera, camera_id)
+        if camera is None or camera.project_id != values["project_id"]:
+            raise InvalidInput(f"camera {camera_id} is not in this project", field="camera_id")
+    return _get_or_create(
+        session, Sequence, values, refresh=("last_seen_at", "source_label", "extra")
+    )
+
+
+@dataclass(frozen=True)
+class SequenceFilters:
+    project_id: uuid.UUID | None = None
+    camera_id: uuid.UUID | None = None
+    organization: str | None = None
+    source: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    processing_stage: str | None = None
+    has_smoke: bool | None = None
+    has_false_positives: bool | None = None
+    false_positive_type: str | None = None
+    has_missed_smoke: bool | None = None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min).replace(tzinfo=None)
+
+
+def _filtered(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
+    if f.project_id:
+        query = query.where(Sequence.project_id == f.project_id)
+    if f.camera_id:
+        query = query.where(Sequence.camera_id == f.camera_id)
+    if f.source:
+        query = query.where(Sequence.source == f.source)
+    if f.organization:
+        query = query.where(
+            sa.or_(
+                Camera.organization_name == f.organization, Camera.organization_id == f.organization
+            )
+        )
+    if f.date_from:
+        query = query.where(Sequence.started_at >= _day_start(f.date_from))
+    if f.date_to:
+        query = query.where(Sequence.started_at < _day_start(f.date_to + timedelta(days=1)))
+    if f.processing_stage == "none":
+        query = query.where(SequenceReview.id.is_(None))
+    elif f.processing_stage:
+        if f.processing_stage not in ProcessingStage.ALL:
+            raise InvalidInput(
+                f"unknown processing stage {f.processing_stage}", field="processing_stage"
+            )
+        query = query.where(SequenceReview.processing_stage == f.processing_stage)
+    for column, wanted in (
+        (SequenceReview.has_smoke, f.has_smoke),
+        (SequenceReview.has_false_positives, f.has_false_positives),
+        (SequenceReview.has_missed_smoke, f.has_missed_smoke),
+    ):
+        if wanted is not None:
+            query = query.where(column.is_(wanted))
+    if f.false_positive_type:
+        if f.false_positive_type not in FALSE_POSITIVE_TYPES:
+            raise InvalidInput(
+                f"unknown false positive type {f.false_positive_type}", field="false_positive_type"
+            )
+        # The vocabulary is plain words, so a quoted match in the JSON text is exact.
+        text = sa.cast(SequenceReview.false_positive_types, sa.Text)
+        query = query.where(text.like(f'%"{f.false_positive_type}"%'))
+    return query
+
+
+def frame_count_column() -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.count(Image.id))
+        .where(Image.sequence_id == Sequence.id)
+        .correlate(Sequence)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class SequenceRow:
+    sequence: Sequence
+    camera: Camera | None
+    review: SequenceReview | None
+    frame_count: int
+
+
+def list_sequences(
+    session: Session,
+    *,
+    principal: Principal,
+    filters: SequenceFilters,
+    limit: int,
+    offset: int = 0,
+    oldest_first: bool = False,
+) -> tuple[list[SequenceRow], int]:
+    """A page of sequences with their camera, review and frame count, plus the total."""
+    base = (
+        visible_sequences(principal)
+        .outerjoin(Camera, Camera.id == Sequence.camera_id)
+        .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+    )
+    base = _filtered(base, filters)
+    total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    order = (
+        (Sequence.started_at.asc(), Sequence.id.asc())
+        if oldest_first
+        else (Sequence.started_at.desc(), Sequence.id.desc())
+    )
+    query = (
+        base.add_columns(Camera, SequenceReview, frame_count_column())
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [
+        SequenceRow(seq, cam, review, count) for seq, cam, review, count in session.execute(query)
+    ]
+    return rows, total
+
+
+def frames_of(session: Session, sequence_id: uuid.UUID) -> list[Image]:
+    """Frames in time order (capture time, then upload order)."""
+    query = (
+        sa.select(Image)
+        .where(Image.sequence_id == sequence_id)
+        .order_by(Image.captured_at.asc().nulls_last(), Image.created_at, Image.id)
+    )
+    return list(session.scalars(query))
+
+
+def reviewer_email(session: Session, review: SequenceReview | None) -> str | None:
+    if review is None or review.reviewed_by_id is None:
+        return None
+    user = session.get(User, review.reviewed_by_id)
+    return user.email if user else None

@@ -1,0 +1,334 @@
+"""Cameras, sequences, frames, drafts and reviews through the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import LiveServer, jpeg_bytes, stored_files
+
+
+def _box(x1, y1, x2, y2, conf=0.8):
+    return {
+        "annotation_type": "bounding_box",
+        "class_name": "smoke",
+        "confidence": conf,
+        "data": {"bbox": [x1, y1, x2, y2], "format": "xyxyn"},
+    }
+
+
+@pytest.fixture
+def setup(lookout):
+    client = lookout.keyed_client()
+    project = lookout.create_project(client, "org-a")
+    camera = client.post(
+        "/api/cameras",
+        json={
+            "project_id": project["id"],
+            "source": "pyronear",
+            "source_id": "cam-1",
+            "name": "Ridge",
+            "organization_id": "1",
+            "organization_name": "org-a",
+            "lat": 44.5,
+            "lon": 4.2,
+        },
+    ).json()
+    sequence = client.post(
+        "/api/sequences",
+        json={
+            "project_id": project["id"],
+            "camera_id": camera["id"],
+            "source": "pyronear",
+            "source_id": "seq-1",
+            "azimuth": 120.5,
+            "started_at": "2024-01-01T10:00:00Z",
+            "last_seen_at": "2024-01-01T10:05:00Z",
+            "source_label": "True",
+        },
+    ).json()
+    return lookout, client, project, camera, sequence
+
+
+def _frame(client, sequence_id, index, boxes, source_id=None):
+    metadata = {
+        "captured_at": f"2024-01-01T10:0{index}:00Z",
+        "source": "pyronear",
+        "source_id": source_id or f"det-{index}",
+        "predictions": {"model_name": "platform", "model_version": "v1", "annotations": boxes},
+    }
+    return client.post(
+        f"/api/sequences/{sequence_id}/frames",
+        files={"file": ("f.jpg", jpeg_bytes(), "image/jpeg")},
+        data={"metadata": json.dumps(metadata)},
+    )
+
+
+def test_camera_and_sequence_creation_is_idempotent(setup):
+    lookout, client, project, camera, sequence = setup
+    assert camera["existing"] is False and sequence["existing"] is False
+    again = client.post(
+        "/api/cameras",
+        json={
+            "project_id": project["id"],
+            "source": "pyronear",
+            "source_id": "cam-1",
+            "name": "Ridge",
+        },
+    )
+    assert again.status_code == 200
+    assert again.json()["id"] == camera["id"] and again.json()["existing"] is True
+    seq_again = client.post(
+        "/api/sequences",
+        json={
+            "project_id": project["id"],
+            "source": "pyronear",
+            "source_id": "seq-1",
+            "started_at": "2024-01-01T10:00:00Z",
+            "last_seen_at": "2024-01-01T10:09:00Z",
+        },
+    )
+    assert seq_again.status_code == 200
+    assert seq_again.json()["id"] == sequence["id"]
+    assert seq_again.json()["last_seen_at"].startswith("2024-01-01T10:09")
+    assert lookout.count("cameras") == 1 and lookout.count("sequences") == 1
+
+
+def test_frames_with_predictions_and_detail(setup):
+    lookout, client, _project, camera, sequence = setup
+    first = _frame(client, sequence["id"], 1, [_box(0.1, 0.1, 0.2, 0.2, 0.9)])
+    assert first.status_code == 201, first.text
+    assert first.json()["prediction_count"] == 1
+    _frame(
+        client, sequence["id"], 0, [_box(0.11, 0.1, 0.21, 0.2, 0.7), _box(0.6, 0.6, 0.7, 0.7, 0.3)]
+    )
+    again = _frame(client, sequence["id"], 1, [_box(0.1, 0.1, 0.2, 0.2)])
+    assert again.status_code == 200 and again.json()["existing"] is True
+    assert lookout.count("images") == 2 and lookout.count("predictions") == 3
+    detail = client.get(f"/api/sequences/{sequence['id']}").json()
+    assert [f["source_id"] for f in detail["frames"]] == ["det-0", "det-1"]  # time order
+    assert detail["camera_name"] == "Ridge" and detail["organization_name"] == "org-a"
+    assert detail["frame_count"] == 2 and detail["review"] is None
+    boxes = detail["frames"][0]["predictions"]
+    assert {b["confidence"] for b in boxes} == {0.7, 0.3}
+    assert boxes[0]["model_name"] == "platform"
+    assert boxes[0]["bbox_xyxyn"] == pytest.approx([0.11, 0.1, 0.21, 0.2])
+
+
+def test_bad_prediction_stores_nothing(setup):
+    lookout, client, _project, _camera, sequence = setup
+    bad = _frame(
+        client,
+        sequence["id"],
+        0,
+        [
+            _box(0.1, 0.1, 0.2, 0.2),
+            {
+                "annotation_type": "bounding_box",
+                "class_name": "smoke",
+                "confidence": 7,
+                "data": {"bbox": [0, 0, 1, 1], "format": "xyxyn"},
+            },
+        ],
+    )
+    assert bad.status_code == 400, bad.text
+    assert "annotations[1]" in bad.json()["detail"] or "1" in str(bad.json().get("field"))
+    assert lookout.count("images") == 0 and lookout.count("analyses") == 0
+    assert stored_files(lookout.settings.resolved_storage_path) == []
+
+
+def test_frame_fetched_by_url(setup):
+    lookout, client, _project, _camera, sequence = setup
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    source = FastAPI()
+    calls = {"n": 0}
+
+    @source.get("/frame.jpg")
+    def frame() -> Response:
+        calls["n"] += 1
+        return Response(jpeg_bytes(80, 60), media_type="image/jpeg")
+
+    @source.get("/missing.jpg")
+    def missing() -> Response:
+        return Response(status_code=404)
+
+    server = LiveServer(source).start()
+    try:
+        body = {
+            "url": f"{server.url}/frame.jpg?X-Amz-Signature=secret",
+            "source": "pyronear",
+            "source_id": "det-url",
+            "captured_at": "2024-01-01T10:00:00Z",
+            "predictions": {"annotations": [_box(0.1, 0.2, 0.3, 0.4)]},
+        }
+        created = client.post(f"/api/sequences/{sequence['id']}/frames", json=body)
+        assert created.status_code == 201, created.text
+        assert (created.json()["width"], created.json()["height"]) == (80, 60)
+        again = client.post(f"/api/sequences/{sequence['id']}/frames", json=body)
+        assert again.status_code == 200 and calls["n"] == 1  # no second download
+        failed = client.post(
+            f"/api/sequences/{sequence['id']}/frames",
+            json={**body, "url": f"{server.url}/missing.jpg?sig=secret", "source_id": "x"},
+        )
+        assert failed.status_code == 502
+        assert "404" in failed.json()["detail"] and "secret" not in failed.json()["detail"]
+        wrong_scheme = client.post(
+            f"/api/sequences/{sequence['id']}/frames",
+            json={**body, "url": "file:///etc/passwd", "source_id": "y"},
+        )
+        assert wrong_scheme.status_code == 400
+    finally:
+        server.stop()
+    assert lookout.count("images") == 1
+
+
+def test_draft_clusters_and_respects_people(setup):
+    _lookout, client, _project, _camera, sequence = setup
+    for i in range(3):
+        _frame(
+            client,
+            sequence["id"],
+            i,
+            [_box(0.1 + i * 0.01, 0.1, 0.2 + i * 0.01, 0.2, 0.8), _box(0.7, 0.7, 0.8, 0.8, 0.2)],
+        )
+    url = f"/api/sequences/{sequence['id']}/draft"
+    draft = client.post(url, json={"confidence_threshold": 0.5, "iou_threshold": 0.3}).json()
+    assert draft["status"] == "created" and draft["track_count"] == 1
+    review = draft["review"]
+    assert review["processing_stage"] == "ready_to_annotate"
+    assert review["tracks"][0]["is_smoke"] is True and len(review["tracks"][0]["boxes"]) == 3
+    assert review["draft_params"]["confidence_threshold"] == 0.5
+    redraft = client.post(url, json={"confidence_threshold": 0.0}).json()
+    assert redraft["status"] == "updated" and redraft["track_count"] == 2
+    # A person starts reviewing: later drafts keep their work.
+    track = redraft["review"]["tracks"][0]
+    saved = client.put(
+        f"/api/sequences/{sequence['id']}/review",
+        json={
+            "tracks": [
+                {"is_smoke": False, "false_positive_types": ["building"], "boxes": track["boxes"]}
+            ],
+            "processing_stage": "in_review",
+            "version": redraft["review"]["version"],
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    skipped = client.post(url, json={}).json()
+    assert skipped["status"] == "skipped"
+    assert skipped["review"]["processing_stage"] == "in_review"
+    forced = client.post(url, json={"force": True}).json()
+    assert forced["status"] == "updated"
+
+
+def test_review_save_conflict_and_validation(setup):
+    lookout, client, _project, _camera, sequence = setup
+    frame = _frame(client, sequence["id"], 0, [_box(0.1, 0.1, 0.2, 0.2)]).json()
+    url = f"/api/sequences/{sequence['id']}/review"
+    box = {"frame_id": frame["id"], "xyxyn": [0.1, 0.1, 0.2, 0.2]}
+    first = client.put(
+        url, json={"tracks": [{"is_smoke": True, "smoke_type": "wildfire", "boxes": [box]}]}
+    )
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["has_smoke"] is True and body["smoke_types"] == ["wildfire"]
+    assert body["processing_stage"] == "annotated" and body["reviewed_by"] == "alice@example.org"
+    version = body["version"]
+    other = lookout.keyed_client("bob@example.org", "team")
+    assert other.put(url, json={"tracks": [], "version": version}).status_code == 200
+    stale = client.put(url, json={"tracks": [], "has_missed_smoke": True, "version": version})
+    assert stale.status_code == 409
+    assert "reload" in stale.json()["detail"]
+    assert client.get(url).json()["reviewed_by"] == "bob@example.org"
+    for bad in (
+        {"tracks": [{"smoke_type": "volcano"}]},
+        {"tracks": [{"false_positive_types": ["unicorn"]}]},
+        {"tracks": [{"boxes": [{**box, "xyxyn": [0.5, 0.5, 0.4, 0.6]}]}]},
+        {"tracks": [{"boxes": [box, box]}]},
+    ):
+        assert client.put(url, json={**bad, "version": version + 1}).status_code == 422, bad
+    foreign = {"frame_id": "00000000-0000-0000-0000-000000000000", "xyxyn": [0.1, 0.1, 0.2, 0.2]}
+    response = client.put(url, json={"tracks": [{"boxes": [foreign]}], "version": version + 1})
+    assert response.status_code == 400 and response.json()["field"] == "tracks[0].boxes"
+
+
+def test_list_filters(setup):
+    lookout, client, project, camera, sequence = setup
+    client.post(
+        "/api/sequences",
+        json={
+            "project_id": project["id"],
+            "camera_id": camera["id"],
+            "source": "pyronear",
+            "source_id": "seq-2",
+            "started_at": "2024-01-03T08:00:00Z",
+        },
+    )
+    frame = _frame(client, sequence["id"], 0, [_box(0.1, 0.1, 0.2, 0.2)]).json()
+    client.put(
+        f"/api/sequences/{sequence['id']}/review",
+        json={
+            "tracks": [
+                {
+                    "is_smoke": False,
+                    "false_positive_types": ["low_cloud"],
+                    "boxes": [{"frame_id": frame["id"], "xyxyn": [0.1, 0.1, 0.2, 0.2]}],
+                }
+            ]
+        },
+    )
+
+    def ids(**params):
+        page = client.get("/api/sequences", params=params)
+        assert page.status_code == 200, page.text
+        return [item["source_id"] for item in page.json()["items"]]
+
+    assert ids() == ["seq-2", "seq-1"]
+    assert ids(order="oldest") == ["seq-1", "seq-2"]
+    assert ids(date_from="2024-01-02") == ["seq-2"]
+    assert ids(date_to="2024-01-01") == ["seq-1"]
+    assert ids(processing_stage="none") == ["seq-2"]
+    assert ids(processing_stage="annotated") == ["seq-1"]
+    assert ids(has_false_positives=True) == ["seq-1"]
+    assert ids(false_positive_type="low_cloud") == ["seq-1"]
+    assert ids(false_positive_type="building") == []
+    assert ids(organization="org-a", limit=1) == ["seq-2"]
+    assert ids(camera_id=camera["id"], project_id=project["id"], offset=1) == ["seq-1"]
+    assert client.get("/api/sequences", params={"processing_stage": "bogus"}).status_code == 400
+    assert (
+        client.get("/api/sequences", params={"false_positive_type": "x"}).json()["field"]
+        == "false_positive_type"
+    )
+    item = client.get("/api/sequences", params={"processing_stage": "annotated"}).json()["items"][0]
+    assert item["frame_count"] == 1 and item["has_false_positives"] is True
+
+
+def test_other_group_sees_nothing(setup):
+    lookout, client, project, _camera, sequence = setup
+    frame = _frame(client, sequence["id"], 0, []).json()
+    bob = lookout.keyed_client("bob@example.org", "other")
+    assert bob.get("/api/sequences").json()["total"] == 0
+    for path in (
+        f"/api/sequences/{sequence['id']}",
+        f"/api/sequences/{sequence['id']}/review",
+        f"/api/images/{frame['id']}",
+    ):
+        assert bob.get(path).status_code == 404
+    assert bob.post(f"/api/sequences/{sequence['id']}/draft", json={}).status_code == 404
+    assert (
+        bob.put(f"/api/sequences/{sequence['id']}/review", json={"tracks": []}).status_code == 404
+    )
+    assert (
+        bob.post(
+            "/api/sequences",
+            json={
+                "project_id": project["id"],
+                "source": "x",
+                "source_id": "y",
+                "started_at": "2024-01-01T00:00:00Z",
+            },
+        ).status_code
+        == 404
+    )
