@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lookout import __version__
+from lookout import __version__, apidocs
 from lookout.config import Settings, get_settings
 from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
@@ -148,9 +148,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Reviewed, trustworthy training data from camera detections.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    apidocs.install(app)
     _include_routers(app)
     app.add_middleware(
         BodySizeLimit, json_limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
@@ -161,10 +164,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from lookout import health
+    from lookout.analyses.routes import router as analyses
     from lookout.images.routes import router as images
     from lookout.projects.routes import router as projects
     from lookout.sequences.routes import router as sequences
     from lookout.storage.routes import router as storage
 
-    for router in (health.router, projects, images, sequences, storage):
+    for router in (health.router, projects, images, sequences, storage, analyses):
         app.include_router(router)

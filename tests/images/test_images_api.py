@@ -219,6 +219,9 @@ def test_other_group_gets_404_on_every_image_route(lookout):
 def test_health_and_docs(lookout):
     client = lookout.client()
     assert client.get("/api/health").json()["status"] == "ok"
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower() and "/apidocs/static/swagger-ui-bundle.js" in docs.text
+    assert client.get("/apidocs/static/swagger-ui-bundle.js").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/api/projects/{project_id}/images" in spec["paths"]
