@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.accounts import service as accounts
+from lookout.auth.guards import FailureBrake, refuse_cross_site_write
 from lookout.auth.principal import Principal
 from lookout.config import Settings
 from lookout.errors import Unauthenticated
@@ -26,6 +27,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     storage: ObjectStorage
     local_admin: Principal | None = None
+    auth_brake: FailureBrake = field(default_factory=FailureBrake)
     # One pooled client for everything the server fetches (frames given by URL).
     http: httpx.Client = field(
         default_factory=lambda: httpx.Client(
@@ -67,7 +69,22 @@ def _bearer_token(request: Request) -> str | None:
 
 
 def authenticate(request: Request, session: Session, settings: Settings) -> Principal:
-    """Resolve the caller: API key, then proxy headers, then local mode; else 401."""
+    """Resolve the caller (API key, proxy headers, local mode), braking repeated failures."""
+    brake: FailureBrake = request.app.state.runtime.auth_brake
+    client = request.client.host if request.client else "unknown"
+    brake.check(client)
+    try:
+        principal = _authenticate(request, session, settings)
+    except Unauthenticated:
+        brake.record_failure(client)
+        raise
+    if principal.via in {"proxy", "local"}:
+        refuse_cross_site_write(request)
+    return principal
+
+
+def _authenticate(request: Request, session: Session, settings: Settings) -> Principal:
+    """API key, then proxy headers, then local mode; else 401."""
     token = request.headers.get("x-api-key") or _bearer_token(request)
     if token:
         user = accounts.authenticate_api_key(session, token)

@@ -88,3 +88,29 @@ def test_local_mode_acts_as_admin_but_still_checks_presented_keys(lookout_factor
     project = instance.create_project(client, "local")
     assert client.get(f"/api/projects/{project['id']}").status_code == 200
     assert instance.client({"X-API-Key": "lk_nope_nope"}).get("/api/projects").status_code == 401
+
+
+def test_cross_site_writes_refused_for_browser_credentials(lookout_factory):
+    instance = lookout_factory(LOOKOUT_LOCAL_MODE=True)
+    client = instance.client()
+    for headers in (
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+    ):
+        response = client.post("/api/projects", json={"name": "csrf"}, headers=headers)
+        assert response.status_code == 403, headers
+    same_origin = {"Origin": instance.url, "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/api/projects", json={"name": "ok"}, headers=same_origin).status_code == 201
+    # Reads are not writes; API keys are never sent by a browser on its own.
+    assert client.get("/api/projects", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
+    assert instance.count("projects") == 1
+
+
+def test_repeated_failed_authentication_is_braked(lookout):
+    client = lookout.client({"X-API-Key": "lk_nope_nope"})
+    codes = [client.get("/api/projects").status_code for _ in range(25)]
+    assert codes[:20] == [401] * 20
+    assert codes[-1] == 429
+    good = lookout.client({"X-API-Key": lookout.user_with_key("alice@example.org")})
+    assert good.get("/api/projects").status_code == 429  # same client address
