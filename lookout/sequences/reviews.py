@@ -27,13 +27,13 @@ def is_human(review: SequenceReview) -> bool:
 
 def get_review(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> SequenceReview:
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
-    review = _review_of(session, sequence.id)
+    review = review_of(session, sequence.id)
     if review is None:
         raise NotFound(f"sequence {sequence_id} has no review yet")
     return review
 
 
-def _review_of(session: Session, sequence_id: uuid.UUID) -> SequenceReview | None:
+def review_of(session: Session, sequence_id: uuid.UUID) -> SequenceReview | None:
     return session.scalar(
         sa.select(SequenceReview).where(SequenceReview.sequence_id == sequence_id)
     )
@@ -72,7 +72,7 @@ def draft_review(
 ) -> DraftOutcome:
     """Draft the review from a model's boxes, stage ready_to_annotate; people's work is kept."""
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
-    review = _review_of(session, sequence.id)
+    review = review_of(session, sequence.id)
     if review is not None and is_human(review) and not force:
         return DraftOutcome("skipped", review, "a person has started or finished this review")
     tracks = draft_tracks(session, sequence.id, params, model_name)
@@ -161,7 +161,7 @@ def save_review(
                 )
     values = _derived(write)
     values.update(reviewed_by_id=principal.user_id, reviewed_at=utcnow())
-    review = _review_of(session, sequence.id)
+    review = review_of(session, sequence.id)
     if review is None:
         return _insert_review(session, sequence.id, values)
     if write.version is None:

@@ -161,7 +161,7 @@ def get_sequence(
     sequence = service.get_sequence(session, principal=principal, sequence_id=sequence_id)
     frame_rows = service.frames_of(session, sequence.id)
     boxes = frames.predictions_by_frame(session, [f.id for f in frame_rows], model_name)
-    review = reviews._review_of(session, sequence.id)
+    review = reviews.review_of(session, sequence.id)
     frame_reads = [
         FrameRead(
             id=f.id,
@@ -203,7 +203,7 @@ def _frame_prediction(row: frames.FrameBoxRow) -> FramePrediction:
 
 def _review_read(session: Session, review: SequenceReview) -> ReviewRead:
     read = ReviewRead.model_validate(review)
-    return read.model_copy(update={"reviewed_by": reviews.reviewer_email(session, review)})
+    return read.model_copy(update={"reviewed_by": service.reviewer_email(session, review)})
 
 
 def _frame_created(stored: frames.StoredFrame) -> FrameCreated:

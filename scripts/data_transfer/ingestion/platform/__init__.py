@@ -1,0 +1,1 @@
+"""Import from the Pyronear alert platform."""
