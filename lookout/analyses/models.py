@@ -76,6 +76,8 @@ class Prediction(UUIDPrimaryKey, Base):
 class ArtifactState:
     PENDING = "pending"
     UPLOADED = "uploaded"
+    # Found in storage but larger than ML_MAX_ARTIFACT_BYTES or not the announced size.
+    REJECTED = "rejected"
 
 
 class Artifact(UUIDPrimaryKey, Timestamps, Base):

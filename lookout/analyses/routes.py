@@ -1,0 +1,486 @@
+"""HTTP endpoints of the ML analysis API (the ML document's six steps, reads and exports).
+
+Pipeline callbacks (status, presign, bulk annotations, finalize) are authenticated by their HMAC
+signature alone; everything else by the user (API key, Bearer, proxy headers or local mode).
+Bodies are parsed here from the raw bytes the signature covered, so the signed and the parsed
+text are the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lookout.analyses import compare, exports, service
+from lookout.analyses.annotations import TYPES
+from lookout.analyses.schemas import (
+    AnalysisCreate,
+    AnalysisDetail,
+    AnalysisPage,
+    AnalysisRead,
+    ArtifactRead,
+    ArtifactUrl,
+    BulkAnnotations,
+    BulkResponse,
+    CompareResponse,
+    FinalizeRead,
+    FinalizeRequest,
+    PredictionPage,
+    PresignedUrl,
+    PresignRequest,
+    PresignResponse,
+    StatusRead,
+    StatusUpdate,
+    prediction_read,
+)
+from lookout.auth.dependencies import RawBodyDep, SignedCallbackDep
+from lookout.deps import (
+    BaseUrlDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    get_runtime,
+)
+from lookout.errors import InvalidInput, NotFound
+
+T = TypeVar("T", bound=BaseModel)
+MAX_JSON_DEPTH = 64
+MAX_COMPARED = 10
+
+
+async def require_ml_enabled(request: Request) -> None:
+    """With ML_ANALYSIS_ENABLED=false the ML endpoints do not exist (404)."""
+    if not get_runtime(request).settings.ml_analysis_enabled:
+        raise NotFound("Not Found")
+
+
+router = APIRouter(tags=["ml-analyses"], dependencies=[Depends(require_ml_enabled)])
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    return get_runtime(request).sessions
+
+
+SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
+
+
+# --- body parsing ---------------------------------------------------------------------------
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_strings(value: Any, depth: int = 0) -> None:
+    """PostgreSQL text cannot hold NUL characters; refuse them (and absurd nesting) up front."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("strings must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key, depth + 1)
+            _check_strings(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item, depth + 1)
+
+
+def parse_json_object(body: bytes, *, empty: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The body as a JSON object, or InvalidInput (400) saying what is wrong with it."""
+    if not body.strip():
+        if empty is not None:
+            return empty
+        raise InvalidInput("the request body must be a JSON object", field="body")
+    try:
+        data = json.loads(body, parse_float=_finite, parse_constant=_reject_constant)
+        _check_strings(data)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}", field="body") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object", field="body")
+    return data
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def parse_model(model: type[T], body: bytes, *, empty: dict[str, Any] | None = None) -> T:
+    """Validate the body against `model`; the first error answers 400 naming its field."""
+    data = parse_json_object(body, empty=empty)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        field = _field(tuple(error["loc"]))
+        raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref.rsplit("/", 1)[-1]], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI description of a body the route reads itself (nested models inlined)."""
+    schema = model.model_json_schema()
+    schema = _inline_refs(schema, schema.pop("$defs", {}))
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+
+
+HMAC_NOTE = (
+    "Authenticated by HMAC-SHA256 alone (X-ML-Signature, X-ML-Timestamp; X-ML-Nonce for the v1 "
+    "scheme). See docs/ml-api.md."
+)
+
+
+# --- Step 1: create -------------------------------------------------------------------------
+
+
+@router.post(
+    "/api/images/{image_id}/analyses",
+    response_model=AnalysisRead,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_json_body(AnalysisCreate),
+)
+def create_analysis(
+    image_id: uuid.UUID, body: RawBodyDep, session: SessionDep, settings: SettingsDep,
+    principal: PrincipalDep,
+) -> AnalysisRead:  # fmt: skip
+    """Step 1: create a queued analysis of an image (user authentication)."""
+    request = parse_model(AnalysisCreate, body)
+    analysis = service.create_analysis(
+        session, principal=principal, image_id=image_id, model_name=request.model_name,
+        model_version=request.model_version, parameters=request.parameters,
+        description=request.description, provenance=request.provenance,
+        external_job_id=request.external_job_id, allowed_models=settings.ml_allowed_models,
+        max_per_image=settings.ml_max_analyses_per_image,
+    )  # fmt: skip
+    return AnalysisRead.model_validate(analysis)
+
+
+# --- Step 2: status -------------------------------------------------------------------------
+
+
+@router.patch(
+    "/api/analyses/{analysis_id}/status",
+    response_model=StatusRead,
+    openapi_extra=_json_body(StatusUpdate),
+    description=HMAC_NOTE,
+)
+def update_status(
+    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, storage: StorageDep,
+    settings: SettingsDep,
+) -> StatusRead:  # fmt: skip
+    """Step 2: move the analysis along queued → processing → completed/failed/cancelled."""
+    request = parse_model(StatusUpdate, signed.body)
+    analysis = service.update_status(
+        session, storage, analysis_id=analysis_id, status=request.status,
+        error_message=request.error_message, max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )  # fmt: skip
+    return StatusRead.model_validate(analysis)
+
+
+# --- Step 3: presigned uploads --------------------------------------------------------------
+
+
+@router.post(
+    "/api/analyses/{analysis_id}/artifacts/presign",
+    response_model=PresignResponse,
+    openapi_extra=_json_body(PresignRequest),
+    description=HMAC_NOTE,
+)
+def presign_artifacts(
+    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, storage: StorageDep,
+    settings: SettingsDep, base_url: BaseUrlDep,
+) -> PresignResponse:  # fmt: skip
+    """Step 3: one presigned PUT URL per artifact (send the same Content-Type with the PUT)."""
+    request = parse_model(PresignRequest, signed.body)
+    uploads = service.presign_artifacts(
+        session, storage, analysis_id=analysis_id, artifacts=request.artifacts,
+        expires_in=settings.ml_presign_expires_seconds, base_url=base_url,
+        max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )  # fmt: skip
+    return PresignResponse(
+        presigned_urls=[
+            PresignedUrl(
+                artifact_name=u.artifact_name,
+                upload_url=u.upload_url,
+                expires_in=u.expires_in,
+                content_type=u.content_type,
+                headers={"Content-Type": u.content_type},
+            )  # fmt: skip
+            for u in uploads
+        ]
+    )
+
+
+# --- Step 5: bulk annotations ---------------------------------------------------------------
+
+
+@router.post(
+    "/api/analyses/{analysis_id}/annotations:bulk",
+    response_model=BulkResponse,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_json_body(BulkAnnotations),
+    description=HMAC_NOTE
+    + " Send an Idempotency-Key (or client `id`s per annotation) to make retries safe; "
+    "`?mode=replace` swaps all annotations of the analysis in one transaction.",
+)
+def submit_annotations(
+    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, settings: SettingsDep,
+    mode: Literal["append", "replace"] = "append",
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:  # fmt: skip
+    """Step 5: validate every annotation, then store them all (or none)."""
+    data = parse_json_object(signed.body)
+    if "annotations" not in data:
+        raise InvalidInput("annotations: is required (a list of annotations)", field="annotations")
+    request_hash = hashlib.sha256(mode.encode() + b"\n" + signed.body).hexdigest()
+    outcome = service.submit_annotations(
+        session, analysis_id=analysis_id, annotations=data["annotations"],
+        replace=mode == "replace", idempotency_key=idempotency_key, request_hash=request_hash,
+        max_count=settings.ml_max_annotations_per_request,
+    )  # fmt: skip
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+# --- Step 6: finalize -----------------------------------------------------------------------
+
+
+@router.post(
+    "/api/analyses/{analysis_id}/finalize",
+    response_model=FinalizeRead,
+    openapi_extra=_json_body(FinalizeRequest),
+    description=HMAC_NOTE,
+)
+def finalize_analysis(
+    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, storage: StorageDep,
+    settings: SettingsDep,
+) -> FinalizeRead:  # fmt: skip
+    """Step 6: close the analysis (completed, failed or cancelled) and store its summary."""
+    request = parse_model(FinalizeRequest, signed.body, empty={})
+    analysis = service.finalize_analysis(
+        session, storage, analysis_id=analysis_id, status=request.status,
+        summary=request.summary, error_message=request.error_message,
+        max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )  # fmt: skip
+    return FinalizeRead.model_validate(analysis)
+
+
+# --- Reads (user authentication) ------------------------------------------------------------
+
+
+@router.get("/api/images/{image_id}/analyses", response_model=AnalysisPage)
+def list_analyses(
+    image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    model_name: str | None = None, status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> AnalysisPage:  # fmt: skip
+    """An image's analyses, newest first, filtered by model and status."""
+    items, total = service.list_analyses(
+        session, principal=principal, image_id=image_id, model_name=model_name, status=status,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    return AnalysisPage(items=[AnalysisRead.model_validate(a) for a in items], total=total,
+                        limit=limit, offset=offset)  # fmt: skip
+
+
+@router.get("/api/images/{image_id}/analyses/compare", response_model=CompareResponse)
+def compare_analyses(
+    image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    analysis_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    iou: Annotated[float, Query(gt=0, le=1)] = 0.5,
+) -> CompareResponse:  # fmt: skip
+    """Several analyses of one image side by side; the first two are matched box to box."""
+    image, analyses = service.analyses_of_image(
+        session, principal=principal, image_id=image_id, analysis_ids=analysis_id or [],
+        max_count=MAX_COMPARED,
+    )  # fmt: skip
+    predictions = {a.id: list(session.scalars(service.predictions_query(a.id))) for a in analyses}
+    compared = [
+        {
+            **AnalysisRead.model_validate(a).model_dump(),
+            "annotations": [prediction_read(p) for p in predictions[a.id]],
+            "annotations_total": len(predictions[a.id]),
+        }  # fmt: skip
+        for a in analyses
+    ]
+    comparison = None
+    if len(analyses) >= 2:
+        first, second = analyses[0], analyses[1]
+        matched = compare.match_boxes(predictions[first.id], predictions[second.id],
+                                      iou_threshold=iou)  # fmt: skip
+        comparison = {"analysis_a": first.id, "analysis_b": second.id, "iou_threshold": iou,
+                      **matched}  # fmt: skip
+    return CompareResponse.model_validate(
+        {
+            "image_id": image.id,
+            "image_width": image.width,
+            "image_height": image.height,
+            "analyses": compared,
+            "comparison": comparison,
+        }  # fmt: skip
+    )
+
+
+@router.get("/api/analyses/{analysis_id}", response_model=AnalysisDetail)
+def get_analysis(
+    analysis_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    annotations_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+    annotations_offset: Annotated[int, Query(ge=0)] = 0,
+) -> AnalysisDetail:  # fmt: skip
+    """One analysis with a page of its annotations (posted order) and their total."""
+    analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
+    items, total = service.list_predictions(
+        session, principal=principal, analysis_id=analysis.id,
+        filters=service.PredictionFilters(), limit=annotations_limit, offset=annotations_offset,
+    )  # fmt: skip
+    return AnalysisDetail.model_validate(
+        {**AnalysisRead.model_validate(analysis).model_dump(),
+         "annotations": [prediction_read(p) for p in items], "annotations_total": total,
+         "annotations_limit": annotations_limit, "annotations_offset": annotations_offset}
+    )  # fmt: skip
+
+
+@router.get("/api/analyses/{analysis_id}/annotations", response_model=PredictionPage)
+def list_annotations(
+    analysis_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    annotation_type: str | None = None, class_name: str | None = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PredictionPage:  # fmt: skip
+    """An analysis's annotations filtered by type, class and minimum confidence."""
+    if annotation_type is not None and annotation_type not in TYPES:
+        raise InvalidInput(f"annotation_type must be one of {', '.join(TYPES)}",
+                           field="annotation_type")  # fmt: skip
+    filters = service.PredictionFilters(annotation_type=annotation_type, class_name=class_name,
+                                        min_confidence=min_confidence)  # fmt: skip
+    items, total = service.list_predictions(
+        session, principal=principal, analysis_id=analysis_id, filters=filters, limit=limit,
+        offset=offset,
+    )  # fmt: skip
+    return PredictionPage(items=[prediction_read(p) for p in items], total=total, limit=limit,
+                          offset=offset)  # fmt: skip
+
+
+@router.get("/api/analyses/{analysis_id}/export", response_class=StreamingResponse)
+def export_analysis(
+    analysis_id: uuid.UUID, session: SessionDep, sessions: SessionsDep, principal: PrincipalDep,
+    format: Literal["json", "csv"] = "json",
+) -> StreamingResponse:  # fmt: skip
+    """The analysis and all its annotations as a JSON or CSV download (streamed)."""
+    analysis = service.analysis_for_export(session, principal=principal, analysis_id=analysis_id)
+    snapshot = AnalysisRead.model_validate(analysis).model_dump(mode="json")
+    filename = exports.export_filename(analysis.model_name, format)
+    if format == "csv":
+        body = exports.export_csv(sessions, analysis_id=analysis.id)
+    else:
+        body = exports.export_json(sessions, analysis=snapshot, analysis_id=analysis.id)
+    return StreamingResponse(
+        body, media_type=exports.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                 "Cache-Control": "private, no-store"},
+    )  # fmt: skip
+
+
+@router.get("/api/analyses/{analysis_id}/artifacts")
+def list_artifacts(
+    analysis_id: uuid.UUID, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+    principal: PrincipalDep,
+) -> dict[str, list[ArtifactRead]]:  # fmt: skip
+    """An analysis's artifacts with their upload state (pending ones are checked in storage)."""
+    artifacts = service.list_artifacts(
+        session, storage, principal=principal, analysis_id=analysis_id,
+        max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )  # fmt: skip
+    return {"artifacts": [_artifact_read(a) for a in artifacts]}
+
+
+def _artifact_read(artifact: Any) -> ArtifactRead:
+    base = f"/api/analyses/{artifact.analysis_id}/artifacts/{quote(artifact.name)}"
+    fields = ("name", "content_type", "state", "size_bytes", "expected_size", "created_at",
+              "updated_at", "uploaded_at")  # fmt: skip
+    values = {name: getattr(artifact, name) for name in fields}
+    return ArtifactRead.model_validate(
+        {**values, "download_url": base, "url_endpoint": f"{base}/url"}
+    )
+
+
+@router.get("/api/analyses/{analysis_id}/artifacts/{artifact_name}",
+            response_class=StreamingResponse)  # fmt: skip
+def download_artifact(
+    analysis_id: uuid.UUID, artifact_name: str, session: SessionDep, storage: StorageDep,
+    settings: SettingsDep, principal: PrincipalDep,
+) -> StreamingResponse:  # fmt: skip
+    """The artifact's bytes, always as a download."""
+    artifact = service.get_artifact(
+        session, storage, principal=principal, analysis_id=analysis_id, name=artifact_name,
+        max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )  # fmt: skip
+    chunks = service.artifact_chunks(storage, artifact)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in artifact.name)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{safe}"',
+        "Content-Security-Policy": "sandbox",
+        "Cache-Control": "private, max-age=60",
+    }
+    if artifact.size_bytes is not None:
+        headers["Content-Length"] = str(artifact.size_bytes)
+    return StreamingResponse(chunks, media_type=artifact.content_type, headers=headers)
+
+
+@router.get("/api/analyses/{analysis_id}/artifacts/{artifact_name}/url",
+            response_model=ArtifactUrl)  # fmt: skip
+def artifact_url(
+    analysis_id: uuid.UUID, artifact_name: str, session: SessionDep, storage: StorageDep,
+    settings: SettingsDep, principal: PrincipalDep, base_url: BaseUrlDep,
+) -> ArtifactUrl:  # fmt: skip
+    """A presigned GET URL for the artifact (S3, or Lookout's local storage)."""
+    artifact = service.get_artifact(
+        session, storage, principal=principal, analysis_id=analysis_id, name=artifact_name,
+        max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )  # fmt: skip
+    expires_in = settings.ml_presign_expires_seconds
+    url = service.artifact_download_url(storage, artifact, expires_in=expires_in,
+                                        base_url=base_url)  # fmt: skip
+    return ArtifactUrl(artifact_name=artifact.name, url=url, expires_in=expires_in)
+
+
+@router.delete("/api/analyses/{analysis_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_analysis(
+    analysis_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
+) -> None:
+    """Delete an analysis with its annotations and artifacts (objects included)."""
+    service.delete_analysis(session, storage, principal=principal, analysis_id=analysis_id)

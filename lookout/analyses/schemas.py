@@ -1,0 +1,226 @@
+"""Request and response shapes of the ML analysis API (as printed in the ML document)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class AnalysisCreate(_Request):
+    model_name: str = Field(min_length=1, max_length=200)
+    model_version: str = Field("", max_length=100)
+    parameters: dict[str, Any] | None = None
+    description: str | None = Field(None, max_length=20_000)
+    provenance: dict[str, Any] | None = None
+    external_job_id: str | None = Field(None, max_length=200)
+
+    @field_validator("model_name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+
+class StatusUpdate(_Request):
+    status: str = Field(max_length=20)
+    error_message: str | None = Field(None, max_length=20_000)
+
+
+class FinalizeRequest(_Request):
+    status: str = Field("completed", max_length=20)
+    summary: dict[str, Any] | None = None
+    error_message: str | None = Field(None, max_length=20_000)
+
+
+class ArtifactSpec(_Request):
+    artifact_name: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int | None = Field(None, ge=0, description="Expected size in bytes (optional)")
+
+
+class PresignRequest(_Request):
+    artifacts: list[ArtifactSpec] = Field(min_length=1, max_length=100)
+
+
+class BulkAnnotations(_Request):
+    """Documentation shape of a bulk post; the body is validated item by item by the service."""
+
+    annotations: list[dict[str, Any]]
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+
+class AnalysisRead(_Read):
+    id: uuid.UUID
+    image_id: uuid.UUID
+    model_name: str
+    model_version: str
+    status: str
+    parameters: dict[str, Any]
+    provenance: dict[str, Any]
+    description: str | None
+    summary: dict[str, Any] | None
+    error_message: str | None
+    external_job_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class StatusRead(_Read):
+    id: uuid.UUID
+    status: str
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class FinalizeRead(_Read):
+    id: uuid.UUID
+    status: str
+    completed_at: datetime | None
+    summary: dict[str, Any] | None
+    error_message: str | None
+
+
+class PresignedUrl(BaseModel):
+    artifact_name: str
+    upload_url: str
+    expires_in: int
+    method: str = "PUT"
+    content_type: str
+    headers: dict[str, str]
+
+
+class PresignResponse(BaseModel):
+    presigned_urls: list[PresignedUrl]
+
+
+class AnnotationCreated(BaseModel):
+    id: uuid.UUID
+    annotation_type: str
+    class_name: str
+    confidence: float | None
+    client_id: str | None = None
+
+
+class BulkResponse(BaseModel):
+    created_count: int
+    annotations: list[AnnotationCreated]
+    already_present_count: int = 0
+    replaced_count: int = 0
+
+
+class PredictionRead(_Read):
+    id: uuid.UUID
+    annotation_type: str
+    class_name: str
+    confidence: float | None
+    data: dict[str, Any]
+    bbox_xyxyn: list[float] | None
+    client_id: str | None
+    created_at: datetime
+
+
+def bbox_xyxyn(prediction: Any) -> list[float] | None:
+    """The canonical normalized xyxy box of a prediction, for drawing; None without geometry."""
+    coords = (prediction.x1, prediction.y1, prediction.x2, prediction.y2)
+    return None if any(c is None for c in coords) else [float(c) for c in coords]
+
+
+def prediction_read(prediction: Any) -> PredictionRead:
+    return PredictionRead(
+        id=prediction.id, annotation_type=prediction.annotation_type,
+        class_name=prediction.class_name, confidence=prediction.confidence,
+        data=prediction.data, bbox_xyxyn=bbox_xyxyn(prediction), client_id=prediction.client_id,
+        created_at=prediction.created_at,
+    )  # fmt: skip
+
+
+class AnalysisDetail(AnalysisRead):
+    annotations: list[PredictionRead]
+    annotations_total: int
+    annotations_limit: int
+    annotations_offset: int
+
+
+class AnalysisPage(BaseModel):
+    items: list[AnalysisRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class PredictionPage(BaseModel):
+    items: list[PredictionRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class ArtifactRead(_Read):
+    name: str
+    content_type: str
+    state: str
+    size_bytes: int | None
+    expected_size: int | None
+    created_at: datetime
+    updated_at: datetime
+    uploaded_at: datetime | None
+    download_url: str
+    url_endpoint: str
+
+
+class ArtifactUrl(BaseModel):
+    artifact_name: str
+    url: str
+    expires_in: int
+
+
+class BoxMatch(BaseModel):
+    a: uuid.UUID
+    b: uuid.UUID
+    class_name: str
+    iou: float
+
+
+class Comparison(BaseModel):
+    analysis_a: uuid.UUID
+    analysis_b: uuid.UUID
+    iou_threshold: float
+    matches: list[BoxMatch]
+    only_a: list[uuid.UUID]
+    only_b: list[uuid.UUID]
+    matched_count: int
+    only_a_count: int
+    only_b_count: int
+
+
+class ComparedAnalysis(AnalysisRead):
+    annotations: list[PredictionRead]
+    annotations_total: int
+
+
+class CompareResponse(BaseModel):
+    image_id: uuid.UUID
+    image_width: int
+    image_height: int
+    analyses: list[ComparedAnalysis]
+    comparison: Comparison | None
