@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lookout.analyses.models import Analysis
+from lookout.analyses.models import Analysis, Artifact
 from lookout.auth.principal import Principal, project_scope
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
@@ -250,13 +250,41 @@ def thumbnail_bytes(session: Session, storage: ObjectStorage, *, image: Image, s
     return thumb
 
 
+def stored_keys(session: Session, condition: sa.ColumnElement[bool]) -> list[str]:
+    """Every object kept for the images matching `condition`: originals, thumbnails, artifacts."""
+    keys: list[str] = []
+    for original, thumbnail in session.execute(
+        sa.select(Image.object_key, Image.thumbnail_key).where(condition)
+    ):
+        keys += [key for key in (original, thumbnail) if key]
+    artifacts = (
+        sa.select(Artifact.object_key)
+        .join(Analysis, Analysis.id == Artifact.analysis_id)
+        .join(Image, Image.id == Analysis.image_id)
+        .where(condition)
+    )
+    return keys + list(session.scalars(artifacts))
+
+
 def delete_image(
     session: Session, storage: ObjectStorage, *, principal: Principal, image_id: uuid.UUID
 ) -> None:
-    """Remove the row first (the truth), then its objects."""
+    """Remove the row first (the truth, cascading to analyses), then its objects."""
     image = get_image(session, principal=principal, image_id=image_id)
-    keys = [key for key in (image.object_key, image.thumbnail_key) if key]
+    keys = stored_keys(session, Image.id == image.id)
     session.delete(image)
+    session.commit()
+    for key in keys:
+        _delete_quietly(storage, key)
+
+
+def delete_project(
+    session: Session, storage: ObjectStorage, *, principal: Principal, project_id: uuid.UUID
+) -> None:
+    """Delete a project with everything in it, then the objects its images left in storage."""
+    project = projects.get_project(session, principal=principal, project_id=project_id)
+    keys = stored_keys(session, Image.project_id == project.id)
+    session.delete(project)
     session.commit()
     for key in keys:
         _delete_quietly(storage, key)

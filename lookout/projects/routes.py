@@ -6,7 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from lookout.deps import PrincipalDep, SessionDep
+from lookout.deps import PrincipalDep, SessionDep, StorageDep
+from lookout.images import service as images
 from lookout.projects import service
 from lookout.projects.schemas import ProjectCreate, ProjectRead
 
@@ -46,6 +47,8 @@ def get_project(project_id: uuid.UUID, session: SessionDep, principal: Principal
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(project_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> None:
+def delete_project(
+    project_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
+) -> None:
     """Delete a project with its cameras, sequences, images and analyses."""
-    service.delete_project(session, principal=principal, project_id=project_id)
+    images.delete_project(session, storage, principal=principal, project_id=project_id)

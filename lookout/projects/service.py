@@ -76,9 +76,3 @@ def create_project(
             return existing, True
         raise Conflict(f"group {target.name} already has a project {name}", field="name") from exc
     return project, False
-
-
-def delete_project(session: Session, *, principal: Principal, project_id: uuid.UUID) -> None:
-    project = get_project(session, principal=principal, project_id=project_id)
-    session.delete(project)
-    session.commit()

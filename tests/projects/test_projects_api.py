@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from lookout.analyses.models import Artifact
+from tests.support import stored_files
+
 
 def test_create_list_get_project(lookout):
     client = lookout.keyed_client()
@@ -57,3 +62,30 @@ def test_empty_name_is_422(lookout):
     response = lookout.keyed_client().post("/api/projects", json={"name": ""})
     assert response.status_code == 422
     assert "name" in response.text
+
+
+def test_deleting_a_project_removes_its_objects(lookout):
+    client = lookout.keyed_client()
+    project = lookout.create_project(client, "gone")
+    image = lookout.upload(client, project["id"]).json()
+    client.get(image["thumbnail_url"])
+    analysis = client.post(
+        f"/api/images/{image['id']}/analyses", json={"model_name": "m", "model_version": "1"}
+    ).json()
+    assert len(stored_files(lookout.settings.resolved_storage_path)) == 2
+    with lookout.sessions() as session:  # an artifact object as a pipeline would leave it
+        session.add(
+            Artifact(
+                analysis_id=uuid.UUID(analysis["id"]),
+                name="a.png",
+                content_type="image/png",
+                object_key="analyses/x/artifacts/a.png",
+            )
+        )
+        session.commit()
+    (lookout.settings.resolved_storage_path / "analyses/x/artifacts").mkdir(parents=True)
+    (lookout.settings.resolved_storage_path / "analyses/x/artifacts/a.png").write_bytes(b"png")
+    assert client.delete(f"/api/projects/{project['id']}").status_code == 204
+    assert client.get(f"/api/projects/{project['id']}").status_code == 404
+    assert lookout.count("images") == 0 and lookout.count("analyses") == 0
+    assert stored_files(lookout.settings.resolved_storage_path) == []
