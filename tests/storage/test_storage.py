@@ -168,3 +168,23 @@ def test_s3_backend_serves_the_api(lookout_factory, s3_endpoint):
     assert len(keys) == 2
     assert client.delete(f"/api/images/{image['id']}").status_code == 204
     assert s3.list_objects_v2(Bucket="api-images").get("KeyCount") == 0
+
+
+def test_storage_down_means_503_and_no_row(lookout_factory):
+    """An upload while object storage is unreachable leaves no image row behind."""
+    from tests.support import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    instance = lookout_factory(
+        STORAGE_BACKEND="s3",
+        S3_ENDPOINT_URL=dead,
+        S3_BUCKET="nowhere",
+        S3_ACCESS_KEY_ID="test",
+        S3_SECRET_ACCESS_KEY="test",
+    )
+    client = instance.keyed_client()
+    project_id = instance.create_project(client)["id"]
+    response = instance.upload(client, project_id)
+    assert response.status_code == 503
+    assert "storage" in response.json()["detail"]
+    assert instance.count("images") == 0
