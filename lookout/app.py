@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -125,7 +126,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "database is unavailable, try again"}, 503)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def serve_app() -> FastAPI:
+    """The app of a server process (`lookout serve`, one per uvicorn worker)."""
+    return create_app(freeze_gc=True)
+
+
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
     """Build the app with its engine, sessions and storage."""
     settings = settings or get_settings()
     engine = make_engine(
@@ -139,6 +145,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if freeze_gc:
+            # What is loaded by now (modules, mappers, routes) lives as long as the process:
+            # keep it out of the garbage collector's sight, so collecting a request's garbage
+            # stays cheap (a third of a 1,000-box bulk post went to full collections). Only in
+            # a process of its own: frozen objects are never collected.
+            gc.freeze()
         yield
         runtime.http.close()
         engine.dispose()
@@ -164,11 +176,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from lookout import health
+    from lookout.analyses.queue_routes import router as work_queue
     from lookout.analyses.routes import router as analyses
     from lookout.images.routes import router as images
     from lookout.projects.routes import router as projects
     from lookout.sequences.routes import router as sequences
     from lookout.storage.routes import router as storage
 
-    for router in (health.router, projects, images, sequences, storage, analyses):
+    for router in (health.router, projects, images, sequences, storage, analyses, work_queue):
         app.include_router(router)
+
+    from lookout.evaluation.page import router as evaluation_page
+    from lookout.evaluation.routes import router as evaluation
+    from lookout.exports.routes import router as exports
+
+    app.include_router(exports)
+    app.include_router(evaluation)
+    app.include_router(evaluation_page)
+
+    from lookout.web import routes as web
+
+    app.include_router(web.router)
+    web.mount_static(app)

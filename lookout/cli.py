@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,9 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     migrate: Annotated[bool, typer.Option(help="Apply database migrations first.")] = True,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the generated demo dataset first (idempotent).")
+    ] = False,
 ) -> None:
     """Run the Lookout server (API, web UI and docs at /docs).
 
@@ -100,14 +104,16 @@ def serve(
     if local:
         os.environ["LOOKOUT_LOCAL_MODE"] = "true"
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    if migrate:
+    if migrate or demo:
         upgrade_database(settings)
+    if demo:
+        load_demo_data(settings)
     import uvicorn
 
     mode = "local mode (no login needed on this machine)" if local else "authentication required"
     console.print(f"Lookout on http://{host}:{port} - {mode}; API docs at /docs")
     uvicorn.run(
-        "lookout.app:create_app",
+        "lookout.app:serve_app",
         factory=True,
         host=host,
         port=port,
@@ -115,6 +121,33 @@ def serve(
         log_level=log_level.lower(),
         proxy_headers=False,
     )
+
+
+def load_demo_data(settings: Settings, group: str = "default") -> None:
+    from lookout.demo import load_demo
+
+    console.print("loading the demo dataset…")
+    try:
+        summary = load_demo(settings, group=group)
+    except LookoutError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(summary.describe())
+
+
+@app.command()
+def demo(
+    group: Annotated[str, typer.Option(help="Group that owns the demo project.")] = "default",
+) -> None:
+    """Load a small generated demo dataset into the configured data folder (idempotent).
+
+    One project with two cameras, eight sequences of plume-like frames with the platform's
+    predictions, drafts and two finished reviews, two pipeline models' analyses, and one image
+    with every annotation type. Running it again adds nothing.
+    """
+    settings = Settings()
+    upgrade_database(settings)
+    load_demo_data(settings, group=group)
 
 
 @db_app.command("upgrade")
@@ -247,6 +280,85 @@ def apikeys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix 
     with cli_session() as session:
         key = accounts.revoke_api_key(session, prefix_or_id=prefix)
         console.print(f"revoked key {key.prefix} of {key.user.email}")
+
+
+from lookout.platform_import.cli import import_platform  # noqa: E402 - a client, no server state
+
+app.command("import-platform")(import_platform)
+
+from lookout.datasets.cli import import_dataset  # noqa: E402
+from lookout.evaluation.cli import evaluate  # noqa: E402
+from lookout.exports.cli import export  # noqa: E402
+
+app.command("export")(export)
+app.command("import-dataset")(import_dataset)
+app.command("evaluate")(evaluate)
+
+from lookout.worker.cli import worker as worker_command  # noqa: E402 - a client, no server state
+
+app.command("worker")(worker_command)
+
+
+@app.command("queue")
+def queue_command(
+    project_id: Annotated[uuid.UUID, typer.Argument(help="Project whose images to analyze.")],
+    model_name: Annotated[str, typer.Option(help="Model the worker serves.")] = "yolo_v8",
+    model_version: Annotated[str, typer.Option(help="Model version.")] = "",
+    sequence_id: Annotated[uuid.UUID | None, typer.Option(help="Only this sequence.")] = None,
+    captured_after: Annotated[datetime | None, typer.Option(help="From (UTC, inclusive).")] = None,
+    captured_before: Annotated[datetime | None, typer.Option(help="To (UTC, exclusive).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Queue at most N analyses.")] = None,
+    parameters: Annotated[str | None, typer.Option(help="Parameters, a JSON object.")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Re-queue images whose runs failed.")] = False,
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this user.")] = None,
+) -> None:
+    """Queue one analysis per image of a project (idempotent) for `lookout worker` to run."""
+    import json
+
+    from lookout.analyses import queue
+    from lookout.auth.principal import Principal
+
+    try:
+        params = json.loads(parameters) if parameters else {}
+    except ValueError:
+        params = None
+    if not isinstance(params, dict):
+        err_console.print("[red]error:[/red] --parameters must be a JSON object")
+        raise typer.Exit(2)
+    settings = Settings()
+    with cli_session() as session:
+        if as_user:
+            user = accounts.get_user(session, email=as_user)
+            principal, created_by = accounts.principal_for(session, user, via="cli"), user.id
+        else:  # the operator on the server machine: an administrator, recorded as nobody
+            principal = Principal(user_id=uuid.UUID(int=0), email="cli", is_admin=True, via="cli")
+            created_by = None
+        result = queue.queue_model(
+            session, principal=principal, project_id=project_id, model_name=model_name,
+            model_version=model_version, parameters=params, limit=limit,
+            selection=queue.QueueSelection(sequence_id, captured_after, captured_before),
+            retry_failed=retry_failed, created_by_id=created_by,
+            allowed_models=settings.ml_allowed_models,
+            max_per_image=settings.ml_max_analyses_per_image,
+        )  # fmt: skip
+    console.print(f"queued {result.queued} analyses of {model_name} {model_version}".rstrip()
+                  + f"; {result.already_present} images already had one"
+                  + (f"; {result.over_limit} images are at their analysis limit"
+                     if result.over_limit else ""))  # fmt: skip
+
+
+@app.command("fake-platform")
+def fake_platform(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="Fraction of 500/502/503 answers.")] = 0.0,
+    schema: Annotated[str, typer.Option(help="Answer shape: 2025 or later.")] = "2025",
+) -> None:
+    """Serve a fake Pyronear alert platform (users org1-user/org1-pass, admin/admin-pass)."""
+    from lookout.fake_platform.server import main as serve_fake
+
+    serve_fake(host=host, port=port, latency_s=latency, error_rate=error_rate, schema=schema)
 
 
 def _day(value: datetime | None) -> str:

@@ -103,7 +103,56 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    engine = sa.create_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+    )
+    event.listen(engine, "begin", _reset_wrote)
+    event.listen(engine, "before_cursor_execute", _note_write)
+    return engine
+
+
+# psycopg forgets its prepared statements on every ROLLBACK (and only then), so a server
+# whose read requests end with a rollback plans every statement again on every request. A
+# transaction that wrote nothing ends the same with COMMIT; `finish_read_only` does that.
+_WROTE = "lookout_wrote"
+_READS = ("SELECT", "SHOW", "EXPLAIN")
+
+
+def _reset_wrote(conn: sa.Connection) -> None:
+    conn.info[_WROTE] = False
+
+
+def _note_write(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not statement.lstrip()[:7].upper().startswith(_READS):
+        conn.info[_WROTE] = True
+
+
+def finish_read_only(session: Session) -> bool:
+    """COMMIT the session's transaction if nothing was written in it (same effect as the
+    rollback `close` would do, but psycopg keeps its prepared statements); True if done.
+
+    Anything written or pending (flushed or not) is left for `close` to roll back."""
+    if session.new or session.dirty or session.deleted or not session.in_transaction():
+        return False
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or session.connection().info.get(_WROTE, True):
+        return False
+    session.commit()
+    return True
+
+
+def pg_json_time(column: Any) -> Any:
+    """PostgreSQL SQL for a timestamptz as pydantic writes one in JSON (JSON built by the
+    database reads the same as JSON rendered in Python): UTC, six fraction digits unless they
+    are all zero, then `Z`. NULL stays NULL."""
+    utc = sa.func.timezone(sa.literal_column("'UTC'"), column)
+    text = sa.func.to_char(utc, sa.literal_column('\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''))
+    return sa.func.replace(text, sa.literal_column("'.000000Z'"), sa.literal_column("'Z'"))
+
+
+def json_key(name: str) -> Any:
+    """A constant key for json_build_object (a literal: bound parameters have no type there)."""
+    return sa.literal_column(f"'{name}'")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import httpx
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.accounts import service as accounts
 from lookout.auth.guards import FailureBrake, refuse_cross_site_write
 from lookout.auth.principal import Principal
 from lookout.config import Settings
+from lookout.db import finish_read_only
 from lookout.errors import Unauthenticated
 from lookout.storage import ObjectStorage
 
@@ -42,21 +44,48 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs sync dependencies in the thread
+# pool, and a hop there and back costs more than these functions themselves.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 
-def get_storage(request: Request) -> ObjectStorage:
+async def get_storage(request: Request) -> ObjectStorage:
     return request.app.state.runtime.storage
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for one request; services commit, anything left uncommitted is rolled back."""
-    with request.app.state.runtime.sessions() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for one request; services commit, anything left uncommitted is rolled back.
+
+    Making a session does no I/O, so it happens on the event loop; closing one that holds a
+    connection (rollback, return to the pool) runs in the thread pool.
+    """
+    session = request.app.state.runtime.sessions()
+    failed = False
+    try:
         yield session
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(_end, session, failed)
+        else:
+            session.close()
 
 
-def public_base_url(request: Request) -> str:
+def _end(session: Session, failed: bool) -> None:
+    """Close the request's session; a transaction that only read is committed first."""
+    try:
+        if not failed:
+            finish_read_only(session)
+    finally:
+        session.close()
+
+
+async def public_base_url(request: Request) -> str:
     """Where clients reach this server, for URLs Lookout hands out."""
     configured = request.app.state.runtime.settings.public_url
     return (configured or str(request.base_url)).rstrip("/")
@@ -87,10 +116,7 @@ def _authenticate(request: Request, session: Session, settings: Settings) -> Pri
     """API key, then proxy headers, then local mode; else 401."""
     token = request.headers.get("x-api-key") or _bearer_token(request)
     if token:
-        user = accounts.authenticate_api_key(session, token)
-        principal = accounts.principal_for(session, user, via="api_key")
-        session.commit()  # keeps the occasional last-used stamp
-        return principal
+        return accounts.api_key_principal(session, token)
     email = request.headers.get(settings.proxy_user_header)
     if email is not None:
         if settings.proxy_secret is None:

@@ -4,6 +4,7 @@ from lookout.accounts.models import ApiKey, Group, Membership, User
 from lookout.analyses.models import Analysis, Artifact, IdempotencyRecord, Prediction
 from lookout.auth.models import SeenSignature
 from lookout.db import Base
+from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: F401
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.sequences.models import Camera, Sequence, SequenceReview

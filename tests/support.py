@@ -144,6 +144,7 @@ class Lookout:
     def close(self) -> None:
         for client in self._clients:
             client.close()
+        self.sessions.kw["bind"].dispose()  # PostgreSQL has a connection limit
 
 
 def stored_files(root: Path) -> list[Path]:

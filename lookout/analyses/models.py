@@ -26,7 +26,8 @@ class Analysis(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "analyses"
     __table_args__ = (
         sa.Index("ix_analyses_image_model", "image_id", "model_name", "model_version"),
-        sa.Index("ix_analyses_status_model", "status", "model_name"),
+        # The work queue claims the oldest queued analyses of a model.
+        sa.Index("ix_analyses_queue", "status", "model_name", "created_at", "id"),
     )
 
     image_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("images.id", ondelete="CASCADE"))

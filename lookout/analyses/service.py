@@ -11,15 +11,19 @@ Two kinds of callers:
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import re
 import uuid
+import weakref
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,12 +37,19 @@ from lookout.analyses.models import (
     Prediction,
 )
 from lookout.analyses.schemas import ArtifactSpec
-from lookout.auth.principal import Principal, project_scope
-from lookout.db import utcnow
+from lookout.auth.principal import (
+    Principal,
+    project_scope,
+    scope_clause,
+    scope_kind,
+    scope_params,
+)
+from lookout.db import UTCDateTime, json_key, pg_json_time, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.projects.models import Project
+from lookout.rendering import RenderedCache, iso, render_json
 from lookout.storage import ObjectNotFound, ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -95,6 +106,8 @@ def create_analysis_row(
     )  # fmt: skip
     session.add(analysis)
     session.flush()
+    # Nobody can have read it before this transaction commits: no page of it to invalidate.
+    analysis.__dict__["_lookout_created_in"] = weakref.ref(session.get_transaction())
     return analysis
 
 
@@ -111,12 +124,13 @@ def insert_annotations(
     """
     valid = validate_annotations(
         annotations, width=image.width, height=image.height,
-        artifact_names=_artifact_names(session, analysis.id),
+        artifact_names=_artifact_names(session, analysis.id, annotations),
     )  # fmt: skip
     present = _present_client_ids(session, analysis.id, valid)
     rows = _rows(analysis.id, [a for a in valid if a.client_id not in present])
     if rows:
-        session.execute(sa.insert(Prediction), rows)
+        insert_rows(session, analysis.id, rows)
+        touch(analysis)
     return [Prediction(**row) for row in rows]
 
 
@@ -149,7 +163,50 @@ def _rows(analysis_id: uuid.UUID, valid: list[ValidAnnotation]) -> list[dict[str
     return rows
 
 
-def _artifact_names(session: Session, analysis_id: uuid.UUID) -> set[str]:
+# PostgreSQL: the whole batch travels as one JSON array and is inserted by one statement, so
+# a 1,000-box post costs one round trip and no per-row parameter handling. `created_at` is
+# rebuilt from the row's position exactly as `_rows` makes it (base + i microseconds).
+_PG_INSERT = sa.text(
+    "INSERT INTO predictions (id, analysis_id, annotation_type, class_name, confidence, data, "
+    "x1, y1, x2, y2, client_id, created_at) "
+    "SELECT (r->>0)::uuid, :analysis_id, r->>1, r->>2, (r->>3)::float8, r->4, (r->>5)::float8, "
+    "(r->>6)::float8, (r->>7)::float8, (r->>8)::float8, r->>9, "
+    "CAST(:base AS timestamptz) + (n - 1) * interval '1 microsecond' "
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(r, n)"
+).bindparams(
+    sa.bindparam("analysis_id", type_=sa.Uuid),
+    sa.bindparam("base", type_=UTCDateTime()),
+    sa.bindparam("rows", type_=sa.Text),
+)
+
+
+def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """Insert predictions made by `_rows` for one analysis, in one statement per batch.
+
+    Every write of predictions goes through here or a replacement, and the caller then
+    `touch`es the analysis: rendered pages of predictions are reused while it is untouched.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(sa.insert(Prediction), rows)  # SQLite: executemany, in-process
+        return
+    payload = json.dumps(
+        [[str(r["id"]), r["annotation_type"], r["class_name"], r["confidence"], r["data"],
+          r["x1"], r["y1"], r["x2"], r["y2"], r["client_id"]] for r in rows],
+        ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+    )  # fmt: skip
+    session.execute(
+        _PG_INSERT, {"analysis_id": analysis_id, "base": rows[0]["created_at"], "rows": payload}
+    )
+
+
+def _artifact_names(session: Session, analysis_id: uuid.UUID, annotations: Any) -> set[str]:
+    """The analysis's artifact names, read only when a heatmap (which names one) is posted."""
+    if not isinstance(annotations, list) or not any(
+        isinstance(a, dict) and a.get("annotation_type") == "heatmap" for a in annotations
+    ):
+        return set()
     return set(session.scalars(sa.select(Artifact.name).where(Artifact.analysis_id == analysis_id)))
 
 
@@ -178,9 +235,21 @@ def visible_analyses(principal: Principal) -> sa.Select[tuple[Analysis]]:
     )
 
 
+@functools.cache
+def _visible_analysis(scope: str) -> sa.Select[tuple[Analysis]]:
+    """`visible_analyses(...).where(Analysis.id == ...)`, built once per kind of access."""
+    return (
+        sa.select(Analysis)
+        .join(Image, Image.id == Analysis.image_id)
+        .join(Project, Project.id == Image.project_id)
+        .where(scope_clause(scope, Project.group_id), Analysis.id == sa.bindparam("analysis_id"))
+    )
+
+
 def get_analysis(session: Session, *, principal: Principal, analysis_id: uuid.UUID) -> Analysis:
     """The analysis, or NotFound whether it is missing or outside the caller's groups."""
-    analysis = session.scalar(visible_analyses(principal).where(Analysis.id == analysis_id))
+    params = {"analysis_id": analysis_id, **scope_params(principal)}
+    analysis = session.scalar(_visible_analysis(scope_kind(principal)), params)
     if analysis is None:
         raise NotFound(f"analysis {analysis_id} not found")
     return analysis
@@ -459,6 +528,11 @@ class BulkOutcome:
     status_code: int
     body: dict[str, Any]
     replayed: bool = False
+    # The body rendered once: sent as the answer and stored for replays as it is.
+    content: bytes = b""
+
+    def json_bytes(self) -> bytes:
+        return self.content or render_json(self.body)
 
 
 def _stored_answer(session: Session, scope: str, key: str, request_hash: str) -> BulkOutcome | None:
@@ -512,10 +586,12 @@ def submit_annotations(
             f"{max_count} (ML_MAX_ANNOTATIONS_PER_REQUEST); send several requests",
             field="annotations",
         )
-    image = session.get_one(Image, analysis.image_id)
+    width, height = session.execute(
+        sa.select(Image.width, Image.height).where(Image.id == analysis.image_id)
+    ).one()
     valid = validate_annotations(
-        annotations, width=image.width, height=image.height,
-        artifact_names=_artifact_names(session, analysis.id),
+        annotations, width=width, height=height,
+        artifact_names=_artifact_names(session, analysis.id, annotations),
     )  # fmt: skip
     replaced = 0
     present: dict[str, Prediction] = {}
@@ -536,12 +612,13 @@ def submit_annotations(
         "already_present_count": len(valid) - len(new_rows),
         "replaced_count": replaced,
     }
-    if idempotency_key is not None:
-        session.add(IdempotencyRecord(scope=scope, key=idempotency_key, request_hash=request_hash,
-                                      status_code=201, response=body))  # fmt: skip
+    content = render_json(body)
     try:
-        if new_rows:
-            session.execute(sa.insert(Prediction), new_rows)
+        if idempotency_key is not None:
+            _store_answer(session, scope, idempotency_key, request_hash, 201, content)
+        insert_rows(session, analysis.id, new_rows)
+        if new_rows or replace:
+            touch(analysis)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -549,7 +626,24 @@ def submit_annotations(
             "a concurrent request stored the same annotation ids or Idempotency-Key; retry",
             field="annotations",
         ) from exc
-    return BulkOutcome(201, body)
+    return BulkOutcome(201, body, content=content)
+
+
+def _store_answer(
+    session: Session, scope: str, key: str, request_hash: str, status_code: int, content: bytes
+) -> None:
+    """Keep the answer for replays, passing the rendered JSON on instead of encoding it again."""
+    text = sa.bindparam("response", content.decode("utf-8"), type_=sa.Text)
+    response = sa.cast(text, JSONB) if session.get_bind().dialect.name == "postgresql" else text
+    session.execute(
+        sa.insert(IdempotencyRecord).values(
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            status_code=status_code,
+            response=response,
+        )  # fmt: skip
+    )
 
 
 # --- Reads and deletion (user auth) --------------------------------------------------------
@@ -601,6 +695,115 @@ def list_predictions(
     query = predictions_query(analysis.id, filters)
     total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     return list(session.scalars(query.limit(limit).offset(offset))), total
+
+
+def predictions_json(
+    session: Session, *, analysis: Analysis, filters: PredictionFilters, limit: int, offset: int
+) -> tuple[bytes, int]:
+    """A page of the predictions of an analysis the caller may see (`get_analysis` first), as
+    the JSON of a list of PredictionRead, and the total matching the filters.
+
+    On PostgreSQL the database builds the JSON in the same query as the total: a page of 1,000
+    annotations is one round trip and no Python object per annotation. Elsewhere the rows are
+    read as plain tuples and rendered here; both give the same JSON values. Pages are kept in
+    memory (`PAGE_CACHE`) under the analysis's `updated_at`, which every change of its
+    predictions moves (`insert_rows`, replacements), so a page is reused only while it holds.
+    """
+    key = (analysis.id, filters, limit, offset)
+    version = analysis.updated_at
+    cached = PAGE_CACHE.get(key, version)
+    if cached is not None:
+        return cached
+    shape = (bool(filters.annotation_type), bool(filters.class_name),
+             filters.min_confidence is not None)  # fmt: skip
+    params = {"analysis_id": analysis.id, "limit": limit, "offset": offset,
+              "annotation_type": filters.annotation_type, "class_name": filters.class_name,
+              "min_confidence": filters.min_confidence}  # fmt: skip
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.connection().execute(_page_statement(shape, "json"), params).one()
+        content, count = row.items.encode("utf-8"), row.total
+    else:
+        rows = session.connection().execute(_page_statement(shape, "rows"), params)
+        content = render_json([_prediction_dict(row) for row in rows])
+        count = session.connection().execute(_page_statement(shape, "total"), params).scalar()
+    PAGE_CACHE.put(key, version, content, (content, count or 0))
+    return content, count or 0
+
+
+def touch(analysis: Analysis) -> None:
+    """Mark the analysis changed (its predictions did): rendered pages of it are not reused.
+
+    Not needed for an analysis created in the current transaction (`create_analysis_row`),
+    which no one else can have read yet.
+    """
+    created_in = analysis.__dict__.get("_lookout_created_in")
+    session = Session.object_session(analysis)
+    if created_in is not None and session is not None and created_in() is session.get_transaction():
+        return
+    now, before = utcnow(), analysis.updated_at
+    # Strictly later than before, even if the clock stepped back.
+    analysis.updated_at = now if before is None else max(now, before + timedelta(microseconds=1))
+
+
+@functools.cache  # eight filter shapes, three forms
+def _page_statement(shape: tuple[bool, bool, bool], form: str) -> sa.Select[Any]:
+    """`predictions_query` with bound values: "rows", "total", or "json" (PostgreSQL: the
+    total and the page as JSON text, in one statement)."""
+    by_type, by_class, by_confidence = shape
+    query = sa.select(*(getattr(Prediction, n) for n in _PREDICTION_COLUMNS)).where(
+        Prediction.analysis_id == sa.bindparam("analysis_id")
+    )
+    if by_type:
+        query = query.where(Prediction.annotation_type == sa.bindparam("annotation_type"))
+    if by_class:
+        query = query.where(Prediction.class_name == sa.bindparam("class_name"))
+    if by_confidence:
+        query = query.where(Prediction.confidence >= sa.bindparam("min_confidence"))
+    total = sa.select(sa.func.count()).select_from(query.subquery())
+    if form == "total":
+        return total
+    page = query.order_by(Prediction.created_at, Prediction.id)
+    page = page.limit(sa.bindparam("limit", type_=sa.Integer))
+    page = page.offset(sa.bindparam("offset", type_=sa.Integer))
+    if form == "rows":
+        return page
+    sub = page.subquery()
+    c = sub.c
+    items = sa.func.coalesce(
+        sa.func.json_agg(aggregate_order_by(_pg_prediction_json(c), c.created_at, c.id)),
+        sa.literal_column("'[]'::json"),
+    )
+    items_text = sa.select(sa.cast(items, sa.Text)).select_from(sub)
+    return sa.select(total.scalar_subquery().label("total"),
+                     items_text.scalar_subquery().label("items"))  # fmt: skip
+
+
+PAGE_CACHE = RenderedCache(max_bytes=64 * 1024 * 1024)
+
+
+_PREDICTION_COLUMNS = ("id", "annotation_type", "class_name", "confidence", "data", "x1", "y1",
+                       "x2", "y2", "client_id", "created_at")  # fmt: skip
+
+
+def _prediction_dict(row: Any) -> dict[str, Any]:
+    """PredictionRead as JSON values (see `schemas.prediction_read`)."""
+    box = None if None in (row.x1, row.y1, row.x2, row.y2) else [row.x1, row.y1, row.x2, row.y2]
+    return {"id": str(row.id), "annotation_type": row.annotation_type,
+            "class_name": row.class_name, "confidence": row.confidence, "data": row.data,
+            "bbox_xyxyn": box, "client_id": row.client_id,
+            "created_at": iso(row.created_at)}  # fmt: skip
+
+
+def _pg_prediction_json(c: Any) -> Any:
+    """json_build_object of one prediction, field for field as `_prediction_dict`."""
+    has_box = sa.and_(c.x1.is_not(None), c.y1.is_not(None), c.x2.is_not(None), c.y2.is_not(None))
+    box = sa.case((has_box, sa.func.json_build_array(c.x1, c.y1, c.x2, c.y2)), else_=sa.null())
+    key = json_key
+    return sa.func.json_build_object(
+        key("id"), c.id, key("annotation_type"), c.annotation_type, key("class_name"), c.class_name,
+        key("confidence"), c.confidence, key("data"), c.data, key("bbox_xyxyn"), box,
+        key("client_id"), c.client_id, key("created_at"), pg_json_time(c.created_at),
+    )  # fmt: skip
 
 
 def delete_analysis(

@@ -30,3 +30,27 @@ def project_scope(
     if not principal.group_ids:
         return sa.false()
     return group_column.in_(principal.group_ids)
+
+
+# For statements built once and reused with bound values: building a statement costs more
+# than running it, so hot reads cache theirs by "shape", of which the caller's scope is part.
+
+
+def scope_kind(principal: Principal) -> str:
+    """Which `project_scope` clause applies: every project, the caller's groups', or none."""
+    if principal.is_admin:
+        return "all"
+    return "groups" if principal.group_ids else "none"
+
+
+def scope_clause(kind: str, group_column: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """`project_scope` with the group ids left as a parameter (`scope_params` supplies it)."""
+    if kind == "all":
+        return sa.true()
+    if kind == "none":
+        return sa.false()
+    return group_column.in_(sa.bindparam("scope_group_ids", expanding=True))
+
+
+def scope_params(principal: Principal) -> dict[str, list[uuid.UUID]]:
+    return {"scope_group_ids": sorted(principal.group_ids)} if principal.group_ids else {}

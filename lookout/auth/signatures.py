@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -230,14 +231,29 @@ def remember(session: Session, verified: VerifiedSignature, *, now: float) -> No
     The record commits with the request's own work, so a request that failed (and was rolled
     back) can be sent again, while one that took effect cannot.
     """
-    seen = SeenSignature(digest=verified.replay_digest, seen_at=datetime.fromtimestamp(now, UTC))
+    values = {"digest": verified.replay_digest, "seen_at": datetime.fromtimestamp(now, UTC)}
+    what = "nonce" if verified.scheme == V1 else "signature"
+    dialect = session.get_bind().dialect.name
+    if dialect in _UPSERT:
+        # One statement, no savepoint: a digest already there inserts nothing and returns nothing.
+        statement = (
+            _UPSERT[dialect](SeenSignature)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["digest"])
+            .returning(SeenSignature.digest)
+        )
+        if session.execute(statement).first() is None:
+            raise _fail(f"this {what} was already used (replayed request)")
+        return
     try:
         with session.begin_nested():
-            session.add(seen)
+            session.add(SeenSignature(**values))
     except IntegrityError:
         session.rollback()
-        what = "nonce" if verified.scheme == V1 else "signature"
         raise _fail(f"this {what} was already used (replayed request)") from None
+
+
+_UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def purge(session: Session, *, now: float, window: int) -> int:

@@ -11,7 +11,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
 from lookout.images import service
-from lookout.images.schemas import ImagePage, ImageRead
+from lookout.images.schemas import ImagePage, ImageRead, image_json
+from lookout.rendering import json_response, raw_json_response, splice
 
 router = APIRouter(tags=["images"])
 
@@ -72,7 +73,7 @@ def list_images(
     captured_before: datetime | None = None,
     model_name: str | None = None,
     analysis_status: str | None = None,
-) -> ImagePage:
+) -> Response:
     """A page of a project's images, newest first; pass `next_cursor` back for the next page."""
     filters = service.ImageFilters(
         sequence_id=sequence_id,
@@ -81,7 +82,7 @@ def list_images(
         model_name=model_name,
         analysis_status=analysis_status,
     )
-    images, next_cursor = service.list_images(
+    items, next_cursor = service.image_page_json(
         session,
         principal=principal,
         project_id=project_id,
@@ -89,12 +90,13 @@ def list_images(
         limit=min(limit, settings.page_size_max),
         cursor=cursor,
     )
-    return ImagePage(items=[ImageRead.of(image) for image in images], next_cursor=next_cursor)
+    return raw_json_response(splice({"next_cursor": next_cursor}, "items", items))
 
 
 @router.get("/api/images/{image_id}", response_model=ImageRead)
-def get_image(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ImageRead:
-    return ImageRead.of(service.get_image(session, principal=principal, image_id=image_id))
+def get_image(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    return json_response(image_json(service.get_image(session, principal=principal,
+                                                      image_id=image_id)))  # fmt: skip
 
 
 @router.get("/api/images/{image_id}/content", response_class=StreamingResponse)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from lookout.rendering import iso
 
 
 class ImageRead(BaseModel):
@@ -39,6 +42,29 @@ class ImageRead(BaseModel):
                 "existing": existing,
             }
         )
+
+
+def image_json(image: Any, *, existing: bool = False) -> dict[str, Any]:
+    """ImageRead as plain JSON values, rendered without pydantic (pages of hundreds)."""
+    image_id = str(image.id)
+    return {
+        "id": image_id,
+        "project_id": str(image.project_id),
+        "sequence_id": None if image.sequence_id is None else str(image.sequence_id),
+        "filename": image.filename,
+        "content_type": image.content_type,
+        "size_bytes": image.size_bytes,
+        "width": image.width,
+        "height": image.height,
+        "sha256": image.sha256,
+        "captured_at": iso(image.captured_at),
+        "source": image.source,
+        "source_id": image.source_id,
+        "created_at": iso(image.created_at),
+        "content_url": f"/api/images/{image_id}/content",
+        "thumbnail_url": f"/api/images/{image_id}/thumbnail",
+        "existing": existing,
+    }
 
 
 _COLUMNS = (

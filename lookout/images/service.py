@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, Artifact
-from lookout.auth.principal import Principal, project_scope
+from lookout.auth.principal import (
+    Principal,
+    project_scope,
+    scope_clause,
+    scope_kind,
+    scope_params,
+)
+from lookout.db import UTCDateTime, json_key, pg_json_time
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
 from lookout.images.models import Image
+from lookout.images.schemas import image_json
 from lookout.projects import service as projects
 from lookout.projects.models import Project
+from lookout.rendering import RenderedCache, render_json
 from lookout.sequences.models import Sequence
 from lookout.storage import ObjectNotFound, ObjectStorage
 
@@ -84,28 +95,37 @@ def store_image(
     upload: ImageUpload,
     max_pixels: int,
     on_stored: Callable[[Image], None] | None = None,
+    checked: bool = False,
 ) -> StoredImage:
     """Check and store an image; an existing (source, source_id) answers with the stored one.
 
     `on_stored` adds rows that belong with the image (e.g. its predictions) in the same
-    transaction, so either all of it is stored or none of it, object included.
+    transaction, so either all of it is stored or none of it, object included. `checked`:
+    the caller has already checked access to the project, that the sequence is the project's
+    and that no image has this source id (adding a frame does), so those queries are skipped;
+    a concurrent twin is still caught by the database.
     """
-    project = projects.get_project(session, principal=principal, project_id=project_id)
+    if not checked:
+        project = projects.get_project(session, principal=principal, project_id=project_id)
+        project_id = project.id
     if (upload.source is None) != (upload.source_id is None):
         raise InvalidInput("source and source_id go together", field="source_id")
-    if upload.source and (
-        existing := _find_by_source(session, upload.source, upload.source_id or "")
+    if (
+        not checked
+        and upload.source
+        and (existing := _find_by_source(session, upload.source, upload.source_id or ""))
     ):
-        _check_same_project(existing, project.id)
+        _check_same_project(existing, project_id)
         return StoredImage(existing, existing=True)
-    _check_sequence(session, project.id, upload.sequence_id)
+    if not checked:
+        _check_sequence(session, project_id, upload.sequence_id)
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
     image_id = uuid.uuid4()
-    key = f"projects/{project.id}/images/{image_id}.{EXTENSIONS[facts.content_type]}"
+    key = f"projects/{project_id}/images/{image_id}.{EXTENSIONS[facts.content_type]}"
     storage.put_file(key, upload.stream, facts.content_type)
     image = Image(
         id=image_id,
-        project_id=project.id,
+        project_id=project_id,
         sequence_id=upload.sequence_id,
         object_key=key,
         filename=_clean_filename(upload.filename),
@@ -132,7 +152,7 @@ def store_image(
         if isinstance(exc, IntegrityError) and upload.source:
             existing = _find_by_source(session, upload.source, upload.source_id or "")
             if existing is not None:
-                _check_same_project(existing, project.id)
+                _check_same_project(existing, project_id)
                 return StoredImage(existing, existing=True)
         raise
     return StoredImage(image, existing=False)
@@ -162,7 +182,11 @@ def _delete_quietly(storage: ObjectStorage, key: str) -> None:
 
 
 def encode_cursor(image: Image) -> str:
-    raw = f"{image.created_at.isoformat()}|{image.id}"
+    return cursor_of(image.created_at, image.id)
+
+
+def cursor_of(created_at: datetime, image_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{image_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -194,34 +218,179 @@ def list_images(
 ) -> tuple[list[Image], str | None]:
     """A page of a project's images, newest first, with a cursor to the next page."""
     projects.get_project(session, principal=principal, project_id=project_id)
-    query = sa.select(Image).where(Image.project_id == project_id)
-    query = _apply_filters(query, filters)
-    if cursor:
-        created, image_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(Image.created_at, Image.id) < sa.tuple_(created, image_id))
-    query = query.order_by(Image.created_at.desc(), Image.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(query))
+    shape, params = _page_shape(principal, project_id, filters, limit, cursor)
+    rows = list(session.scalars(_page_statement(shape, "orm"), params))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
-def _apply_filters(
-    query: sa.Select[tuple[Image]], filters: ImageFilters
-) -> sa.Select[tuple[Image]]:
-    if filters.sequence_id:
-        query = query.where(Image.sequence_id == filters.sequence_id)
-    if filters.captured_after:
-        query = query.where(Image.captured_at >= filters.captured_after)
-    if filters.captured_before:
-        query = query.where(Image.captured_at < filters.captured_before)
-    if filters.model_name or filters.analysis_status:
+def list_image_rows(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    filters: ImageFilters,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[sa.Row[Any]], str | None]:
+    """`list_images` as plain rows (the API renders them straight to JSON), in one query.
+
+    The access check rides along in the page query; only an empty page asks separately
+    whether the project is there at all (404) or just has no images matching.
+    """
+    shape, params = _page_shape(principal, project_id, filters, limit, cursor)
+    rows = list(session.connection().execute(_page_statement(shape, "rows"), params))
+    if not rows:
+        projects.get_project(session, principal=principal, project_id=project_id)
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def image_page_json(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    filters: ImageFilters,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[str, str | None]:
+    """A page of `list_images` as the JSON of a list of ImageRead, and the next cursor.
+
+    On PostgreSQL the database builds the JSON in the page query itself (access check
+    included): one round trip and no Python object per image. A page is also kept in memory
+    under a digest of its rows' ids and `updated_at` (which every change of an image moves):
+    asking again costs a query that reads only those, with the access check, and renders
+    nothing. Elsewhere the rows are rendered here; both give the same JSON values.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        rows, next_cursor = list_image_rows(
+            session, principal=principal, project_id=project_id, filters=filters, limit=limit,
+            cursor=cursor,
+        )  # fmt: skip
+        return render_json([image_json(row) for row in rows]), next_cursor
+    shape, params = _page_shape(principal, project_id, filters, limit, cursor)
+    connection = session.connection()
+    row = connection.execute(_page_statement(shape, "digest"), params).one()
+    if row.count == 0:
+        projects.get_project(session, principal=principal, project_id=project_id)
+    # The page is the same for everyone who may see the project (checked above).
+    key = (project_id, shape[1:], filters, limit, cursor)
+    content = IMAGE_PAGES.get(key, row.digest)
+    if content is None:
+        # Digest and JSON from one statement (one snapshot), so they always go together.
+        row = connection.execute(_page_statement(shape, "json"), params).one()
+        content = row.items.encode("utf-8")
+        IMAGE_PAGES.put(key, row.digest, content)
+    next_cursor = None
+    if row.count > limit:
+        next_cursor = cursor_of(row.last_created_at, uuid.UUID(row.last_id))
+    return content, next_cursor
+
+
+IMAGE_PAGES = RenderedCache(max_bytes=32 * 1024 * 1024)
+
+
+# The page statements are built once per shape (which filters are set, whether there is a
+# cursor, the caller's kind of access) with bound values, then reused: building a statement
+# of this size costs more than running it.
+PageShape = tuple[str, bool, bool, bool, bool, bool, bool]
+
+
+def _page_shape(
+    principal: Principal, project_id: uuid.UUID, filters: ImageFilters, limit: int,
+    cursor: str | None,
+) -> tuple[PageShape, dict[str, Any]]:  # fmt: skip
+    values = {
+        "sequence_id": filters.sequence_id, "captured_after": filters.captured_after,
+        "captured_before": filters.captured_before, "model_name": filters.model_name,
+        "analysis_status": filters.analysis_status,
+    }  # fmt: skip
+    params: dict[str, Any] = {k: v for k, v in values.items() if v}
+    params.update(project_id=project_id, limit=limit, limit_plus_one=limit + 1)
+    params.update(scope_params(principal))
+    if cursor:
+        params["cursor_created"], params["cursor_id"] = decode_cursor(cursor)
+    shape = (scope_kind(principal), *(bool(v) for v in values.values()), bool(cursor))
+    return shape, params  # type: ignore[return-value]
+
+
+@functools.cache  # a few dozen shapes at most
+def _page_statement(shape: PageShape, form: str) -> sa.Select[Any]:
+    """Newest first by (created_at, id): keyset paging on ix_images_project_created.
+
+    `form`: "orm" (Image objects, access checked before), "rows" (plain rows, access checked
+    in the query) or "json" (PostgreSQL: the page as JSON text, the count of rows read and
+    the last shown row's keys for the cursor).
+    """
+    scope, sequence, after, before, model, status, cursor = shape
+    query = sa.select(Image) if form == "orm" else sa.select(*Image.__table__.c)
+    query = query.where(Image.project_id == sa.bindparam("project_id"))
+    if form != "orm":
+        visible = sa.select(Project.id).where(
+            Project.id == sa.bindparam("project_id"), scope_clause(scope, Project.group_id)
+        )
+        query = query.where(visible.exists())
+    if sequence:
+        query = query.where(Image.sequence_id == sa.bindparam("sequence_id"))
+    if after:
+        query = query.where(Image.captured_at >= sa.bindparam("captured_after"))
+    if before:
+        query = query.where(Image.captured_at < sa.bindparam("captured_before"))
+    if model or status:
         has_analysis = sa.select(Analysis.id).where(Analysis.image_id == Image.id)
-        if filters.model_name:
-            has_analysis = has_analysis.where(Analysis.model_name == filters.model_name)
-        if filters.analysis_status:
-            has_analysis = has_analysis.where(Analysis.status == filters.analysis_status)
+        if model:
+            has_analysis = has_analysis.where(Analysis.model_name == sa.bindparam("model_name"))
+        if status:
+            has_analysis = has_analysis.where(Analysis.status == sa.bindparam("analysis_status"))
         query = query.where(has_analysis.exists())
-    return query
+    if cursor:
+        keys = sa.tuple_(sa.bindparam("cursor_created", type_=UTCDateTime()),
+                         sa.bindparam("cursor_id", type_=sa.Uuid))  # fmt: skip
+        query = query.where(sa.tuple_(Image.created_at, Image.id) < keys)
+    query = query.order_by(Image.created_at.desc(), Image.id.desc())
+    query = query.limit(sa.bindparam("limit_plus_one", type_=sa.Integer))
+    if form in ("orm", "rows"):
+        return query
+    if form == "digest":  # only what the digest needs: no JSON, fewer columns read
+        query = query.with_only_columns(Image.id, Image.created_at, Image.updated_at)
+    page = query.subquery()
+    rank = sa.func.row_number().over(order_by=(page.c.created_at.desc(), page.c.id.desc()))
+    numbered = sa.select(page, rank.label("rank")).subquery()
+    c, limit = numbered.c, sa.bindparam("limit", type_=sa.Integer)
+    last = c.rank == limit
+    row_key = sa.cast(c.id, sa.Text) + sa.literal_column("'/'") + sa.cast(c.updated_at, sa.Text)
+    columns = [
+        sa.func.md5(sa.func.string_agg(row_key, aggregate_order_by(
+            sa.literal_column("','"), c.rank))).label("digest"),
+        sa.func.count().label("count"),
+        sa.func.max(c.created_at).filter(last).label("last_created_at"),
+        sa.func.max(sa.cast(c.id, sa.Text)).filter(last).label("last_id"),
+    ]  # fmt: skip
+    if form == "json":
+        items = sa.func.coalesce(
+            sa.func.json_agg(aggregate_order_by(_pg_image_json(c), c.rank)).filter(c.rank <= limit),
+            sa.literal_column("'[]'::json"),
+        )
+        columns.append(sa.cast(items, sa.Text).label("items"))
+    return sa.select(*columns)
+
+
+def _pg_image_json(c: Any) -> Any:
+    """json_build_object of one image, field for field as `schemas.image_json`."""
+    key = json_key
+    url = sa.literal_column("'/api/images/'") + sa.cast(c.id, sa.Text)
+    return sa.func.json_build_object(
+        key("id"), c.id, key("project_id"), c.project_id, key("sequence_id"), c.sequence_id,
+        key("filename"), c.filename, key("content_type"), c.content_type,
+        key("size_bytes"), c.size_bytes, key("width"), c.width, key("height"), c.height,
+        key("sha256"), c.sha256, key("captured_at"), pg_json_time(c.captured_at),
+        key("source"), c.source, key("source_id"), c.source_id,
+        key("created_at"), pg_json_time(c.created_at),
+        key("content_url"), url + sa.literal_column("'/content'"),
+        key("thumbnail_url"), url + sa.literal_column("'/thumbnail'"),
+        key("existing"), sa.false(),
+    )  # fmt: skip
 
 
 def image_chunks(storage: ObjectStorage, image: Image) -> Iterator[bytes]:

@@ -191,7 +191,13 @@ def import_platform(
         ),
     ] = Transfer.via_server,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds before an HTTP call times out.")
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds before a platform call times out (calls to Lookout get at least 60 s: "
+            "they include Lookout's own download of the frame).",
+        ),
     ] = 30.0,
     retries: Annotated[
         int, typer.Option("--retries", min=1, help="Attempts per HTTP call (429, 5xx, errors).")

@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -32,6 +32,8 @@ from lookout.platform_import.progress import Bars
 from lookout.platform_import.settings import Credential
 
 log = logging.getLogger(__name__)
+# Lookout stores a frame only after fetching it from the platform itself (with its own retries).
+LOOKOUT_MIN_TIMEOUT_S = 60.0
 
 SOURCE = "pyronear"
 MODEL_NAME = "platform"
@@ -336,8 +338,13 @@ class Importer:
         workers = self._sequence_workers()
         with make_http_client(opts.policy, pool_size=opts.concurrency + workers + 4) as http:
             self._http = http
+            # A frame posted to Lookout includes Lookout's own download of it from the
+            # platform, so Lookout calls get at least LOOKOUT_MIN_TIMEOUT_S, whatever --timeout.
+            lookout_policy = replace(
+                opts.policy, timeout_s=max(opts.policy.timeout_s, LOOKOUT_MIN_TIMEOUT_S)
+            )
             self._lookout = LookoutClient(
-                http, opts.url_api_annotation, api_key=opts.api_key, policy=opts.policy
+                http, opts.url_api_annotation, api_key=opts.api_key, policy=lookout_policy
             )
             try:
                 if opts.skip_platform_fetch:

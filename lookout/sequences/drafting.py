@@ -181,10 +181,14 @@ def _frame_slices(boxes: list[FrameBox]) -> list[tuple[int, int]]:
 def _greedy_match(ious: NDArray[np.float64], threshold: float) -> list[tuple[int, int]]:
     """One-to-one (track, box) pairs, highest IoU first; ties favour older tracks, earlier boxes."""
     cutoff = threshold - IOU_TOLERANCE
-    # Matrices are tiny (live tracks x boxes in one frame): plain Python beats numpy sorting here.
-    candidates = sorted(
-        (-v, r, c) for r, row in enumerate(ious.tolist()) for c, v in enumerate(row) if v >= cutoff
-    )
+    # Every track so far is a row, so rows grow with the sequence: numpy picks the few pairs
+    # over the threshold (a Python loop over all of them made drafting quadratic in length);
+    # plain Python then sorts that handful.
+    rows, cols = np.nonzero(ious >= cutoff)
+    if not len(rows):
+        return []
+    values = ious[rows, cols].tolist()
+    candidates = sorted(zip([-v for v in values], rows.tolist(), cols.tolist(), strict=True))
     used_rows: set[int] = set()
     used_cols: set[int] = set()
     pairs: list[tuple[int, int]] = []
@@ -207,22 +211,24 @@ def cluster_tracks(boxes: Iterable[FrameBox], params: DraftParams) -> list[Draft
     coords = coords[order]
     pairwise = iou_matrix(coords, coords) if len(ordered) <= PAIRWISE_IOU_MAX_BOXES else None
     tracks: list[list[FrameBox]] = []
-    last: list[int] = []  # last[t] = row in coords/ordered of track t's latest box
+    # last[t] = row in coords/ordered of track t's latest box (an array: it indexes every frame)
+    last = np.empty(len(ordered), dtype=np.intp)
     for start, stop in _frame_slices(ordered):
         matched: set[int] = set()
         if tracks:
+            rows = last[: len(tracks)]
             if pairwise is not None:
-                ious = pairwise[last, start:stop]
+                ious = pairwise[rows, start:stop]
             else:
-                ious = iou_matrix(coords[last], coords[start:stop])
+                ious = iou_matrix(coords[rows], coords[start:stop])
             for t, j in _greedy_match(ious, params.iou_threshold):
                 tracks[t].append(ordered[start + j])
                 last[t] = start + j
                 matched.add(j)
         for i in range(start, stop):
             if i - start not in matched:
+                last[len(tracks)] = i
                 tracks.append([ordered[i]])
-                last.append(i)
     # Tracks were created in (frame, position) order, so filtering keeps the required ordering.
     return [DraftTrack(t) for t in tracks if len(t) >= params.min_cluster_size]
 

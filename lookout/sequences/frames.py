@@ -146,17 +146,21 @@ def add_frame(
         upload=upload,
         max_pixels=max_pixels,
         on_stored=with_predictions,
+        checked=True,  # the sequence is visible (so is its project), the source is new
     )
     return StoredFrame(
         stored.image, stored.existing, created.get("analysis_id"), created.get("count", 0)
     )
 
 
+_BY_SOURCE = sa.select(Image).where(
+    Image.source == sa.bindparam("source"), Image.source_id == sa.bindparam("source_id")
+)
+
+
 def _existing_frame(session: Session, metadata: FrameMetadata) -> Image | None:
-    query = sa.select(Image).where(
-        Image.source == metadata.source, Image.source_id == metadata.source_id
-    )
-    return session.scalar(query)
+    params = {"source": metadata.source, "source_id": metadata.source_id}
+    return session.scalar(_BY_SOURCE, params)
 
 
 def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
 from lookout.db import utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound
+from lookout.images.models import Image
 from lookout.sequences.drafting import DraftParams, FrameBox, cluster_tracks, track_to_dict
-from lookout.sequences.frames import predictions_by_frame
 from lookout.sequences.models import ProcessingStage, SequenceReview
 from lookout.sequences.schemas import ReviewWrite
 from lookout.sequences.service import frames_of, get_sequence
@@ -46,17 +49,43 @@ class DraftOutcome:
     reason: str | None = None
 
 
+# Only the columns drafting needs, as plain rows (no ORM objects): frames in time order, and
+# each frame's boxes of the model in the order they were stored (as `predictions_by_frame`).
+_FRAME_IDS = (
+    sa.select(Image.id)
+    .where(Image.sequence_id == sa.bindparam("sequence_id"))
+    .order_by(Image.captured_at.asc().nulls_last(), Image.created_at, Image.id)
+)
+
+
+@functools.cache
+def _draft_boxes(by_model: bool) -> sa.Select[Any]:
+    query = (
+        sa.select(Analysis.image_id, Prediction.x1, Prediction.y1, Prediction.x2, Prediction.y2,
+                  Prediction.confidence, Prediction.class_name)
+        .join(Prediction, Prediction.analysis_id == Analysis.id)
+        .join(Image, Image.id == Analysis.image_id)
+        .where(Image.sequence_id == sa.bindparam("sequence_id"),
+               Prediction.annotation_type == "bounding_box", Prediction.x1.is_not(None))
+        .order_by(Analysis.created_at, Prediction.created_at)
+    )  # fmt: skip
+    return query.where(Analysis.model_name == sa.bindparam("model_name")) if by_model else query
+
+
 def draft_tracks(
     session: Session, sequence_id: uuid.UUID, params: DraftParams, model_name: str
 ) -> list[dict[str, Any]]:
     """Cluster one model's boxes across the sequence's frames into tracks."""
-    frames = frames_of(session, sequence_id)
-    boxes_by_frame = predictions_by_frame(session, [f.id for f in frames], model_name)
+    connection = session.connection()
+    frame_ids = connection.execute(_FRAME_IDS, {"sequence_id": sequence_id}).scalars().all()
+    by_frame: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    values = {"sequence_id": sequence_id, "model_name": model_name}
+    for row in connection.execute(_draft_boxes(bool(model_name)), values):
+        by_frame[row.image_id].append(row)
     boxes = [
-        FrameBox(index, str(frame.id), (p.x1, p.y1, p.x2, p.y2), p.confidence or 0.0, p.class_name)
-        for index, frame in enumerate(frames)
-        for row in boxes_by_frame.get(frame.id, [])
-        if (p := row.prediction).annotation_type == "bounding_box" and p.x1 is not None
+        FrameBox(index, str(frame_id), (p.x1, p.y1, p.x2, p.y2), p.confidence or 0.0, p.class_name)
+        for index, frame_id in enumerate(frame_ids)
+        for p in by_frame.get(frame_id, ())
     ]
     return [track_to_dict(track) for track in cluster_tracks(boxes, params)]
 

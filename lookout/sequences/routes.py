@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
 from lookout.errors import InvalidInput
+from lookout.rendering import json_response
 from lookout.sequences import frames, reviews, service
 from lookout.sequences.drafting import DraftParams
 from lookout.sequences.models import Sequence, SequenceReview
@@ -285,9 +286,8 @@ def add_frame(
     storage: StorageDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    response: Response,
     parsed: tuple[FrameMetadata, UploadFile | None] = Depends(_frame_request),
-) -> FrameCreated:
+) -> Response:
     """Add a frame with the boxes a model saw on it (stored as an analysis of the frame).
 
     JSON `{"url": ...}` makes the server fetch the image itself; multipart sends the file.
@@ -306,8 +306,9 @@ def add_frame(
         url=getattr(metadata, "url", None),
         fetch_limit=settings.max_upload_bytes,
     )
-    _status(response, stored.existing)
-    return _frame_created(stored)
+    # Rendered here: FastAPI would validate the model again against response_model.
+    status_code = status.HTTP_200_OK if stored.existing else status.HTTP_201_CREATED
+    return json_response(_frame_created(stored).model_dump(mode="json"), status_code)
 
 
 @router.post("/api/sequences/{sequence_id}/draft", response_model=DraftResult)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
@@ -13,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lookout.accounts.models import User
-from lookout.auth.principal import Principal, project_scope
+from lookout.auth.principal import (
+    Principal,
+    project_scope,
+    scope_clause,
+    scope_kind,
+    scope_params,
+)
 from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.images.models import Image
 from lookout.projects import service as projects
@@ -38,8 +45,19 @@ def visible_sequences(principal: Principal) -> sa.Select[tuple[Sequence]]:
     )
 
 
+@functools.cache
+def _visible_sequence(scope: str) -> sa.Select[tuple[Sequence]]:
+    """`visible_sequences(...).where(Sequence.id == ...)`, built once per kind of access."""
+    return (
+        sa.select(Sequence)
+        .join(Project, Project.id == Sequence.project_id)
+        .where(scope_clause(scope, Project.group_id), Sequence.id == sa.bindparam("sequence_id"))
+    )
+
+
 def get_sequence(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> Sequence:
-    sequence = session.scalar(visible_sequences(principal).where(Sequence.id == sequence_id))
+    params = {"sequence_id": sequence_id, **scope_params(principal)}
+    sequence = session.scalar(_visible_sequence(scope_kind(principal)), params)
     if sequence is None:
         raise NotFound(f"sequence {sequence_id} not found")
     return sequence

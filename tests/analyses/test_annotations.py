@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -262,12 +261,9 @@ def test_thousand_boxes_in_one_request(ml: Setup):
     analysis_id = ml.create_analysis()["id"]
     annotations = [box(i % 600, (i * 7) % 400, 20, 30, class_name=f"c{i % 5}",
                        confidence=(i % 100) / 100) for i in range(1000)]  # fmt: skip
-    started = time.perf_counter()
-    response = _bulk(ml, analysis_id, annotations)
-    elapsed = time.perf_counter() - started
+    response = _bulk(ml, analysis_id, annotations)  # its speed is measured in bench/
     assert response.status_code == 201, response.text
     assert response.json()["created_count"] == 1000
-    assert elapsed < 5, f"1000 boxes took {elapsed:.2f}s"
     page = ml.client.get(
         f"/api/analyses/{analysis_id}", params={"annotations_limit": 10, "annotations_offset": 995}
     ).json()

@@ -1,0 +1,68 @@
+"""`uv run python -m bench <name> [--quick]`: run one benchmark; `--list` names them all."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+# name -> (module, one-line description)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "bulk": ("bench.bulk", "signed annotations:bulk ingest vs the database driver (PostgreSQL)"),
+    "reads": ("bench.reads", "an analysis of 1,000 annotations and a page of 100 images vs health"),
+    "auth": ("bench.auth", "API key vs local mode; signed vs unsigned bulk post"),
+    "import": ("bench.platform_import", "platform import with 20 ms latency vs its lower bound"),
+    "drafts": ("bench.drafts", "draft generation: 60-frame vs 30-frame sequences"),
+    "scale": ("bench.scale", "a page of images in a 1,000,000-image project vs a 10,000 one"),
+}
+# Benchmarks owned elsewhere that keep their own command line; run as `python -m <module>`.
+EXTERNAL: dict[str, tuple[str, str]] = {
+    "export": ("bench.export_memory", "export peak memory and time for N and 2N images"),
+}
+
+
+def available() -> dict[str, tuple[str, str]]:
+    found = dict(BENCHMARKS)
+    here = Path(__file__).parent
+    for name, (module, text) in EXTERNAL.items():
+        if (here / (module.split(".")[-1] + ".py")).exists():
+            found[name] = (module, text)
+    return found
+
+
+def usage() -> str:
+    lines = ["usage: python -m bench <name> [--quick] [options]   (python -m bench <name> -h)",
+             "       python -m bench all [--quick]", "", "benchmarks:"]  # fmt: skip
+    for name, (_module, text) in available().items():
+        lines.append(f"  {name:<10} {text}")
+    return "\n".join(lines)
+
+
+def run(name: str, argv: list[str]) -> int:
+    module, _text = available()[name]
+    if name in EXTERNAL:
+        return subprocess.call([sys.executable, "-m", module, *argv])
+    return int(importlib.import_module(module).main(argv) or 0)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(usage())
+        return 0 if argv else 2
+    if argv[0] == "--list":
+        for name, (_module, text) in available().items():
+            print(f"{name}\t{text}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name == "all":
+        codes = [run(each, rest) for each in available()]
+        return max(codes)
+    if name not in available():
+        print(f"unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    return run(name, rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

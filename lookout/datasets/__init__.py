@@ -1,0 +1,1 @@
+"""Datasets into Lookout: COCO files and YOLO folders, as analyses or reviews."""

@@ -1,0 +1,1 @@
+"""Models against reviewed truth: matching, precision/recall, AP, sequence catch rate."""

@@ -1,0 +1,1 @@
+"""Datasets out of Lookout: COCO, YOLO, VOC, CSV and JSON Lines, streamed."""

@@ -1,0 +1,99 @@
+"""HTTP: a dataset export streamed as a zip."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from lookout.db import utcnow
+from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_runtime
+from lookout.exports import service
+from lookout.exports.schemas import ExportOptions, make_selection, parse_split
+from lookout.exports.sinks import Writable, ZipSink, stream_in_thread
+
+router = APIRouter(tags=["exports"])
+
+
+def archive_name(project_name: str, fmt: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", project_name)[:80] or "project"
+    return f"lookout_{safe}_{fmt}_{utcnow().strftime('%Y%m%dT%H%M%S')}.zip"
+
+
+@router.get(
+    "/api/exports",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The dataset as a zip"},
+        400: {"description": "Unknown format, bad option or empty selection"},
+        404: {"description": "No such project (or not yours)"},
+    },
+)
+def export_dataset(
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    principal: PrincipalDep,
+    base_url: BaseUrlDep,
+    project_id: uuid.UUID,
+    format: Annotated[str, Query(description="coco, yolo, voc, csv or jsonl")] = "coco",
+    source: Annotated[
+        str, Query(description="`reviews` (reviewed truth) or `model:<name>[@version]`")
+    ] = "reviews",
+    stage: Annotated[
+        list[str] | None,
+        Query(description="Review stages (repeatable); default annotated; `any` for all"),
+    ] = None,
+    date_from: date | None = None,
+    date_to: Annotated[date | None, Query(description="Inclusive")] = None,
+    camera_id: uuid.UUID | None = None,
+    class_name: Annotated[
+        list[str] | None, Query(alias="class", description="Keep these classes (repeatable)")
+    ] = None,
+    class_from: Annotated[
+        str, Query(description="Class of a reviewed box: `smoke` or the track's `smoke_type`")
+    ] = "smoke",
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    negatives: Annotated[
+        bool, Query(description="Also frames without boxes (and false positives with types)")
+    ] = False,
+    images: Annotated[str, Query(description="`copy` the images or `reference` them")] = "copy",
+    split: Annotated[str | None, Query(description="train,val,test fractions")] = None,
+    seed: int = 0,
+) -> StreamingResponse:
+    """Stream a dataset of a project as a zip, written while it downloads.
+
+    The selection is checked first (a 4xx names the problem, e.g. an empty selection); the
+    zip is then produced entry by entry, images streamed from storage one at a time.
+    """
+    selection = make_selection(
+        project_id=project_id, source=source, stage=stage, date_from=date_from, date_to=date_to,
+        camera_id=camera_id, classes=class_name, class_from=class_from,
+        min_confidence=min_confidence, negatives=negatives,
+    )  # fmt: skip
+    options = ExportOptions(
+        format=format, images=images, split=parse_split(split), seed=seed, base_url=base_url
+    )
+    plan = service.plan_export(session, principal=principal, selection=selection)
+    session.commit()  # nothing to keep: end the transaction before the long stream
+    sessions = get_runtime(request).sessions
+
+    def produce(out: Writable) -> None:
+        with sessions() as export_session:
+            sink = ZipSink(out)
+            service.write_export(export_session, storage, plan=plan, options=options, sink=sink)
+            sink.close()
+
+    filename = archive_name(plan.project_name, format)
+    return StreamingResponse(
+        stream_in_thread(produce),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

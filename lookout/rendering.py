@@ -1,0 +1,98 @@
+"""JSON answers rendered once, by the standard library's C encoder.
+
+A route that returns a model makes FastAPI validate it again against `response_model` and
+serialize it through pydantic: for a page of 100 images or 1,000 annotations that is most of
+the request. Hot read routes build plain dicts of JSON values instead (or take JSON text that
+PostgreSQL built) and answer with `json_response`; their `response_model` still documents the
+shape in OpenAPI. The text is the same JSON pydantic would send (UTC times end in `Z`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from starlette.responses import Response
+
+MEDIA_TYPE = "application/json"
+
+
+def render_json(body: Any) -> bytes:
+    """JSON bytes exactly as Starlette's JSONResponse renders them."""
+    return json.dumps(
+        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def json_response(
+    body: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(render_json(body), status_code, headers, media_type=MEDIA_TYPE)
+
+
+def raw_json_response(
+    content: bytes, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """An answer whose JSON text is already rendered."""
+    return Response(content, status_code, headers, media_type=MEDIA_TYPE)
+
+
+def splice(body: dict[str, Any], name: str, json_text: str | bytes) -> bytes:
+    """`body` rendered with one more member, `name`, whose value is JSON text made elsewhere
+    (e.g. by PostgreSQL), without parsing it."""
+    head = render_json(body)
+    value = json_text.encode("utf-8") if isinstance(json_text, str) else json_text
+    member = json.dumps(name).encode("utf-8") + b":" + value
+    if head == b"{}":
+        return b"{" + member + b"}"
+    return b"".join((head[:-1], b",", member, b"}"))
+
+
+def iso(value: datetime | None) -> str | None:
+    """A datetime as pydantic writes it: ISO 8601, `Z` for UTC, no fraction when it is 0."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def uuid_str(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class RenderedCache:
+    """Rendered JSON by key, each valid for one version of what it shows; the least recently
+    used go first beyond `max_bytes`. Thread-safe (requests run in a thread pool)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, bytes, Any]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, version: Any) -> Any:
+        """What was `put` under this key for this version (else None)."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._items.move_to_end(key)
+            return found[2]
+
+    def put(self, key: Any, version: Any, content: bytes, value: Any = None) -> None:
+        """Keep `value` (by default `content`, whose size is what counts) for this version."""
+        if len(content) > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._items[key] = (version, content, content if value is None else value)
+            self._bytes += len(content)
+            while self._bytes > self.max_bytes:
+                _, (_, dropped, _) = self._items.popitem(last=False)
+                self._bytes -= len(dropped)

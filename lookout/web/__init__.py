@@ -1,0 +1,1 @@
+"""The web UI: server-rendered pages and small plain ES modules, no build step."""

@@ -1,0 +1,216 @@
+"""Small read-only queries the pages need beyond the services (counts, pickers, neighbours).
+
+Every query starts from a service's scoped select (`visible_projects`, `visible_images`,
+`visible_sequences`), so a page can never show a row the caller may not see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from lookout.analyses.models import Analysis
+from lookout.auth.principal import Principal, project_scope
+from lookout.images import service as images
+from lookout.images.models import Image
+from lookout.projects import service as projects
+from lookout.projects.models import Project
+from lookout.sequences import service as sequences
+from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
+
+
+@dataclass(frozen=True)
+class ProjectStats:
+    images: int = 0
+    sequences: int = 0
+    ready: int = 0
+    annotated: int = 0
+
+
+def project_stats(
+    session: Session, principal: Principal, project_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ProjectStats]:
+    """Image, sequence and review counts per visible project (one grouped query each)."""
+    if not project_ids:
+        return {}
+    scope = projects.visible_projects(principal).where(Project.id.in_(project_ids))
+    visible = [p.id for p in session.scalars(scope)]
+    image_counts = dict(
+        session.execute(
+            sa.select(Image.project_id, sa.func.count())
+            .where(Image.project_id.in_(visible))
+            .group_by(Image.project_id)
+        ).all()
+    )
+    sequence_counts = dict(
+        session.execute(
+            sa.select(Sequence.project_id, sa.func.count())
+            .where(Sequence.project_id.in_(visible))
+            .group_by(Sequence.project_id)
+        ).all()
+    )
+    stage_counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    for project_id, stage, count in session.execute(
+        sa.select(Sequence.project_id, SequenceReview.processing_stage, sa.func.count())
+        .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+        .where(Sequence.project_id.in_(visible))
+        .group_by(Sequence.project_id, SequenceReview.processing_stage)
+    ):
+        stage_counts[project_id][stage] = count
+    return {
+        pid: ProjectStats(
+            images=image_counts.get(pid, 0),
+            sequences=sequence_counts.get(pid, 0),
+            ready=stage_counts[pid].get(ProcessingStage.READY_TO_ANNOTATE, 0),
+            annotated=stage_counts[pid].get(ProcessingStage.ANNOTATED, 0),
+        )
+        for pid in visible
+    }
+
+
+def queue_size(session: Session, principal: Principal) -> int:
+    """Sequences ready to review that the caller can see."""
+    query = (
+        sequences.visible_sequences(principal)
+        .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+        .where(SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE)
+    )
+    return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+
+def model_names(session: Session, project_id: uuid.UUID) -> list[str]:
+    """Model names with analyses in a project (the caller's access is checked before)."""
+    query = (
+        sa.select(Analysis.model_name)
+        .join(Image, Image.id == Analysis.image_id)
+        .where(Image.project_id == project_id)
+        .distinct()
+        .order_by(Analysis.model_name)
+        .limit(200)
+    )
+    return list(session.scalars(query))
+
+
+def analyses_by_image(
+    session: Session, image_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """(model name, status) of each image's analyses, for gallery badges."""
+    if not image_ids:
+        return {}
+    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    query = (
+        sa.select(Analysis.image_id, Analysis.model_name, Analysis.status)
+        .where(Analysis.image_id.in_(image_ids))
+        .order_by(Analysis.created_at)
+    )
+    for image_id, model_name, status in session.execute(query):
+        entry = (model_name, status)
+        if entry not in found[image_id]:
+            found[image_id].append(entry)
+    return found
+
+
+def project_sequences(session: Session, project_id: uuid.UUID, limit: int = 300) -> list[Any]:
+    """Recent sequences of a project with their camera name, for the gallery's picker."""
+    query = (
+        sa.select(Sequence.id, Sequence.started_at, Camera.name)
+        .outerjoin(Camera, Camera.id == Sequence.camera_id)
+        .where(Sequence.project_id == project_id)
+        .order_by(Sequence.started_at.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def visible_cameras(session: Session, principal: Principal, limit: int = 500) -> list[Any]:
+    query = (
+        sa.select(Camera.id, Camera.name, Camera.organization_name, Project.name)
+        .join(Project, Project.id == Camera.project_id)
+        .where(project_scope(principal, Project.group_id))
+        .order_by(Project.name, Camera.name)
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def first_frames(session: Session, sequence_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The first frame of each sequence (by capture time), for list thumbnails."""
+    if not sequence_ids:
+        return {}
+    ranked = (
+        sa.select(
+            Image.id.label("image_id"),
+            Image.sequence_id.label("sequence_id"),
+            sa.func.row_number()
+            .over(
+                partition_by=Image.sequence_id,
+                order_by=(Image.captured_at.asc().nulls_last(), Image.created_at, Image.id),
+            )
+            .label("rank"),
+        )
+        .where(Image.sequence_id.in_(sequence_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(ranked.c.sequence_id, ranked.c.image_id).where(ranked.c.rank == 1)
+    )
+    return {sequence_id: image_id for sequence_id, image_id in rows}
+
+
+def image_neighbours(
+    session: Session, principal: Principal, image: Image
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """The newer and the older image of the same project, in gallery order."""
+    base = images.visible_images(principal).where(Image.project_id == image.project_id)
+    key = sa.tuple_(Image.created_at, Image.id)
+    here = sa.tuple_(
+        sa.literal(image.created_at, Image.created_at.type), sa.literal(image.id, Image.id.type)
+    )
+    newer = session.scalar(
+        base.with_only_columns(Image.id)
+        .where(key > here)
+        .order_by(Image.created_at.asc(), Image.id.asc())
+        .limit(1)
+    )
+    older = session.scalar(
+        base.with_only_columns(Image.id)
+        .where(key < here)
+        .order_by(Image.created_at.desc(), Image.id.desc())
+        .limit(1)
+    )
+    return newer, older
+
+
+def next_in_queue(
+    session: Session,
+    principal: Principal,
+    *,
+    after: Sequence | None,
+    project_id: uuid.UUID | None = None,
+) -> uuid.UUID | None:
+    """The next sequence ready to review, oldest first, after `after` (wrapping around)."""
+    query = (
+        sequences.visible_sequences(principal)
+        .with_only_columns(Sequence.id)
+        .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+        .where(SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE)
+        .order_by(Sequence.started_at.asc(), Sequence.id.asc())
+    )
+    if project_id is not None:
+        query = query.where(Sequence.project_id == project_id)
+    if after is not None:
+        key = sa.tuple_(Sequence.started_at, Sequence.id)
+        here = sa.tuple_(
+            sa.literal(after.started_at, Sequence.started_at.type),
+            sa.literal(after.id, Sequence.id.type),
+        )
+        found = session.scalar(query.where(key > here).limit(1))
+        if found is not None:
+            return found
+        query = query.where(Sequence.id != after.id)
+    return session.scalar(query.limit(1))

@@ -1,0 +1,499 @@
+"""The web UI's pages: server-rendered HTML only.
+
+Pages call the same services as the API with the same principal, so they obey the same access
+rules: another group's project, image or sequence is a 404 page in words. Everything a page
+changes goes through the JSON API from the page's script. Pages carry a strict
+Content-Security-Policy: no inline script or style, data passed in `data-*` attributes or a
+JSON block that is never executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
+
+from lookout import __version__
+from lookout.analyses.models import AnalysisStatus
+from lookout.auth.principal import Principal
+from lookout.deps import PrincipalDep, SessionDep, SettingsDep
+from lookout.errors import LookoutError
+from lookout.images import service as images
+from lookout.images.schemas import ImageRead
+from lookout.projects import service as projects
+from lookout.sequences import service as sequences
+from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, ProcessingStage, Sequence
+from lookout.web import queries
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+TEMPLATE_DIR = HERE / "templates"
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+GALLERY_PAGE = 60
+LIST_PAGE = 50
+STAGES = ProcessingStage.ALL
+
+
+def _static_version() -> str:
+    """A digest of the static files: a new release gets new URLs, so caches can keep them long."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+STATIC_VERSION = _static_version()
+
+
+def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime(fmt) + " UTC"
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"
+
+
+templates = Jinja2Templates(directory=TEMPLATE_DIR)
+templates.env.globals["static"] = lambda name: f"/static/{name}?v={STATIC_VERSION}"
+templates.env.globals["version"] = __version__
+templates.env.filters["when"] = _when
+templates.env.filters["size"] = _size
+templates.env.filters["stage_label"] = lambda s: (s or "no review").replace("_", " ")
+
+
+class CachedStatic(StaticFiles):
+    """Static files; versioned URLs (`?v=`) are cached for a year, others revalidated."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "no-cache"
+            )
+        return response
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve lookout/web/static at /static."""
+    app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")
+
+
+ERROR_TITLES = {
+    400: "That request was not understood",
+    401: "Sign-in required",
+    403: "Access denied",
+    404: "Not found",
+    409: "Conflict",
+}
+ERROR_HINTS = {
+    401: "Lookout could not tell who you are. Sign in through your organization's proxy, or "
+    "ask an administrator for access.",
+    403: "You are signed in, but this is not open to you. Ask an administrator of the group "
+    "that owns it.",
+    404: "It does not exist, or it belongs to a group you are not a member of.",
+}
+
+
+def _html(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    context = {
+        "title": ERROR_TITLES.get(status, "Something went wrong"),
+        "status": status,
+        "message": message,
+        "hint": ERROR_HINTS.get(status, ""),
+        "principal": None,
+        "nav": None,
+    }
+    return _html(request, "error.html", context, status=status)
+
+
+class PageRoute(APIRoute):
+    """Pages answer errors (including the caller's access) with an HTML page in words."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LookoutError as exc:
+                return error_page(request, exc.status, exc.message)
+            except RequestValidationError:
+                return error_page(request, 404, "This address does not name a page of Lookout.")
+
+        return page_handler
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _page(
+    request: Request,
+    template: str,
+    *,
+    session: Any,
+    principal: Principal,
+    nav: str,
+    **context: Any,
+) -> HTMLResponse:
+    context.update(
+        principal=principal,
+        nav=nav,
+        queue_size=queries.queue_size(session, principal),
+    )
+    return _html(request, template, context)
+
+
+# --- parsing of query strings (forms send empty strings for "any") ---------------------------
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _uuid(value: str | None, name: str, problems: list[str]) -> uuid.UUID | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not an id; the filter was ignored")
+        return None
+
+
+def _date(value: str | None, name: str, problems: list[str]) -> date | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not a date (YYYY-MM-DD); the filter was ignored")
+        return None
+
+
+def _bool(value: str | None) -> bool | None:
+    value = _clean(value)
+    return None if value is None else value.lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int, minimum: int = 0) -> int:
+    try:
+        return max(minimum, int(value)) if value else default
+    except ValueError:
+        return default
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _query(params: dict[str, Any], **changes: Any) -> str:
+    merged = {**params, **changes}
+    return urlencode({k: v for k, v in merged.items() if v not in (None, "", False)})
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/projects", status_code=303)
+
+
+@router.get("/projects", response_class=HTMLResponse)
+def projects_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    """The caller's projects with their counts."""
+    found = projects.list_projects(session, principal=principal)
+    stats = queries.project_stats(session, principal, [p.id for p in found])
+    return _page(
+        request, "projects.html", session=session, principal=principal, nav="projects",
+        projects=found, stats=stats, empty_stats=queries.ProjectStats(),
+    )  # fmt: skip
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def gallery_page(
+    request: Request,
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    sequence: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    model: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    page: str | None = None,
+) -> HTMLResponse:
+    """A project's image gallery, paged on the server by keyset (the API's `next_cursor`)."""
+    project = projects.get_project(session, principal=principal, project_id=project_id)
+    problems: list[str] = []
+    day_from = _date(date_from, "from", problems)
+    day_to = _date(date_to, "to", problems)
+    status = _clean(status)
+    if status is not None and status not in AnalysisStatus.ALL:
+        problems.append(f"status: {status!r} is not an analysis status; the filter was ignored")
+        status = None
+    filters = images.ImageFilters(
+        sequence_id=_uuid(sequence, "sequence", problems),
+        captured_after=_day_start(day_from) if day_from else None,
+        captured_before=_day_start(day_to + timedelta(days=1)) if day_to else None,
+        model_name=_clean(model),
+        analysis_status=status,
+    )
+    items, next_cursor = images.list_images(
+        session, principal=principal, project_id=project.id, filters=filters,
+        limit=GALLERY_PAGE, cursor=_clean(cursor),
+    )  # fmt: skip
+    params = {
+        "sequence": str(filters.sequence_id or ""), "date_from": day_from or "",
+        "date_to": day_to or "", "model": filters.model_name or "", "status": status or "",
+    }  # fmt: skip
+    page_number = _int(page, 1, 1)
+    filtered = any(params.values())
+    return _page(
+        request, "gallery.html", session=session, principal=principal, nav="projects",
+        project=project, images=items, params=params, problems=problems, filtered=filtered,
+        badges=queries.analyses_by_image(session, [i.id for i in items]),
+        models=queries.model_names(session, project.id),
+        sequences=queries.project_sequences(session, project.id),
+        statuses=AnalysisStatus.ALL, page_number=page_number,
+        next_url=(f"?{_query(params, cursor=next_cursor, page=page_number + 1)}"
+                  if next_cursor else None),
+        first_url=f"?{_query(params)}" if page_number > 1 else None,
+        stats=queries.project_stats(session, principal, [project.id]).get(project.id),
+    )  # fmt: skip
+
+
+@router.get("/images/{image_id}", response_class=HTMLResponse)
+def image_page(
+    request: Request,
+    image_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """One image with its analyses drawn as overlays."""
+    image = images.get_image(session, principal=principal, image_id=image_id)
+    project = projects.get_project(session, principal=principal, project_id=image.project_id)
+    sequence = (
+        sequences.get_sequence(session, principal=principal, sequence_id=image.sequence_id)
+        if image.sequence_id
+        else None
+    )
+    newer, older = queries.image_neighbours(session, principal, image)
+    data = {
+        "image": ImageRead.of(image).model_dump(mode="json"),
+        "ml_enabled": settings.ml_analysis_enabled,
+        "newer": f"/images/{newer}" if newer else None,
+        "older": f"/images/{older}" if older else None,
+    }
+    return _page(
+        request, "image.html", session=session, principal=principal, nav="projects",
+        image=image, project=project, sequence=sequence, data=data, newer=newer, older=older,
+    )  # fmt: skip
+
+
+@router.get("/images/{image_id}/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    image_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    a: str | None = None,
+    b: str | None = None,
+    also: str | None = None,
+) -> HTMLResponse:
+    """Two or more analyses of one image, boxes matched by IoU."""
+    image = images.get_image(session, principal=principal, image_id=image_id)
+    project = projects.get_project(session, principal=principal, project_id=image.project_id)
+    problems: list[str] = []
+    extra = [_uuid(v, "also", problems) for v in (also or "").split(",") if v.strip()]
+    data = {
+        "image": ImageRead.of(image).model_dump(mode="json"),
+        "a": str(_uuid(a, "a", problems) or "") or None,
+        "b": str(_uuid(b, "b", problems) or "") or None,
+        "also": [str(v) for v in extra if v],
+    }
+    return _page(
+        request, "compare.html", session=session, principal=principal, nav="projects",
+        image=image, project=project, data=data, problems=problems,
+    )  # fmt: skip
+
+
+def _sequence_filters(
+    params: dict[str, str | None], problems: list[str]
+) -> sequences.SequenceFilters:
+    stage = _clean(params.get("stage"))
+    if stage is not None and stage != "none" and stage not in STAGES:
+        problems.append(f"stage: {stage!r} is not a processing stage; the filter was ignored")
+        stage = None
+    fp_type = _clean(params.get("false_positive_type"))
+    if fp_type is not None and fp_type not in FALSE_POSITIVE_TYPES:
+        problems.append(f"false positive type: {fp_type!r} is unknown; the filter was ignored")
+        fp_type = None
+    return sequences.SequenceFilters(
+        project_id=_uuid(params.get("project_id"), "project", problems),
+        camera_id=_uuid(params.get("camera_id"), "camera", problems),
+        organization=_clean(params.get("organization")),
+        source=_clean(params.get("source")),
+        date_from=_date(params.get("date_from"), "from", problems),
+        date_to=_date(params.get("date_to"), "to", problems),
+        processing_stage=stage,
+        has_smoke=_bool(params.get("has_smoke")),
+        has_false_positives=_bool(params.get("has_false_positives")),
+        false_positive_type=fp_type,
+        has_missed_smoke=_bool(params.get("has_missed_smoke")),
+    )
+
+
+SEQUENCE_PARAMS = (
+    "project_id", "camera_id", "organization", "source", "date_from", "date_to", "stage",
+    "has_smoke", "has_false_positives", "false_positive_type", "has_missed_smoke", "order",
+)  # fmt: skip
+
+
+def _sequence_list(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    *,
+    queue: bool,
+) -> HTMLResponse:
+    raw = {name: request.query_params.get(name) for name in SEQUENCE_PARAMS}
+    problems: list[str] = []
+    if queue:
+        raw["stage"] = ProcessingStage.READY_TO_ANNOTATE
+        raw["order"] = "oldest"
+    filters = _sequence_filters(raw, problems)
+    oldest = (_clean(raw.get("order")) or "newest") == "oldest"
+    offset = _int(request.query_params.get("offset"), 0)
+    rows, total = sequences.list_sequences(
+        session, principal=principal, filters=filters, limit=LIST_PAGE, offset=offset,
+        oldest_first=oldest,
+    )  # fmt: skip
+    params = {k: (v or "") for k, v in raw.items() if not queue or k == "project_id"}
+    base = "/sequences/queue" if queue else "/sequences"
+    suffix = f"?{_query({'project_id': raw.get('project_id')})}" if raw.get("project_id") else ""
+    return _page(
+        request, "sequences.html", session=session, principal=principal,
+        nav="queue" if queue else "sequences", queue=queue, rows=rows, total=total,
+        offset=offset, limit=LIST_PAGE, params=params, problems=problems,
+        thumbs=queries.first_frames(session, [r.sequence.id for r in rows]),
+        projects=projects.list_projects(session, principal=principal),
+        cameras=queries.visible_cameras(session, principal), stages=STAGES,
+        fp_types=FALSE_POSITIVE_TYPES, review_suffix=suffix if queue else "",
+        prev_url=(f"{base}?{_query(params, offset=max(0, offset - LIST_PAGE))}"
+                  if offset > 0 else None),
+        next_url=(f"{base}?{_query(params, offset=offset + LIST_PAGE)}"
+                  if offset + LIST_PAGE < total else None),
+    )  # fmt: skip
+
+
+@router.get("/sequences", response_class=HTMLResponse)
+def sequences_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    """Sequences with the API's filters."""
+    return _sequence_list(request, session, principal, queue=False)
+
+
+@router.get("/sequences/queue", response_class=HTMLResponse)
+def queue_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    """Sequences ready to review, oldest first."""
+    return _sequence_list(request, session, principal, queue=True)
+
+
+@router.get("/sequences/next", response_class=HTMLResponse)
+def next_sequence(
+    session: SessionDep,
+    principal: PrincipalDep,
+    after: str | None = None,
+    project_id: str | None = None,
+) -> RedirectResponse:
+    """Go to the next sequence of the review queue (oldest first) after `after`."""
+    problems: list[str] = []
+    current = None
+    after_id = _uuid(after, "after", problems)
+    if after_id is not None:
+        current = sequences.get_sequence(session, principal=principal, sequence_id=after_id)
+    project = _uuid(project_id, "project", problems)
+    found = queries.next_in_queue(session, principal, after=current, project_id=project)
+    suffix = f"?{_query({'project_id': project})}" if project else ""
+    if found is None:
+        sep = "&" if suffix else "?"
+        return RedirectResponse(f"/sequences/queue{suffix}{sep}done=1", status_code=303)
+    return RedirectResponse(f"/sequences/{found}{suffix}", status_code=303)
+
+
+@router.get("/sequences/{sequence_id}", response_class=HTMLResponse)
+def review_page(
+    request: Request,
+    sequence_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: str | None = None,
+) -> HTMLResponse:
+    """Review a sequence: frame player, tracks, boxes, labels, save."""
+    sequence: Sequence = sequences.get_sequence(
+        session, principal=principal, sequence_id=sequence_id
+    )
+    project = projects.get_project(session, principal=principal, project_id=sequence.project_id)
+    problems: list[str] = []
+    queue_project = _uuid(project_id, "project", problems)
+    next_params = {"after": sequence.id, "project_id": queue_project}
+    data = {
+        "sequence_id": str(sequence.id),
+        "api": f"/api/sequences/{sequence.id}",
+        "next_url": f"/sequences/next?{_query(next_params)}",
+        "smoke_types": list(SMOKE_TYPES),
+        "false_positive_types": list(FALSE_POSITIVE_TYPES),
+        "user": principal.email,
+    }
+    return _page(
+        request, "review.html", session=session, principal=principal, nav="queue",
+        sequence=sequence, project=project, camera=sequence.camera, data=data,
+    )  # fmt: skip

@@ -1,0 +1,89 @@
+"""`lookout export`, `lookout import-dataset` and `lookout evaluate`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import yaml
+
+from tests.exports.builders import standard_world
+
+
+def run(lookout, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOKOUT_", "DATABASE_URL"))}
+    env.update(
+        LOOKOUT_DATA_DIR=str(lookout.settings.data_dir),
+        DATABASE_URL=lookout.settings.resolved_database_url,
+        LOOKOUT_SECRET_KEY="test-signing-key",
+        COLUMNS="200",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "lookout.cli", *args], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
+    world = standard_world(lookout)
+    s1 = world.sequences[0]
+    world.predict(s1.frames[1], [("smoke", [0.1, 0.2, 0.3, 0.5], 0.9)])
+    world.predict(s1.frames[2], [("smoke", [0.7, 0.7, 0.8, 0.8], 0.8)])
+
+    out = tmp_path / "cams.zip"
+    result = run(lookout, "export", "--project", "cams", "--format", "yolo", "--out", str(out),
+                 "--negatives", "--split", "1,0,0")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    archive = zipfile.ZipFile(out)
+    assert archive.testzip() is None
+    assert yaml.safe_load(archive.read("data.yaml"))["names"] == {0: "smoke"}
+    assert len([n for n in archive.namelist() if n.startswith("labels/train/")]) == 7
+    assert "images" in result.stdout and "7" in result.stdout
+
+    again = run(lookout, "export", "--project", "cams", "--out", str(out))
+    assert again.returncode == 1 and "already exists" in again.stderr
+    folder = tmp_path / "coco"
+    result = run(lookout, "export", "--project", world.project_id, "--out", str(folder))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((folder / "annotations.json").read_text())
+    assert len(doc["images"]) == 4 and len(list((folder / "images").iterdir())) == 4
+
+    lookout.create_project(world.client, "copy")
+    result = run(lookout, "import-dataset", str(folder / "annotations.json"), "--project", "copy",
+                 "--as", "reviews")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "coco dataset annotations: 4 images, 5 boxes" in result.stdout
+
+    result = run(lookout, "evaluate", "--project", "cams", "--model", "yolo@v1", "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["overall"]["tp"] == 1 and metrics["overall"]["fp"] == 1
+    # Only the two frames the model analyzed are judged: it missed the box on the second.
+    assert metrics["overall"]["fn"] == 1 and metrics["images"] == 2 and metrics["id"]
+
+    world.predict(s1.frames[1], [("smoke", [0.1, 0.2, 0.3, 0.5], 0.9)], model="other")
+    result = run(lookout, "evaluate", "--project", "cams", "--model", "yolo", "--model", "other",
+                 "--no-store")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "models side by side" in result.stdout and "smoke sequences caught" in result.stdout
+    assert "yolo@v1" in result.stdout
+
+
+def test_command_line_errors_name_the_problem(lookout, tmp_path):
+    standard_world(lookout)
+    result = run(lookout, "export", "--project", "cams", "--format", "pascal", "--out",
+                 str(tmp_path / "x"))  # fmt: skip
+    assert result.returncode == 1 and "unknown export format 'pascal'" in result.stderr
+    assert not (tmp_path / "x").exists()
+    result = run(lookout, "export", "--project", "nowhere", "--out", str(tmp_path / "y"))
+    assert result.returncode == 1 and "no project named 'nowhere'" in result.stderr
+    result = run(lookout, "evaluate", "--project", "cams", "--model", "nobody")
+    assert result.returncode == 1 and "no completed analyses" in result.stderr
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"images": [], "categories": [], "annotations": [
+        {"id": 1, "image_id": 5, "category_id": 1, "bbox": [0, 0, 1, 1]}]}))  # fmt: skip
+    result = run(lookout, "import-dataset", str(missing), "--project", "cams")
+    assert result.returncode == 1 and "image_id 5 is not among the images" in result.stderr
