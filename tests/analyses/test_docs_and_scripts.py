@@ -18,7 +18,7 @@ from tests.support import jpeg_bytes, png_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "ml-api.md"
-SEED = Path("/work/shared/seeds/004_25bda5f2129d2ca5.txt")
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "004_25bda5f2129d2ca5.txt"
 
 
 def _doc_blocks() -> list[str]:

@@ -13,7 +13,8 @@ from tests.analyses.seed_client import MLPipelineClient
 from tests.conftest import HMAC_SECRET
 from tests.support import png_bytes
 
-SEED = Path("/work/shared/seeds/004_25bda5f2129d2ca5.txt")
+# shared/ sits beside the repository (in CI and on developer machines).
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "004_25bda5f2129d2ca5.txt"
 
 
 def test_seed_client_is_the_documents_code_byte_for_byte():
