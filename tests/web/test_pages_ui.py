@@ -381,3 +381,28 @@ def test_running_analyses_refresh_until_they_finish(ui: UI) -> None:
     wait_js(page, "window.lookoutOverlay.counts.bounding_box === 2", timeout=10)
     assert card.locator(".badge").inner_text() == "completed"
     assert page.locator("#refresh-note").inner_text() == ""
+
+
+def test_queue_a_model_from_the_gallery(ui: UI) -> None:
+    page = ui.page
+    ui.goto(f"/projects/{ui.demo.project_id}")
+    page.locator("details.run-model summary").click()
+    page.fill("#queue-form input[name=model_name]", "ui_model")
+    page.fill("#queue-form input[name=model_version]", "1")
+    page.locator("#queue-form button[type=submit]").click()
+    wait_js(page, "document.getElementById('queue-result').textContent.includes('Queued')")
+    text = page.locator("#queue-result").inner_text()
+    assert text.startswith(f"Queued {ui.demo.frames + 1} analyses of ui_model"), text
+    page.locator("#queue-form button[type=submit]").click()  # again: nothing new
+    wait_js(page, "document.getElementById('queue-result').textContent.includes('already')")
+    assert "Queued 0 analyses" in page.locator("#queue-result").inner_text()
+    queued = ui.api().get(
+        f"/api/projects/{ui.demo.project_id}/images", params={"model_name": "ui_model"}
+    )
+    assert len(queued.json()["items"]) == 50  # first page: every image has one now
+    ui.console.expect("status of 400")  # the refused request below, by design
+    page.evaluate("document.querySelector('#queue-form input[name=model_name]').maxLength = 500")
+    page.fill("#queue-form input[name=model_name]", "x" * 201)
+    page.locator("#queue-form button[type=submit]").click()
+    wait_js(page, "document.getElementById('queue-result').classList.contains('error')")
+    assert "at most 200 characters" in page.locator("#queue-result").inner_text()
