@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "import": ("bench.platform_import", "platform import with 20 ms latency vs its lower bound"),
     "drafts": ("bench.drafts", "draft generation: 60-frame vs 30-frame sequences"),
     "scale": ("bench.scale", "a page of images in a 1,000,000-image project vs a 10,000 one"),
+    "cluster": ("bench.cluster", "two API processes against one PostgreSQL (production layout)"),
 }
 # Benchmarks owned elsewhere that keep their own command line; run as `python -m <module>`.
 EXTERNAL: dict[str, tuple[str, str]] = {

@@ -475,8 +475,7 @@ def merge(results: list[LoadResult]) -> LoadResult:
 
 
 async def _load(
-    host: str,
-    port: int,
+    targets: list[tuple[str, int]],
     sources: list[Callable[[], bytes | None]],
     duration: float | None,
     expect: frozenset[int],
@@ -489,8 +488,8 @@ async def _load(
     deadline = started + duration if duration else None
     finished = [started]
 
-    async def connection(requests: Callable[[], bytes | None]) -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connection(target: tuple[str, int], requests: Callable[[], bytes | None]) -> None:
+        reader, writer = await asyncio.open_connection(*target)
         try:
             while deadline is None or time.perf_counter() < deadline:
                 request = requests()
@@ -510,7 +509,9 @@ async def _load(
         finally:
             writer.close()
 
-    await asyncio.gather(*(connection(source) for source in sources))
+    await asyncio.gather(
+        *(connection(targets[i % len(targets)], source) for i, source in enumerate(sources))
+    )
     if bad:
         raise RuntimeError("unexpected answers during the load: " + " | ".join(bad))
     return LoadResult(latencies, finished[0] - started, statuses, sample[0] if sample else b"")
@@ -520,7 +521,7 @@ Source = Callable[[], bytes | None]
 
 
 def load(
-    url: str,
+    url: str | list[str],
     requests: Source | bytes | list[Source],
     *,
     connections: int,
@@ -529,7 +530,7 @@ def load(
 ) -> LoadResult:
     """Send requests over `connections` keep-alive connections until `duration` is over or
     the source returns None. A `bytes` request is sent again and again; a list gives each
-    connection its own source."""
+    connection its own source. Several URLs (servers) share the connections round-robin."""
     if isinstance(requests, bytes):
         fixed = requests
 
@@ -538,7 +539,10 @@ def load(
 
     sources = requests if isinstance(requests, list) else [requests] * connections
     assert len(sources) == connections
-    host, port = url.removeprefix("http://").split(":")
+    targets = []
+    for each in [url] if isinstance(url, str) else url:
+        host, port = each.removeprefix("http://").split(":")
+        targets.append((host, int(port)))
     runner: Callable[[Any], Any]
     try:
         import uvloop
@@ -546,7 +550,7 @@ def load(
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvicorn[standard] brings uvloop
         runner = asyncio.run
-    return runner(_load(host, int(port), sources, duration, frozenset(expect)))
+    return runner(_load(targets, sources, duration, frozenset(expect)))
 
 
 def from_list(items: list[bytes]) -> Callable[[], bytes | None]:
