@@ -111,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         with LookoutServer(database, workers=args.workers) as server:
             client = httpx.Client(base_url=server.url, headers={"X-API-Key": token}, timeout=60)
             project = create_project(client)
-            image = upload_image(client, project)["id"]
             api_rates, ref_rates, p50s, p99s = [], [], [], []
             for round_ in range(args.rounds):
+                # A new image each round: an image holds at most 200 analyses by default.
+                image = upload_image(client, project)["id"]
                 # Reference: the same rows straight through the driver.
                 ref_analyses = [create_analysis(client, image) for _ in range(posts)]
                 batches = [driver_rows(a, i) for i, a in enumerate(ref_analyses)]
