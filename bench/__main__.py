@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,13 @@ def run(name: str, argv: list[str]) -> int:
     return int(importlib.import_module(module).main(argv) or 0)
 
 
+def _stop(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C: every server and database a benchmark started is stopped.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     if not argv or argv[0] in {"-h", "--help"}:
         print(usage())
         return 0 if argv else 2
