@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib
 import signal
-import subprocess
 import sys
-from pathlib import Path
 
 # name -> (module, one-line description)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -17,34 +15,24 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "drafts": ("bench.drafts", "draft generation: 60-frame vs 30-frame sequences"),
     "scale": ("bench.scale", "a page of images in a 1,000,000-image project vs a 10,000 one"),
     "cluster": ("bench.cluster", "two API processes against one PostgreSQL (production layout)"),
+    "export": ("bench.export", "COCO and YOLO exports: peak memory, and time for 2N vs N images"),
 }
-# Benchmarks owned elsewhere that keep their own command line; run as `python -m <module>`.
-EXTERNAL: dict[str, tuple[str, str]] = {
-    "export": ("bench.export_memory", "export peak memory and time for N and 2N images"),
-}
-
-
-def available() -> dict[str, tuple[str, str]]:
-    found = dict(BENCHMARKS)
-    here = Path(__file__).parent
-    for name, (module, text) in EXTERNAL.items():
-        if (here / (module.split(".")[-1] + ".py")).exists():
-            found[name] = (module, text)
-    return found
 
 
 def usage() -> str:
-    lines = ["usage: python -m bench <name> [--quick] [options]   (python -m bench <name> -h)",
-             "       python -m bench all [--quick]", "", "benchmarks:"]  # fmt: skip
-    for name, (_module, text) in available().items():
+    lines = [
+        "usage: python -m bench <name> [--quick] [options]   (python -m bench <name> -h)",
+        "       python -m bench all [--quick]",
+        "",
+        "benchmarks:",
+    ]
+    for name, (_module, text) in BENCHMARKS.items():
         lines.append(f"  {name:<10} {text}")
     return "\n".join(lines)
 
 
 def run(name: str, argv: list[str]) -> int:
-    module, _text = available()[name]
-    if name in EXTERNAL:
-        return subprocess.call([sys.executable, "-m", module, *argv])
+    module, _text = BENCHMARKS[name]
     return int(importlib.import_module(module).main(argv) or 0)
 
 
@@ -59,14 +47,14 @@ def main(argv: list[str]) -> int:
         print(usage())
         return 0 if argv else 2
     if argv[0] == "--list":
-        for name, (_module, text) in available().items():
+        for name, (_module, text) in BENCHMARKS.items():
             print(f"{name}\t{text}")
         return 0
     name, rest = argv[0], argv[1:]
     if name == "all":
-        codes = [run(each, rest) for each in available()]
+        codes = [run(each, rest) for each in BENCHMARKS]
         return max(codes)
-    if name not in available():
+    if name not in BENCHMARKS:
         print(f"unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     return run(name, rest)

@@ -6,19 +6,19 @@ import importlib
 import subprocess
 import sys
 
-from bench.__main__ import available
+from bench.__main__ import BENCHMARKS
 
 
 def test_list_names_every_benchmark():
     result = subprocess.run([sys.executable, "-m", "bench", "--list"], capture_output=True,
                             text=True, check=True)  # fmt: skip
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
-    assert {"bulk", "reads", "auth", "import", "drafts", "scale", "cluster"} <= set(names)
-    assert names == list(available())
+    assert {"bulk", "reads", "auth", "import", "drafts", "scale", "cluster", "export"} <= set(names)
+    assert names == list(BENCHMARKS)
 
 
 def test_every_benchmark_module_imports():
-    for module, _text in available().values():
+    for module, _text in BENCHMARKS.values():
         loaded = importlib.import_module(module)
         assert callable(getattr(loaded, "main", None)), module
     importlib.import_module("bench.apps")
