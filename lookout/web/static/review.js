@@ -198,6 +198,8 @@ function draw(ctx, view) {
     drawnRaw: raw,
     view: { scale: view.scale, ox: view.ox, oy: view.oy, w: view.w, h: view.h, dpr: view.dpr },
   };
+  // Ready: the first frame drawn with its boxes, tracks listed, keys live (bench/ui.py).
+  if (state.ready && stage.image && !performance.getEntriesByName("lookout:ready").length) performance.mark("lookout:ready");
 }
 
 // --- panels ---
