@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, dict[str, Any]]
         "--token-ttl", type=float, default=None, help="tokens expire after this many seconds"
     )
     p.add_argument(
+        "--expire-tokens-at",
+        type=int,
+        default=None,
+        help="every token issued so far expires once this many requests were received",
+    )
+    p.add_argument(
         "--broken-image",
         type=int,
         action="append",
@@ -76,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, dict[str, Any]]
         "timeout_hang_s": a.timeout_hang,
         "drop_rate": a.drop_rate,
         "token_ttl_s": a.token_ttl,
+        "expire_tokens_at_request": a.expire_tokens_at,
         "broken_image_detection_ids": set(a.broken_image),
         "fault_paths": tuple(a.fault_path) if a.fault_path else None,
         "faults_on_login": a.faults_on_login,

@@ -70,10 +70,11 @@ class FakePlatformStats:
         self.requests: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
 
-    def count_request(self, template: str) -> None:
-        """Count one request."""
+    def count_request(self, template: str) -> int:
+        """Count one request; returns how many requests were counted so far."""
         with self._lock:
             self.requests[template] += 1
+            return self.requests.total()
 
     def count_fault(self, kind: str) -> None:
         """Count one injected fault."""
@@ -129,6 +130,8 @@ class FakePlatformState:
         self._by_bucket_key: dict[str, Detection] = {}
         self._images: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._token_epoch = 0
+        # Tokens issued at or before this instant are expired (see expire_tokens).
+        self._expired_before = float("-inf")
         self.reseed_faults()
 
     # -- data
@@ -212,6 +215,12 @@ class FakePlatformState:
         with self._lock:
             self._token_epoch += 1
 
+    def expire_tokens(self) -> None:
+        """Expire every token issued so far: their holders get 401 until they log in again."""
+        with self._lock:
+            self._expired_before = time.time()
+        self.stats.count_fault("token_expiry")
+
     def issue_token(self, username: str) -> str:
         """A signed JWT for a known user."""
         _, role, org = self.config.users[username]
@@ -241,7 +250,8 @@ class FakePlatformState:
                 return None
             claims = json.loads(_unb64(body))
             ttl = self.config.token_ttl_s
-            if ttl is not None and time.time() - float(claims["iat"]) > ttl:
+            issued = float(claims["iat"])
+            if issued <= self._expired_before or (ttl is not None and time.time() - issued > ttl):
                 self.stats.count_fault("expired_token")
                 return None
             return TokenPayload(
@@ -316,7 +326,9 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.state
-        state.stats.count_request(self._template(scope))
+        served = state.stats.count_request(self._template(scope))
+        if served == state.config.expire_tokens_at_request:
+            state.expire_tokens()
         if state.config.latency_s > 0:
             state.stats.count_fault("latency")
             await asyncio.sleep(state.config.latency_s)

@@ -96,6 +96,9 @@ class FakePlatformConfig:
     timeout_hang_s: float = 30.0
     drop_rate: float = 0.0
     token_ttl_s: float | None = None
+    # Once the platform has received this many requests, every token issued so far expires
+    # (one expiry, as when a long import outlives its token; later logins are unaffected).
+    expire_tokens_at_request: int | None = None
     fault_paths: tuple[str, ...] | None = None
     faults_on_login: bool = False
     broken_image_detection_ids: set[int] = field(default_factory=set)

@@ -104,6 +104,7 @@ def describe(url: str, config: FakePlatformConfig) -> str:
             "timeout_rate",
             "drop_rate",
             "token_ttl_s",
+            "expire_tokens_at_request",
         )
         if getattr(config, k)
     }

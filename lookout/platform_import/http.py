@@ -68,10 +68,15 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def call_timeout(policy: RetryPolicy) -> httpx.Timeout:
+    """The timeout of one call under this policy."""
+    return httpx.Timeout(policy.timeout_s, connect=min(policy.timeout_s, 10.0))
+
+
 def make_http_client(policy: RetryPolicy, pool_size: int) -> httpx.Client:
     """One pooled client for the whole run (connections are reused across calls and threads)."""
     return httpx.Client(
-        timeout=httpx.Timeout(policy.timeout_s, connect=min(policy.timeout_s, 10.0)),
+        timeout=call_timeout(policy),
         limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
         follow_redirects=True,
     )
@@ -141,6 +146,9 @@ def send(
     ``final`` marks answers with a retryable status that are nonetheless definitive.
     """
     shown = safe_url(url)
+    # The pool is shared by clients with different policies (Lookout calls wait longer than
+    # platform calls), so each call carries its own policy's timeout.
+    kwargs.setdefault("timeout", call_timeout(policy))
 
     def attempt() -> httpx.Response:
         started = time.monotonic()

@@ -42,6 +42,10 @@ def review_of(session: Session, sequence_id: uuid.UUID) -> SequenceReview | None
     )
 
 
+# Reads and writes of one draft request when other writers keep getting in between.
+DRAFT_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class DraftOutcome:
     status: str  # created, updated or skipped
@@ -99,12 +103,29 @@ def draft_review(
     model_name: str = "platform",
     force: bool = False,
 ) -> DraftOutcome:
-    """Draft the review from a model's boxes, stage ready_to_annotate; people's work is kept."""
-    sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
-    review = review_of(session, sequence.id)
+    """Draft the review from a model's boxes, stage ready_to_annotate; people's work is kept.
+
+    A review written by someone else between our read and our write (two importers drafting
+    the same sequence) is read again: a draft is drafted over, a person's review is kept.
+    """
+    target = get_sequence(session, principal=principal, sequence_id=sequence_id).id
+    for attempt in range(DRAFT_ATTEMPTS):
+        try:
+            return _draft_once(session, target, params, model_name, force)
+        except Conflict:
+            # With force the caller overwrites on purpose: a write meanwhile is worth a 409.
+            if force or attempt == DRAFT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _draft_once(
+    session: Session, sequence_id: uuid.UUID, params: DraftParams, model_name: str, force: bool
+) -> DraftOutcome:
+    review = review_of(session, sequence_id)
     if review is not None and is_human(review) and not force:
         return DraftOutcome("skipped", review, "a person has started or finished this review")
-    tracks = draft_tracks(session, sequence.id, params, model_name)
+    tracks = draft_tracks(session, sequence_id, params, model_name)
     values = {
         "tracks": tracks,
         "has_smoke": bool(tracks),
@@ -124,7 +145,7 @@ def draft_review(
         },
     }
     if review is None:
-        return DraftOutcome("created", _insert_review(session, sequence.id, values))
+        return DraftOutcome("created", _insert_review(session, sequence_id, values))
     _update_versioned(session, review, values)
     return DraftOutcome("updated", review)
 
