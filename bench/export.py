@@ -108,12 +108,15 @@ def build(url: str, storage: Path, images: int) -> str:
             sa.text("SELECT object_key FROM images WHERE project_id = CAST(:project AS uuid)"),
             params,
         ).scalars()
-        source = storage / "bench.jpg"
-        source.write_bytes(JPEG)
-        for key in keys:
+        for number, key in enumerate(keys):
+            # The same bytes for every frame: hard links, not copies, with a new source file
+            # before the file system's limit of links to one file (65,000 on ext4).
+            source = storage / f"bench-{number // 50_000}.jpg"
+            if number % 50_000 == 0:
+                source.write_bytes(JPEG)
             target = storage / key
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(source, target)  # the same bytes for every frame: links, not copies
+            os.link(source, target)
     engine.dispose()
     return project
 
