@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookout import __version__, apidocs
@@ -21,6 +24,7 @@ from lookout.errors import LookoutError
 from lookout.storage import StorageError, make_storage
 
 log = logging.getLogger(__name__)
+CLIENT_CLOSED_REQUEST = 499
 
 
 class BodyTooLarge(Exception):
@@ -91,15 +95,96 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"same-origin"))
-                message["headers"] = headers
+                started = True
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
             await send(message)
 
-        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # Starlette answers a crash outside every middleware, without these headers: answer
+            # here, then let the error go on to be logged (nothing more is sent once started).
+            if not started:
+                text = [(b"content-type", b"text/plain; charset=utf-8")]
+                await with_headers({"type": "http.response.start", "status": 500, "headers": text})
+                await send({"type": "http.response.body", "body": b"Internal Server Error"})
+            raise
+
+    HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
+
+
+# Query parameters that carry credentials: presigned URLs' signatures (Lookout's, S3's), tokens.
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&](?:[^=&\s\"]*(?:signature|credential|token|secret|password|api[-_]?key)"
+    r"[^=&\s\"]*|sig)=)[^&\s\"]*"
+)
+
+
+def redact_query(text: str) -> str:
+    """The text with the values of credential-like query parameters replaced."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Log records never show credentials carried in URLs: uvicorn's access log prints each
+    request's query (a presigned URL's signature) and httpx logs the URLs the server fetches
+    (the platform's presigned frames)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_query(record.msg)
+        return True
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, int | float) or value is None:
+        return value
+    text = str(value)
+    return redact_query(text) if "?" in text else value
+
+
+def install_log_redaction() -> None:
+    """Filter the loggers that print URLs (once per process: every worker builds its app)."""
+    for name in ("uvicorn.access", "uvicorn.error", "httpx"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
+class ErrorBody(BaseModel):
+    """Every refusal of the API: what is wrong and, when one input is to blame, which."""
+
+    detail: str
+    field: str | None = None
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Answers any API route may give besides its own (documented, so clients and schemathesis
+# know them): the error handlers below, the body size limit and the authentication brake.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid input: `detail` says what is wrong, `field` where"),
+    401: _error("Missing or invalid credentials (API key, proxy headers or HMAC signature)"),
+    403: _error("Not allowed, e.g. a cross-site write or a group you are not a member of"),
+    404: _error("No such object, or it belongs to a group you are not a member of"),
+    409: _error("Conflicts with the current state of the object"),
+    413: _error("The request body or upload is larger than the server accepts"),
+    415: _error("The upload is not of a supported type"),
+    429: _error("Too many failed authentication attempts from this client; try again later"),
+    503: _error("The database or the object storage is unavailable; try again"),
+}
 
 
 def _error_body(exc: LookoutError) -> dict[str, Any]:
@@ -125,6 +210,22 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("database failed: %s", exc)
         return JSONResponse({"detail": "database is unavailable, try again"}, 503)
 
+    @app.exception_handler(sa.exc.DataError)
+    async def refused_value(_request: Request, exc: sa.exc.DataError) -> JSONResponse:
+        # A value the database cannot hold came from the client (PostgreSQL refuses NUL
+        # characters in text, which SQLite and Python accept): the request is at fault.
+        log.info("the database refused a value: %s", exc.orig)
+        nul = "NUL" in str(exc.orig)
+        detail = "text must not contain NUL characters" if nul else "a value is out of range"
+        return JSONResponse({"detail": detail}, 400)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _exc: ClientDisconnect) -> Response:
+        # The client left before sending its whole request (a killed importer): nothing was
+        # done and nobody reads the answer, so this is no server error. 499 as nginx logs it.
+        log.info("client left during %s %s", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
 
 def serve_app() -> FastAPI:
     """The app of a server process (`lookout serve`, one per uvicorn worker)."""
@@ -134,6 +235,7 @@ def serve_app() -> FastAPI:
 def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
     """Build the app with its engine, sessions and storage."""
     settings = settings or get_settings()
+    install_log_redaction()
     engine = make_engine(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
@@ -183,15 +285,16 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.sequences.routes import router as sequences
     from lookout.storage.routes import router as storage
 
-    for router in (health.router, projects, images, sequences, storage, analyses, work_queue):
-        app.include_router(router)
+    app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
+    for router in (projects, images, sequences, storage, analyses, work_queue):
+        app.include_router(router, responses=ERROR_RESPONSES)
 
     from lookout.evaluation.page import router as evaluation_page
     from lookout.evaluation.routes import router as evaluation
     from lookout.exports.routes import router as exports
 
-    app.include_router(exports)
-    app.include_router(evaluation)
+    app.include_router(exports, responses=ERROR_RESPONSES)
+    app.include_router(evaluation, responses=ERROR_RESPONSES)
     app.include_router(evaluation_page)
 
     from lookout.web import routes as web

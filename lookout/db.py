@@ -23,6 +23,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Largest OFFSET a listing accepts: SQL integers are 64 bits and the drivers fail (a 500) on
+# anything larger; no listing is anywhere near this long.
+MAX_OFFSET = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -102,6 +106,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         def _begin_immediate(conn: sa.Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        # After BEGIN IMMEDIATE, which is not a write of the transaction's own.
+        event.listen(engine, "begin", _reset_wrote)
+        event.listen(engine, "before_cursor_execute", _note_write)
         return engine
     engine = sa.create_engine(
         url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
@@ -136,6 +143,24 @@ def finish_read_only(session: Session) -> bool:
         return False
     bind = session.get_bind()
     if bind.dialect.name != "postgresql" or session.connection().info.get(_WROTE, True):
+        return False
+    session.commit()
+    return True
+
+
+def release_read_only(session: Session) -> bool:
+    """End the session's transaction now if it only read; True if done.
+
+    Call it before slow work that needs no database (object storage, fetching a URL, decoding
+    an image): on SQLite every transaction holds the database's write lock (BEGIN IMMEDIATE),
+    so one left open across a hung storage call or a slowly read download stops every other
+    request until SQLite's busy timeout answers them "database is locked"; on PostgreSQL it
+    holds a pooled connection. A transaction that wrote is kept, since its work must commit
+    together with what follows. Loaded objects stay usable (sessions don't expire on commit).
+    """
+    if session.new or session.dirty or session.deleted or not session.in_transaction():
+        return False
+    if session.connection().info.get(_WROTE, True):
         return False
     session.commit()
     return True

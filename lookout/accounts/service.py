@@ -61,9 +61,13 @@ def get_or_create_group(session: Session, *, name: str, description: str | None 
         raise InvalidInput("group name is empty", field="name")
     group = session.scalar(sa.select(Group).where(Group.name == name))
     if group is None:
-        group = Group(name=name, description=description)
-        session.add(group)
-        session.flush()
+        try:
+            with session.begin_nested():
+                group = Group(name=name, description=description)
+                session.add(group)
+        except IntegrityError:
+            # Another request (or server process) created it at the same moment.
+            group = session.scalars(sa.select(Group).where(Group.name == name)).one()
     return group
 
 

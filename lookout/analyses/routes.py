@@ -43,6 +43,7 @@ from lookout.analyses.schemas import (
     prediction_read,
 )
 from lookout.auth.dependencies import RawBodyDep, SignedCallbackDep
+from lookout.db import MAX_OFFSET
 from lookout.deps import (
     BaseUrlDep,
     PrincipalDep,
@@ -322,7 +323,8 @@ def finalize_analysis(
 def list_analyses(
     image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
     model_name: str | None = None, status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> AnalysisPage:  # fmt: skip
     """An image's analyses, newest first, filtered by model and status."""
     items, total = service.list_analyses(
@@ -375,7 +377,7 @@ def compare_analyses(
 def get_analysis(
     analysis_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
     annotations_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
-    annotations_offset: Annotated[int, Query(ge=0)] = 0,
+    annotations_offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:  # fmt: skip
     """One analysis with a page of its annotations (posted order) and their total."""
     analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
@@ -395,7 +397,7 @@ def list_annotations(
     annotation_type: str | None = None, class_name: str | None = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:  # fmt: skip
     """An analysis's annotations filtered by type, class and minimum confidence."""
     if annotation_type is not None and annotation_type not in TYPES:

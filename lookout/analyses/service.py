@@ -44,7 +44,7 @@ from lookout.auth.principal import (
     scope_kind,
     scope_params,
 )
-from lookout.db import UTCDateTime, json_key, pg_json_time, utcnow
+from lookout.db import UTCDateTime, json_key, pg_json_time, release_read_only, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from lookout.images import service as images
 from lookout.images.models import Image
@@ -126,7 +126,8 @@ def insert_annotations(
         annotations, width=image.width, height=image.height,
         artifact_names=_artifact_names(session, analysis.id, annotations),
     )  # fmt: skip
-    present = _present_client_ids(session, analysis.id, valid)
+    # An analysis created in this transaction has no stored predictions to skip.
+    present = {} if _created_here(analysis) else _present_client_ids(session, analysis.id, valid)
     rows = _rows(analysis.id, [a for a in valid if a.client_id not in present])
     if rows:
         insert_rows(session, analysis.id, rows)
@@ -481,6 +482,7 @@ def list_artifacts(
     """An analysis's artifacts; pending ones are checked against storage first."""
     analysis = get_analysis(session, principal=principal, analysis_id=analysis_id)
     artifacts = analysis_artifacts(analysis)
+    release_read_only(session)  # no database lock held while storage answers
     for artifact in artifacts:
         _confirm_artifact(storage, artifact, max_artifact_bytes)
     session.commit()
@@ -498,6 +500,7 @@ def get_artifact(
     )
     if artifact is None:
         raise NotFound(f"analysis {analysis.id} has no artifact {name!r}", field="artifact_name")
+    release_read_only(session)  # no database lock held while storage answers
     _confirm_artifact(storage, artifact, max_artifact_bytes)
     session.commit()
     if artifact.state != ArtifactState.UPLOADED:
@@ -736,13 +739,20 @@ def touch(analysis: Analysis) -> None:
     Not needed for an analysis created in the current transaction (`create_analysis_row`),
     which no one else can have read yet.
     """
-    created_in = analysis.__dict__.get("_lookout_created_in")
-    session = Session.object_session(analysis)
-    if created_in is not None and session is not None and created_in() is session.get_transaction():
+    if _created_here(analysis):
         return
     now, before = utcnow(), analysis.updated_at
     # Strictly later than before, even if the clock stepped back.
     analysis.updated_at = now if before is None else max(now, before + timedelta(microseconds=1))
+
+
+def _created_here(analysis: Analysis) -> bool:
+    """Whether `create_analysis_row` made it in its session's current transaction."""
+    created_in = analysis.__dict__.get("_lookout_created_in")
+    session = Session.object_session(analysis)
+    if created_in is None or session is None:
+        return False
+    return created_in() is session.get_transaction()
 
 
 @functools.cache  # eight filter shapes, three forms

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.errors import InvalidInput
 from lookout.evaluation import service
@@ -97,7 +98,7 @@ def list_outcomes(
     class_name: str | None = None,
     image_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> OutcomePage:
     """Judged boxes, most confident first: filter to a model's misses or false alarms."""
     rows, total = service.list_outcomes(

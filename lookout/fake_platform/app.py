@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -152,14 +153,22 @@ class FakePlatformState:
         _ = self.data  # make sure the index matches the current config
         return self._by_bucket_key.get(bucket_key)
 
-    def image(self, det: Detection) -> bytes:
-        """The JPEG of a detection, rendered once and cached."""
+    def cached_image(self, det: Detection) -> bytes | None:
+        """The JPEG of a detection if it is rendered already."""
         cfg = self.config
         key = (cfg.data_key(), det.id, tuple(cfg.image_size))
         with self._lock:
             if key in self._images:
                 self._images.move_to_end(key)
                 return self._images[key]
+        return None
+
+    def image(self, det: Detection) -> bytes:
+        """The JPEG of a detection, rendered once and cached."""
+        if (jpeg := self.cached_image(det)) is not None:
+            return jpeg
+        cfg = self.config
+        key = (cfg.data_key(), det.id, tuple(cfg.image_size))
         jpeg = render_jpeg(self.data.cameras[det.camera_id], det, tuple(cfg.image_size), cfg.seed)
         with self._lock:
             self._images[key] = jpeg
@@ -584,7 +593,7 @@ def _add_detection_routes(app: FastAPI) -> None:
         return {"url": state.presign(str(request.base_url), org, det.bucket_key)}
 
     @app.get("/storage/{bucket}/{bucket_key}")
-    def storage(request: Request, bucket: str, bucket_key: str) -> Response:
+    async def storage(request: Request, bucket: str, bucket_key: str) -> Response:
         """The object store: a presigned GET of a frame."""
         state = _state(request)
         problem = state.check_presigned(request.url.path, dict(request.query_params))
@@ -597,7 +606,9 @@ def _add_detection_routes(app: FastAPI) -> None:
         if det.id in state.config.broken_image_detection_ids:
             state.stats.count_fault("broken_image")
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return Response(state.image(det), media_type="image/jpeg")
+        # Served on the event loop when rendered already (the usual case): no thread hop.
+        jpeg = state.cached_image(det) or await run_in_threadpool(state.image, det)
+        return Response(jpeg, media_type="image/jpeg")
 
 
 def _s3_error(status: int, code: str, message: str) -> Response:

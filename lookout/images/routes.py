@@ -105,6 +105,9 @@ def image_content(
 ) -> StreamingResponse:
     """The original image bytes."""
     image = service.get_image(session, principal=principal, image_id=image_id)
+    # Stream with no transaction open: on SQLite it would hold the write lock for as long as
+    # the client takes to read (on PostgreSQL a pooled connection).
+    session.commit()
     return StreamingResponse(
         service.image_chunks(storage, image),
         media_type=image.content_type,

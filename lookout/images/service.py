@@ -24,7 +24,7 @@ from lookout.auth.principal import (
     scope_kind,
     scope_params,
 )
-from lookout.db import UTCDateTime, json_key, pg_json_time
+from lookout.db import UTCDateTime, json_key, pg_json_time, release_read_only
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
 from lookout.images.models import Image
@@ -119,6 +119,7 @@ def store_image(
         return StoredImage(existing, existing=True)
     if not checked:
         _check_sequence(session, project_id, upload.sequence_id)
+    release_read_only(session)  # no database lock held while decoding and storing
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
     image_id = uuid.uuid4()
     key = f"projects/{project_id}/images/{image_id}.{EXTENSIONS[facts.content_type]}"
@@ -402,6 +403,7 @@ def image_chunks(storage: ObjectStorage, image: Image) -> Iterator[bytes]:
 
 def thumbnail_bytes(session: Session, storage: ObjectStorage, *, image: Image, size: int) -> bytes:
     """The stored thumbnail, computed and stored on first request."""
+    release_read_only(session)  # no database lock held while storage answers
     if image.thumbnail_key:
         try:
             return storage.get_bytes(image.thumbnail_key)

@@ -21,7 +21,12 @@ def list_projects(session: SessionDep, principal: PrincipalDep) -> list[ProjectR
     return [ProjectRead.model_validate(p) for p in projects]
 
 
-@router.post("", response_model=ProjectRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ProjectRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ProjectRead, "description": "With `exist_ok`: it already exists"}},
+)
 def create_project(
     body: ProjectCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ProjectRead:

@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from tenacity import (
 
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
+from lookout.db import release_read_only
 from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge
 from lookout.images import service as images
 from lookout.images.models import Image
@@ -80,6 +81,11 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def _object_name(url: str) -> str | None:
+    """The last segment of a URL's path (a presigned URL's object key), or None."""
+    return unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]) or None
+
+
 def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> IO[bytes]:
     """Download a frame with retries; a failure answers 502 naming the URL without its query."""
     if urlsplit(url).scheme not in {"http", "https"}:
@@ -124,7 +130,10 @@ def add_frame(
         return StoredFrame(existing, True, None, 0)
     if stream is None:
         assert http is not None and url is not None
+        release_read_only(session)  # no database lock held while the URL answers
         stream = fetch_frame(http, url, limit=fetch_limit)
+        # Named after the object, as when a client downloads the frame and uploads it.
+        filename = filename or _object_name(url)
     created: dict[str, Any] = {}
 
     def with_predictions(image: Image) -> None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
 from lookout.errors import InvalidInput
 from lookout.rendering import json_response
@@ -120,7 +121,7 @@ def list_sequences(
     has_missed_smoke: bool | None = None,
     order: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> SequencePage:
     """Sequences with a reviewer's filters; `order=oldest` gives the review queue."""
     filters = service.SequenceFilters(

@@ -28,6 +28,7 @@ from starlette.types import Scope
 from lookout import __version__
 from lookout.analyses.models import AnalysisStatus
 from lookout.auth.principal import Principal
+from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep
 from lookout.errors import LookoutError
 from lookout.images import service as images
@@ -42,7 +43,7 @@ STATIC_DIR = HERE / "static"
 TEMPLATE_DIR = HERE / "templates"
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; frame-ancestors 'none'"
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 GALLERY_PAGE = 60
 LIST_PAGE = 50
@@ -223,7 +224,7 @@ def _bool(value: str | None) -> bool | None:
 
 def _int(value: str | None, default: int, minimum: int = 0) -> int:
     try:
-        return max(minimum, int(value)) if value else default
+        return min(max(minimum, int(value)), MAX_OFFSET) if value else default
     except ValueError:
         return default
 

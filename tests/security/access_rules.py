@@ -1,0 +1,190 @@
+"""Who may call what: one rule per route of the app, and what each kind of caller gets.
+
+The route list comes from the app itself (its OpenAPI paths and a walk of its router, which
+also finds the web pages, the storage routes and the mounted static folders), so a route added
+without a rule here fails `test_every_route_has_an_access_rule` naming the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from starlette.routing import Mount
+
+# --- rule kinds ------------------------------------------------------------------------------
+
+PUBLIC = "public"  # no credentials needed (health, API docs, static files, the home redirect)
+USER = "user"  # any authenticated caller; answers only with the caller's groups' objects
+PROJECT = "project-member"  # an object of a project: members and admins only, others 404
+HMAC = "hmac-signed"  # pipeline callbacks: an HMAC signature (v1 or the document's legacy)
+HMAC_V1 = "hmac-v1"  # work-queue callbacks: Lookout's v1 signature only
+PRESIGNED = "storage-presigned"  # the local backend's presigned URLs: the URL is the credential
+
+# --- callers (the columns of the matrix) -------------------------------------------------------
+
+MEMBER = "member"  # API key of a member of the owning group
+OTHER_GROUP = "other-group"  # API key of a member of another group
+ADMIN = "admin"  # API key of an admin who belongs to no group
+PROXY_MEMBER = "proxy-member"  # the reverse proxy's headers for a member, from the same site
+NO_CREDENTIALS = "no-credentials"
+REVOKED_KEY = "revoked-key"
+EXPIRED_KEY = "expired-key"
+SIGNED = "signed"  # a valid v1 HMAC signature (a valid presigned URL for storage routes)
+LEGACY_SIGNED = "legacy-signed"  # the ML document's raw-body signature
+BAD_SIGNATURE = "bad-signature"  # signed with the wrong secret (another object's URL signature)
+REPLAYED_SIGNATURE = "replayed-signature"  # a signature already used (an expired URL)
+
+CALLERS = (
+    MEMBER,
+    OTHER_GROUP,
+    ADMIN,
+    PROXY_MEMBER,
+    NO_CREDENTIALS,
+    REVOKED_KEY,
+    EXPIRED_KEY,
+    SIGNED,
+    LEGACY_SIGNED,
+    BAD_SIGNATURE,
+    REPLAYED_SIGNATURE,
+)
+
+OK = "ok"  # 2xx (3xx for redirects); for OTHER_GROUP on USER routes: nothing of the owners shown
+
+
+def _expect(allowed: Iterable[str], denied: int, **special: Any) -> dict[str, Any]:
+    table = {caller: (OK if caller in allowed else denied) for caller in CALLERS}
+    table.update({name.replace("_", "-"): value for name, value in special.items()})
+    return table
+
+
+# What each caller gets from each kind of route.
+EXPECTED: dict[str, dict[str, Any]] = {
+    PUBLIC: _expect(CALLERS, 0),
+    USER: _expect({MEMBER, OTHER_GROUP, ADMIN, PROXY_MEMBER}, 401),
+    PROJECT: _expect({MEMBER, ADMIN, PROXY_MEMBER}, 401, other_group=404),
+    HMAC: _expect({SIGNED, LEGACY_SIGNED}, 401),
+    HMAC_V1: _expect({SIGNED}, 401),
+    # Without `expires` and `signature` the URL is malformed (422: required query parameters);
+    # a signature of another object, or an expired URL, is refused (403). Keys do not count.
+    PRESIGNED: _expect({SIGNED}, 422, bad_signature=403, replayed_signature=403),
+}
+
+# --- the rules: every route of the app, by method and path template ------------------------
+
+RULES: dict[str, str] = {
+    # API docs, health, static files
+    "GET /openapi.json": PUBLIC,
+    "GET /docs": PUBLIC,
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "MOUNT /apidocs/static": PUBLIC,
+    "MOUNT /static": PUBLIC,
+    "GET /api/health": PUBLIC,
+    # projects and images
+    "GET /api/projects": USER,
+    "POST /api/projects": USER,
+    "GET /api/projects/{project_id}": PROJECT,
+    "DELETE /api/projects/{project_id}": PROJECT,
+    "POST /api/projects/{project_id}/images": PROJECT,
+    "GET /api/projects/{project_id}/images": PROJECT,
+    "GET /api/images/{image_id}": PROJECT,
+    "DELETE /api/images/{image_id}": PROJECT,
+    "GET /api/images/{image_id}/content": PROJECT,
+    "GET /api/images/{image_id}/thumbnail": PROJECT,
+    # cameras, sequences, frames, reviews
+    "POST /api/cameras": PROJECT,
+    "POST /api/sequences": PROJECT,
+    "GET /api/sequences": USER,
+    "GET /api/sequences/{sequence_id}": PROJECT,
+    "POST /api/sequences/{sequence_id}/frames": PROJECT,
+    "POST /api/sequences/{sequence_id}/draft": PROJECT,
+    "GET /api/sequences/{sequence_id}/review": PROJECT,
+    "PUT /api/sequences/{sequence_id}/review": PROJECT,
+    # ML analyses: user endpoints
+    "POST /api/images/{image_id}/analyses": PROJECT,
+    "GET /api/images/{image_id}/analyses": PROJECT,
+    "GET /api/images/{image_id}/analyses/compare": PROJECT,
+    "GET /api/analyses/{analysis_id}": PROJECT,
+    "DELETE /api/analyses/{analysis_id}": PROJECT,
+    "GET /api/analyses/{analysis_id}/annotations": PROJECT,
+    "GET /api/analyses/{analysis_id}/export": PROJECT,
+    "GET /api/analyses/{analysis_id}/artifacts": PROJECT,
+    "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}": PROJECT,
+    "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}/url": PROJECT,
+    "POST /api/projects/{project_id}/analyses:queue": PROJECT,
+    # ML analyses: pipeline callbacks
+    "PATCH /api/analyses/{analysis_id}/status": HMAC,
+    "POST /api/analyses/{analysis_id}/artifacts/presign": HMAC,
+    "POST /api/analyses/{analysis_id}/annotations:bulk": HMAC,
+    "POST /api/analyses/{analysis_id}/finalize": HMAC,
+    # work queue: workers
+    "POST /api/analyses:claim": HMAC_V1,
+    "POST /api/analyses/{analysis_id}/heartbeat": HMAC_V1,
+    "POST /api/analyses/{analysis_id}/release": HMAC_V1,
+    "GET /api/analyses/{analysis_id}/image": HMAC_V1,
+    # local storage's presigned URLs
+    "PUT /storage/objects/{key:path}": PRESIGNED,
+    "GET /storage/objects/{key:path}": PRESIGNED,
+    # exports and evaluations
+    "GET /api/exports": PROJECT,
+    "POST /api/evaluations": PROJECT,
+    "GET /api/evaluations": USER,
+    "GET /api/evaluations/compare": PROJECT,
+    "GET /api/evaluations/models": PROJECT,
+    "GET /api/evaluations/{evaluation_id}": PROJECT,
+    "DELETE /api/evaluations/{evaluation_id}": PROJECT,
+    "GET /api/evaluations/{evaluation_id}/outcomes": PROJECT,
+    # web pages
+    "GET /": PUBLIC,  # a redirect to /projects, which asks for credentials
+    "GET /projects": USER,
+    "GET /projects/{project_id}": PROJECT,
+    "GET /projects/{project_id}/evaluation": PROJECT,
+    "GET /images/{image_id}": PROJECT,
+    "GET /images/{image_id}/compare": PROJECT,
+    "GET /sequences": USER,
+    "GET /sequences/queue": USER,
+    "GET /sequences/next": PROJECT,  # asked for what follows one of the owners' sequences
+    "GET /sequences/{sequence_id}": PROJECT,
+}
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _flatten(routes: Iterable[Any]) -> Iterator[Any]:
+    """Routes of a router, included routers opened up.
+
+    FastAPI 0.16x keeps included routers as `_IncludedRouter` entries in `app.routes`; their
+    routes (with the prefixes they were included with) are their `effective_candidates()`.
+    """
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if candidates is not None:
+            yield from _flatten(candidates())
+        else:
+            yield route
+
+
+def app_routes(app: Any) -> set[str]:
+    """Every route of the app as "METHOD /path" (and "MOUNT /path" for mounted folders)."""
+    found: set[str] = set()
+    for path, operations in app.openapi()["paths"].items():
+        found.update(f"{m.upper()} {path}" for m in operations if m in HTTP_METHODS)
+    for route in _flatten(app.router.routes):
+        if isinstance(route, Mount):
+            found.add(f"MOUNT {route.path}")
+            continue
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":  # Starlette adds HEAD to every GET route
+                found.add(f"{method} {route.path}")
+    return found
+
+
+def unruled(app: Any) -> list[str]:
+    """Routes of the app that no rule covers."""
+    return sorted(app_routes(app) - set(RULES))
+
+
+def stale(app: Any) -> list[str]:
+    """Rules naming routes the app no longer has."""
+    return sorted(set(RULES) - app_routes(app))

@@ -1,0 +1,622 @@
+"""The access matrix: every route of the app x every kind of caller, from the app's route table.
+
+Each route has a rule (tests/security/access_rules.py) and an example request here; each cell
+sends the example with one caller's credentials and compares the answer with what the rule
+allows. Requests that change or delete something get fresh objects of their own, and a refused
+one is checked to have changed nothing. Another group's objects answer 404 and listings show
+another group nothing of the owners'.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+from fastapi import FastAPI
+
+from lookout.app import create_app
+from lookout.pipeline.signing import sign_request
+from tests.analyses.ml_support import raw_body_headers
+from tests.conftest import HMAC_SECRET, make_settings
+from tests.exports.builders import distinct_jpeg
+from tests.reliability.record import record
+from tests.security import access_rules as rules
+from tests.security.conftest import ARTIFACT, PROXY_SECRET, WRONG_SECRET, SecurityWorld
+
+
+@dataclass
+class Call:
+    """One example request; `state` reads what it would change (a refused one must not)."""
+
+    method: str
+    path: str
+    json_body: Any = None
+    files: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    state: Callable[[], Any] | None = None
+
+    @property
+    def body(self) -> bytes:
+        return b"" if self.json_body is None else json.dumps(self.json_body).encode()
+
+
+Example = Callable[[SecurityWorld], Call]
+
+
+def _get(path: str) -> Example:
+    return lambda w: Call("GET", path.format(w=w))
+
+
+def _analysis_state(w: SecurityWorld, analysis_id: str) -> Callable[[], Any]:
+    def read() -> Any:
+        path = f"/api/analyses/{analysis_id}"
+        found = w.member.get(path, params={"annotations_limit": 0}).json()
+        artifacts = w.member.get(f"{path}/artifacts").json()["artifacts"]
+        return found["status"], found["annotations_total"], found["updated_at"], len(artifacts)
+
+    return read
+
+
+def _delete(w: SecurityWorld, path: str) -> Call:
+    return Call("DELETE", path, state=lambda: w.member.get(path).status_code)
+
+
+def _signed_callback(status: str, tail: str, body: dict[str, Any]) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        analysis_id = w.fresh_analysis(status=status)
+        return Call(
+            "POST",
+            f"/api/analyses/{analysis_id}/{tail}",
+            json_body=body,
+            state=_analysis_state(w, analysis_id),
+        )
+
+    return build
+
+
+def _status_change(w: SecurityWorld) -> Call:
+    analysis_id = w.fresh_analysis()
+    return Call(
+        "PATCH",
+        f"/api/analyses/{analysis_id}/status",
+        json_body={"status": "processing"},
+        state=_analysis_state(w, analysis_id),
+    )
+
+
+def _claim(w: SecurityWorld) -> Call:
+    model = w.unique("claimable")
+    analysis_id = w.fresh_analysis(model=model)
+    body = {"worker_id": w.unique("worker"), "model_name": model}
+    return Call(
+        "POST", "/api/analyses:claim", json_body=body, state=_analysis_state(w, analysis_id)
+    )
+
+
+def _lease(action: str) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        analysis_id, worker = w.fresh_claimed()
+        return Call(
+            "POST",
+            f"/api/analyses/{analysis_id}/{action}",
+            json_body={"worker_id": worker},
+            state=_analysis_state(w, analysis_id),
+        )
+
+    return build
+
+
+def _review(w: SecurityWorld) -> Call:
+    sequence_id = w.fresh_sequence()
+    path = f"/api/sequences/{sequence_id}/review"
+    return Call(
+        "PUT",
+        path,
+        json_body={"tracks": [], "processing_stage": "in_review"},
+        state=lambda: w.member.get(path).status_code,
+    )
+
+
+def _box() -> dict[str, Any]:
+    return {
+        "annotation_type": "bounding_box",
+        "class_name": "smoke",
+        "confidence": 0.5,
+        "data": {"bbox": [1, 1, 9, 9], "format": "xyxy"},
+    }
+
+
+def _jpeg_file() -> dict[str, Any]:
+    return {"file": ("frame.jpg", distinct_jpeg(), "image/jpeg")}
+
+
+EXAMPLES: dict[str, Example] = {
+    "GET /openapi.json": _get("/openapi.json"),
+    "GET /docs": _get("/docs"),
+    "GET /docs/oauth2-redirect": _get("/docs/oauth2-redirect"),
+    "MOUNT /apidocs/static": _get("/apidocs/static/swagger-ui.css"),
+    "MOUNT /static": _get("/static/app.css"),
+    "GET /api/health": _get("/api/health"),
+    "GET /api/projects": _get("/api/projects"),
+    "POST /api/projects": lambda w: Call(
+        "POST", "/api/projects", json_body={"name": w.unique("new")}
+    ),
+    "GET /api/projects/{project_id}": _get("/api/projects/{w.project_id}"),
+    "DELETE /api/projects/{project_id}": lambda w: _delete(w, f"/api/projects/{w.fresh_project()}"),
+    "POST /api/projects/{project_id}/images": lambda w: Call(
+        "POST", f"/api/projects/{w.project_id}/images", files=_jpeg_file()
+    ),
+    "GET /api/projects/{project_id}/images": _get("/api/projects/{w.project_id}/images"),
+    "GET /api/images/{image_id}": _get("/api/images/{w.image_id}"),
+    "DELETE /api/images/{image_id}": lambda w: _delete(w, f"/api/images/{w.fresh_image()}"),
+    "GET /api/images/{image_id}/content": _get("/api/images/{w.image_id}/content"),
+    "GET /api/images/{image_id}/thumbnail": _get("/api/images/{w.image_id}/thumbnail"),
+    "POST /api/cameras": lambda w: Call(
+        "POST",
+        "/api/cameras",
+        json_body={
+            "project_id": w.project_id,
+            "source": "sec",
+            "source_id": w.unique("cam"),
+            "name": "cam",
+        },
+    ),
+    "POST /api/sequences": lambda w: Call(
+        "POST",
+        "/api/sequences",
+        json_body={
+            "project_id": w.project_id,
+            "source": "sec",
+            "source_id": w.unique("seq"),
+            "started_at": "2024-06-01T10:00:00Z",
+        },
+    ),
+    "GET /api/sequences": _get("/api/sequences"),
+    "GET /api/sequences/{sequence_id}": _get("/api/sequences/{w.sequence.id}"),
+    "POST /api/sequences/{sequence_id}/frames": lambda w: Call(
+        "POST",
+        f"/api/sequences/{w.sequence.id}/frames",
+        files=_jpeg_file(),
+        data={"metadata": json.dumps({"source": "sec", "source_id": w.unique("frame")})},
+    ),
+    "POST /api/sequences/{sequence_id}/draft": lambda w: Call(
+        "POST", f"/api/sequences/{w.sequence.id}/draft", json_body={"model_name": "platform"}
+    ),
+    "GET /api/sequences/{sequence_id}/review": _get("/api/sequences/{w.sequence.id}/review"),
+    "PUT /api/sequences/{sequence_id}/review": _review,
+    "POST /api/images/{image_id}/analyses": lambda w: Call(
+        "POST", f"/api/images/{w.fresh_image()}/analyses", json_body={"model_name": "yolo_sec"}
+    ),
+    "GET /api/images/{image_id}/analyses": _get("/api/images/{w.image_id}/analyses"),
+    "GET /api/images/{image_id}/analyses/compare": _get(
+        "/api/images/{w.image_id}/analyses/compare?analysis_id={w.analysis_id}"
+    ),
+    "GET /api/analyses/{analysis_id}": _get("/api/analyses/{w.analysis_id}"),
+    "DELETE /api/analyses/{analysis_id}": lambda w: _delete(
+        w, f"/api/analyses/{w.fresh_analysis()}"
+    ),
+    "GET /api/analyses/{analysis_id}/annotations": _get(
+        "/api/analyses/{w.analysis_id}/annotations"
+    ),
+    "GET /api/analyses/{analysis_id}/export": _get("/api/analyses/{w.analysis_id}/export"),
+    "GET /api/analyses/{analysis_id}/artifacts": _get("/api/analyses/{w.analysis_id}/artifacts"),
+    "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}": _get(
+        "/api/analyses/{w.analysis_id}/artifacts/" + ARTIFACT
+    ),
+    "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}/url": _get(
+        "/api/analyses/{w.analysis_id}/artifacts/" + ARTIFACT + "/url"
+    ),
+    "POST /api/projects/{project_id}/analyses:queue": lambda w: Call(
+        "POST",
+        f"/api/projects/{w.project_id}/analyses:queue",
+        json_body={"model_name": w.unique("queued"), "limit": 1},
+    ),
+    "PATCH /api/analyses/{analysis_id}/status": _status_change,
+    "POST /api/analyses/{analysis_id}/artifacts/presign": _signed_callback(
+        "processing",
+        "artifacts/presign",
+        {"artifacts": [{"artifact_name": "notes.txt", "content_type": "text/plain"}]},
+    ),
+    "POST /api/analyses/{analysis_id}/annotations:bulk": _signed_callback(
+        "queued", "annotations:bulk", {"annotations": [_box()]}
+    ),
+    "POST /api/analyses/{analysis_id}/finalize": _signed_callback(
+        "processing", "finalize", {"status": "completed"}
+    ),
+    "POST /api/analyses:claim": _claim,
+    "POST /api/analyses/{analysis_id}/heartbeat": _lease("heartbeat"),
+    "POST /api/analyses/{analysis_id}/release": _lease("release"),
+    "GET /api/analyses/{analysis_id}/image": _get("/api/analyses/{w.analysis_id}/image"),
+    "PUT /storage/objects/{key:path}": lambda w: Call(
+        "PUT", w.fresh_upload_url(), headers={"Content-Type": "text/plain"}, json_body="text"
+    ),
+    "GET /storage/objects/{key:path}": lambda w: Call("GET", w.download_url()),
+    "GET /api/exports": _get("/api/exports?project_id={w.project_id}"),
+    "POST /api/evaluations": lambda w: Call(
+        "POST", "/api/evaluations", json_body={"project_id": w.project_id, "model_name": "yolo"}
+    ),
+    "GET /api/evaluations": _get("/api/evaluations"),
+    "GET /api/evaluations/compare": _get("/api/evaluations/compare?ids={w.evaluation_id}"),
+    "GET /api/evaluations/models": _get("/api/evaluations/models?project_id={w.project_id}"),
+    "GET /api/evaluations/{evaluation_id}": _get("/api/evaluations/{w.evaluation_id}"),
+    "DELETE /api/evaluations/{evaluation_id}": lambda w: _delete(
+        w, f"/api/evaluations/{w.fresh_evaluation()}"
+    ),
+    "GET /api/evaluations/{evaluation_id}/outcomes": _get(
+        "/api/evaluations/{w.evaluation_id}/outcomes"
+    ),
+    "GET /": _get("/"),
+    "GET /projects": _get("/projects"),
+    "GET /projects/{project_id}": _get("/projects/{w.project_id}"),
+    "GET /projects/{project_id}/evaluation": _get("/projects/{w.project_id}/evaluation"),
+    "GET /images/{image_id}": _get("/images/{w.image_id}"),
+    "GET /images/{image_id}/compare": _get("/images/{w.image_id}/compare"),
+    "GET /sequences": _get("/sequences"),
+    "GET /sequences/queue": _get("/sequences/queue"),
+    "GET /sequences/next": _get("/sequences/next?after={w.sequence.id}"),
+    "GET /sequences/{sequence_id}": _get("/sequences/{w.sequence.id}"),
+}
+
+
+# --- sending one cell ---------------------------------------------------------------------
+
+
+def caller_headers(w: SecurityWorld, caller: str, call: Call) -> dict[str, str]:
+    """The credentials one kind of caller sends (signatures cover this exact request)."""
+    keys = {
+        rules.MEMBER: w.member_key,
+        rules.OTHER_GROUP: w.other_key,
+        rules.ADMIN: w.admin_key,
+        rules.REVOKED_KEY: w.revoked_key,
+        rules.EXPIRED_KEY: w.expired_key,
+    }
+    if caller in keys:
+        return {"X-API-Key": keys[caller]}
+    if caller == rules.PROXY_MEMBER:
+        return {
+            "X-User-Email": w.proxy_email,
+            "X-Proxy-Secret": PROXY_SECRET,
+            "Origin": w.url,
+            "Sec-Fetch-Site": "same-origin",
+        }
+    if caller in (rules.SIGNED, rules.BAD_SIGNATURE):
+        secret = HMAC_SECRET if caller == rules.SIGNED else WRONG_SECRET
+        return sign_request(secret, call.method, call.path, call.body)
+    if caller == rules.LEGACY_SIGNED:
+        return {k: v for k, v in raw_body_headers(call.body).items() if k != "Content-Type"}
+    if caller == rules.REPLAYED_SIGNATURE:
+        return {k: v for k, v in w.spent_signature.items() if k != "Content-Type"}
+    assert caller == rules.NO_CREDENTIALS, caller
+    return {}
+
+
+def _request(
+    client: httpx.Client, call: Call, path: str, headers: dict[str, str]
+) -> httpx.Response:
+    all_headers = dict(call.headers)
+    if call.json_body is not None:
+        all_headers.setdefault("Content-Type", "application/json")
+    all_headers.update(headers)
+    content = call.body if call.json_body is not None else None
+    return client.request(
+        call.method, path, content=content, files=call.files, data=call.data, headers=all_headers
+    )
+
+
+def _presigned_variant(w: SecurityWorld, caller: str, call: Call) -> str:
+    """The URL a caller of a storage route sends: valid, re-signed wrongly, expired or bare."""
+    parts = urlsplit(call.path)
+    if caller == rules.SIGNED:
+        return call.path
+    if caller not in (rules.BAD_SIGNATURE, rules.REPLAYED_SIGNATURE):
+        return parts.path  # keys and HMAC headers do not open storage URLs
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    key = parts.path.removeprefix("/storage/objects/")
+    if caller == rules.BAD_SIGNATURE:  # a genuine signature, of another object
+        other = key.replace(key.split("/")[1], str(uuid.uuid4()))
+        query["signature"] = w.storage().sign(
+            call.method, other, query.get("content_type", ""), int(query["expires"])
+        )
+    else:  # a genuine URL whose time is over
+        query["expires"] = str(int(time.time()) - 60)
+        query["signature"] = w.storage().sign(
+            call.method, key, query.get("content_type", ""), int(query["expires"])
+        )
+    return f"{parts.path}?{urlencode(query)}"
+
+
+@dataclass
+class Cell:
+    """What one caller got from one route, and what the route's object looked like before."""
+
+    response: httpx.Response
+    requests: int
+    before: Any
+
+
+def send_cell(w: SecurityWorld, kind: str, caller: str, call: Call) -> Cell:
+    """Send the example as `caller`."""
+    state = call.state or (lambda: None)
+    if kind == rules.PRESIGNED:
+        path = _presigned_variant(w, caller, call)
+        headers = {} if path != urlsplit(path).path else caller_headers(w, caller, call)
+        before = state()
+        return Cell(_request(w.raw, call, path, headers), 1, before)
+    if caller == rules.REPLAYED_SIGNATURE and kind in (rules.HMAC, rules.HMAC_V1):
+        headers = caller_headers(w, rules.SIGNED, call)
+        first = _request(w.raw, call, call.path, headers)
+        assert first.is_success, f"{call.method} {call.path} signed: {first.text}"
+        before = state()  # the replay must not take effect a second time
+        return Cell(_request(w.raw, call, call.path, headers), 2, before)
+    before = state()
+    return Cell(_request(w.raw, call, call.path, caller_headers(w, caller, call)), 1, before)
+
+
+def judge(w: SecurityWorld, kind: str, caller: str, call: Call, cell: Cell) -> str:
+    """An empty string when the answer is what the rule allows, else what went wrong."""
+    expected = rules.EXPECTED[kind][caller]
+    response = cell.response
+    got = response.status_code
+    if expected == rules.OK:
+        if got >= 400:
+            return f"expected success, got {got}: {response.text[:200]}"
+        if caller == rules.OTHER_GROUP:
+            leaked = sorted(i for i in w.owner_ids() if i in response.text)
+            if leaked:
+                return f"another group was shown the owners' {leaked}"
+        return ""
+    if got != expected:
+        return f"expected {expected}, got {got}: {response.text[:200]}"
+    if call.state is not None and call.state() != cell.before:
+        return f"a refused request changed something: {cell.before} -> {call.state()}"
+    return ""
+
+
+def test_every_route_has_an_access_rule_and_an_example(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'routes.db'}"))
+    assert rules.unruled(app) == [], "routes without an access rule in access_rules.RULES"
+    assert rules.stale(app) == [], "rules for routes the app no longer has"
+    assert set(EXAMPLES) == set(rules.RULES), "every rule needs an example request"
+    assert len(rules.app_routes(app)) > 60  # the walk reached the included routers
+
+
+def test_a_new_route_without_a_rule_fails_by_name(tmp_path: Path) -> None:
+    app: FastAPI = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'routes.db'}"))
+
+    @app.post("/api/forgotten/{thing_id}")
+    def forgotten(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    @app.get("/hidden-page", include_in_schema=False)
+    def hidden() -> dict[str, str]:
+        return {}
+
+    assert rules.unruled(app) == ["GET /hidden-page", "POST /api/forgotten/{thing_id}"]
+
+
+def documented(spec: dict[str, Any], route: str) -> set[str] | None:
+    """Status codes the OpenAPI document lists for a route (None: not in the document)."""
+    method, path = route.split(" ", 1)
+    operation = spec["paths"].get(path, {}).get(method.lower())
+    return None if operation is None else set(operation["responses"])
+
+
+def test_access_matrix(security_world: SecurityWorld) -> None:
+    w = security_world
+    spec = w.member.get("/openapi.json").json()
+    failures: list[str] = []
+    cells = sent = allowed = denied = 0
+    for route, kind in sorted(rules.RULES.items()):
+        statuses = documented(spec, route)
+        for caller in rules.CALLERS:
+            call = EXAMPLES[route](w)
+            cell = send_cell(w, kind, caller, call)
+            problem = judge(w, kind, caller, call, cell)
+            if (
+                not problem
+                and statuses is not None
+                and str(cell.response.status_code) not in statuses
+            ):
+                problem = f"answered {cell.response.status_code}, not in the API document"
+            if problem:
+                failures.append(f"{route} [{kind}] as {caller}: {problem}")
+            cells += 1
+            sent += cell.requests
+            allowed += cell.response.status_code < 400
+            denied += cell.response.status_code >= 400
+    record(
+        f"access matrix ({w.lookout.backend})",
+        routes=len(rules.RULES),
+        callers=len(rules.CALLERS),
+        cells_checked=cells,
+        requests_sent=sent,
+        allowed=allowed,
+        denied=denied,
+        not_as_the_rules_say=len(failures),
+    )
+    assert failures == [], "\n".join(failures)
+    assert denied > allowed > 0
+
+
+UI_WRITES = (
+    "PUT /api/sequences/{sequence_id}/review",  # review.js
+    "POST /api/evaluations",  # evaluation.js
+    "POST /api/projects/{project_id}/analyses:queue",  # queue.js
+)
+
+
+def test_cross_site_writes_refused_on_every_browser_route(security_world: SecurityWorld) -> None:
+    """Proxy credentials ride along with any request a browser makes: every route that changes
+    something with them refuses a request labelled cross-site, and nothing changes."""
+    w = security_world
+    browser = caller_headers(w, rules.PROXY_MEMBER, Call("GET", "/"))
+    hostile = (
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": ""},
+        {"Origin": "null", "Sec-Fetch-Site": ""},
+    )
+    routes = [
+        r
+        for r, kind in rules.RULES.items()
+        if kind in (rules.USER, rules.PROJECT) and r.split()[0] in rules.STATE_CHANGING
+    ]
+    failures: list[str] = []
+    refused = 0
+    for route in sorted(routes):
+        for labels in hostile:
+            call = EXAMPLES[route](w)
+            headers = {**browser, **labels}
+            before = call.state() if call.state else None
+            response = _request(w.raw, call, call.path, {k: v for k, v in headers.items() if v})
+            if response.status_code != 403 or "cross-site" not in response.text:
+                failures.append(f"{route} with {labels}: {response.status_code} {response.text}")
+            elif call.state is not None and call.state() != before:
+                failures.append(f"{route} with {labels}: refused but changed something")
+            else:
+                refused += 1
+    record(
+        f"cross-site writes ({w.lookout.backend})",
+        state_changing_routes=len(routes),
+        requests_sent=len(routes) * len(hostile),
+        refused_as_expected=refused,
+    )
+    assert failures == [], "\n".join(failures)
+    # The writes the UI's own scripts make (lookout/web/static) are among them.
+    assert set(UI_WRITES) <= set(routes)
+
+
+def test_references_to_another_groups_objects_are_refused(security_world: SecurityWorld) -> None:
+    """A member of another group names the owners' objects inside requests about its own:
+    nothing of the owners' is used, changed or shown (beyond the ids the caller sent)."""
+    w = security_world
+    other = w.lookout.client({"X-API-Key": w.other_key})
+    mine = w.other_project_id
+    files = {"file": ("own.jpg", distinct_jpeg(), "image/jpeg")}
+    own_image = other.post(f"/api/projects/{mine}/images", files=files).json()["id"]
+    own_sequence = other.post(
+        "/api/sequences",
+        json={
+            "project_id": mine,
+            "source": "other",
+            "source_id": w.unique("own"),
+            "started_at": "2024-06-01T10:00:00Z",
+        },
+    ).json()["id"]
+    frame, box = w.sequence.frames[0], [0.1, 0.1, 0.2, 0.2]
+    requests: dict[str, tuple[set[int], Callable[[], httpx.Response]]] = {
+        "upload into own project, in the owners' sequence": (
+            {400},
+            lambda: other.post(
+                f"/api/projects/{mine}/images",
+                files=_jpeg_file(),
+                data={"sequence_id": w.sequence.id},
+            ),
+        ),
+        "own sequence on the owners' camera": (
+            {400},
+            lambda: other.post(
+                "/api/sequences",
+                json={
+                    "project_id": mine,
+                    "camera_id": w.camera_id,
+                    "source": "other",
+                    "source_id": w.unique("s"),
+                    "started_at": "2024-06-01T10:00:00Z",
+                },
+            ),
+        ),
+        "compare own image with the owners' analysis": (
+            {404},
+            lambda: other.get(
+                f"/api/images/{own_image}/analyses/compare", params={"analysis_id": w.analysis_id}
+            ),
+        ),
+        "queue own project on the owners' sequence": (
+            {404},
+            lambda: other.post(
+                f"/api/projects/{mine}/analyses:queue",
+                json={"model_name": "m", "sequence_id": w.sequence.id},
+            ),
+        ),
+        "review own sequence with the owners' frames": (
+            {400},
+            lambda: other.put(
+                f"/api/sequences/{own_sequence}/review",
+                json={"tracks": [{"boxes": [{"frame_id": frame, "xyxyn": box}]}]},
+            ),
+        ),
+        "evaluate own project on the owners' camera": (
+            {400, 404},
+            lambda: other.post(
+                "/api/evaluations",
+                json={"project_id": mine, "model_name": "yolo", "camera_id": w.camera_id},
+            ),
+        ),
+        "export own project on the owners' camera": (
+            {400, 404},
+            lambda: other.get(
+                "/api/exports", params={"project_id": mine, "camera_id": w.camera_id}
+            ),
+        ),
+        "own images filtered by the owners' sequence": (
+            {200},
+            lambda: other.get(
+                f"/api/projects/{mine}/images", params={"sequence_id": w.sequence.id}
+            ),
+        ),
+        "sequences of the owners' project": (
+            {200},
+            lambda: other.get("/api/sequences", params={"project_id": w.project_id}),
+        ),
+        "evaluations of the owners' project": (
+            {200},
+            lambda: other.get("/api/evaluations", params={"project_id": w.project_id}),
+        ),
+        "sequence page of the owners' project": (
+            {200},
+            lambda: other.get("/sequences", params={"project_id": w.project_id}),
+        ),
+        "outcomes of the owners' evaluation": (
+            {404},
+            lambda: other.get(
+                f"/api/evaluations/{w.evaluation_id}/outcomes", params={"image_id": own_image}
+            ),
+        ),
+    }
+    before = w.member.get(f"/api/sequences/{w.sequence.id}").json()
+    failures = []
+    for what, (allowed, send) in requests.items():
+        response = send()
+        sent = str(response.request.url) + response.request.read().decode(errors="replace")
+        leaked = sorted(i for i in w.owner_ids() if i in response.text and i not in sent)
+        if response.status_code not in allowed or leaked:
+            failures.append(f"{what}: {response.status_code} {response.text[:200]} {leaked}")
+    record(
+        f"references across groups ({w.lookout.backend})",
+        requests_sent=len(requests),
+        refused_or_empty=len(requests) - len(failures),
+    )
+    assert failures == [], "\n".join(failures)
+    assert w.member.get(f"/api/sequences/{w.sequence.id}").json() == before
+
+
+def test_only_admins_create_groups(security_world: SecurityWorld) -> None:
+    """No route is for admins only; creating a group with a project is, and naming a group
+    one is not a member of is refused."""
+    w = security_world
+    body = {"name": w.unique("p"), "group": w.unique("new-group"), "create_group": True}
+    member = w.member.post("/api/projects", json=body)
+    foreign = w.member.post("/api/projects", json={"name": w.unique("p"), "group": "outsiders"})
+    admin = w.lookout.client({"X-API-Key": w.admin_key}).post("/api/projects", json=body)
+    assert (member.status_code, member.json()["field"]) == (403, "create_group")
+    assert (foreign.status_code, foreign.json()["field"]) == (403, "group")
+    assert admin.status_code == 201, admin.text
