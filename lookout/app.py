@@ -21,6 +21,7 @@ from lookout.config import Settings, get_settings
 from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
+from lookout.fetching import make_fetch_client
 from lookout.storage import StorageError, make_storage
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,10 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         max_overflow=settings.db_max_overflow,
     )
     runtime = Runtime(
-        settings=settings, sessions=make_session_factory(engine), storage=make_storage(settings)
+        settings=settings,
+        sessions=make_session_factory(engine),
+        storage=make_storage(settings),
+        http=make_fetch_client(allow_private=settings.fetch_private_allowed),
     )
 
     @asynccontextmanager

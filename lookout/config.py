@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     proxy_secret: SecretStr | None = Field(None, alias="PROXY_SECRET")
     local_mode: bool = Field(False, alias="LOOKOUT_LOCAL_MODE")
     local_user_email: str = Field("local-admin@localhost", alias="LOOKOUT_LOCAL_USER")
+    # Whether URLs the server is asked to fetch may point at loopback or private addresses
+    # (SSRF); unset: only in local mode, where the caller is the machine's own user.
+    fetch_allow_private: bool | None = Field(None, alias="LOOKOUT_FETCH_ALLOW_PRIVATE")
 
     # ML analysis API.
     ml_analysis_enabled: bool = Field(True, alias="ML_ANALYSIS_ENABLED")
@@ -95,6 +98,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'lookout.db').resolve()}"
+
+    @property
+    def fetch_private_allowed(self) -> bool:
+        return self.local_mode if self.fetch_allow_private is None else self.fetch_allow_private
 
     @property
     def resolved_storage_path(self) -> Path:

@@ -18,6 +18,7 @@ from lookout.auth.principal import Principal
 from lookout.config import Settings
 from lookout.db import finish_read_only
 from lookout.errors import Unauthenticated
+from lookout.fetching import make_fetch_client
 from lookout.storage import ObjectStorage
 
 
@@ -31,13 +32,7 @@ class Runtime:
     local_admin: Principal | None = None
     auth_brake: FailureBrake = field(default_factory=FailureBrake)
     # One pooled client for everything the server fetches (frames given by URL).
-    http: httpx.Client = field(
-        default_factory=lambda: httpx.Client(
-            timeout=httpx.Timeout(30, connect=10),
-            follow_redirects=True,
-            limits=httpx.Limits(max_connections=32),
-        )
-    )
+    http: httpx.Client = field(default_factory=lambda: make_fetch_client(allow_private=False))
 
 
 def get_runtime(request: Request) -> Runtime:

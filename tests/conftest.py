@@ -122,6 +122,8 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "DATABASE_URL": database_url,
         "LOOKOUT_SECRET_KEY": "test-signing-key",
         "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET,
+        # The fake platforms and frame sources of the tests listen on loopback.
+        "LOOKOUT_FETCH_ALLOW_PRIVATE": True,
         "_env_file": None,
     }
     values.update(overrides)

@@ -126,8 +126,7 @@ def insert_annotations(
         annotations, width=image.width, height=image.height,
         artifact_names=_artifact_names(session, analysis.id, annotations),
     )  # fmt: skip
-    # An analysis created in this transaction has no stored predictions to skip.
-    present = {} if _created_here(analysis) else _present_client_ids(session, analysis.id, valid)
+    present = _present_client_ids(session, analysis.id, valid)
     rows = _rows(analysis.id, [a for a in valid if a.client_id not in present])
     if rows:
         insert_rows(session, analysis.id, rows)

@@ -24,6 +24,7 @@ from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
 from lookout.db import release_read_only
 from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge
+from lookout.fetching import BlockedAddress
 from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.sequences.schemas import FrameMetadata
@@ -92,6 +93,12 @@ def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> IO[bytes]:
         raise InvalidInput("url must be an http or https URL", field="url")
     try:
         return _download(client, url, limit)
+    except BlockedAddress as exc:
+        raise InvalidInput(
+            f"url: {exc}; a frame URL must point to a public address "
+            "(set LOOKOUT_FETCH_ALLOW_PRIVATE=true on the server to allow private ones)",
+            field="url",
+        ) from exc
     except httpx.HTTPStatusError as exc:
         raise FetchFailed(
             f"could not fetch the frame at {_host(url)}: HTTP {exc.response.status_code}",

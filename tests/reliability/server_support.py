@@ -63,6 +63,7 @@ class ServeProcess:
             "LOOKOUT_DATA_DIR": str(data_dir),
             "LOOKOUT_SECRET_KEY": "reliability-signing-key",
             "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET,
+            "LOOKOUT_FETCH_ALLOW_PRIVATE": "true",  # frame sources listen on loopback
             "PYTHONPATH": str(REPO),
             **(env or {}),
         }

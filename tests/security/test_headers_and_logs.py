@@ -297,6 +297,7 @@ def serve(tmp_path: Path, sqlite_template: Path) -> Iterator[Callable[..., tuple
         shutil.copy(sqlite_template, database)
         port = free_port()
         env = _environment(
+            LOOKOUT_FETCH_ALLOW_PRIVATE="true",  # the frame source listens on loopback
             DATABASE_URL=f"sqlite:///{database}",
             LOOKOUT_DATA_DIR=str(tmp_path / "data"),
             **settings,
