@@ -62,24 +62,36 @@ def key_vs_local(
             ratios.append(k.ms(50) / loc.ms(50))
     assert json.loads(k.sample)["id"] == fixture.image_id
     log(f"API key {median(key_ms):.3f} ms, local mode {median(local_ms):.3f} ms per request")
-    report.figure("api_key_request_time", median(key_ms), "ms/request",
-                  reference=median(local_ms), ratio=median(ratios), target=at_most(1.3),
-                  request=f"GET {path.replace(fixture.image_id, '{id}')}", connections=1,
-                  workers=server.workers)  # fmt: skip
+    report.figure(
+        "api_key_request_time",
+        median(key_ms),
+        "ms/request",
+        reference=median(local_ms),
+        ratio=median(ratios),
+        target=at_most(1.3),
+        request=f"GET {path.replace(fixture.image_id, '{id}')}",
+        connections=1,
+        workers=server.workers,
+    )
 
 
 def signed_vs_unsigned(
-    report: Report, signed: LookoutServer, unsigned: LookoutServer, fixture: ReadFixture,
+    report: Report,
+    signed: LookoutServer,
+    unsigned: LookoutServer,
+    fixture: ReadFixture,
     posts: int,
-) -> None:  # fmt: skip
+) -> None:
     headers = {"X-API-Key": fixture.admin_key}
     client = httpx.Client(base_url=signed.url, headers=headers, timeout=60)
     image = fixture.image_id
     body = bulk_body(1000)
     times: dict[str, list[float]] = {"signed": [], "unsigned": []}
     pairs: list[float] = []
-    http = {"signed": httpx.Client(base_url=signed.url, timeout=60),
-            "unsigned": httpx.Client(base_url=unsigned.url, timeout=60)}  # fmt: skip
+    http = {
+        "signed": httpx.Client(base_url=signed.url, timeout=60),
+        "unsigned": httpx.Client(base_url=unsigned.url, timeout=60),
+    }
     for i in range(posts + 4):  # the first 2 of each are warm-up
         for kind in ("signed", "unsigned") if i % 2 == 0 else ("unsigned", "signed"):
             analysis = create_analysis(client, image)
@@ -99,9 +111,17 @@ def signed_vs_unsigned(
         each.close()
     s, u = median(times["signed"]), median(times["unsigned"])
     log(f"bulk post signed {s:.1f} ms, unsigned {u:.1f} ms")
-    report.figure("signed_bulk_post_time", s, "ms/request", reference=u, ratio=median(pairs),
-                  target=at_most(1.1), posts=posts, boxes_per_post=1000,
-                  scheme="v1")  # fmt: skip
+    report.figure(
+        "signed_bulk_post_time",
+        s,
+        "ms/request",
+        reference=u,
+        ratio=median(pairs),
+        target=at_most(1.1),
+        posts=posts,
+        boxes_per_post=1000,
+        scheme="v1",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         database = pg.database()
         with (
             LookoutServer(database, workers=args.workers) as server,
-            LookoutServer(database, workers=args.workers, app="bench.apps:unsigned_app",
-                          name="lookout (unsigned, benchmark only)") as unsigned,
-        ):  # fmt: skip
+            LookoutServer(
+                database,
+                workers=args.workers,
+                app="bench.apps:unsigned_app",
+                name="lookout (unsigned, benchmark only)",
+            ) as unsigned,
+        ):
             fixture = read_fixture(server, images=10, annotations=10)
             key_vs_local(report, server, fixture, args.rounds, batch)
             signed_vs_unsigned(report, server, unsigned, fixture, posts)

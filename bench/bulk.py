@@ -65,9 +65,22 @@ def driver_rows(analysis_id: str, seed: int) -> list[tuple[Any, ...]]:
     rows = []
     for i, box in enumerate(boxes(BOXES, seed)):
         x1, y1, x2, y2 = to_xyxyn(box["data"]["bbox"], "xywh", 640, 480)
-        rows.append((uuid.uuid4(), uuid.UUID(analysis_id), box["annotation_type"],
-                     box["class_name"], box["confidence"], Jsonb(box["data"]), x1, y1, x2, y2,
-                     None, base + timedelta(microseconds=i)))  # fmt: skip
+        rows.append(
+            (
+                uuid.uuid4(),
+                uuid.UUID(analysis_id),
+                box["annotation_type"],
+                box["class_name"],
+                box["confidence"],
+                Jsonb(box["data"]),
+                x1,
+                y1,
+                x2,
+                y2,
+                None,
+                base + timedelta(microseconds=i),
+            )
+        )
     return rows
 
 
@@ -123,30 +136,49 @@ def main(argv: list[str] | None = None) -> int:
                 analyses = [create_analysis(client, image) for _ in range(posts)]
                 requests = []
                 for i, analysis in enumerate(analyses):
-                    body = json.dumps({"annotations": boxes(BOXES, i)},
-                                      separators=(",", ":")).encode()  # fmt: skip
+                    body = json.dumps(
+                        {"annotations": boxes(BOXES, i)}, separators=(",", ":")
+                    ).encode()
                     path = f"/api/analyses/{analysis}/annotations:bulk"
                     headers = signed_bulk_headers(analysis, body)
                     requests.append(http_request("POST", path, headers=headers, body=body))
-                result = load(server.url, from_list(requests), connections=CLIENTS,
-                              expect=(201,))  # fmt: skip
+                result = load(server.url, from_list(requests), connections=CLIENTS, expect=(201,))
                 assert json.loads(result.sample)["created_count"] == BOXES
                 api_rates.append(result.count * BOXES / result.elapsed)
                 p50s.append(result.ms(50))
                 p99s.append(result.ms(99))
-                log(f"round {round_ + 1}: driver {ref_rates[-1]:,.0f} rows/s, "
-                    f"Lookout {api_rates[-1]:,.0f} annotations/s")  # fmt: skip
+                log(
+                    f"round {round_ + 1}: driver {ref_rates[-1]:,.0f} rows/s, "
+                    f"Lookout {api_rates[-1]:,.0f} annotations/s"
+                )
             client.close()
     api, ref = median(api_rates), median(ref_rates)
     ratios = [a / r for a, r in zip(api_rates, ref_rates, strict=True)]  # each round's own
-    report.figure("driver_insert_rate", ref, "rows/s", clients=CLIENTS, rows_per_batch=BOXES,
-                  rounds=ref_rates)  # fmt: skip
-    report.figure("bulk_ingest_rate", api, "annotations/s", reference=ref, ratio=median(ratios),
-                  target=at_least(0.3), clients=CLIENTS, boxes_per_post=BOXES,
-                  p50_ms=median(p50s), p99_ms=median(p99s), rounds=api_rates,
-                  workers=args.workers)  # fmt: skip
-    report.figure("bulk_ingest_vs_field", api, "annotations/s", reference=FIELD_RATE,
-                  ratio=api / FIELD_RATE, target=at_least(20))  # fmt: skip
+    report.figure(
+        "driver_insert_rate", ref, "rows/s", clients=CLIENTS, rows_per_batch=BOXES, rounds=ref_rates
+    )
+    report.figure(
+        "bulk_ingest_rate",
+        api,
+        "annotations/s",
+        reference=ref,
+        ratio=median(ratios),
+        target=at_least(0.3),
+        clients=CLIENTS,
+        boxes_per_post=BOXES,
+        p50_ms=median(p50s),
+        p99_ms=median(p99s),
+        rounds=api_rates,
+        workers=args.workers,
+    )
+    report.figure(
+        "bulk_ingest_vs_field",
+        api,
+        "annotations/s",
+        reference=FIELD_RATE,
+        ratio=api / FIELD_RATE,
+        target=at_least(20),
+    )
     return report.exit_code()
 
 

@@ -61,8 +61,9 @@ def bulk_rate(urls: list[str], key: str, project: str, posts: int) -> float:
     for i, analysis in enumerate(analyses):
         body = bulk_body(1000, seed=i)
         path = f"/api/analyses/{analysis}/annotations:bulk"
-        requests.append(http_request("POST", path, headers=signed_bulk_headers(analysis, body),
-                                     body=body))  # fmt: skip
+        requests.append(
+            http_request("POST", path, headers=signed_bulk_headers(analysis, body), body=body)
+        )
     result = load(urls, from_list(requests), connections=4, expect=(201,))
     return result.count * 1000 / result.elapsed
 
@@ -101,12 +102,21 @@ def main(argv: list[str] | None = None) -> int:
                         result = load(urls, request, connections=16, duration=seconds)
                         assert json.loads(result.sample)
                         rates[layout].setdefault(kind, []).append(result.rate)
-    for kind, unit in (("bulk_ingest", "annotations/s"), ("analysis_1000", "requests/s"),
-                       ("images_page_100", "requests/s")):  # fmt: skip
+    for kind, unit in (
+        ("bulk_ingest", "annotations/s"),
+        ("analysis_1000", "requests/s"),
+        ("images_page_100", "requests/s"),
+    ):
         two, one = median(rates["two"][kind]), median(rates["one"][kind])
-        report.figure(f"two_processes.{kind}", two, unit, reference=one, ratio=two / one,
-                      reference_layout="one process, 1 worker",
-                      layout="two processes, 1 worker each, one PostgreSQL")  # fmt: skip
+        report.figure(
+            f"two_processes.{kind}",
+            two,
+            unit,
+            reference=one,
+            ratio=two / one,
+            reference_layout="one process, 1 worker",
+            layout="two processes, 1 worker each, one PostgreSQL",
+        )
     return report.exit_code()
 
 

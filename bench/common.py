@@ -258,12 +258,37 @@ class LookoutServer:
 
     def command(self) -> list[str]:
         if self.app is None:
-            return [sys.executable, "-m", "lookout.cli", "serve", "--host", LOCALHOST,
-                    "--port", str(self.port), "--workers", str(self.workers),
-                    "--log-level", "warning", "--no-migrate"]  # fmt: skip
-        return [sys.executable, "-m", "uvicorn", self.app, "--factory", "--host", LOCALHOST,
-                "--port", str(self.port), "--workers", str(self.workers),
-                "--log-level", "warning", "--no-access-log"]  # fmt: skip
+            return [
+                sys.executable,
+                "-m",
+                "lookout.cli",
+                "serve",
+                "--host",
+                LOCALHOST,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+                "--no-migrate",
+            ]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.app,
+            "--factory",
+            "--host",
+            LOCALHOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
 
     def start(self) -> LookoutServer:
         env = dict(self.env)
@@ -379,13 +404,17 @@ def boxes(count: int, seed: int = 0) -> list[dict[str, Any]]:
     for _ in range(count):
         w, h = rng.uniform(10, 120), rng.uniform(10, 90)
         x, y = rng.uniform(0, 640 - w), rng.uniform(0, 480 - h)
-        out.append({
-            "annotation_type": "bounding_box",
-            "class_name": rng.choice(("smoke", "fire", "cloud")),
-            "confidence": round(rng.uniform(0.05, 0.99), 4),
-            "data": {"bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
-                     "format": "xywh"},
-        })  # fmt: skip
+        out.append(
+            {
+                "annotation_type": "bounding_box",
+                "class_name": rng.choice(("smoke", "fire", "cloud")),
+                "confidence": round(rng.uniform(0.05, 0.99), 4),
+                "data": {
+                    "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+                    "format": "xywh",
+                },
+            }
+        )
     return out
 
 
@@ -602,29 +631,35 @@ def insert_images(
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
-                conn.execute(sa.text(
-                    "INSERT INTO images (id, project_id, object_key, filename, content_type, "
-                    "size_bytes, width, height, sha256, captured_at, created_at, updated_at) "
-                    "SELECT gen_random_uuid(), CAST(:project AS uuid), "
-                    "'projects/' || :project || '/images/' || :prefix || '-' || g || '.jpg', "
-                    "'frame-' || g || '.jpg', 'image/jpeg', 40000 + g % 9973, 640, 480, "
-                    "md5(g::text) || md5((g + 1)::text), "
-                    "t, t, t FROM generate_series(:start + 1, :start + :n) AS g, "
-                    "LATERAL (SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00' "
-                    "+ g * interval '1 second' AS t) AS ts"
-                ), params)  # fmt: skip
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO images (id, project_id, object_key, filename, content_type, "
+                        "size_bytes, width, height, sha256, captured_at, created_at, updated_at) "
+                        "SELECT gen_random_uuid(), CAST(:project AS uuid), "
+                        "'projects/' || :project || '/images/' || :prefix || '-' || g || '.jpg', "
+                        "'frame-' || g || '.jpg', 'image/jpeg', 40000 + g % 9973, 640, 480, "
+                        "md5(g::text) || md5((g + 1)::text), "
+                        "t, t, t FROM generate_series(:start + 1, :start + :n) AS g, "
+                        "LATERAL (SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00' "
+                        "+ g * interval '1 second' AS t) AS ts"
+                    ),
+                    params,
+                )
             else:
-                conn.execute(sa.text(
-                    "WITH RECURSIVE g(i) AS (SELECT :start + 1 UNION ALL SELECT i + 1 FROM g "
-                    "WHERE i < :start + :n) "
-                    "INSERT INTO images (id, project_id, object_key, filename, content_type, "
-                    "size_bytes, width, height, sha256, captured_at, created_at, updated_at) "
-                    "SELECT lower(hex(randomblob(16))), :project_hex, "
-                    "'projects/' || :project || '/images/' || :prefix || '-' || i || '.jpg', "
-                    "'frame-' || i || '.jpg', 'image/jpeg', 40000 + i % 9973, 640, 480, "
-                    "printf('%064x', i), t, t, t FROM (SELECT i, "
-                    "datetime(1704067200 + i, 'unixepoch') || '.000000' AS t FROM g)"
-                ), {**params, "project_hex": uuid.UUID(project_id).hex})  # fmt: skip
+                conn.execute(
+                    sa.text(
+                        "WITH RECURSIVE g(i) AS (SELECT :start + 1 UNION ALL SELECT i + 1 FROM g "
+                        "WHERE i < :start + :n) "
+                        "INSERT INTO images (id, project_id, object_key, filename, content_type, "
+                        "size_bytes, width, height, sha256, captured_at, created_at, updated_at) "
+                        "SELECT lower(hex(randomblob(16))), :project_hex, "
+                        "'projects/' || :project || '/images/' || :prefix || '-' || i || '.jpg', "
+                        "'frame-' || i || '.jpg', 'image/jpeg', 40000 + i % 9973, 640, 480, "
+                        "printf('%064x', i), t, t, t FROM (SELECT i, "
+                        "datetime(1704067200 + i, 'unixepoch') || '.000000' AS t FROM g)"
+                    ),
+                    {**params, "project_hex": uuid.UUID(project_id).hex},
+                )
     finally:
         engine.dispose()
 
@@ -653,8 +688,11 @@ def read_fixture(
         image = upload_image(client, project)["id"]
         analysis = create_analysis(client, image)
         body = bulk_body(annotations)
-        response = client.post(f"/api/analyses/{analysis}/annotations:bulk", content=body,
-                               headers=signed_bulk_headers(analysis, body))  # fmt: skip
+        response = client.post(
+            f"/api/analyses/{analysis}/annotations:bulk",
+            content=body,
+            headers=signed_bulk_headers(analysis, body),
+        )
         response.raise_for_status()
     insert_images(server.database_url, project, images)
     analyze(server.database_url)

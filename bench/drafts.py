@@ -36,8 +36,10 @@ def synthetic_sequence(frames: int, seed: int) -> list[Any]:
     from lookout.sequences.drafting import FrameBox
 
     rng = random.Random(seed)
-    plumes = [(rng.uniform(0.05, 0.4), rng.uniform(0.1, 0.6)), (rng.uniform(0.5, 0.8),
-              rng.uniform(0.1, 0.6))]  # fmt: skip
+    plumes = [
+        (rng.uniform(0.05, 0.4), rng.uniform(0.1, 0.6)),
+        (rng.uniform(0.5, 0.8), rng.uniform(0.1, 0.6)),
+    ]
     out = []
     for f in range(frames):
         frame_id = f"{seed}-{f}"
@@ -70,10 +72,18 @@ def clustering(report: Report, sequences: int, rounds: int) -> None:
         assert all(len(t) >= 2 for t in tracks)
     t30, t60 = median(times[30]), median(times[60])
     log(f"clustering {sequences} sequences: 30 frames {t30:.2f} s, 60 frames {t60:.2f} s")
-    report.figure("clustering_60_frames", t60, "s", reference=t30, ratio=median(ratios),
-                  target=at_most(2.5), sequences=sequences, boxes_per_frame=BOXES_PER_FRAME,
-                  per_sequence_ms_30=1000 * t30 / sequences,
-                  per_sequence_ms_60=1000 * t60 / sequences)  # fmt: skip
+    report.figure(
+        "clustering_60_frames",
+        t60,
+        "s",
+        reference=t30,
+        ratio=median(ratios),
+        target=at_most(2.5),
+        sequences=sequences,
+        boxes_per_frame=BOXES_PER_FRAME,
+        per_sequence_ms_30=1000 * t30 / sequences,
+        per_sequence_ms_60=1000 * t60 / sequences,
+    )
 
 
 def _rand(expr: str) -> str:
@@ -87,44 +97,63 @@ def load_sequences(url: str, project_id: uuid.UUID, frames: int, count: int) -> 
     engine = sa.create_engine(url)
     p = {"project": project_id, "frames": frames, "count": count, "tag": f"f{frames}"}
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO sequences (id, project_id, source, source_id, started_at, extra, "
-            "created_at, updated_at) SELECT gen_random_uuid(), :project, 'bench', "
-            ":tag || '-' || s, TIMESTAMPTZ '2024-01-01 00:00:00+00' + s * interval '1 hour', "
-            "'{}', now(), now() FROM generate_series(1, :count) AS s"), p)  # fmt: skip
-        conn.execute(sa.text(
-            "INSERT INTO images (id, project_id, sequence_id, object_key, content_type, "
-            "size_bytes, width, height, sha256, captured_at, source, source_id, created_at, "
-            "updated_at) SELECT gen_random_uuid(), q.project_id, q.id, "
-            "'bench/' || q.source_id || '/' || f || '.jpg', 'image/jpeg', 40000, 640, 480, "
-            "md5(q.source_id || f), q.started_at + f * interval '30 seconds', 'bench', "
-            "q.source_id || '/' || f, now(), now() "
-            "FROM sequences q, generate_series(0, :frames - 1) AS f "
-            "WHERE q.source = 'bench' AND q.source_id LIKE :tag || '-%'"), p)  # fmt: skip
-        conn.execute(sa.text(
-            "INSERT INTO analyses (id, image_id, model_name, model_version, parameters, "
-            "provenance, status, attempts, completed_at, created_at, updated_at) "
-            "SELECT gen_random_uuid(), i.id, 'platform', 'bench', '{}', '{}', 'completed', 0, "
-            "now(), now(), now() FROM images i "
-            "WHERE i.source = 'bench' AND i.source_id LIKE :tag || '-%'"), p)  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO sequences (id, project_id, source, source_id, started_at, extra, "
+                "created_at, updated_at) SELECT gen_random_uuid(), :project, 'bench', "
+                ":tag || '-' || s, TIMESTAMPTZ '2024-01-01 00:00:00+00' + s * interval '1 hour', "
+                "'{}', now(), now() FROM generate_series(1, :count) AS s"
+            ),
+            p,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO images (id, project_id, sequence_id, object_key, content_type, "
+                "size_bytes, width, height, sha256, captured_at, source, source_id, created_at, "
+                "updated_at) SELECT gen_random_uuid(), q.project_id, q.id, "
+                "'bench/' || q.source_id || '/' || f || '.jpg', 'image/jpeg', 40000, 640, 480, "
+                "md5(q.source_id || f), q.started_at + f * interval '30 seconds', 'bench', "
+                "q.source_id || '/' || f, now(), now() "
+                "FROM sequences q, generate_series(0, :frames - 1) AS f "
+                "WHERE q.source = 'bench' AND q.source_id LIKE :tag || '-%'"
+            ),
+            p,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO analyses (id, image_id, model_name, model_version, parameters, "
+                "provenance, status, attempts, completed_at, created_at, updated_at) "
+                "SELECT gen_random_uuid(), i.id, 'platform', 'bench', '{}', '{}', 'completed', 0, "
+                "now(), now(), now() FROM images i "
+                "WHERE i.source = 'bench' AND i.source_id LIKE :tag || '-%'"
+            ),
+            p,
+        )
         frame = "split_part(i.source_id, '/', 2)::int"
-        plume_x = (f"0.05 + 0.35 * {_rand('i.sequence_id::text || k')} "
-                   f"+ CASE k WHEN 0 THEN 0.002 ELSE -0.002 END * {frame}")  # fmt: skip
-        conn.execute(sa.text(
-            "INSERT INTO predictions (id, analysis_id, annotation_type, class_name, confidence, "
-            "data, x1, y1, x2, y2, created_at) "
-            "SELECT gen_random_uuid(), a.id, 'bounding_box', 'smoke', b.conf, "
-            "jsonb_build_object('bbox', jsonb_build_array(b.x, b.y, b.x + b.w, b.y + b.w), "
-            "'format', 'xyxyn'), b.x, b.y, b.x + b.w, b.y + b.w, "
-            "a.created_at + k * interval '1 microsecond' "
-            "FROM analyses a JOIN images i ON i.id = a.image_id "
-            "CROSS JOIN generate_series(0, 2) AS k CROSS JOIN LATERAL (SELECT "
-            f"CASE WHEN k < 2 THEN {plume_x} ELSE 0.9 * {_rand('a.id::text || k || 1')} END AS x, "
-            f"CASE WHEN k < 2 THEN 0.1 + 0.5 * {_rand('i.sequence_id::text || k || 2')} "
-            f"ELSE 0.9 * {_rand('a.id::text || k || 3')} END AS y, "
-            "CASE WHEN k < 2 THEN 0.12 ELSE 0.05 END AS w, "
-            f"0.4 + 0.5 * {_rand('a.id::text || k || 4')} AS conf) AS b "
-            "WHERE i.source = 'bench' AND i.source_id LIKE :tag || '-%'"), p)  # fmt: skip
+        plume_x = (
+            f"0.05 + 0.35 * {_rand('i.sequence_id::text || k')} "
+            f"+ CASE k WHEN 0 THEN 0.002 ELSE -0.002 END * {frame}"
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO predictions (id, analysis_id, annotation_type, class_name, "
+                "confidence, data, x1, y1, x2, y2, created_at) "
+                "SELECT gen_random_uuid(), a.id, 'bounding_box', 'smoke', b.conf, "
+                "jsonb_build_object('bbox', jsonb_build_array(b.x, b.y, b.x + b.w, b.y + b.w), "
+                "'format', 'xyxyn'), b.x, b.y, b.x + b.w, b.y + b.w, "
+                "a.created_at + k * interval '1 microsecond' "
+                "FROM analyses a JOIN images i ON i.id = a.image_id "
+                "CROSS JOIN generate_series(0, 2) AS k CROSS JOIN LATERAL (SELECT "
+                f"CASE WHEN k < 2 THEN {plume_x} "
+                f"ELSE 0.9 * {_rand('a.id::text || k || 1')} END AS x, "
+                f"CASE WHEN k < 2 THEN 0.1 + 0.5 * {_rand('i.sequence_id::text || k || 2')} "
+                f"ELSE 0.9 * {_rand('a.id::text || k || 3')} END AS y, "
+                "CASE WHEN k < 2 THEN 0.12 ELSE 0.05 END AS w, "
+                f"0.4 + 0.5 * {_rand('a.id::text || k || 4')} AS conf) AS b "
+                "WHERE i.source = 'bench' AND i.source_id LIKE :tag || '-%'"
+            ),
+            p,
+        )
     engine.dispose()
 
 
@@ -177,10 +206,19 @@ def database(report: Report, sequences: int, rounds: int) -> None:
     assert tracks > 0
     t30, t60 = median(times[30]), median(times[60])
     log(f"draft_review {sequences} sequences: 30 frames {t30:.2f} s, 60 frames {t60:.2f} s")
-    report.figure("draft_review_60_frames", t60, "s", reference=t30, ratio=median(ratios),
-                  target=at_most(2.5), sequences=sequences, boxes_per_frame=BOXES_PER_FRAME,
-                  per_sequence_ms_30=1000 * t30 / sequences,
-                  per_sequence_ms_60=1000 * t60 / sequences, backend="postgres")  # fmt: skip
+    report.figure(
+        "draft_review_60_frames",
+        t60,
+        "s",
+        reference=t30,
+        ratio=median(ratios),
+        target=at_most(2.5),
+        sequences=sequences,
+        boxes_per_frame=BOXES_PER_FRAME,
+        per_sequence_ms_30=1000 * t30 / sequences,
+        per_sequence_ms_60=1000 * t60 / sequences,
+        backend="postgres",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

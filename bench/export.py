@@ -134,9 +134,11 @@ def export_once(url: str, storage: Path, project_id: str, fmt: str) -> dict[str,
 def child(url: str, storage: str, project_id: str, fmt: str) -> None:
     """Run one export as `GET /api/exports` does and print its measurements."""
     os.environ.update(
-        DATABASE_URL=url, STORAGE_LOCAL_PATH=storage, LOOKOUT_DATA_DIR=storage,
+        DATABASE_URL=url,
+        STORAGE_LOCAL_PATH=storage,
+        LOOKOUT_DATA_DIR=storage,
         LOOKOUT_SECRET_KEY="bench",
-    )  # fmt: skip
+    )
     from lookout.auth.principal import Principal
     from lookout.config import Settings
     from lookout.db import make_engine, make_session_factory
@@ -169,10 +171,18 @@ def child(url: str, storage: str, project_id: str, fmt: str) -> None:
     zipped = sum(len(chunk) for chunk in stream_in_thread(produce))
     seconds = time.perf_counter() - began
     summary = result["summary"]
-    print(json.dumps({
-        "images": summary.images, "boxes": summary.boxes, "zip_mb": zipped / 2**20,
-        "seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "rss_before_mb": before,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "images": summary.images,
+                "boxes": summary.boxes,
+                "zip_mb": zipped / 2**20,
+                "seconds": seconds,
+                "peak_rss_mb": _peak_rss_mb(),
+                "rss_before_mb": before,
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,13 +223,30 @@ def measure(
     t_large = median(r["seconds"] for r in runs[n2])
     peak = max(r["peak_rss_mb"] for r in runs[n2])
     last = runs[n2][-1]
-    report.figure(f"{fmt}_time_2n", t_large, "s", reference=t_small, ratio=median(ratios),
-                  target=at_most(2.3), images=n2, boxes=last["boxes"],
-                  images_per_s=n2 / t_large, zip_mb=last["zip_mb"])  # fmt: skip
-    report.figure(f"{fmt}_peak_rss_2n", peak, "MB", reference=300.0, ratio=peak / 300.0,
-                  target=at_most(1.0), images=n2, boxes=last["boxes"],
-                  peak_rss_n_mb=max(r["peak_rss_mb"] for r in runs[n]),
-                  rss_before_export_mb=last["rss_before_mb"])  # fmt: skip
+    report.figure(
+        f"{fmt}_time_2n",
+        t_large,
+        "s",
+        reference=t_small,
+        ratio=median(ratios),
+        target=at_most(2.3),
+        images=n2,
+        boxes=last["boxes"],
+        images_per_s=n2 / t_large,
+        zip_mb=last["zip_mb"],
+    )
+    report.figure(
+        f"{fmt}_peak_rss_2n",
+        peak,
+        "MB",
+        reference=300.0,
+        ratio=peak / 300.0,
+        target=at_most(1.0),
+        images=n2,
+        boxes=last["boxes"],
+        peak_rss_n_mb=max(r["peak_rss_mb"] for r in runs[n]),
+        rss_before_export_mb=last["rss_before_mb"],
+    )
 
 
 if __name__ == "__main__":

@@ -35,10 +35,13 @@ def main() -> None:
     parser.add_argument("--detections-per-sequence", type=int, default=10)
     args = parser.parse_args()
     config = FakePlatformConfig(
-        organizations=args.organizations, cameras_per_org=args.cameras_per_org,
-        num_days=args.num_days, sequences_per_camera_per_day=args.sequences_per_camera_per_day,
-        detections_per_sequence=args.detections_per_sequence, latency_s=args.latency,
-    )  # fmt: skip
+        organizations=args.organizations,
+        cameras_per_org=args.cameras_per_org,
+        num_days=args.num_days,
+        sequences_per_camera_per_day=args.sequences_per_camera_per_day,
+        detections_per_sequence=args.detections_per_sequence,
+        latency_s=args.latency,
+    )
     data = generate(config)
     platform_app.IMAGE_CACHE_SIZE = len(data.detections) + 16  # hold every frame
     app = platform_app.create_app(config)

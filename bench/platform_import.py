@@ -46,19 +46,34 @@ class Platform:
 
     def __init__(self, sequences_per_camera_per_day: int) -> None:
         self.port = free_port()
-        self.args = ["--port", str(self.port), "--latency", str(LATENCY), "--organizations", "2",
-                     "--cameras-per-org", "5", "--num-days", str(len(DAYS)),
-                     "--sequences-per-camera-per-day", str(sequences_per_camera_per_day),
-                     "--detections-per-sequence", "10"]  # fmt: skip
+        self.args = [
+            "--port",
+            str(self.port),
+            "--latency",
+            str(LATENCY),
+            "--organizations",
+            "2",
+            "--cameras-per-org",
+            "5",
+            "--num-days",
+            str(len(DAYS)),
+            "--sequences-per-camera-per-day",
+            str(sequences_per_camera_per_day),
+            "--detections-per-sequence",
+            "10",
+        ]
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Platform:
         log("starting the fake platform (rendering every frame first)")
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.platform", *self.args], env=env, cwd=REPO,
-            stdout=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "bench.platform", *self.args],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != b"ready":
             raise RuntimeError("the fake platform did not start")
@@ -92,12 +107,15 @@ def import_once(platform: Platform, server: LookoutServer) -> tuple[float, objec
     from lookout.platform_import.settings import Credential
 
     options = ImportOptions(
-        date_from=date.fromisoformat(DAYS[0]), date_end=date.fromisoformat(DAYS[-1]),
-        url_api_platform=platform.url, url_api_annotation=server.url,
+        date_from=date.fromisoformat(DAYS[0]),
+        date_end=date.fromisoformat(DAYS[-1]),
+        url_api_platform=platform.url,
+        url_api_annotation=server.url,
         credentials=[Credential("org1-user", "org1-pass"), Credential("org2-user", "org2-pass")],
-        admin=Credential("admin", "admin-pass"), concurrency=CONCURRENCY,
+        admin=Credential("admin", "admin-pass"),
+        concurrency=CONCURRENCY,
         policy=RetryPolicy(),
-    )  # fmt: skip
+    )
     began = time.perf_counter()
     stats = Importer(options).run()
     return time.perf_counter() - began, stats
@@ -122,14 +140,27 @@ def main(argv: list[str] | None = None) -> int:
             bounds.append(bound)
             rates.append(frames / seconds)
             requests.append(count)
-            log(f"round {round_ + 1}: {stats.successful_sequences} sequences, {frames} frames "  # type: ignore[attr-defined]
+            log(
+                f"round {round_ + 1}: {stats.successful_sequences} sequences, {frames} frames "  # type: ignore[attr-defined]
                 f"in {seconds:.1f} s ({frames / seconds:.0f} frames/s); {count} platform "
-                f"requests, lower bound {bound:.1f} s")  # fmt: skip
+                f"requests, lower bound {bound:.1f} s"
+            )
     ratios = [b / t for b, t in zip(bounds, times, strict=True)]
-    report.figure("import_time", median(times), "s", reference=median(bounds),
-                  ratio=median(ratios), target=at_least(0.5), frames_per_s=median(rates),
-                  frames=frames, platform_requests=median(requests), latency_s=LATENCY,
-                  concurrency=CONCURRENCY, workers=args.workers, rounds=times)  # fmt: skip
+    report.figure(
+        "import_time",
+        median(times),
+        "s",
+        reference=median(bounds),
+        ratio=median(ratios),
+        target=at_least(0.5),
+        frames_per_s=median(rates),
+        frames=frames,
+        platform_requests=median(requests),
+        latency_s=LATENCY,
+        concurrency=CONCURRENCY,
+        workers=args.workers,
+        rounds=times,
+    )
     return report.exit_code()
 
 

@@ -62,32 +62,51 @@ def measure(
     for round_ in range(rounds):
         for _ in range(slices):
             for kind, request in kinds.items():
-                results[kind].append(load(server.url, request, connections=CONNECTIONS,
-                                          duration=SLICE))  # fmt: skip
+                results[kind].append(
+                    load(server.url, request, connections=CONNECTIONS, duration=SLICE)
+                )
         recent = {k: merge(v[-slices:]) for k, v in results.items()}
-        log(f"{backend} round {round_ + 1}: " + ", ".join(
-            f"{kind} {recent[kind].rate:,.0f}/s" for kind in kinds))  # fmt: skip
+        log(
+            f"{backend} round {round_ + 1}: "
+            + ", ".join(f"{kind} {recent[kind].rate:,.0f}/s" for kind in kinds)
+        )
     sample = json.loads(results["analysis_1000"][0].sample)
     assert len(sample["annotations"]) == 1000, "the analysis should carry 1,000 annotations"
     assert len(json.loads(results["images_page_100"][0].sample)["items"]) == 100
-    per_round = {k: [merge(v[i : i + slices]) for i in range(0, len(v), slices)]
-                 for k, v in results.items()}  # fmt: skip
+    per_round = {
+        k: [merge(v[i : i + slices]) for i in range(0, len(v), slices)] for k, v in results.items()
+    }
     health = per_round["health"]
     common = {"backend": backend, "connections": CONNECTIONS, "workers": server.workers}
-    report.figure(f"{backend}.health_rate", median(r.rate for r in health), "requests/s",
-                  **_latencies(per_round["health"]), **common)  # fmt: skip
+    report.figure(
+        f"{backend}.health_rate",
+        median(r.rate for r in health),
+        "requests/s",
+        **_latencies(per_round["health"]),
+        **common,
+    )
     for kind, bound in (("analysis_1000", 0.25), ("images_page_100", 0.5)):
         runs = per_round[kind]
         ratios = [r.rate / h.rate for r, h in zip(runs, health, strict=True)]
-        report.figure(f"{backend}.{kind}_rate", median(r.rate for r in runs), "requests/s",
-                      reference=median(h.rate for h in health), ratio=median(ratios),
-                      target=at_least(bound), round_ratios=ratios, **_latencies(runs),
-                      **common)  # fmt: skip
+        report.figure(
+            f"{backend}.{kind}_rate",
+            median(r.rate for r in runs),
+            "requests/s",
+            reference=median(h.rate for h in health),
+            ratio=median(ratios),
+            target=at_least(bound),
+            round_ratios=ratios,
+            **_latencies(runs),
+            **common,
+        )
 
 
 def _latencies(runs: list[LoadResult]) -> dict:
-    return {"p50_ms": median(r.ms(50) for r in runs), "p99_ms": median(r.ms(99) for r in runs),
-            "rounds": [r.rate for r in runs]}  # fmt: skip
+    return {
+        "p50_ms": median(r.ms(50) for r in runs),
+        "p99_ms": median(r.ms(99) for r in runs),
+        "rounds": [r.rate for r in runs],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,10 +131,20 @@ def measure(
     extra: dict[str, Any] = {}
     if backend == "postgres":
         extra = explain(url, large_project, large, 0)
-    report.figure(f"{backend}.page_in_{large}_images", big, "ms", reference=small,
-                  ratio=median(ratios), target=at_most(2.0), small_project=10_000,
-                  large_project=large, page=PAGE, requests_per_round=requests,
-                  backend=backend, **extra)  # fmt: skip
+    report.figure(
+        f"{backend}.page_in_{large}_images",
+        big,
+        "ms",
+        reference=small,
+        ratio=median(ratios),
+        target=at_most(2.0),
+        small_project=10_000,
+        large_project=large,
+        page=PAGE,
+        requests_per_round=requests,
+        backend=backend,
+        **extra,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

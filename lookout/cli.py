@@ -334,17 +334,24 @@ def queue_command(
             principal = Principal(user_id=uuid.UUID(int=0), email="cli", is_admin=True, via="cli")
             created_by = None
         result = queue.queue_model(
-            session, principal=principal, project_id=project_id, model_name=model_name,
-            model_version=model_version, parameters=params, limit=limit,
+            session,
+            principal=principal,
+            project_id=project_id,
+            model_name=model_name,
+            model_version=model_version,
+            parameters=params,
+            limit=limit,
             selection=queue.QueueSelection(sequence_id, captured_after, captured_before),
-            retry_failed=retry_failed, created_by_id=created_by,
+            retry_failed=retry_failed,
+            created_by_id=created_by,
             allowed_models=settings.ml_allowed_models,
             max_per_image=settings.ml_max_analyses_per_image,
-        )  # fmt: skip
-    console.print(f"queued {result.queued} analyses of {model_name} {model_version}".rstrip()
-                  + f"; {result.already_present} images already had one"
-                  + (f"; {result.over_limit} images are at their analysis limit"
-                     if result.over_limit else ""))  # fmt: skip
+        )
+    console.print(
+        f"queued {result.queued} analyses of {model_name} {model_version}".rstrip()
+        + f"; {result.already_present} images already had one"
+        + (f"; {result.over_limit} images are at their analysis limit" if result.over_limit else "")
+    )
 
 
 @app.command("fake-platform")

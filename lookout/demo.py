@@ -137,9 +137,13 @@ def load_demo_into(
     owner = _principal(session, settings.local_user_email, group, admin=True)
     reviewer = _principal(session, REVIEWER_EMAIL, group, admin=False)
     project, _ = projects.create_project(
-        session, principal=owner, name=PROJECT_NAME, description=PROJECT_DESCRIPTION,
-        group=group, exist_ok=True,
-    )  # fmt: skip
+        session,
+        principal=owner,
+        name=PROJECT_NAME,
+        description=PROJECT_DESCRIPTION,
+        group=group,
+        exist_ok=True,
+    )
     created = {"frames": 0, "analyses": 0, "drafts": 0, "reviews": 0}
     loader = _Loader(session, storage, settings, owner, project.id, created)
     cameras = [loader.camera(spec) for spec in CAMERAS]
@@ -165,9 +169,12 @@ def _principal(session: Session, email: str, group: str, *, admin: bool) -> Prin
 
 
 def _summary(
-    session: Session, project_id: uuid.UUID, name: str, all_types: uuid.UUID,
+    session: Session,
+    project_id: uuid.UUID,
+    name: str,
+    all_types: uuid.UUID,
     created: dict[str, int],
-) -> DemoSummary:  # fmt: skip
+) -> DemoSummary:
     from lookout.sequences.models import Camera
 
     def count(query: sa.Select[Any]) -> int:
@@ -187,7 +194,7 @@ def _summary(
             sa.select(Analysis.id)
             .join(Image, Image.id == Analysis.image_id)
             .where(Image.project_id == project_id)
-        ),  # fmt: skip
+        ),
         reviews_annotated=count(
             sa.select(SequenceReview.id)
             .join(Sequence, Sequence.id == SequenceReview.sequence_id)
@@ -195,7 +202,7 @@ def _summary(
                 Sequence.project_id == project_id,
                 SequenceReview.processing_stage == ProcessingStage.ANNOTATED,
             )
-        ),  # fmt: skip
+        ),
         all_types_image_id=all_types,
         created=created,
     )
@@ -203,9 +210,14 @@ def _summary(
 
 class _Loader:
     def __init__(
-        self, session: Session, storage: ObjectStorage, settings: Settings, owner: Principal,
-        project_id: uuid.UUID, created: dict[str, int],
-    ) -> None:  # fmt: skip
+        self,
+        session: Session,
+        storage: ObjectStorage,
+        settings: Settings,
+        owner: Principal,
+        project_id: uuid.UUID,
+        created: dict[str, int],
+    ) -> None:
         self.session = session
         self.storage = storage
         self.settings = settings
@@ -215,30 +227,45 @@ class _Loader:
 
     def camera(self, spec: CameraSpec) -> Any:
         camera, _ = sequences.get_or_create_camera(
-            self.session, principal=self.owner,
+            self.session,
+            principal=self.owner,
             values={
-                "project_id": self.project_id, "source": SOURCE, "source_id": spec.key,
-                "name": spec.name, "organization_id": "demo",
+                "project_id": self.project_id,
+                "source": SOURCE,
+                "source_id": spec.key,
+                "name": spec.name,
+                "organization_id": "demo",
                 "organization_name": "Demo fire watch",
-                "lat": spec.lat, "lon": spec.lon, "elevation": 1180.0, "angle_of_view": 87.0,
-                "is_trustable": True, "extra": {"demo": True},
+                "lat": spec.lat,
+                "lon": spec.lon,
+                "elevation": 1180.0,
+                "angle_of_view": 87.0,
+                "is_trustable": True,
+                "extra": {"demo": True},
             },
-        )  # fmt: skip
+        )
         return camera
 
     def sequence(self, spec: SequenceSpec, camera: Any) -> Sequence:
         started = BASE_TIME + timedelta(days=spec.day, minutes=spec.minute)
         cam = CAMERAS[spec.camera]
         sequence, _ = sequences.get_or_create_sequence(
-            self.session, principal=self.owner,
+            self.session,
+            principal=self.owner,
             values={
-                "project_id": self.project_id, "camera_id": camera.id, "source": SOURCE,
-                "source_id": spec.key, "azimuth": cam.azimuth, "started_at": started,
+                "project_id": self.project_id,
+                "camera_id": camera.id,
+                "source": SOURCE,
+                "source_id": spec.key,
+                "azimuth": cam.azimuth,
+                "started_at": started,
                 "last_seen_at": started + timedelta(seconds=30 * (spec.frames - 1)),
-                "source_label": spec.label, "lat": cam.lat, "lon": cam.lon,
+                "source_label": spec.label,
+                "lat": cam.lat,
+                "lon": cam.lon,
                 "extra": {"demo": True, "scene": spec.kind},
             },
-        )  # fmt: skip
+        )
         return sequence
 
     def frames(self, spec: SequenceSpec, sequence: Sequence) -> list[Image]:
@@ -254,17 +281,24 @@ class _Loader:
             scene = render_frame(spec, index)
             metadata = FrameMetadata(
                 captured_at=sequence.started_at + timedelta(seconds=30 * index),
-                source=SOURCE, source_id=source_id,
+                source=SOURCE,
+                source_id=source_id,
                 predictions=FramePredictions(
-                    model_name=PLATFORM_MODEL[0], model_version=PLATFORM_MODEL[1],
+                    model_name=PLATFORM_MODEL[0],
+                    model_version=PLATFORM_MODEL[1],
                     annotations=[_box(b, c) for b, c in scene.platform_boxes],
                 ),
-            )  # fmt: skip
+            )
             result = frame_service.add_frame(
-                self.session, self.storage, principal=self.owner, sequence_id=sequence.id,
-                stream=io.BytesIO(scene.jpeg), metadata=metadata,
-                max_pixels=self.settings.max_image_pixels, filename=f"{source_id}.jpg",
-            )  # fmt: skip
+                self.session,
+                self.storage,
+                principal=self.owner,
+                sequence_id=sequence.id,
+                stream=io.BytesIO(scene.jpeg),
+                metadata=metadata,
+                max_pixels=self.settings.max_image_pixels,
+                filename=f"{source_id}.jpg",
+            )
             if not result.existing:
                 self.created["frames"] += 1
             stored.append(result.image)
@@ -279,9 +313,13 @@ class _Loader:
         self.session.commit()
 
     def _analysis(
-        self, image: Image, model_name: str, version: str, annotations: list[dict[str, Any]],
+        self,
+        image: Image,
+        model_name: str,
+        version: str,
+        annotations: list[dict[str, Any]],
         before_insert: Callable[[Analysis], None] | None = None,
-    ) -> Analysis | None:  # fmt: skip
+    ) -> Analysis | None:
         present = self.session.scalar(
             sa.select(Analysis.id).where(
                 Analysis.image_id == image.id, Analysis.model_name == model_name
@@ -290,11 +328,15 @@ class _Loader:
         if present is not None:
             return None
         analysis = analyses.create_analysis_row(
-            self.session, image=image, model_name=model_name, model_version=version,
+            self.session,
+            image=image,
+            model_name=model_name,
+            model_version=version,
             parameters={"confidence_threshold": 0.25, "iou_threshold": 0.45, "imgsz": 1280},
             description=f"{model_name} {version} smoke detector (demo)",
-            provenance={"pipeline": "lookout-demo", "dataset": "demo"}, status="processing",
-        )  # fmt: skip
+            provenance={"pipeline": "lookout-demo", "dataset": "demo"},
+            status="processing",
+        )
         if before_insert is not None:
             before_insert(analysis)
         rows = analyses.insert_annotations(
@@ -318,9 +360,11 @@ class _Loader:
         except NotFound:
             pass
         reviews.draft_review(
-            self.session, principal=self.owner, sequence_id=sequence.id,
+            self.session,
+            principal=self.owner,
+            sequence_id=sequence.id,
             params=DraftParams(confidence_threshold=0.2, iou_threshold=0.2, min_cluster_size=2),
-        )  # fmt: skip
+        )
         self.created["drafts"] += 1
 
     def review(self, sequence: Sequence, reviewer: Principal, verdict: str) -> None:
@@ -332,15 +376,21 @@ class _Loader:
             if verdict in ("wildfire", "industrial", "other"):
                 tracks.append({**track, "is_smoke": True, "smoke_type": verdict})
             else:
-                tracks.append({**track, "is_smoke": False, "smoke_type": None,
-                               "false_positive_types": [verdict]})  # fmt: skip
+                tracks.append(
+                    {
+                        **track,
+                        "is_smoke": False,
+                        "smoke_type": None,
+                        "false_positive_types": [verdict],
+                    }
+                )
         write = ReviewWrite.model_validate(
             {
                 "tracks": tracks,
                 "has_missed_smoke": False,
                 "processing_stage": "annotated",
                 "version": review.version,
-            }  # fmt: skip
+            }
         )
         reviews.save_review(self.session, principal=reviewer, sequence_id=sequence.id, write=write)
         self.created["reviews"] += 1
@@ -373,11 +423,17 @@ class _Loader:
             heatmap_key.append(key)
             self.session.add(
                 Artifact(
-                    id=uuid.uuid4(), analysis_id=analysis.id, name="heatmap.png",
-                    content_type="image/png", object_key=key, expected_size=len(png),
-                    size_bytes=len(png), state=ArtifactState.UPLOADED, uploaded_at=utcnow(),
+                    id=uuid.uuid4(),
+                    analysis_id=analysis.id,
+                    name="heatmap.png",
+                    content_type="image/png",
+                    object_key=key,
+                    expected_size=len(png),
+                    size_bytes=len(png),
+                    state=ArtifactState.UPLOADED,
+                    uploaded_at=utcnow(),
                 )
-            )  # fmt: skip
+            )
             self.session.flush()
 
         def with_analysis(image: Image) -> None:
@@ -386,15 +442,22 @@ class _Loader:
             )
 
         upload = images.ImageUpload(
-            stream=io.BytesIO(scene.jpeg), filename="all-annotation-types.jpg",
-            captured_at=BASE_TIME + timedelta(days=6, minutes=30), source=SOURCE,
+            stream=io.BytesIO(scene.jpeg),
+            filename="all-annotation-types.jpg",
+            captured_at=BASE_TIME + timedelta(days=6, minutes=30),
+            source=SOURCE,
             source_id=ALL_TYPES_SOURCE_ID,
-        )  # fmt: skip
+        )
         try:
             stored = images.store_image(
-                self.session, self.storage, principal=self.owner, project_id=self.project_id,
-                upload=upload, max_pixels=self.settings.max_image_pixels, on_stored=with_analysis,
-            )  # fmt: skip
+                self.session,
+                self.storage,
+                principal=self.owner,
+                project_id=self.project_id,
+                upload=upload,
+                max_pixels=self.settings.max_image_pixels,
+                on_stored=with_analysis,
+            )
         except BaseException:
             for key in heatmap_key:
                 self.storage.delete(key)
@@ -409,10 +472,11 @@ Box = tuple[float, float, float, float]
 
 def _box(box: Box, confidence: float, class_name: str = "smoke") -> dict[str, Any]:
     return {
-        "annotation_type": "bounding_box", "class_name": class_name,
+        "annotation_type": "bounding_box",
+        "class_name": class_name,
         "confidence": round(confidence, 3),
         "data": {"bbox": [round(v, 5) for v in box], "format": "xyxyn"},
-    }  # fmt: skip
+    }
 
 
 def _jitter(box: Box, rng: random.Random, amount: float) -> Box:
@@ -451,28 +515,73 @@ def all_type_annotations(scene: Scene) -> list[dict[str, Any]]:
     rle = rle_encode(np.asarray(small) > 60)
     top = min(polygon, key=lambda p: p[1])
     return [
-        {"annotation_type": "bounding_box", "class_name": "smoke", "confidence": 0.91,
-         "data": {"bbox": [round(x1 * WIDTH), round(y1 * HEIGHT), round(x2 * WIDTH),
-                           round(y2 * HEIGHT)], "format": "xyxy"}},
-        {"annotation_type": "bounding_box", "class_name": "cloud", "confidence": 0.42,
-         "data": {"bbox": [500, 80, 120, 40], "format": "xywh"}},
-        {"annotation_type": "segmentation", "class_name": "smoke", "confidence": 0.88,
-         "data": {"points": [[round(x), round(y)] for x, y in polygon], "format": "polygon"}},
-        {"annotation_type": "segmentation", "class_name": "smoke", "confidence": 0.86,
-         "data": {"rle": {"counts": rle, "size": [HEIGHT // 5, WIDTH // 5]}, "format": "rle"}},
-        {"annotation_type": "keypoint", "class_name": "plume", "confidence": 0.8,
-         "data": {"keypoints": [
-             {"name": "source", "x": round(scene.origin[0]), "y": round(scene.origin[1]),
-              "confidence": 0.93},
-             {"name": "top", "x": round(top[0]), "y": round(top[1]), "confidence": 0.81},
-             {"name": "drift", "x": round(x2 * WIDTH) - 12, "y": round(y1 * HEIGHT) + 20,
-              "confidence": 0.66},
-         ]}},
-        {"annotation_type": "classification", "class_name": "smoke", "confidence": 0.93,
-         "data": {"scores": {"smoke": 0.93, "cloud": 0.05, "clear": 0.02}}},
-        {"annotation_type": "heatmap", "class_name": "smoke", "confidence": 0.9,
-         "data": {"artifact_name": "heatmap.png", "colormap": "inferno"}},
-    ]  # fmt: skip
+        {
+            "annotation_type": "bounding_box",
+            "class_name": "smoke",
+            "confidence": 0.91,
+            "data": {
+                "bbox": [
+                    round(x1 * WIDTH),
+                    round(y1 * HEIGHT),
+                    round(x2 * WIDTH),
+                    round(y2 * HEIGHT),
+                ],
+                "format": "xyxy",
+            },
+        },
+        {
+            "annotation_type": "bounding_box",
+            "class_name": "cloud",
+            "confidence": 0.42,
+            "data": {"bbox": [500, 80, 120, 40], "format": "xywh"},
+        },
+        {
+            "annotation_type": "segmentation",
+            "class_name": "smoke",
+            "confidence": 0.88,
+            "data": {"points": [[round(x), round(y)] for x, y in polygon], "format": "polygon"},
+        },
+        {
+            "annotation_type": "segmentation",
+            "class_name": "smoke",
+            "confidence": 0.86,
+            "data": {"rle": {"counts": rle, "size": [HEIGHT // 5, WIDTH // 5]}, "format": "rle"},
+        },
+        {
+            "annotation_type": "keypoint",
+            "class_name": "plume",
+            "confidence": 0.8,
+            "data": {
+                "keypoints": [
+                    {
+                        "name": "source",
+                        "x": round(scene.origin[0]),
+                        "y": round(scene.origin[1]),
+                        "confidence": 0.93,
+                    },
+                    {"name": "top", "x": round(top[0]), "y": round(top[1]), "confidence": 0.81},
+                    {
+                        "name": "drift",
+                        "x": round(x2 * WIDTH) - 12,
+                        "y": round(y1 * HEIGHT) + 20,
+                        "confidence": 0.66,
+                    },
+                ]
+            },
+        },
+        {
+            "annotation_type": "classification",
+            "class_name": "smoke",
+            "confidence": 0.93,
+            "data": {"scores": {"smoke": 0.93, "cloud": 0.05, "clear": 0.02}},
+        },
+        {
+            "annotation_type": "heatmap",
+            "class_name": "smoke",
+            "confidence": 0.9,
+            "data": {"artifact_name": "heatmap.png", "colormap": "inferno"},
+        },
+    ]
 
 
 def rle_encode(mask: np.ndarray) -> list[int]:
@@ -573,9 +682,14 @@ def _soft(draw_fn: Callable[[ImageDraw.ImageDraw], None], blur: float) -> PILIma
 
 
 def _plume(
-    origin: tuple[float, float], progress: float, *, height: float, drift: float, width: float,
+    origin: tuple[float, float],
+    progress: float,
+    *,
+    height: float,
+    drift: float,
+    width: float,
     rng: random.Random,
-) -> PILImage.Image:  # fmt: skip
+) -> PILImage.Image:
     x0, y0 = origin
     top = height * (0.35 + 0.65 * progress)
 
@@ -596,8 +710,12 @@ def _mask_box(mask: PILImage.Image, pad: float = 0.004) -> Box | None:
     if bbox is None:
         return None
     x1, y1, x2, y2 = bbox
-    return (max(0.0, x1 / WIDTH - pad), max(0.0, y1 / HEIGHT - pad),
-            min(1.0, x2 / WIDTH + pad), min(1.0, y2 / HEIGHT + pad))  # fmt: skip
+    return (
+        max(0.0, x1 / WIDTH - pad),
+        max(0.0, y1 / HEIGHT - pad),
+        min(1.0, x2 / WIDTH + pad),
+        min(1.0, y2 / HEIGHT + pad),
+    )
 
 
 def render_frame(spec: SequenceSpec, index: int, *, with_pixels: bool = True) -> Scene:
@@ -609,8 +727,13 @@ def render_frame(spec: SequenceSpec, index: int, *, with_pixels: bool = True) ->
     image = PILImage.fromarray(background.astype(np.uint8), "RGB")
     boxes: list[tuple[Box, float]] = []
     layers: list[tuple[PILImage.Image, tuple[int, int, int], float]] = []
-    anchor_x = {"wildfire": 0.36, "wildfire_far": 0.58, "wildfire_cloud": 0.3,
-                "wildfire_small": 0.7, "industrial": 0.45}.get(spec.kind, 0.4)  # fmt: skip
+    anchor_x = {
+        "wildfire": 0.36,
+        "wildfire_far": 0.58,
+        "wildfire_cloud": 0.3,
+        "wildfire_small": 0.7,
+        "industrial": 0.45,
+    }.get(spec.kind, 0.4)
     ox = WIDTH * anchor_x
     origin = (ox, float(far[int(ox)]) + 4)
     plume_mask = PILImage.new("L", (WIDTH, HEIGHT), 0)
@@ -625,8 +748,14 @@ def render_frame(spec: SequenceSpec, index: int, *, with_pixels: bool = True) ->
             boxes.append((box, min(0.95, 0.3 + 0.6 * progress + rng.uniform(-0.04, 0.04))))
     if spec.kind == "industrial":
         chimney = (origin[0] - 3, origin[1] - 26, origin[0] + 3, origin[1])
-        plume_mask = _plume((origin[0], origin[1] - 26), 0.7 + 0.3 * progress, height=90,
-                            drift=0.1, width=7, rng=rng)  # fmt: skip
+        plume_mask = _plume(
+            (origin[0], origin[1] - 26),
+            0.7 + 0.3 * progress,
+            height=90,
+            drift=0.1,
+            width=7,
+            rng=rng,
+        )
         layers.append((plume_mask, (240, 240, 240), 0.9))
         ImageDraw.Draw(image).rectangle(chimney, fill=(60, 60, 64))
         box = _mask_box(plume_mask)

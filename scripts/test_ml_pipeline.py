@@ -37,8 +37,12 @@ def make_png(width: int = 64, height: int = 48) -> bytes:
         for _ in range(height)
     )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,21 +54,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--model-name", default="test_model", help="must be in ML_ALLOWED_MODELS")
     parser.add_argument("--model-version", default="1.0.0")
-    parser.add_argument("--key-id", default=os.environ.get("ML_CALLBACK_HMAC_KEY_ID"),
-                        help="name of the secret, when the server has several")  # fmt: skip
+    parser.add_argument(
+        "--key-id",
+        default=os.environ.get("ML_CALLBACK_HMAC_KEY_ID"),
+        help="name of the secret, when the server has several",
+    )
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace, secret: str, api_key: str | None) -> dict:
-    client = LookoutPipelineClient(args.api_url, secret, api_key=api_key, key_id=args.key_id,
-                                   retries=3)  # fmt: skip
+    client = LookoutPipelineClient(
+        args.api_url, secret, api_key=api_key, key_id=args.key_id, retries=3
+    )
     with client:
         started = time.perf_counter()
         print(f"1. creating analysis of image {args.image_id} ...")
         analysis = client.create_analysis(
-            args.image_id, args.model_name, args.model_version,
-            parameters={"confidence_threshold": 0.5}, description="scripts/test_ml_pipeline.py",
-        )  # fmt: skip
+            args.image_id,
+            args.model_name,
+            args.model_version,
+            parameters={"confidence_threshold": 0.5},
+            description="scripts/test_ml_pipeline.py",
+        )
         analysis_id = analysis["id"]
         print(f"   analysis {analysis_id} is {analysis['status']}")
 
@@ -73,8 +84,9 @@ def run(args: argparse.Namespace, secret: str, api_key: str | None) -> dict:
 
         print("3. requesting a presigned URL for detections.png ...")
         png = make_png()
-        artifacts = [{"artifact_name": "detections.png", "content_type": "image/png",
-                      "size": len(png)}]  # fmt: skip
+        artifacts = [
+            {"artifact_name": "detections.png", "content_type": "image/png", "size": len(png)}
+        ]
         [entry] = client.request_presigned_urls(analysis_id, artifacts)["presigned_urls"]
         print(f"   expires in {entry['expires_in']} s")
 
@@ -83,14 +95,20 @@ def run(args: argparse.Namespace, secret: str, api_key: str | None) -> dict:
         print("   uploaded")
 
         print("5. submitting 1 annotation ...")
-        box = {"annotation_type": "bounding_box", "class_name": "smoke", "confidence": 0.9,
-               "data": {"bbox": [10, 10, 20, 15], "format": "xywh"}}  # fmt: skip
+        box = {
+            "annotation_type": "bounding_box",
+            "class_name": "smoke",
+            "confidence": 0.9,
+            "data": {"bbox": [10, 10, 20, 15], "format": "xywh"},
+        }
         created = client.submit_annotations(analysis_id, [box])
         print(f"   created {created['created_count']}")
 
         print("6. finalizing ...")
-        summary = {"total_detections": 1, "processing_time_seconds":
-                   round(time.perf_counter() - started, 3)}  # fmt: skip
+        summary = {
+            "total_detections": 1,
+            "processing_time_seconds": round(time.perf_counter() - started, 3),
+        }
         final = client.finalize_analysis(analysis_id, "completed", summary)
         print(f"   {final['status']} at {final['completed_at']}")
         return client.get_analysis(analysis_id)

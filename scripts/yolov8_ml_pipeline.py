@@ -58,13 +58,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "LOOKOUT_URL, YOLO_MODEL_PATH.",
     )
     parser.add_argument("project_id", help="UUID of the Lookout project")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="analyze at most N images (default: all)")  # fmt: skip
-    parser.add_argument("--model", default=None,
-                        help="ONNX model file (default: $YOLO_MODEL_PATH)")  # fmt: skip
+    parser.add_argument(
+        "--limit", type=int, default=None, help="analyze at most N images (default: all)"
+    )
+    parser.add_argument("--model", default=None, help="ONNX model file (default: $YOLO_MODEL_PATH)")
     parser.add_argument("--model-name", default="yolo_v8", help="default: yolo_v8")
-    parser.add_argument("--model-version", default=None,
-                        help="default: the file's name and the start of its sha256")  # fmt: skip
+    parser.add_argument(
+        "--model-version", default=None, help="default: the file's name and the start of its sha256"
+    )
     parser.add_argument(
         "--api-url",
         default=None,
@@ -75,8 +76,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=4, help="analyses per claim")
     parser.add_argument("--concurrency", type=int, default=1, help="images processed at once")
     parser.add_argument("--sequence-id", default=None, help="only this sequence of the project")
-    parser.add_argument("--retry-failed", action="store_true",
-                        help="queue again the images whose earlier run failed")  # fmt: skip
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="queue again the images whose earlier run failed",
+    )
     parser.add_argument("--no-overlay", action="store_true", help="skip detections.png")
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
     args = parser.parse_args(argv)
@@ -90,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     model = args.model or os.environ.get("YOLO_MODEL_PATH")
     if not model:
-        print("error: no model: pass --model PATH or set YOLO_MODEL_PATH to an ONNX export of "
-              "YOLOv8/YOLO11 (e.g. `yolo export model=yolov8n.pt format=onnx`); this script "
-              "never downloads one", file=sys.stderr)  # fmt: skip
+        print(
+            "error: no model: pass --model PATH or set YOLO_MODEL_PATH to an ONNX export of "
+            "YOLOv8/YOLO11 (e.g. `yolo export model=yolov8n.pt format=onnx`); this script "
+            "never downloads one",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     model_path = Path(model).expanduser()
     if not model_path.is_file():
@@ -112,27 +119,43 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {args.model_name} {version} from {model_path}")
     parameters = {"confidence_threshold": args.confidence, "iou_threshold": args.iou}
     try:
-        with QueueClient(api_url, secret, api_key=os.environ.get("API_KEY") or None,
-                         retries=3) as client:  # fmt: skip
-            queued = client.queue(args.project_id, args.model_name, version,
-                                  parameters=parameters, sequence_id=args.sequence_id,
-                                  limit=args.limit, retry_failed=args.retry_failed)  # fmt: skip
+        with QueueClient(
+            api_url, secret, api_key=os.environ.get("API_KEY") or None, retries=3
+        ) as client:
+            queued = client.queue(
+                args.project_id,
+                args.model_name,
+                version,
+                parameters=parameters,
+                sequence_id=args.sequence_id,
+                limit=args.limit,
+                retry_failed=args.retry_failed,
+            )
     except LookoutAPIError as exc:
         print(f"error: could not queue the model: Lookout answered {exc}", file=sys.stderr)
         return EXIT_SERVER
     except Exception as exc:  # connection refused, timeouts...: report, don't trace
         print(f"error: could not reach {api_url}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SERVER
-    print(f"queued {queued['queued']} analyses ({queued['already_present']} images already "
-          f"had one)")  # fmt: skip
+    print(
+        f"queued {queued['queued']} analyses ({queued['already_present']} images already had one)"
+    )
 
     config = runner.WorkerConfig(
-        api_url=api_url, hmac_secret=secret, key_id=os.environ.get("ML_CALLBACK_HMAC_KEY_ID"),
+        api_url=api_url,
+        hmac_secret=secret,
+        key_id=os.environ.get("ML_CALLBACK_HMAC_KEY_ID"),
         models=[runner.ModelSpec(args.model_name, model_path, version)],
-        project_id=args.project_id, limit=args.limit, drain=True, batch_size=args.batch_size,
-        concurrency=args.concurrency, confidence=args.confidence, iou=args.iou,
-        overlay=not args.no_overlay, pause_after_claim=runner.pause_from_env(),
-    )  # fmt: skip
+        project_id=args.project_id,
+        limit=args.limit,
+        drain=True,
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        confidence=args.confidence,
+        iou=args.iou,
+        overlay=not args.no_overlay,
+        pause_after_claim=runner.pause_from_env(),
+    )
     try:
         config.validate()
     except runner.ConfigError as exc:
@@ -144,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(stderr=True)
     configure_logging(args.log_level, console if show else None)
-    logging.getLogger("lookout.worker").info("processing the queue of project %s",
-                                             args.project_id)  # fmt: skip
+    logging.getLogger("lookout.worker").info("processing the queue of project %s", args.project_id)
     worker = runner.Worker(config, console=console)
     install_signal_handlers(worker)
     try:
@@ -153,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         worker.close()
     s = worker.stats
-    print(f"done: {s.completed} completed, {s.failed} failed, {s.detections} detections "
-          f"(exit code {code})")  # fmt: skip
+    print(
+        f"done: {s.completed} completed, {s.failed} failed, {s.detections} detections "
+        f"(exit code {code})"
+    )
     return code
 
 

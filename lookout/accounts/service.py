@@ -172,14 +172,21 @@ def _parse_token(token: str) -> tuple[str, str] | None:
 # Built once: making a statement costs more than running it (this runs on every request).
 _KEY_LOOKUP = (
     sa.select(
-        ApiKey.id.label("key_id"), ApiKey.secret_hash, ApiKey.revoked_at, ApiKey.expires_at,
-        ApiKey.last_used_at, User.id.label("user_id"), User.email, User.is_admin,
-        User.is_active, Membership.group_id,
+        ApiKey.id.label("key_id"),
+        ApiKey.secret_hash,
+        ApiKey.revoked_at,
+        ApiKey.expires_at,
+        ApiKey.last_used_at,
+        User.id.label("user_id"),
+        User.email,
+        User.is_admin,
+        User.is_active,
+        Membership.group_id,
     )
     .join(User, User.id == ApiKey.user_id)
     .outerjoin(Membership, Membership.user_id == User.id)
     .where(ApiKey.prefix == sa.bindparam("prefix"))
-)  # fmt: skip
+)
 
 
 def api_key_principal(session: Session, token: str) -> Principal:

@@ -66,9 +66,13 @@ def _probability(value: Any, path: str) -> float:
 
 
 def validate_annotations(
-    items: Any, *, width: int, height: int, artifact_names: Collection[str],
+    items: Any,
+    *,
+    width: int,
+    height: int,
+    artifact_names: Collection[str],
     prefix: str = "annotations",
-) -> list[ValidAnnotation]:  # fmt: skip
+) -> list[ValidAnnotation]:
     """Check every item; raise InvalidInput for the first bad one, naming index and field."""
     if not isinstance(items, list):
         raise InvalidInput(f"{prefix}: must be a list of annotations", field=prefix)
@@ -142,10 +146,15 @@ def _bounding_box(
         raise _Bad("data.format", f"must be one of {', '.join(sorted(FORMATS))}; got {fmt!r}")
     bbox = data.get("bbox")
     if (
-        not isinstance(bbox, list) or len(bbox) != 4
-        or not (_is_number(bbox[0]) and _is_number(bbox[1]) and _is_number(bbox[2])
-                and _is_number(bbox[3]))
-    ):  # fmt: skip
+        not isinstance(bbox, list)
+        or len(bbox) != 4
+        or not (
+            _is_number(bbox[0])
+            and _is_number(bbox[1])
+            and _is_number(bbox[2])
+            and _is_number(bbox[3])
+        )
+    ):
         raise _Bad("data.bbox", "must be a list of 4 finite numbers")
     if fmt in NORMALIZED_FORMATS and not all(-_EPSILON <= v <= 1 + _EPSILON for v in bbox):
         raise _Bad("data.bbox", f"format {fmt} is normalized: values must be within [0, 1]")
@@ -165,8 +174,12 @@ def _bounds(points: list[tuple[float, float]], width: int, height: int) -> Geome
     def clip(value: float) -> float:
         return min(max(value, 0.0), 1.0)
 
-    return (clip(min(xs) / width), clip(min(ys) / height),
-            clip(max(xs) / width), clip(max(ys) / height))  # fmt: skip
+    return (
+        clip(min(xs) / width),
+        clip(min(ys) / height),
+        clip(max(xs) / width),
+        clip(max(ys) / height),
+    )
 
 
 def _segmentation(
@@ -210,9 +223,10 @@ def _rle(data: dict[str, Any]) -> None:
         raise _Bad("data.rle", "must be an object with counts and size")
     size = rle.get("size")
     if not (
-        isinstance(size, list) and len(size) == 2
+        isinstance(size, list)
+        and len(size) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-    ):  # fmt: skip
+    ):
         raise _Bad("data.rle.size", "must be [height, width], two positive integers")
     counts = rle.get("counts")
     if isinstance(counts, str):

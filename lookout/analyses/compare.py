@@ -32,11 +32,13 @@ def match_boxes(a: Sequence[Any], b: Sequence[Any], *, iou_threshold: float) -> 
     matched_b: set[Any] = set()
     for class_name in sorted(set(boxes_a) & set(boxes_b)):
         left, right = boxes_a[class_name], boxes_b[class_name]
-        ious = iou_matrix([(p.x1, p.y1, p.x2, p.y2) for p in left],
-                          [(p.x1, p.y1, p.x2, p.y2) for p in right])  # fmt: skip
+        ious = iou_matrix(
+            [(p.x1, p.y1, p.x2, p.y2) for p in left], [(p.x1, p.y1, p.x2, p.y2) for p in right]
+        )
         rows, cols = np.nonzero(ious >= iou_threshold)
-        candidates = sorted(zip(rows.tolist(), cols.tolist(), strict=True),
-                            key=lambda rc: (-ious[rc], rc))  # fmt: skip
+        candidates = sorted(
+            zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: (-ious[rc], rc)
+        )
         used_rows: set[int] = set()
         used_cols: set[int] = set()
         for row, col in candidates:
@@ -46,12 +48,22 @@ def match_boxes(a: Sequence[Any], b: Sequence[Any], *, iou_threshold: float) -> 
             used_cols.add(col)
             matched_a.add(left[row].id)
             matched_b.add(right[col].id)
-            matches.append({"a": left[row].id, "b": right[col].id, "class_name": class_name,
-                            "iou": round(float(ious[row, col]), 6)})  # fmt: skip
+            matches.append(
+                {
+                    "a": left[row].id,
+                    "b": right[col].id,
+                    "class_name": class_name,
+                    "iou": round(float(ious[row, col]), 6),
+                }
+            )
     only_a = [p.id for ps in boxes_a.values() for p in ps if p.id not in matched_a]
     only_b = [p.id for ps in boxes_b.values() for p in ps if p.id not in matched_b]
     matches.sort(key=lambda m: -m["iou"])
     return {
-        "matches": matches, "only_a": only_a, "only_b": only_b,
-        "matched_count": len(matches), "only_a_count": len(only_a), "only_b_count": len(only_b),
-    }  # fmt: skip
+        "matches": matches,
+        "only_a": only_a,
+        "only_b": only_b,
+        "matched_count": len(matches),
+        "only_a_count": len(only_a),
+        "only_b_count": len(only_b),
+    }

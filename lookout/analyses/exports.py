@@ -23,8 +23,7 @@ from lookout.analyses.service import predictions_query
 from lookout.db import utcnow
 
 FORMATS = ("json", "csv")
-CSV_COLUMNS = ("id", "annotation_type", "class_name", "confidence", "x1", "y1", "x2", "y2",
-               "data")  # fmt: skip
+CSV_COLUMNS = ("id", "annotation_type", "class_name", "confidence", "x1", "y1", "x2", "y2", "data")
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BATCH = 1000
@@ -78,10 +77,15 @@ def export_json(
     buffer: list[str] = []
     for p in _predictions(sessions, analysis_id):
         item = {
-            "id": p.id, "annotation_type": p.annotation_type, "class_name": p.class_name,
-            "confidence": p.confidence, "data": p.data, "bbox_xyxyn": bbox_xyxyn(p),
-            "client_id": p.client_id, "created_at": p.created_at,
-        }  # fmt: skip
+            "id": p.id,
+            "annotation_type": p.annotation_type,
+            "class_name": p.class_name,
+            "confidence": p.confidence,
+            "data": p.data,
+            "bbox_xyxyn": bbox_xyxyn(p),
+            "client_id": p.client_id,
+            "created_at": p.created_at,
+        }
         buffer.append(("" if first else ",") + json.dumps(item, default=_json_default))
         first = False
         if len(buffer) >= _BATCH:
@@ -97,8 +101,17 @@ def export_csv(sessions: sessionmaker[Session], *, analysis_id: uuid.UUID) -> It
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for count, p in enumerate(_predictions(sessions, analysis_id), start=1):
-        row = [str(p.id), p.annotation_type, p.class_name, p.confidence, p.x1, p.y1, p.x2, p.y2,
-               json.dumps(p.data, separators=(",", ":"))]  # fmt: skip
+        row = [
+            str(p.id),
+            p.annotation_type,
+            p.class_name,
+            p.confidence,
+            p.x1,
+            p.y1,
+            p.x2,
+            p.y2,
+            json.dumps(p.data, separators=(",", ":")),
+        ]
         writer.writerow(["" if v is None else safe_cell(v) for v in row])
         if count % _BATCH == 0:
             yield out.getvalue().encode()

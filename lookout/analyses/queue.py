@@ -134,13 +134,21 @@ def _selection_filter(project_id: uuid.UUID, selection: QueueSelection) -> list[
 
 
 def queue_model(
-    session: Session, *, principal: Principal, project_id: uuid.UUID, model_name: str,
-    model_version: str = "", parameters: dict[str, Any] | None = None,
-    selection: QueueSelection = QueueSelection(), limit: int | None = None,
-    retry_failed: bool = False, created_by_id: uuid.UUID | None = None,
-    allowed_models: list[str] | tuple[str, ...] = (), max_per_image: int = 200,
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    model_name: str,
+    model_version: str = "",
+    parameters: dict[str, Any] | None = None,
+    selection: QueueSelection = QueueSelection(),
+    limit: int | None = None,
+    retry_failed: bool = False,
+    created_by_id: uuid.UUID | None = None,
+    allowed_models: list[str] | tuple[str, ...] = (),
+    max_per_image: int = 200,
     batch_size: int = QUEUE_BATCH,
-) -> QueueResult:  # fmt: skip
+) -> QueueResult:
     """Queue one analysis per selected image that has none of this model and version yet.
 
     `limit` caps the number of analyses queued by this call (images in upload order);
@@ -170,8 +178,9 @@ def queue_model(
             )
         )
         if in_project is None:
-            raise NotFound(f"project {project.id} has no sequence {selection.sequence_id}",
-                           field="sequence_id")  # fmt: skip
+            raise NotFound(
+                f"project {project.id} has no sequence {selection.sequence_id}", field="sequence_id"
+            )
     session.commit()
 
     conditions = _selection_filter(project.id, selection)
@@ -189,17 +198,13 @@ def queue_model(
         page = sa.select(Image.created_at, Image.id).where(*conditions)
         if after is not None:
             page = page.where(sa.tuple_(Image.created_at, Image.id) > sa.tuple_(*after))
-        rows = session.execute(
-            page.order_by(Image.created_at, Image.id).limit(batch_size)
-        ).all()  # fmt: skip
+        rows = session.execute(page.order_by(Image.created_at, Image.id).limit(batch_size)).all()
         if not rows:
             session.commit()
             break
         after = (rows[-1][0], rows[-1][1])
         ids = [row[1] for row in rows]
-        present_ids = set(
-            session.scalars(sa.select(Image.id).where(Image.id.in_(ids), same_model))
-        )  # fmt: skip
+        present_ids = set(session.scalars(sa.select(Image.id).where(Image.id.in_(ids), same_model)))
         full_ids = set(
             session.scalars(
                 sa.select(Image.id).where(
@@ -217,9 +222,14 @@ def queue_model(
                 present_ids &= set(examined)
                 full_ids &= set(examined)
         inserted = _insert_batch(
-            session, image_ids=candidates, model_name=model_name, model_version=model_version,
-            parameters=parameters or {}, created_by_id=created_by_id, same_model=same_model,
-        )  # fmt: skip
+            session,
+            image_ids=candidates,
+            model_name=model_name,
+            model_version=model_version,
+            parameters=parameters or {},
+            created_by_id=created_by_id,
+            same_model=same_model,
+        )
         session.commit()
         queued += inserted
         present += len(present_ids) + (len(candidates) - inserted)
@@ -230,15 +240,32 @@ def queue_model(
 
 
 def _insert_batch(
-    session: Session, *, image_ids: list[uuid.UUID], model_name: str, model_version: str,
-    parameters: dict[str, Any], created_by_id: uuid.UUID | None, same_model: sa.Exists,
-) -> int:  # fmt: skip
+    session: Session,
+    *,
+    image_ids: list[uuid.UUID],
+    model_name: str,
+    model_version: str,
+    parameters: dict[str, Any],
+    created_by_id: uuid.UUID | None,
+    same_model: sa.Exists,
+) -> int:
     """One INSERT ... SELECT for a batch of images; the NOT EXISTS guard makes it idempotent."""
     if not image_ids:
         return 0
     now = utcnow()
-    columns = ["id", "image_id", "model_name", "model_version", "parameters", "provenance",
-               "status", "attempts", "created_by_id", "created_at", "updated_at"]  # fmt: skip
+    columns = [
+        "id",
+        "image_id",
+        "model_name",
+        "model_version",
+        "parameters",
+        "provenance",
+        "status",
+        "attempts",
+        "created_by_id",
+        "created_at",
+        "updated_at",
+    ]
     source = sa.select(
         new_uuid(),
         Image.id,
@@ -285,8 +312,9 @@ def _check_worker_id(worker_id: str) -> str:
 
 def _check_lease(lease_seconds: int) -> int:
     if not 1 <= lease_seconds <= MAX_LEASE_SECONDS:
-        raise InvalidInput(f"lease_seconds must be between 1 and {MAX_LEASE_SECONDS}",
-                           field="lease_seconds")  # fmt: skip
+        raise InvalidInput(
+            f"lease_seconds must be between 1 and {MAX_LEASE_SECONDS}", field="lease_seconds"
+        )
     return lease_seconds
 
 
@@ -301,9 +329,7 @@ def expire_leases(session: Session, *, now: datetime, max_attempts: int) -> tupl
         Analysis.lease_expires_at.is_not(None),
         Analysis.lease_expires_at < now,
     )
-    rows = session.execute(
-        expired.order_by(Analysis.id).with_for_update(skip_locked=True)
-    ).all()  # fmt: skip
+    rows = session.execute(expired.order_by(Analysis.id).with_for_update(skip_locked=True)).all()
     if not rows:
         return 0, 0
     give_up = [row.id for row in rows if row.attempts >= max_attempts]
@@ -326,7 +352,7 @@ def expire_leases(session: Session, *, now: datetime, max_attempts: int) -> tupl
                 error_message=reason,
                 completed_at=now,
                 lease_expires_at=None,
-            )  # fmt: skip
+            )
         )
     if retry:
         session.execute(
@@ -334,7 +360,7 @@ def expire_leases(session: Session, *, now: datetime, max_attempts: int) -> tupl
             .where(Analysis.id.in_(retry), Analysis.status == AnalysisStatus.PROCESSING)
             .values(
                 status=AnalysisStatus.QUEUED, worker_id=None, lease_expires_at=None, started_at=None
-            )  # fmt: skip
+            )
         )
     return len(retry), len(give_up)
 
@@ -355,10 +381,16 @@ def _claimable(
 
 
 def claim(
-    session: Session, *, worker_id: str, model_name: str, model_version: str | None = None,
-    project_id: uuid.UUID | None = None, limit: int = 1, lease_seconds: int = 120,
+    session: Session,
+    *,
+    worker_id: str,
+    model_name: str,
+    model_version: str | None = None,
+    project_id: uuid.UUID | None = None,
+    limit: int = 1,
+    lease_seconds: int = 120,
     max_attempts: int = 3,
-) -> ClaimResult:  # fmt: skip
+) -> ClaimResult:
     """Hand back expired leases, then move up to `limit` queued analyses to this worker."""
     worker_id = _check_worker_id(worker_id)
     _check_lease(lease_seconds)
@@ -384,7 +416,7 @@ def claim(
                 attempts=Analysis.attempts + 1,
                 started_at=now,
                 error_message=None,
-            )  # fmt: skip
+            )
             .execution_options(synchronize_session=False)
         )
     rows = session.execute(
@@ -393,7 +425,7 @@ def claim(
         .where(Analysis.id.in_(ids))
         .order_by(Analysis.created_at, Analysis.id)
         .execution_options(populate_existing=True)
-    ).all()  # fmt: skip
+    ).all()
     remaining_query = sa.select(sa.func.count()).select_from(
         _claimable(model_name, model_version, project_id).subquery()
     )
@@ -448,9 +480,10 @@ def release(session: Session, *, analysis_id: uuid.UUID, worker_id: str) -> Anal
 def analysis_image(session: Session, *, analysis_id: uuid.UUID) -> Image:
     """The image an analysis is about (for signed workers; no user scope applies)."""
     row = session.execute(
-        sa.select(Image).join(Analysis, Analysis.image_id == Image.id)
+        sa.select(Image)
+        .join(Analysis, Analysis.image_id == Image.id)
         .where(Analysis.id == analysis_id)
-    ).scalar_one_or_none()  # fmt: skip
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"analysis {analysis_id} not found")
     session.commit()  # also stores the request's nonce

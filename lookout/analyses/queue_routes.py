@@ -141,25 +141,37 @@ def image_path(analysis_id: uuid.UUID) -> str:
     openapi_extra=_json_body(QueueRequest),
 )
 def queue_model(
-    project_id: uuid.UUID, body: RawBodyDep, session: SessionDep, settings: SettingsDep,
+    project_id: uuid.UUID,
+    body: RawBodyDep,
+    session: SessionDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
-) -> QueueResponse:  # fmt: skip
+) -> QueueResponse:
     """Queue one analysis of the model per image of the project (or of a sequence, or of a
     capture-time range) that has no analysis of this model and version yet."""
     request = parse_model(QueueRequest, body)
     selection = queue.QueueSelection(
-        sequence_id=request.sequence_id, captured_after=request.captured_after,
+        sequence_id=request.sequence_id,
+        captured_after=request.captured_after,
         captured_before=request.captured_before,
-    )  # fmt: skip
+    )
     result = queue.queue_model(
-        session, principal=principal, project_id=project_id, model_name=request.model_name,
-        model_version=request.model_version, parameters=request.parameters, selection=selection,
-        limit=request.limit, retry_failed=request.retry_failed, created_by_id=principal.user_id,
+        session,
+        principal=principal,
+        project_id=project_id,
+        model_name=request.model_name,
+        model_version=request.model_version,
+        parameters=request.parameters,
+        selection=selection,
+        limit=request.limit,
+        retry_failed=request.retry_failed,
+        created_by_id=principal.user_id,
         allowed_models=settings.ml_allowed_models,
         max_per_image=settings.ml_max_analyses_per_image,
-    )  # fmt: skip
-    return QueueResponse(queued=result.queued, already_present=result.already_present,
-                         over_limit=result.over_limit)  # fmt: skip
+    )
+    return QueueResponse(
+        queued=result.queued, already_present=result.already_present, over_limit=result.over_limit
+    )
 
 
 # --- workers (HMAC v1) ----------------------------------------------------------------------
@@ -177,11 +189,15 @@ def claim(signed: SignedCallbackDep, session: SessionDep) -> ClaimResponse:
     _v1_only(signed)
     request = parse_model(ClaimRequest, signed.body)
     result = queue.claim(
-        session, worker_id=request.worker_id, model_name=request.model_name,
-        model_version=request.model_version, project_id=request.project_id,
-        limit=request.limit, lease_seconds=request.lease_seconds,
+        session,
+        worker_id=request.worker_id,
+        model_name=request.model_name,
+        model_version=request.model_version,
+        project_id=request.project_id,
+        limit=request.limit,
+        lease_seconds=request.lease_seconds,
         max_attempts=queue.queue_settings().max_attempts,
-    )  # fmt: skip
+    )
     return ClaimResponse(
         analyses=[
             ClaimedRead(
@@ -195,7 +211,7 @@ def claim(signed: SignedCallbackDep, session: SessionDep) -> ClaimResponse:
                 height=c.height,
                 attempts=c.analysis.attempts,
                 lease_expires_at=c.analysis.lease_expires_at,
-            )  # fmt: skip
+            )
             for c in result.analyses
         ],
         remaining=result.remaining,
@@ -214,8 +230,12 @@ def heartbeat(analysis_id: uuid.UUID, signed: SignedCallbackDep, session: Sessio
     """Extend the lease of an analysis this worker holds."""
     _v1_only(signed)
     request = parse_model(HeartbeatRequest, signed.body)
-    analysis = queue.heartbeat(session, analysis_id=analysis_id, worker_id=request.worker_id,
-                               lease_seconds=request.lease_seconds)  # fmt: skip
+    analysis = queue.heartbeat(
+        session,
+        analysis_id=analysis_id,
+        worker_id=request.worker_id,
+        lease_seconds=request.lease_seconds,
+    )
     return LeaseRead.model_validate(analysis)
 
 
@@ -245,6 +265,9 @@ def analysis_image(
     return StreamingResponse(
         images.image_chunks(storage, image),
         media_type=image.content_type,
-        headers={"Content-Length": str(image.size_bytes), "Cache-Control": "private, no-store",
-                 "ETag": f'"{image.sha256}"'},
-    )  # fmt: skip
+        headers={
+            "Content-Length": str(image.size_bytes),
+            "Cache-Control": "private, no-store",
+            "ETag": f'"{image.sha256}"',
+        },
+    )

@@ -170,8 +170,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI description of a body the route reads itself (nested models inlined)."""
     schema = model.model_json_schema()
     schema = _inline_refs(schema, schema.pop("$defs", {}))
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 HMAC_NOTE = (
@@ -190,18 +189,27 @@ HMAC_NOTE = (
     openapi_extra=_json_body(AnalysisCreate),
 )
 def create_analysis(
-    image_id: uuid.UUID, body: RawBodyDep, session: SessionDep, settings: SettingsDep,
+    image_id: uuid.UUID,
+    body: RawBodyDep,
+    session: SessionDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
-) -> AnalysisRead:  # fmt: skip
+) -> AnalysisRead:
     """Step 1: create a queued analysis of an image (user authentication)."""
     request = parse_model(AnalysisCreate, body)
     analysis = service.create_analysis(
-        session, principal=principal, image_id=image_id, model_name=request.model_name,
-        model_version=request.model_version, parameters=request.parameters,
-        description=request.description, provenance=request.provenance,
-        external_job_id=request.external_job_id, allowed_models=settings.ml_allowed_models,
+        session,
+        principal=principal,
+        image_id=image_id,
+        model_name=request.model_name,
+        model_version=request.model_version,
+        parameters=request.parameters,
+        description=request.description,
+        provenance=request.provenance,
+        external_job_id=request.external_job_id,
+        allowed_models=settings.ml_allowed_models,
         max_per_image=settings.ml_max_analyses_per_image,
-    )  # fmt: skip
+    )
     return AnalysisRead.model_validate(analysis)
 
 
@@ -215,15 +223,22 @@ def create_analysis(
     description=HMAC_NOTE,
 )
 def update_status(
-    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, storage: StorageDep,
+    analysis_id: uuid.UUID,
+    signed: SignedCallbackDep,
+    session: SessionDep,
+    storage: StorageDep,
     settings: SettingsDep,
-) -> StatusRead:  # fmt: skip
+) -> StatusRead:
     """Step 2: move the analysis along queued → processing → completed/failed/cancelled."""
     request = parse_model(StatusUpdate, signed.body)
     analysis = service.update_status(
-        session, storage, analysis_id=analysis_id, status=request.status,
-        error_message=request.error_message, max_artifact_bytes=settings.ml_max_artifact_bytes,
-    )  # fmt: skip
+        session,
+        storage,
+        analysis_id=analysis_id,
+        status=request.status,
+        error_message=request.error_message,
+        max_artifact_bytes=settings.ml_max_artifact_bytes,
+    )
     return StatusRead.model_validate(analysis)
 
 
@@ -237,16 +252,24 @@ def update_status(
     description=HMAC_NOTE,
 )
 def presign_artifacts(
-    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, storage: StorageDep,
-    settings: SettingsDep, base_url: BaseUrlDep,
-) -> PresignResponse:  # fmt: skip
+    analysis_id: uuid.UUID,
+    signed: SignedCallbackDep,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    base_url: BaseUrlDep,
+) -> PresignResponse:
     """Step 3: one presigned PUT URL per artifact (send the same Content-Type with the PUT)."""
     request = parse_model(PresignRequest, signed.body)
     uploads = service.presign_artifacts(
-        session, storage, analysis_id=analysis_id, artifacts=request.artifacts,
-        expires_in=settings.ml_presign_expires_seconds, base_url=base_url,
+        session,
+        storage,
+        analysis_id=analysis_id,
+        artifacts=request.artifacts,
+        expires_in=settings.ml_presign_expires_seconds,
+        base_url=base_url,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
-    )  # fmt: skip
+    )
     return PresignResponse(
         presigned_urls=[
             PresignedUrl(
@@ -255,7 +278,7 @@ def presign_artifacts(
                 expires_in=u.expires_in,
                 content_type=u.content_type,
                 headers={"Content-Type": u.content_type},
-            )  # fmt: skip
+            )
             for u in uploads
         ]
     )
@@ -274,23 +297,34 @@ def presign_artifacts(
     "`?mode=replace` swaps all annotations of the analysis in one transaction.",
 )
 def submit_annotations(
-    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, settings: SettingsDep,
+    analysis_id: uuid.UUID,
+    signed: SignedCallbackDep,
+    session: SessionDep,
+    settings: SettingsDep,
     mode: Literal["append", "replace"] = "append",
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> Response:  # fmt: skip
+) -> Response:
     """Step 5: validate every annotation, then store them all (or none)."""
     data = parse_json_object(signed.body)
     if "annotations" not in data:
         raise InvalidInput("annotations: is required (a list of annotations)", field="annotations")
     request_hash = hashlib.sha256(mode.encode() + b"\n" + signed.body).hexdigest()
     outcome = service.submit_annotations(
-        session, analysis_id=analysis_id, annotations=data["annotations"],
-        replace=mode == "replace", idempotency_key=idempotency_key, request_hash=request_hash,
+        session,
+        analysis_id=analysis_id,
+        annotations=data["annotations"],
+        replace=mode == "replace",
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
         max_count=settings.ml_max_annotations_per_request,
-    )  # fmt: skip
+    )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return Response(outcome.json_bytes(), status_code=outcome.status_code, headers=headers,
-                    media_type="application/json")  # fmt: skip
+    return Response(
+        outcome.json_bytes(),
+        status_code=outcome.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 # --- Step 6: finalize -----------------------------------------------------------------------
@@ -303,16 +337,23 @@ def submit_annotations(
     description=HMAC_NOTE,
 )
 def finalize_analysis(
-    analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep, storage: StorageDep,
+    analysis_id: uuid.UUID,
+    signed: SignedCallbackDep,
+    session: SessionDep,
+    storage: StorageDep,
     settings: SettingsDep,
-) -> FinalizeRead:  # fmt: skip
+) -> FinalizeRead:
     """Step 6: close the analysis (completed, failed or cancelled) and store its summary."""
     request = parse_model(FinalizeRequest, signed.body, empty={})
     analysis = service.finalize_analysis(
-        session, storage, analysis_id=analysis_id, status=request.status,
-        summary=request.summary, error_message=request.error_message,
+        session,
+        storage,
+        analysis_id=analysis_id,
+        status=request.status,
+        summary=request.summary,
+        error_message=request.error_message,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
-    )  # fmt: skip
+    )
     return FinalizeRead.model_validate(analysis)
 
 
@@ -321,47 +362,69 @@ def finalize_analysis(
 
 @router.get("/api/images/{image_id}/analyses", response_model=AnalysisPage)
 def list_analyses(
-    image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
-    model_name: str | None = None, status: str | None = None,
+    image_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    model_name: str | None = None,
+    status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> AnalysisPage:  # fmt: skip
+) -> AnalysisPage:
     """An image's analyses, newest first, filtered by model and status."""
     items, total = service.list_analyses(
-        session, principal=principal, image_id=image_id, model_name=model_name, status=status,
-        limit=limit, offset=offset,
-    )  # fmt: skip
-    return AnalysisPage(items=[AnalysisRead.model_validate(a) for a in items], total=total,
-                        limit=limit, offset=offset)  # fmt: skip
+        session,
+        principal=principal,
+        image_id=image_id,
+        model_name=model_name,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    return AnalysisPage(
+        items=[AnalysisRead.model_validate(a) for a in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/api/images/{image_id}/analyses/compare", response_model=CompareResponse)
 def compare_analyses(
-    image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    image_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
     analysis_id: Annotated[list[uuid.UUID] | None, Query()] = None,
     iou: Annotated[float, Query(gt=0, le=1)] = 0.5,
-) -> CompareResponse:  # fmt: skip
+) -> CompareResponse:
     """Several analyses of one image side by side; the first two are matched box to box."""
     image, analyses = service.analyses_of_image(
-        session, principal=principal, image_id=image_id, analysis_ids=analysis_id or [],
+        session,
+        principal=principal,
+        image_id=image_id,
+        analysis_ids=analysis_id or [],
         max_count=MAX_COMPARED,
-    )  # fmt: skip
+    )
     predictions = {a.id: list(session.scalars(service.predictions_query(a.id))) for a in analyses}
     compared = [
         {
             **AnalysisRead.model_validate(a).model_dump(),
             "annotations": [prediction_read(p) for p in predictions[a.id]],
             "annotations_total": len(predictions[a.id]),
-        }  # fmt: skip
+        }
         for a in analyses
     ]
     comparison = None
     if len(analyses) >= 2:
         first, second = analyses[0], analyses[1]
-        matched = compare.match_boxes(predictions[first.id], predictions[second.id],
-                                      iou_threshold=iou)  # fmt: skip
-        comparison = {"analysis_a": first.id, "analysis_b": second.id, "iou_threshold": iou,
-                      **matched}  # fmt: skip
+        matched = compare.match_boxes(
+            predictions[first.id], predictions[second.id], iou_threshold=iou
+        )
+        comparison = {
+            "analysis_a": first.id,
+            "analysis_b": second.id,
+            "iou_threshold": iou,
+            **matched,
+        }
     return CompareResponse.model_validate(
         {
             "image_id": image.id,
@@ -369,42 +432,55 @@ def compare_analyses(
             "image_height": image.height,
             "analyses": compared,
             "comparison": comparison,
-        }  # fmt: skip
+        }
     )
 
 
 @router.get("/api/analyses/{analysis_id}", response_model=AnalysisDetail)
 def get_analysis(
-    analysis_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    analysis_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
     annotations_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
     annotations_offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> Response:  # fmt: skip
+) -> Response:
     """One analysis with a page of its annotations (posted order) and their total."""
     analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
     items, total = service.predictions_json(
-        session, analysis=analysis, filters=service.PredictionFilters(),
-        limit=annotations_limit, offset=annotations_offset,
-    )  # fmt: skip
+        session,
+        analysis=analysis,
+        filters=service.PredictionFilters(),
+        limit=annotations_limit,
+        offset=annotations_offset,
+    )
     body = AnalysisRead.model_validate(analysis).model_dump(mode="json")
-    body.update(annotations_total=total, annotations_limit=annotations_limit,
-                annotations_offset=annotations_offset)  # fmt: skip
+    body.update(
+        annotations_total=total,
+        annotations_limit=annotations_limit,
+        annotations_offset=annotations_offset,
+    )
     return raw_json_response(splice(body, "annotations", items))
 
 
 @router.get("/api/analyses/{analysis_id}/annotations", response_model=PredictionPage)
 def list_annotations(
-    analysis_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
-    annotation_type: str | None = None, class_name: str | None = None,
+    analysis_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    annotation_type: str | None = None,
+    class_name: str | None = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> Response:  # fmt: skip
+) -> Response:
     """An analysis's annotations filtered by type, class and minimum confidence."""
     if annotation_type is not None and annotation_type not in TYPES:
-        raise InvalidInput(f"annotation_type must be one of {', '.join(TYPES)}",
-                           field="annotation_type")  # fmt: skip
-    filters = service.PredictionFilters(annotation_type=annotation_type, class_name=class_name,
-                                        min_confidence=min_confidence)  # fmt: skip
+        raise InvalidInput(
+            f"annotation_type must be one of {', '.join(TYPES)}", field="annotation_type"
+        )
+    filters = service.PredictionFilters(
+        annotation_type=annotation_type, class_name=class_name, min_confidence=min_confidence
+    )
     analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
     items, total = service.predictions_json(
         session, analysis=analysis, filters=filters, limit=limit, offset=offset
@@ -415,9 +491,12 @@ def list_annotations(
 
 @router.get("/api/analyses/{analysis_id}/export", response_class=StreamingResponse)
 def export_analysis(
-    analysis_id: uuid.UUID, session: SessionDep, sessions: SessionsDep, principal: PrincipalDep,
+    analysis_id: uuid.UUID,
+    session: SessionDep,
+    sessions: SessionsDep,
+    principal: PrincipalDep,
     format: Literal["json", "csv"] = "json",
-) -> StreamingResponse:  # fmt: skip
+) -> StreamingResponse:
     """The analysis and all its annotations as a JSON or CSV download (streamed)."""
     analysis = service.analysis_for_export(session, principal=principal, analysis_id=analysis_id)
     snapshot = AnalysisRead.model_validate(analysis).model_dump(mode="json")
@@ -427,46 +506,72 @@ def export_analysis(
     else:
         body = exports.export_json(sessions, analysis=snapshot, analysis_id=analysis.id)
     return StreamingResponse(
-        body, media_type=exports.MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                 "Cache-Control": "private, no-store"},
-    )  # fmt: skip
+        body,
+        media_type=exports.MEDIA_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.get("/api/analyses/{analysis_id}/artifacts")
 def list_artifacts(
-    analysis_id: uuid.UUID, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+    analysis_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
-) -> dict[str, list[ArtifactRead]]:  # fmt: skip
+) -> dict[str, list[ArtifactRead]]:
     """An analysis's artifacts with their upload state (pending ones are checked in storage)."""
     artifacts = service.list_artifacts(
-        session, storage, principal=principal, analysis_id=analysis_id,
+        session,
+        storage,
+        principal=principal,
+        analysis_id=analysis_id,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
-    )  # fmt: skip
+    )
     return {"artifacts": [_artifact_read(a) for a in artifacts]}
 
 
 def _artifact_read(artifact: Any) -> ArtifactRead:
     base = f"/api/analyses/{artifact.analysis_id}/artifacts/{quote(artifact.name)}"
-    fields = ("name", "content_type", "state", "size_bytes", "expected_size", "created_at",
-              "updated_at", "uploaded_at")  # fmt: skip
+    fields = (
+        "name",
+        "content_type",
+        "state",
+        "size_bytes",
+        "expected_size",
+        "created_at",
+        "updated_at",
+        "uploaded_at",
+    )
     values = {name: getattr(artifact, name) for name in fields}
     return ArtifactRead.model_validate(
         {**values, "download_url": base, "url_endpoint": f"{base}/url"}
     )
 
 
-@router.get("/api/analyses/{analysis_id}/artifacts/{artifact_name}",
-            response_class=StreamingResponse)  # fmt: skip
+@router.get(
+    "/api/analyses/{analysis_id}/artifacts/{artifact_name}", response_class=StreamingResponse
+)
 def download_artifact(
-    analysis_id: uuid.UUID, artifact_name: str, session: SessionDep, storage: StorageDep,
-    settings: SettingsDep, principal: PrincipalDep,
-) -> StreamingResponse:  # fmt: skip
+    analysis_id: uuid.UUID,
+    artifact_name: str,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> StreamingResponse:
     """The artifact's bytes, always as a download."""
     artifact = service.get_artifact(
-        session, storage, principal=principal, analysis_id=analysis_id, name=artifact_name,
+        session,
+        storage,
+        principal=principal,
+        analysis_id=analysis_id,
+        name=artifact_name,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
-    )  # fmt: skip
+    )
     chunks = service.artifact_chunks(storage, artifact)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in artifact.name)
     headers = {
@@ -479,20 +584,27 @@ def download_artifact(
     return StreamingResponse(chunks, media_type=artifact.content_type, headers=headers)
 
 
-@router.get("/api/analyses/{analysis_id}/artifacts/{artifact_name}/url",
-            response_model=ArtifactUrl)  # fmt: skip
+@router.get("/api/analyses/{analysis_id}/artifacts/{artifact_name}/url", response_model=ArtifactUrl)
 def artifact_url(
-    analysis_id: uuid.UUID, artifact_name: str, session: SessionDep, storage: StorageDep,
-    settings: SettingsDep, principal: PrincipalDep, base_url: BaseUrlDep,
-) -> ArtifactUrl:  # fmt: skip
+    analysis_id: uuid.UUID,
+    artifact_name: str,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    base_url: BaseUrlDep,
+) -> ArtifactUrl:
     """A presigned GET URL for the artifact (S3, or Lookout's local storage)."""
     artifact = service.get_artifact(
-        session, storage, principal=principal, analysis_id=analysis_id, name=artifact_name,
+        session,
+        storage,
+        principal=principal,
+        analysis_id=analysis_id,
+        name=artifact_name,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
-    )  # fmt: skip
+    )
     expires_in = settings.ml_presign_expires_seconds
-    url = service.artifact_download_url(storage, artifact, expires_in=expires_in,
-                                        base_url=base_url)  # fmt: skip
+    url = service.artifact_download_url(storage, artifact, expires_in=expires_in, base_url=base_url)
     return ArtifactUrl(artifact_name=artifact.name, url=url, expires_in=expires_in)
 
 

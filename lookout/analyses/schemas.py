@@ -147,11 +147,15 @@ def bbox_xyxyn(prediction: Any) -> list[float] | None:
 
 def prediction_read(prediction: Any) -> PredictionRead:
     return PredictionRead(
-        id=prediction.id, annotation_type=prediction.annotation_type,
-        class_name=prediction.class_name, confidence=prediction.confidence,
-        data=prediction.data, bbox_xyxyn=bbox_xyxyn(prediction), client_id=prediction.client_id,
+        id=prediction.id,
+        annotation_type=prediction.annotation_type,
+        class_name=prediction.class_name,
+        confidence=prediction.confidence,
+        data=prediction.data,
+        bbox_xyxyn=bbox_xyxyn(prediction),
+        client_id=prediction.client_id,
         created_at=prediction.created_at,
-    )  # fmt: skip
+    )
 
 
 class AnalysisDetail(AnalysisRead):

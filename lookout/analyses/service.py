@@ -63,7 +63,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             AnalysisStatus.FAILED,
             AnalysisStatus.CANCELLED,
         }
-    ),  # fmt: skip
+    ),
     # Back to queued: the worker's lease expired or it gave the job back.
     AnalysisStatus.PROCESSING: frozenset(
         {
@@ -72,7 +72,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             AnalysisStatus.CANCELLED,
             AnalysisStatus.QUEUED,
         }
-    ),  # fmt: skip
+    ),
 }
 ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
 CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]{0,62}/[A-Za-z0-9][\w!#$&^.+-]{0,62}$")
@@ -84,11 +84,17 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def create_analysis_row(
-    session: Session, *, image: Image, model_name: str, model_version: str,
-    parameters: dict[str, Any] | None = None, description: str | None = None,
-    provenance: dict[str, Any] | None = None, created_by_id: uuid.UUID | None = None,
+    session: Session,
+    *,
+    image: Image,
+    model_name: str,
+    model_version: str,
+    parameters: dict[str, Any] | None = None,
+    description: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    created_by_id: uuid.UUID | None = None,
     status: str = AnalysisStatus.QUEUED,
-) -> Analysis:  # fmt: skip
+) -> Analysis:
     """Add an analysis of `image` and flush it, without committing (the caller commits).
 
     Used in-process, e.g. by the platform import, which stores the platform's own boxes as an
@@ -98,12 +104,19 @@ def create_analysis_row(
     status = normalize_status(status)
     now = utcnow()
     analysis = Analysis(
-        id=uuid.uuid4(), image_id=image.id, model_name=model_name, model_version=model_version,
-        parameters=parameters or {}, provenance=provenance or {}, description=description,
-        status=status, created_by_id=created_by_id, attempts=0,
+        id=uuid.uuid4(),
+        image_id=image.id,
+        model_name=model_name,
+        model_version=model_version,
+        parameters=parameters or {},
+        provenance=provenance or {},
+        description=description,
+        status=status,
+        created_by_id=created_by_id,
+        attempts=0,
         started_at=now if status == AnalysisStatus.PROCESSING else None,
         completed_at=now if status in AnalysisStatus.FINAL else None,
-    )  # fmt: skip
+    )
     session.add(analysis)
     session.flush()
     # Nobody can have read it before this transaction commits: no page of it to invalidate.
@@ -123,9 +136,11 @@ def insert_annotations(
     (transient objects carrying the stored values).
     """
     valid = validate_annotations(
-        annotations, width=image.width, height=image.height,
+        annotations,
+        width=image.width,
+        height=image.height,
         artifact_names=_artifact_names(session, analysis.id, annotations),
-    )  # fmt: skip
+    )
     present = _present_client_ids(session, analysis.id, valid)
     rows = _rows(analysis.id, [a for a in valid if a.client_id not in present])
     if rows:
@@ -154,12 +169,22 @@ def _rows(analysis_id: uuid.UUID, valid: list[ValidAnnotation]) -> list[dict[str
     rows = []
     for i, item in enumerate(valid):
         x1, y1, x2, y2 = item.geometry or (None, None, None, None)
-        rows.append({
-            "id": uuid.uuid4(), "analysis_id": analysis_id,
-            "annotation_type": item.annotation_type, "class_name": item.class_name,
-            "confidence": item.confidence, "data": item.data, "x1": x1, "y1": y1, "x2": x2,
-            "y2": y2, "client_id": item.client_id, "created_at": base + timedelta(microseconds=i),
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "analysis_id": analysis_id,
+                "annotation_type": item.annotation_type,
+                "class_name": item.class_name,
+                "confidence": item.confidence,
+                "data": item.data,
+                "x1": x1,
+                "y1": y1,
+                "x2": x2,
+                "y2": y2,
+                "client_id": item.client_id,
+                "created_at": base + timedelta(microseconds=i),
+            }
+        )
     return rows
 
 
@@ -192,10 +217,25 @@ def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, A
         session.execute(sa.insert(Prediction), rows)  # SQLite: executemany, in-process
         return
     payload = json.dumps(
-        [[str(r["id"]), r["annotation_type"], r["class_name"], r["confidence"], r["data"],
-          r["x1"], r["y1"], r["x2"], r["y2"], r["client_id"]] for r in rows],
-        ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-    )  # fmt: skip
+        [
+            [
+                str(r["id"]),
+                r["annotation_type"],
+                r["class_name"],
+                r["confidence"],
+                r["data"],
+                r["x1"],
+                r["y1"],
+                r["x2"],
+                r["y2"],
+                r["client_id"],
+            ]
+            for r in rows
+        ],
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
     session.execute(
         _PG_INSERT, {"analysis_id": analysis_id, "base": rows[0]["created_at"], "rows": payload}
     )
@@ -277,11 +317,19 @@ def _locked_analysis(session: Session, analysis_id: uuid.UUID) -> Analysis:
 
 
 def create_analysis(
-    session: Session, *, principal: Principal, image_id: uuid.UUID, model_name: str,
-    model_version: str, parameters: dict[str, Any] | None, description: str | None,
-    provenance: dict[str, Any] | None, external_job_id: str | None,
-    allowed_models: Collection[str], max_per_image: int,
-) -> Analysis:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    image_id: uuid.UUID,
+    model_name: str,
+    model_version: str,
+    parameters: dict[str, Any] | None,
+    description: str | None,
+    provenance: dict[str, Any] | None,
+    external_job_id: str | None,
+    allowed_models: Collection[str],
+    max_per_image: int,
+) -> Analysis:
     """Create a queued analysis of an image the caller can see."""
     if allowed_models and model_name not in allowed_models:
         raise InvalidInput(
@@ -302,10 +350,15 @@ def create_analysis(
             field="image_id",
         )
     analysis = create_analysis_row(
-        session, image=image, model_name=model_name, model_version=model_version,
-        parameters=parameters, description=description, provenance=provenance,
+        session,
+        image=image,
+        model_name=model_name,
+        model_version=model_version,
+        parameters=parameters,
+        description=description,
+        provenance=provenance,
         created_by_id=principal.user_id,
-    )  # fmt: skip
+    )
     analysis.external_job_id = external_job_id
     session.commit()
     return analysis
@@ -321,9 +374,13 @@ def _check_transition(current: str, target: str) -> None:
 
 
 def _enter(
-    analysis: Analysis, target: str, storage: ObjectStorage, *, error_message: str | None,
+    analysis: Analysis,
+    target: str,
+    storage: ObjectStorage,
+    *,
+    error_message: str | None,
     max_artifact_bytes: int,
-) -> None:  # fmt: skip
+) -> None:
     now = utcnow()
     if target == AnalysisStatus.PROCESSING:
         analysis.started_at = now
@@ -342,24 +399,40 @@ def _enter(
 
 
 def update_status(
-    session: Session, storage: ObjectStorage, *, analysis_id: uuid.UUID, status: str,
-    error_message: str | None = None, max_artifact_bytes: int,
-) -> Analysis:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    analysis_id: uuid.UUID,
+    status: str,
+    error_message: str | None = None,
+    max_artifact_bytes: int,
+) -> Analysis:
     """Move an analysis along the status machine; the current status again is a no-op."""
     target = normalize_status(status)
     analysis = _locked_analysis(session, analysis_id)
     if analysis.status != target:
         _check_transition(analysis.status, target)
-        _enter(analysis, target, storage, error_message=error_message,
-               max_artifact_bytes=max_artifact_bytes)  # fmt: skip
+        _enter(
+            analysis,
+            target,
+            storage,
+            error_message=error_message,
+            max_artifact_bytes=max_artifact_bytes,
+        )
     session.commit()  # also when nothing changed: the signature is recorded as used
     return analysis
 
 
 def finalize_analysis(
-    session: Session, storage: ObjectStorage, *, analysis_id: uuid.UUID, status: str,
-    summary: dict[str, Any] | None, error_message: str | None, max_artifact_bytes: int,
-) -> Analysis:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    analysis_id: uuid.UUID,
+    status: str,
+    summary: dict[str, Any] | None,
+    error_message: str | None,
+    max_artifact_bytes: int,
+) -> Analysis:
     """Close an analysis (from queued or processing) with its summary; confirm its artifacts."""
     target = normalize_status(status)
     if target not in AnalysisStatus.FINAL:
@@ -371,8 +444,13 @@ def finalize_analysis(
     if analysis.status != target:
         _check_transition(analysis.status, target)
         analysis.summary = summary
-        _enter(analysis, target, storage, error_message=error_message,
-               max_artifact_bytes=max_artifact_bytes)  # fmt: skip
+        _enter(
+            analysis,
+            target,
+            storage,
+            error_message=error_message,
+            max_artifact_bytes=max_artifact_bytes,
+        )
     session.commit()
     return analysis
 
@@ -428,9 +506,15 @@ class PresignedUpload:
 
 
 def presign_artifacts(
-    session: Session, storage: ObjectStorage, *, analysis_id: uuid.UUID,
-    artifacts: list[ArtifactSpec], expires_in: int, base_url: str, max_artifact_bytes: int,
-) -> list[PresignedUpload]:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    analysis_id: uuid.UUID,
+    artifacts: list[ArtifactSpec],
+    expires_in: int,
+    base_url: str,
+    max_artifact_bytes: int,
+) -> list[PresignedUpload]:
     """Record artifacts (pending) and hand out one presigned PUT URL each."""
     analysis = _locked_analysis(session, analysis_id)
     if analysis.status in AnalysisStatus.FINAL:
@@ -442,13 +526,14 @@ def presign_artifacts(
     for i, spec in enumerate(artifacts):
         name = check_artifact_name(spec.artifact_name, field=f"artifacts[{i}].artifact_name")
         if name in seen:
-            raise InvalidInput(f"artifacts[{i}].artifact_name: {name!r} is listed twice",
-                               field=f"artifacts[{i}].artifact_name")  # fmt: skip
+            raise InvalidInput(
+                f"artifacts[{i}].artifact_name: {name!r} is listed twice",
+                field=f"artifacts[{i}].artifact_name",
+            )
         seen.add(name)
         if not CONTENT_TYPE.match(spec.content_type):
             field = f"artifacts[{i}].content_type"
-            raise InvalidInput(f"{field}: must look like type/subtype, e.g. image/png",
-                               field=field)  # fmt: skip
+            raise InvalidInput(f"{field}: must look like type/subtype, e.g. image/png", field=field)
         if spec.size is not None and spec.size > max_artifact_bytes:
             field = f"artifacts[{i}].size"
             raise PayloadTooLarge(
@@ -475,9 +560,13 @@ def presign_artifacts(
 
 
 def list_artifacts(
-    session: Session, storage: ObjectStorage, *, principal: Principal, analysis_id: uuid.UUID,
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    analysis_id: uuid.UUID,
     max_artifact_bytes: int,
-) -> list[Artifact]:  # fmt: skip
+) -> list[Artifact]:
     """An analysis's artifacts; pending ones are checked against storage first."""
     analysis = get_analysis(session, principal=principal, analysis_id=analysis_id)
     artifacts = analysis_artifacts(analysis)
@@ -489,9 +578,14 @@ def list_artifacts(
 
 
 def get_artifact(
-    session: Session, storage: ObjectStorage, *, principal: Principal, analysis_id: uuid.UUID,
-    name: str, max_artifact_bytes: int,
-) -> Artifact:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    analysis_id: uuid.UUID,
+    name: str,
+    max_artifact_bytes: int,
+) -> Artifact:
     """An uploaded artifact of an analysis the caller can see."""
     analysis = get_analysis(session, principal=principal, analysis_id=analysis_id)
     artifact = session.scalar(
@@ -503,8 +597,9 @@ def get_artifact(
     _confirm_artifact(storage, artifact, max_artifact_bytes)
     session.commit()
     if artifact.state != ArtifactState.UPLOADED:
-        raise NotFound(f"artifact {name!r} is {artifact.state}, not uploaded",
-                       field="artifact_name")  # fmt: skip
+        raise NotFound(
+            f"artifact {name!r} is {artifact.state}, not uploaded", field="artifact_name"
+        )
     return artifact
 
 
@@ -556,19 +651,30 @@ def _stored_answer(session: Session, scope: str, key: str, request_hash: str) ->
 
 def _created(row: dict[str, Any] | Prediction) -> dict[str, Any]:
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return {"id": str(get("id")), "annotation_type": get("annotation_type"),
-            "class_name": get("class_name"), "confidence": get("confidence"),
-            "client_id": get("client_id")}  # fmt: skip
+    return {
+        "id": str(get("id")),
+        "annotation_type": get("annotation_type"),
+        "class_name": get("class_name"),
+        "confidence": get("confidence"),
+        "client_id": get("client_id"),
+    }
 
 
 def submit_annotations(
-    session: Session, *, analysis_id: uuid.UUID, annotations: Any, replace: bool,
-    idempotency_key: str | None, request_hash: str, max_count: int,
-) -> BulkOutcome:  # fmt: skip
+    session: Session,
+    *,
+    analysis_id: uuid.UUID,
+    annotations: Any,
+    replace: bool,
+    idempotency_key: str | None,
+    request_hash: str,
+    max_count: int,
+) -> BulkOutcome:
     """Validate every annotation, then insert them all at once (or replace the analysis's)."""
     if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
-        raise InvalidInput(f"{IDEMPOTENCY_HEADER} must be 1 to 200 printable characters",
-                           field=IDEMPOTENCY_HEADER)  # fmt: skip
+        raise InvalidInput(
+            f"{IDEMPOTENCY_HEADER} must be 1 to 200 printable characters", field=IDEMPOTENCY_HEADER
+        )
     analysis = _locked_analysis(session, analysis_id)
     scope = f"bulk:{analysis.id}"
     if idempotency_key is not None:
@@ -592,9 +698,11 @@ def submit_annotations(
         sa.select(Image.width, Image.height).where(Image.id == analysis.image_id)
     ).one()
     valid = validate_annotations(
-        annotations, width=width, height=height,
+        annotations,
+        width=width,
+        height=height,
         artifact_names=_artifact_names(session, analysis.id, annotations),
-    )  # fmt: skip
+    )
     replaced = 0
     present: dict[str, Prediction] = {}
     if replace:
@@ -644,7 +752,7 @@ def _store_answer(
             request_hash=request_hash,
             status_code=status_code,
             response=response,
-        )  # fmt: skip
+        )
     )
 
 
@@ -652,9 +760,15 @@ def _store_answer(
 
 
 def list_analyses(
-    session: Session, *, principal: Principal, image_id: uuid.UUID, model_name: str | None,
-    status: str | None, limit: int, offset: int,
-) -> tuple[list[Analysis], int]:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    image_id: uuid.UUID,
+    model_name: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Analysis], int]:
     """A page of an image's analyses, newest first, with the total count."""
     image = images.get_image(session, principal=principal, image_id=image_id)
     query = sa.select(Analysis).where(Analysis.image_id == image.id)
@@ -689,9 +803,14 @@ def predictions_query(
 
 
 def list_predictions(
-    session: Session, *, principal: Principal, analysis_id: uuid.UUID,
-    filters: PredictionFilters, limit: int, offset: int,
-) -> tuple[list[Prediction], int]:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    analysis_id: uuid.UUID,
+    filters: PredictionFilters,
+    limit: int,
+    offset: int,
+) -> tuple[list[Prediction], int]:
     """A page of an analysis's predictions with the total matching the filters."""
     analysis = get_analysis(session, principal=principal, analysis_id=analysis_id)
     query = predictions_query(analysis.id, filters)
@@ -716,11 +835,19 @@ def predictions_json(
     cached = PAGE_CACHE.get(key, version)
     if cached is not None:
         return cached
-    shape = (bool(filters.annotation_type), bool(filters.class_name),
-             filters.min_confidence is not None)  # fmt: skip
-    params = {"analysis_id": analysis.id, "limit": limit, "offset": offset,
-              "annotation_type": filters.annotation_type, "class_name": filters.class_name,
-              "min_confidence": filters.min_confidence}  # fmt: skip
+    shape = (
+        bool(filters.annotation_type),
+        bool(filters.class_name),
+        filters.min_confidence is not None,
+    )
+    params = {
+        "analysis_id": analysis.id,
+        "limit": limit,
+        "offset": offset,
+        "annotation_type": filters.annotation_type,
+        "class_name": filters.class_name,
+        "min_confidence": filters.min_confidence,
+    }
     if session.get_bind().dialect.name == "postgresql":
         row = session.connection().execute(_page_statement(shape, "json"), params).one()
         content, count = row.items.encode("utf-8"), row.total
@@ -783,24 +910,42 @@ def _page_statement(shape: tuple[bool, bool, bool], form: str) -> sa.Select[Any]
         sa.literal_column("'[]'::json"),
     )
     items_text = sa.select(sa.cast(items, sa.Text)).select_from(sub)
-    return sa.select(total.scalar_subquery().label("total"),
-                     items_text.scalar_subquery().label("items"))  # fmt: skip
+    return sa.select(
+        total.scalar_subquery().label("total"), items_text.scalar_subquery().label("items")
+    )
 
 
 PAGE_CACHE = RenderedCache(max_bytes=64 * 1024 * 1024)
 
 
-_PREDICTION_COLUMNS = ("id", "annotation_type", "class_name", "confidence", "data", "x1", "y1",
-                       "x2", "y2", "client_id", "created_at")  # fmt: skip
+_PREDICTION_COLUMNS = (
+    "id",
+    "annotation_type",
+    "class_name",
+    "confidence",
+    "data",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "client_id",
+    "created_at",
+)
 
 
 def _prediction_dict(row: Any) -> dict[str, Any]:
     """PredictionRead as JSON values (see `schemas.prediction_read`)."""
     box = None if None in (row.x1, row.y1, row.x2, row.y2) else [row.x1, row.y1, row.x2, row.y2]
-    return {"id": str(row.id), "annotation_type": row.annotation_type,
-            "class_name": row.class_name, "confidence": row.confidence, "data": row.data,
-            "bbox_xyxyn": box, "client_id": row.client_id,
-            "created_at": iso(row.created_at)}  # fmt: skip
+    return {
+        "id": str(row.id),
+        "annotation_type": row.annotation_type,
+        "class_name": row.class_name,
+        "confidence": row.confidence,
+        "data": row.data,
+        "bbox_xyxyn": box,
+        "client_id": row.client_id,
+        "created_at": iso(row.created_at),
+    }
 
 
 def _pg_prediction_json(c: Any) -> Any:
@@ -809,10 +954,23 @@ def _pg_prediction_json(c: Any) -> Any:
     box = sa.case((has_box, sa.func.json_build_array(c.x1, c.y1, c.x2, c.y2)), else_=sa.null())
     key = json_key
     return sa.func.json_build_object(
-        key("id"), c.id, key("annotation_type"), c.annotation_type, key("class_name"), c.class_name,
-        key("confidence"), c.confidence, key("data"), c.data, key("bbox_xyxyn"), box,
-        key("client_id"), c.client_id, key("created_at"), pg_json_time(c.created_at),
-    )  # fmt: skip
+        key("id"),
+        c.id,
+        key("annotation_type"),
+        c.annotation_type,
+        key("class_name"),
+        c.class_name,
+        key("confidence"),
+        c.confidence,
+        key("data"),
+        c.data,
+        key("bbox_xyxyn"),
+        box,
+        key("client_id"),
+        c.client_id,
+        key("created_at"),
+        pg_json_time(c.created_at),
+    )
 
 
 def delete_analysis(
@@ -831,31 +989,36 @@ def delete_analysis(
 
 
 def analyses_of_image(
-    session: Session, *, principal: Principal, image_id: uuid.UUID,
-    analysis_ids: list[uuid.UUID], max_count: int,
-) -> tuple[Image, list[Analysis]]:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    image_id: uuid.UUID,
+    analysis_ids: list[uuid.UUID],
+    max_count: int,
+) -> tuple[Image, list[Analysis]]:
     """The image and the named analyses of it, in the order asked (all of them if none named)."""
     image = images.get_image(session, principal=principal, image_id=image_id)
     if not analysis_ids:
         query = (
-            sa.select(Analysis).where(Analysis.image_id == image.id)
-            .order_by(Analysis.created_at, Analysis.id).limit(max_count)
-        )  # fmt: skip
+            sa.select(Analysis)
+            .where(Analysis.image_id == image.id)
+            .order_by(Analysis.created_at, Analysis.id)
+            .limit(max_count)
+        )
         return image, list(session.scalars(query))
     if len(analysis_ids) > max_count:
         raise InvalidInput(f"compare at most {max_count} analyses at once", field="analysis_id")
     found = {
         a.id: a
         for a in session.scalars(
-            sa.select(Analysis).where(
-                Analysis.image_id == image.id, Analysis.id.in_(analysis_ids)
-            )  # fmt: skip
+            sa.select(Analysis).where(Analysis.image_id == image.id, Analysis.id.in_(analysis_ids))
         )
     }
     missing = [str(i) for i in analysis_ids if i not in found]
     if missing:
-        raise NotFound(f"image {image.id} has no analysis {', '.join(missing)}",
-                       field="analysis_id")  # fmt: skip
+        raise NotFound(
+            f"image {image.id} has no analysis {', '.join(missing)}", field="analysis_id"
+        )
     return image, [found[i] for i in dict.fromkeys(analysis_ids)]
 
 

@@ -45,10 +45,13 @@ def import_dataset(
     with command_context(user) as ctx:
         project_id = resolve_project(ctx.session, ctx.principal, project)
         options = service.ImportOptions(
-            project_id=project_id, import_as=import_as, model_name=model_name,
-            model_version=model_version, review_stage=review_stage,
+            project_id=project_id,
+            import_as=import_as,
+            model_name=model_name,
+            model_version=model_version,
+            review_stage=review_stage,
             max_pixels=ctx.settings.max_image_pixels,
-        )  # fmt: skip
+        )
         with console.status("reading the dataset"):
             dataset = service.read_dataset(path, format, images)
         boxes = sum(len(i.boxes) for i in dataset.images)
@@ -62,14 +65,22 @@ def import_dataset(
         with progress_bar() as bar:
             task = bar.add_task("import", total=len(dataset.images))
             report = service.import_dataset(
-                ctx.session, ctx.storage, principal=ctx.principal, dataset=dataset,
-                options=options, on_progress=lambda n: bar.advance(task, n),
-            )  # fmt: skip
+                ctx.session,
+                ctx.storage,
+                principal=ctx.principal,
+                dataset=dataset,
+                options=options,
+                on_progress=lambda n: bar.advance(task, n),
+            )
     table = Table("images new", "images reused", "analyses", "boxes", "sequences", "reviews")
     table.add_row(
-        str(report.images_created), str(report.images_reused), str(report.analyses),
-        str(report.predictions), str(report.sequences), str(report.reviews),
-    )  # fmt: skip
+        str(report.images_created),
+        str(report.images_reused),
+        str(report.analyses),
+        str(report.predictions),
+        str(report.sequences),
+        str(report.reviews),
+    )
     console.print(table)
     for line in report.skipped:
         console.print(f"skipped: {line}")

@@ -193,8 +193,11 @@ def read_coco(path: Path, images_dir: Path | None = None) -> Dataset:
     raw_images = doc.get("images")
     raw_annotations = doc.get("annotations", [])
     raw_categories = doc.get("categories")
-    for key, value in (("images", raw_images), ("annotations", raw_annotations),
-                       ("categories", raw_categories)):  # fmt: skip
+    for key, value in (
+        ("images", raw_images),
+        ("annotations", raw_annotations),
+        ("categories", raw_categories),
+    ):
         if not isinstance(value, list):
             raise _bad(f"{where}: `{key}` must be a list", key)
     categories: dict[Any, str] = {}
@@ -291,14 +294,17 @@ def _pixel_box(bbox: Any, label: str, image: DatasetImage) -> tuple[float, float
             f"({image.width}x{image.height})",
             "annotations",
         )
-    return _clip((x / image.width, y / image.height, (x + w) / image.width,
-                  (y + h) / image.height))  # fmt: skip
+    return _clip((x / image.width, y / image.height, (x + w) / image.width, (y + h) / image.height))
 
 
 def _coco_annotation(
-    ann: Any, i: int, where: str, by_id: dict[Any, DatasetImage], categories: dict[Any, str],
+    ann: Any,
+    i: int,
+    where: str,
+    by_id: dict[Any, DatasetImage],
+    categories: dict[Any, str],
     seen: set[Any],
-) -> None:  # fmt: skip
+) -> None:
     label = f"{where}: annotations[{i}]"
     if not isinstance(ann, dict):
         raise _bad(f"{label} must be an object", "annotations")
@@ -464,8 +470,9 @@ def _yolo_line(line: str, label: str, names: list[str]) -> DatasetBox:
     if confidence is not None and not 0 <= confidence <= 1:
         raise _bad(f"{label}: confidence must be between 0 and 1", "labels")
     box = _clip((x1, y1, x2, y2))
-    return DatasetBox(names[index], box, confidence=confidence,
-                      data={"bbox": list(box), "format": "xyxyn"})  # fmt: skip
+    return DatasetBox(
+        names[index], box, confidence=confidence, data={"bbox": list(box), "format": "xyxyn"}
+    )
 
 
 def read_dataset(path: Path, fmt: str | None = None, images_dir: Path | None = None) -> Dataset:
@@ -512,9 +519,14 @@ def _existing_image(session: Session, project_id: uuid.UUID, sha256: str) -> Ima
 
 
 def import_dataset(
-    session: Session, storage: ObjectStorage, *, principal: Principal, dataset: Dataset,
-    options: ImportOptions, on_progress: Callable[[int], None] | None = None,
-) -> ImportReport:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    dataset: Dataset,
+    options: ImportOptions,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Store a checked dataset in a project; on failure, undo what this import created."""
     if options.import_as == "reviews":
         bad = sorted({b.class_name for i in dataset.images for b in i.boxes} - set(REVIEW_CLASSES))
@@ -530,11 +542,13 @@ def import_dataset(
     undo = _Undo()
     try:
         if options.import_as == "analysis":
-            _import_analysis(session, storage, principal, project.id, dataset, options, report,
-                             undo, on_progress)  # fmt: skip
+            _import_analysis(
+                session, storage, principal, project.id, dataset, options, report, undo, on_progress
+            )
         else:
-            _import_reviews(session, storage, principal, project.id, dataset, options, report,
-                            undo, on_progress)  # fmt: skip
+            _import_reviews(
+                session, storage, principal, project.id, dataset, options, report, undo, on_progress
+            )
     except BaseException:
         session.rollback()
         _undo(session, storage, undo)
@@ -573,44 +587,69 @@ def _annotations(image: DatasetImage) -> list[dict[str, Any]]:
             "class_name": box.class_name,
             "confidence": box.confidence,
             "data": box.data or {"bbox": list(box.xyxyn), "format": "xyxyn"},
-        }  # fmt: skip
+        }
         for box in image.boxes
     ]
 
 
 def _store(
-    session: Session, storage: ObjectStorage, principal: Principal, project_id: uuid.UUID,
-    image: DatasetImage, options: ImportOptions, undo: _Undo,
-    sequence_id: uuid.UUID | None = None, on_stored: Callable[[Image], None] | None = None,
-) -> Image:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    principal: Principal,
+    project_id: uuid.UUID,
+    image: DatasetImage,
+    options: ImportOptions,
+    undo: _Undo,
+    sequence_id: uuid.UUID | None = None,
+    on_stored: Callable[[Image], None] | None = None,
+) -> Image:
     with image.path.open("rb") as stream:
         upload = images.ImageUpload(
-            stream=stream, filename=Path(image.file_name).name, captured_at=image.captured_at,
-            sequence_id=sequence_id, source=SOURCE, source_id=f"{project_id}:{image.sha256}",
-        )  # fmt: skip
+            stream=stream,
+            filename=Path(image.file_name).name,
+            captured_at=image.captured_at,
+            sequence_id=sequence_id,
+            source=SOURCE,
+            source_id=f"{project_id}:{image.sha256}",
+        )
         stored = images.store_image(
-            session, storage, principal=principal, project_id=project_id, upload=upload,
-            max_pixels=options.max_pixels, on_stored=on_stored,
-        )  # fmt: skip
+            session,
+            storage,
+            principal=principal,
+            project_id=project_id,
+            upload=upload,
+            max_pixels=options.max_pixels,
+            on_stored=on_stored,
+        )
     if not stored.existing:
         undo.images.append(stored.image.id)
     return stored.image
 
 
 def _import_analysis(
-    session: Session, storage: ObjectStorage, principal: Principal, project_id: uuid.UUID,
-    dataset: Dataset, options: ImportOptions, report: ImportReport, undo: _Undo,
+    session: Session,
+    storage: ObjectStorage,
+    principal: Principal,
+    project_id: uuid.UUID,
+    dataset: Dataset,
+    options: ImportOptions,
+    report: ImportReport,
+    undo: _Undo,
     on_progress: Callable[[int], None] | None,
-) -> None:  # fmt: skip
+) -> None:
     model_name = (options.model_name or dataset.name).strip()
     provenance = {"dataset": dataset.name, "format": dataset.format}
 
     def add_analysis(image: Image, item: DatasetImage) -> None:
         analysis = analyses.create_analysis_row(
-            session, image=image, model_name=model_name, model_version=options.model_version,
-            status=AnalysisStatus.COMPLETED, provenance={**provenance, "file_name": item.file_name},
+            session,
+            image=image,
+            model_name=model_name,
+            model_version=options.model_version,
+            status=AnalysisStatus.COMPLETED,
+            provenance={**provenance, "file_name": item.file_name},
             created_by_id=principal.user_id if principal.via != "local" else None,
-        )  # fmt: skip
+        )
         rows = analyses.insert_annotations(
             session, analysis=analysis, image=image, annotations=_annotations(item)
         )
@@ -621,17 +660,28 @@ def _import_analysis(
     for item in dataset.images:
         existing = _existing_image(session, project_id, item.sha256)
         if existing is None:
-            _store(session, storage, principal, project_id, item, options, undo,
-                   on_stored=lambda image, item=item: add_analysis(image, item))  # fmt: skip
+            _store(
+                session,
+                storage,
+                principal,
+                project_id,
+                item,
+                options,
+                undo,
+                on_stored=lambda image, item=item: add_analysis(image, item),
+            )
             report.images_created += 1
         else:
             report.images_reused += 1
             already = session.scalar(
-                sa.select(Analysis.id).where(
-                    Analysis.image_id == existing.id, Analysis.model_name == model_name,
+                sa.select(Analysis.id)
+                .where(
+                    Analysis.image_id == existing.id,
+                    Analysis.model_name == model_name,
                     Analysis.model_version == options.model_version,
-                ).limit(1)
-            )  # fmt: skip
+                )
+                .limit(1)
+            )
             if already is not None:
                 report.skipped.append(
                     f"{item.file_name}: already has an analysis of {model_name}"
@@ -673,8 +723,9 @@ def _tracks(
     for entries in [*grouped.values(), *([e] for e in loose)]:
         frames = [position for position, _ in entries]
         if len(frames) != len(set(frames)):
-            raise _bad(f"{where}: track {entries[0][1].track_id} has two boxes on one frame",
-                       "track_id")  # fmt: skip
+            raise _bad(
+                f"{where}: track {entries[0][1].track_id} has two boxes on one frame", "track_id"
+            )
         first = entries[0][1]
         boxes = [TrackBox(frame_id=frame_ids[p], xyxyn=list(b.xyxyn)) for p, b in entries]
         if isinstance(first, DatasetBox):
@@ -686,20 +737,30 @@ def _tracks(
 
 
 def _import_reviews(
-    session: Session, storage: ObjectStorage, principal: Principal, project_id: uuid.UUID,
-    dataset: Dataset, options: ImportOptions, report: ImportReport, undo: _Undo,
+    session: Session,
+    storage: ObjectStorage,
+    principal: Principal,
+    project_id: uuid.UUID,
+    dataset: Dataset,
+    options: ImportOptions,
+    report: ImportReport,
+    undo: _Undo,
     on_progress: Callable[[int], None] | None,
-) -> None:  # fmt: skip
+) -> None:
     for key, members in _group_sequences(dataset):
         started = min((m.captured_at for m in members if m.captured_at), default=None)
         digest = hashlib.sha256(f"{dataset.name}:{key}".encode()).hexdigest()[:40]
         sequence, existed = sequences.get_or_create_sequence(
-            session, principal=principal,
-            values={"project_id": project_id, "source": SOURCE,
-                    "source_id": f"{project_id}:{digest}",
-                    "started_at": started or datetime.now(UTC),
-                    "extra": {"dataset": dataset.name, "key": key}},
-        )  # fmt: skip
+            session,
+            principal=principal,
+            values={
+                "project_id": project_id,
+                "source": SOURCE,
+                "source_id": f"{project_id}:{digest}",
+                "started_at": started or datetime.now(UTC),
+                "extra": {"dataset": dataset.name, "key": key},
+            },
+        )
         current = _review_of(session, sequence.id)
         if not existed:
             undo.sequences.append(sequence.id)
@@ -719,17 +780,26 @@ def _import_reviews(
                     "file_name",
                 )
             if existing is None:
-                existing = _store(session, storage, principal, project_id, member, options, undo,
-                                  sequence_id=sequence.id)  # fmt: skip
+                existing = _store(
+                    session,
+                    storage,
+                    principal,
+                    project_id,
+                    member,
+                    options,
+                    undo,
+                    sequence_id=sequence.id,
+                )
                 report.images_created += 1
             else:
                 report.images_reused += 1
             frame_ids[position] = existing.id
         tracks = _tracks(members, frame_ids, f"sequence {key}")
         write = ReviewWrite(
-            tracks=tracks, processing_stage=options.review_stage,  # type: ignore[arg-type]
+            tracks=tracks,
+            processing_stage=options.review_stage,  # type: ignore[arg-type]
             version=current.version if current is not None else None,
-        )  # fmt: skip
+        )
         reviews.save_review(session, principal=principal, sequence_id=sequence.id, write=write)
         report.reviews += 1
         if on_progress:

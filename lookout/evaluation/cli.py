@@ -24,22 +24,39 @@ def class_table(result: dict[str, Any]) -> Table:
     model = result["model"]
     label = f"{model['name']}@{model['version']}" if model["version"] else model["name"]
     table = Table(
-        "class", "truth", "detections", "AP50", "AP50:95", "precision", "recall", "F1",
+        "class",
+        "truth",
+        "detections",
+        "AP50",
+        "AP50:95",
+        "precision",
+        "recall",
+        "F1",
         title=f"{label}: {result['images']} images, confidence >= {result['confidence_threshold']}"
         f", IoU >= {result['iou_threshold']}",
-    )  # fmt: skip
+    )
     for block in result["per_class"]:
         table.add_row(
-            block["class_name"], str(block["truth_boxes"]), str(block["detections"]),
-            _num(block["ap50"]), _num(block["ap"]), _num(block["precision"]),
-            _num(block["recall"]), _num(block["f1"]),
-        )  # fmt: skip
+            block["class_name"],
+            str(block["truth_boxes"]),
+            str(block["detections"]),
+            _num(block["ap50"]),
+            _num(block["ap"]),
+            _num(block["precision"]),
+            _num(block["recall"]),
+            _num(block["f1"]),
+        )
     overall = result["overall"]
     table.add_row(
-        "[bold]all[/bold]", str(result["truth_boxes"]), str(result["detections"]),
-        _num(overall["ap50"]), _num(overall["ap"]), _num(overall["precision"]),
-        _num(overall["recall"]), _num(overall["f1"]),
-    )  # fmt: skip
+        "[bold]all[/bold]",
+        str(result["truth_boxes"]),
+        str(result["detections"]),
+        _num(overall["ap50"]),
+        _num(overall["ap"]),
+        _num(overall["precision"]),
+        _num(overall["recall"]),
+        _num(overall["f1"]),
+    )
     return table
 
 
@@ -56,17 +73,30 @@ def sequence_line(result: dict[str, Any]) -> str:
 
 def comparison_table(results: list[dict[str, Any]]) -> Table:
     table = Table(
-        "model", "AP50", "AP50:95", "precision", "recall", "F1", "caught %", "median frames",
+        "model",
+        "AP50",
+        "AP50:95",
+        "precision",
+        "recall",
+        "F1",
+        "caught %",
+        "median frames",
         title="models side by side",
-    )  # fmt: skip
+    )
     for r in results:
         model = r["model"]
         label = f"{model['name']}@{model['version']}" if model["version"] else model["name"]
         o, s = r["overall"], r["sequences"]
         table.add_row(
-            label, _num(o["ap50"]), _num(o["ap"]), _num(o["precision"]), _num(o["recall"]),
-            _num(o["f1"]), _pct(s["catch_rate"]), _num(s["frames_to_fire"]["median"], 1),
-        )  # fmt: skip
+            label,
+            _num(o["ap50"]),
+            _num(o["ap"]),
+            _num(o["precision"]),
+            _num(o["recall"]),
+            _num(o["f1"]),
+            _pct(s["catch_rate"]),
+            _num(s["frames_to_fire"]["median"], 1),
+        )
     return table
 
 
@@ -112,13 +142,21 @@ def evaluate(
         for text in model:
             ref = parse_model(text)
             request = EvaluationCreate(
-                project_id=project_id, model_name=ref.name, model_version=ref.version,
-                stage=stage, date_from=date_from.date() if date_from else None,
-                date_to=date_to.date() if date_to else None, camera_id=_uuid(camera, "camera"),
-                classes=class_name or [], class_from=class_from, class_agnostic=class_agnostic,
-                iou_threshold=iou, confidence_threshold=threshold,
-                include_unanalyzed=include_unanalyzed, store=store,
-            )  # fmt: skip
+                project_id=project_id,
+                model_name=ref.name,
+                model_version=ref.version,
+                stage=stage,
+                date_from=date_from.date() if date_from else None,
+                date_to=date_to.date() if date_to else None,
+                camera_id=_uuid(camera, "camera"),
+                classes=class_name or [],
+                class_from=class_from,
+                class_agnostic=class_agnostic,
+                iou_threshold=iou,
+                confidence_threshold=threshold,
+                include_unanalyzed=include_unanalyzed,
+                store=store,
+            )
             result, _ = service.evaluate_model(
                 ctx.session, principal=ctx.principal, request=request
             )

@@ -67,9 +67,12 @@ class ClassMatch:
 
 
 def match_class(
-    gt: NDArray[Any], dt: NDArray[Any], scores: NDArray[Any], thresholds: NDArray[Any],
+    gt: NDArray[Any],
+    dt: NDArray[Any],
+    scores: NDArray[Any],
+    thresholds: NDArray[Any],
     max_dets: int | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:  # fmt: skip
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """COCO greedy matching of one class in one image: (order, dt_match (T, D), dt_iou)."""
     order = np.argsort(-scores, kind="mergesort")
     if max_dets is not None:
@@ -118,10 +121,14 @@ class Counts:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "threshold": self.threshold, "tp": self.tp, "fp": self.fp, "fn": self.fn,
-            "precision": _round(self.precision), "recall": _round(self.recall),
+            "threshold": self.threshold,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": _round(self.precision),
+            "recall": _round(self.recall),
             "f1": _round(self.f1),
-        }  # fmt: skip
+        }
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:
@@ -155,9 +162,14 @@ class Evaluation:
     """Matches and per-class accumulations; ask it for AP, counts, sweeps and outcomes."""
 
     def __init__(
-        self, *, classes: list[str], thresholds: NDArray[np.float64], iou_index: int,
-        results: dict[str, ClassResult], matches: list[list[ClassMatch]],
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        classes: list[str],
+        thresholds: NDArray[np.float64],
+        iou_index: int,
+        results: dict[str, ClassResult],
+        matches: list[list[ClassMatch]],
+    ) -> None:
         self.classes = classes
         self.thresholds = thresholds
         self.iou_index = iou_index
@@ -221,8 +233,9 @@ class Evaluation:
         last = np.r_[scores[1:] != scores[:-1], True]
         f1 = np.where(last, 2 * tps / (2 * tps + fps + (positives - tps)), -1.0)
         best = int(np.argmax(f1))
-        return Counts(float(scores[best]), int(tps[best]), int(fps[best]),
-                      positives - int(tps[best]))  # fmt: skip
+        return Counts(
+            float(scores[best]), int(tps[best]), int(fps[best]), positives - int(tps[best])
+        )
 
     def image_outcomes(self, image: int, threshold: float) -> list[dict[str, Any]]:
         """TP, FP and FN boxes of one image at a confidence threshold and the chosen IoU."""
@@ -235,18 +248,39 @@ class Evaluation:
                 g = int(m.dt_match[t, d])
                 if g >= 0:
                     matched_gt.add(g)
-                    out.append({"outcome": "tp", "class_name": m.class_name,
-                                "dt": int(m.dt_indices[d]), "gt": int(m.gt_indices[g]),
-                                "confidence": float(m.dt_scores[d]),
-                                "iou": float(m.dt_iou[t, d])})  # fmt: skip
+                    out.append(
+                        {
+                            "outcome": "tp",
+                            "class_name": m.class_name,
+                            "dt": int(m.dt_indices[d]),
+                            "gt": int(m.gt_indices[g]),
+                            "confidence": float(m.dt_scores[d]),
+                            "iou": float(m.dt_iou[t, d]),
+                        }
+                    )
                 else:
-                    out.append({"outcome": "fp", "class_name": m.class_name,
-                                "dt": int(m.dt_indices[d]), "gt": None,
-                                "confidence": float(m.dt_scores[d]), "iou": None})  # fmt: skip
+                    out.append(
+                        {
+                            "outcome": "fp",
+                            "class_name": m.class_name,
+                            "dt": int(m.dt_indices[d]),
+                            "gt": None,
+                            "confidence": float(m.dt_scores[d]),
+                            "iou": None,
+                        }
+                    )
             for g, gt_index in enumerate(m.gt_indices):
                 if g not in matched_gt:
-                    out.append({"outcome": "fn", "class_name": m.class_name, "dt": None,
-                                "gt": int(gt_index), "confidence": None, "iou": None})  # fmt: skip
+                    out.append(
+                        {
+                            "outcome": "fn",
+                            "class_name": m.class_name,
+                            "dt": None,
+                            "gt": int(gt_index),
+                            "confidence": None,
+                            "iou": None,
+                        }
+                    )
         return out
 
     def image_fired(self, image: int, threshold: float) -> tuple[bool, bool]:
@@ -262,9 +296,12 @@ class Evaluation:
 
 
 def evaluate(
-    images: Sequence[ImageInput], *, iou_threshold: float = 0.5, max_dets: int | None = None,
+    images: Sequence[ImageInput],
+    *,
+    iou_threshold: float = 0.5,
+    max_dets: int | None = None,
     classes: Iterable[str] | None = None,
-) -> Evaluation:  # fmt: skip
+) -> Evaluation:
     """Match every image and accumulate per class, COCO style."""
     if not 0 < iou_threshold <= 1:
         raise ValueError("iou_threshold must be in (0, 1]")
@@ -312,8 +349,9 @@ def evaluate(
     results = {
         name: _accumulate(name, acc, thresholds, iou_index) for name, acc in per_class.items()
     }
-    return Evaluation(classes=names, thresholds=thresholds, iou_index=iou_index,
-                      results=results, matches=matches)  # fmt: skip
+    return Evaluation(
+        classes=names, thresholds=thresholds, iou_index=iou_index, results=results, matches=matches
+    )
 
 
 def _accumulate(
@@ -348,9 +386,14 @@ def _accumulate(
                 q[valid] = pr[inds[valid]]
             precision[t] = q
     return ClassResult(
-        name=name, gt_count=positives, dt_count=len(scores), precision=precision, recall=recall,
-        scores=scores, tp=matched[iou_index].copy() if len(scores) else np.zeros(0, dtype=bool),
-    )  # fmt: skip
+        name=name,
+        gt_count=positives,
+        dt_count=len(scores),
+        precision=precision,
+        recall=recall,
+        scores=scores,
+        tp=matched[iou_index].copy() if len(scores) else np.zeros(0, dtype=bool),
+    )
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ def evaluation_page(
         "evaluations": [summary_of(r).model_dump(mode="json") for r in runs],
     }
     return _page(
-        request, "evaluation.html", session=session, principal=principal, nav="projects",
-        project=project, models=models, runs=[summary_of(r) for r in runs], data=data,
+        request,
+        "evaluation.html",
+        session=session,
+        principal=principal,
+        nav="projects",
+        project=project,
+        models=models,
+        runs=[summary_of(r) for r in runs],
+        data=data,
         stages=[s for s in ProcessingStage.ALL if s != ProcessingStage.IMPORTED],
-    )  # fmt: skip
+    )

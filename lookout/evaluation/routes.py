@@ -102,9 +102,15 @@ def list_outcomes(
 ) -> OutcomePage:
     """Judged boxes, most confident first: filter to a model's misses or false alarms."""
     rows, total = service.list_outcomes(
-        session, principal=principal, evaluation_id=evaluation_id, outcome=outcome,
-        class_name=class_name, image_id=image_id, limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        evaluation_id=evaluation_id,
+        outcome=outcome,
+        class_name=class_name,
+        image_id=image_id,
+        limit=limit,
+        offset=offset,
+    )
     items = [
         OutcomeRead(
             id=r.id,
@@ -119,7 +125,7 @@ def list_outcomes(
             xyxyn=[r.x1, r.y1, r.x2, r.y2],
             image_url=f"/api/images/{r.image_id}/content",
             thumbnail_url=f"/api/images/{r.image_id}/thumbnail",
-        )  # fmt: skip
+        )
         for r in rows
     ]
     return OutcomePage(items=items, total=total, limit=limit, offset=offset)

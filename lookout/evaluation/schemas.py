@@ -96,11 +96,18 @@ def summary_of(row: Any) -> EvaluationSummary:
     overall = metrics.get("overall") or {}
     sequences = metrics.get("sequences") or {}
     return EvaluationSummary(
-        id=row.id, project_id=row.project_id, model_name=row.model_name,
-        model_version=row.model_version, created_at=row.created_at,
-        images=metrics.get("images"), ap50=overall.get("ap50"), ap=overall.get("ap"),
-        precision=overall.get("precision"), recall=overall.get("recall"), f1=overall.get("f1"),
+        id=row.id,
+        project_id=row.project_id,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        created_at=row.created_at,
+        images=metrics.get("images"),
+        ap50=overall.get("ap50"),
+        ap=overall.get("ap"),
+        precision=overall.get("precision"),
+        recall=overall.get("recall"),
+        f1=overall.get("f1"),
         confidence_threshold=metrics.get("confidence_threshold"),
         catch_rate=sequences.get("catch_rate"),
         median_frames_to_fire=(sequences.get("frames_to_fire") or {}).get("median"),
-    )  # fmt: skip
+    )

@@ -50,10 +50,14 @@ def evaluate_model(
     project = projects.get_project(session, principal=principal, project_id=request.project_id)
     exports.check_camera(session, project_id=project.id, camera_id=request.camera_id)
     selection = make_selection(
-        project_id=project.id, stage=request.stage, date_from=request.date_from,
-        date_to=request.date_to, camera_id=request.camera_id, classes=request.classes,
+        project_id=project.id,
+        stage=request.stage,
+        date_from=request.date_from,
+        date_to=request.date_to,
+        camera_id=request.camera_id,
+        classes=request.classes,
         class_from=request.class_from,
-    )  # fmt: skip
+    )
     model = exports.resolve_model(
         session, project_id=project.id, model=ModelRef(request.model_name, request.model_version)
     )
@@ -92,12 +96,14 @@ def evaluate_model(
         detail = f"{exports.describe(selection)}, model {model.label}"
         if not_analyzed:
             detail += f" ({not_analyzed} reviewed frames were never analyzed by the model)"
-        raise InvalidInput(f"the selection is empty: no reviewed frames to judge in {detail}",
-                           field="selection")  # fmt: skip
+        raise InvalidInput(
+            f"the selection is empty: no reviewed frames to judge in {detail}", field="selection"
+        )
     result = metrics.evaluate(
-        inputs, iou_threshold=request.iou_threshold,
+        inputs,
+        iou_threshold=request.iou_threshold,
         classes=sorted(wanted) if wanted and not agnostic else None,
-    )  # fmt: skip
+    )
     threshold = request.confidence_threshold
     sweep = request.sweep if request.sweep is not None else list(metrics.DEFAULT_SWEEP)
     sequence_frames = [
@@ -134,10 +140,13 @@ def evaluate_model(
     if not request.store:
         return body, None
     run = EvaluationRun(
-        id=uuid.uuid4(), project_id=project.id, model_name=model.name,
-        model_version=model.version or "", parameters=request.model_dump(mode="json"),
+        id=uuid.uuid4(),
+        project_id=project.id,
+        model_name=model.name,
+        model_version=model.version or "",
+        parameters=request.model_dump(mode="json"),
         created_by_id=principal.user_id if principal.via != "local" else None,
-    )  # fmt: skip
+    )
     body["id"] = str(run.id)
     body["created_at"] = utcnow().isoformat()
     run.metrics = body
@@ -172,9 +181,12 @@ def _block(
 
 
 def _store_outcomes(
-    session: Session, evaluation_id: uuid.UUID, result: metrics.Evaluation,
-    refs: list[_ImageRef], threshold: float,
-) -> None:  # fmt: skip
+    session: Session,
+    evaluation_id: uuid.UUID,
+    result: metrics.Evaluation,
+    refs: list[_ImageRef],
+    threshold: float,
+) -> None:
     rows: list[dict[str, Any]] = []
     now = utcnow()
     for i, ref in enumerate(refs):
@@ -186,13 +198,24 @@ def _store_outcomes(
                 box = ref.truth[item["gt"]]
                 track = box.track_id
             x1, y1, x2, y2 = box.xyxyn
-            rows.append({
-                "evaluation_id": evaluation_id, "image_id": ref.image_id,
-                "sequence_id": ref.sequence_id, "prediction_id": box.prediction_id,
-                "track_id": track, "outcome": item["outcome"], "class_name": item["class_name"],
-                "confidence": item["confidence"], "iou": item["iou"], "x1": x1, "y1": y1,
-                "x2": x2, "y2": y2, "created_at": now,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "evaluation_id": evaluation_id,
+                    "image_id": ref.image_id,
+                    "sequence_id": ref.sequence_id,
+                    "prediction_id": box.prediction_id,
+                    "track_id": track,
+                    "outcome": item["outcome"],
+                    "class_name": item["class_name"],
+                    "confidence": item["confidence"],
+                    "iou": item["iou"],
+                    "x1": x1,
+                    "y1": y1,
+                    "x2": x2,
+                    "y2": y2,
+                    "created_at": now,
+                }
+            )
             if len(rows) >= _INSERT_BATCH:
                 session.execute(sa.insert(EvaluationOutcome), rows)
                 rows = []
@@ -219,9 +242,13 @@ def get_evaluation(
 
 
 def list_evaluations(
-    session: Session, *, principal: Principal, project_id: uuid.UUID | None = None,
-    model_name: str | None = None, limit: int = 100,
-) -> list[EvaluationRun]:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID | None = None,
+    model_name: str | None = None,
+    limit: int = 100,
+) -> list[EvaluationRun]:
     query = visible_evaluations(principal)
     if project_id is not None:
         query = query.where(EvaluationRun.project_id == project_id)
@@ -239,10 +266,16 @@ def compare(
 
 
 def list_outcomes(
-    session: Session, *, principal: Principal, evaluation_id: uuid.UUID,
-    outcome: str | None = None, class_name: str | None = None, image_id: uuid.UUID | None = None,
-    limit: int = 100, offset: int = 0,
-) -> tuple[list[EvaluationOutcome], int]:  # fmt: skip
+    session: Session,
+    *,
+    principal: Principal,
+    evaluation_id: uuid.UUID,
+    outcome: str | None = None,
+    class_name: str | None = None,
+    image_id: uuid.UUID | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[EvaluationOutcome], int]:
     """Judged boxes of an evaluation, e.g. only its misses (fn) or false alarms (fp)."""
     run = get_evaluation(session, principal=principal, evaluation_id=evaluation_id)
     if outcome is not None and outcome not in Outcome.ALL:
@@ -256,8 +289,9 @@ def list_outcomes(
         query = query.where(EvaluationOutcome.image_id == image_id)
     total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     order = (
-        EvaluationOutcome.confidence.desc().nulls_last(), EvaluationOutcome.id,
-    )  # fmt: skip
+        EvaluationOutcome.confidence.desc().nulls_last(),
+        EvaluationOutcome.id,
+    )
     rows = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
     return rows, int(total)
 
@@ -279,7 +313,7 @@ def list_models(
             Analysis.model_name,
             Analysis.model_version,
             sa.func.count(sa.distinct(Analysis.image_id)),
-        )  # fmt: skip
+        )
         .join(Image, Image.id == Analysis.image_id)
         .where(Image.project_id == project.id, Analysis.status == AnalysisStatus.COMPLETED)
         .group_by(Analysis.model_name, Analysis.model_version)

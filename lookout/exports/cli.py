@@ -93,9 +93,12 @@ def resolve_project(session: Session, principal: Principal, value: str) -> uuid.
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
 
 
 def _prepare_output(out: Path, force: bool) -> None:
@@ -167,15 +170,24 @@ def export(
         project_id = resolve_project(ctx.session, ctx.principal, project)
         camera_id = _uuid(camera, "camera")
         selection = make_selection(
-            project_id=project_id, source=source, stage=stage,
+            project_id=project_id,
+            source=source,
+            stage=stage,
             date_from=date_from.date() if date_from else None,
-            date_to=date_to.date() if date_to else None, camera_id=camera_id, classes=class_name,
-            class_from=class_from, min_confidence=min_confidence, negatives=negatives,
-        )  # fmt: skip
+            date_to=date_to.date() if date_to else None,
+            camera_id=camera_id,
+            classes=class_name,
+            class_from=class_from,
+            min_confidence=min_confidence,
+            negatives=negatives,
+        )
         options = ExportOptions(
-            format=format, images=images, split=parse_split(split), seed=seed,
+            format=format,
+            images=images,
+            split=parse_split(split),
+            seed=seed,
             base_url=base_url or ctx.settings.public_url,
-        )  # fmt: skip
+        )
         plan = service.plan_export(ctx.session, principal=ctx.principal, selection=selection)
         ctx.session.commit()
         _prepare_output(out, force)
@@ -184,9 +196,13 @@ def export(
             with progress_bar() as bar:
                 task = bar.add_task(f"export {format}", total=plan.candidates)
                 summary = service.write_export(
-                    ctx.session, ctx.storage, plan=plan, options=options, sink=sink,
+                    ctx.session,
+                    ctx.storage,
+                    plan=plan,
+                    options=options,
+                    sink=sink,
                     on_progress=lambda n: bar.advance(task, n),
-                )  # fmt: skip
+                )
             sink.close()
         except BaseException:
             if handle is not None:
@@ -197,9 +213,13 @@ def export(
             handle.close()
     table = Table("images", "boxes", "negatives", "skipped", "train", "val", "test", "classes")
     table.add_row(
-        str(summary.images), str(summary.boxes), str(summary.negatives), str(summary.skipped),
-        *(str(summary.splits[s]) for s in ("train", "val", "test")), ", ".join(summary.classes),
-    )  # fmt: skip
+        str(summary.images),
+        str(summary.boxes),
+        str(summary.negatives),
+        str(summary.skipped),
+        *(str(summary.splits[s]) for s in ("train", "val", "test")),
+        ", ".join(summary.classes),
+    )
     console.print(table)
     console.print(f"written to {out}")
 

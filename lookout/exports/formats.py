@@ -31,11 +31,33 @@ PIXEL_DIGITS = 3
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_COLUMNS = (
-    "image_id", "file_name", "width", "height", "split", "captured_at", "sequence_id",
-    "sequence_source_id", "camera_name", "frame_index", "kind", "class_name", "confidence",
-    "x1", "y1", "x2", "y2", "x1_px", "y1_px", "x2_px", "y2_px", "track_id",
-    "false_positive_types", "review_stage", "sha256", "url",
-)  # fmt: skip
+    "image_id",
+    "file_name",
+    "width",
+    "height",
+    "split",
+    "captured_at",
+    "sequence_id",
+    "sequence_source_id",
+    "camera_name",
+    "frame_index",
+    "kind",
+    "class_name",
+    "confidence",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "x1_px",
+    "y1_px",
+    "x2_px",
+    "y2_px",
+    "track_id",
+    "false_positive_types",
+    "review_stage",
+    "sha256",
+    "url",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +100,12 @@ def _iso(value: datetime | None) -> str | None:
 def pixels(xyxyn: tuple[float, float, float, float], width: int, height: int) -> list[float]:
     """Normalized xyxy to pixel xyxy, rounded to PIXEL_DIGITS."""
     x1, y1, x2, y2 = xyxyn
-    return [round(x1 * width, PIXEL_DIGITS), round(y1 * height, PIXEL_DIGITS),
-            round(x2 * width, PIXEL_DIGITS), round(y2 * height, PIXEL_DIGITS)]  # fmt: skip
+    return [
+        round(x1 * width, PIXEL_DIGITS),
+        round(y1 * height, PIXEL_DIGITS),
+        round(x2 * width, PIXEL_DIGITS),
+        round(y2 * height, PIXEL_DIGITS),
+    ]
 
 
 def _json(value: Any) -> bytes:
@@ -145,7 +171,7 @@ def false_positive_fields(item: Item) -> list[dict[str, Any]]:
             "types": list(fp.types),
             "xyxyn": list(fp.xyxyn),
             "bbox": _xywh(pixels(fp.xyxyn, image.width, image.height)),
-        }  # fmt: skip
+        }
         for fp in item.false_positives
     ]
 
@@ -178,8 +204,16 @@ class Writer:
     def add(self, item: Item) -> None:
         if self.manifest is not None:
             image = item.frame.image
-            self.manifest.row([self.image_path(item), str(image.id), item.url, image.sha256,
-                               image.width, image.height])  # fmt: skip
+            self.manifest.row(
+                [
+                    self.image_path(item),
+                    str(image.id),
+                    item.url,
+                    image.sha256,
+                    image.width,
+                    image.height,
+                ]
+            )
 
     def finish(self) -> None:
         if self.manifest is not None:
@@ -337,8 +371,10 @@ class VocWriter(Writer):
         ymin = min(max(round(y1 * height) + 1, 1), height)
         xmax = min(max(round(x2 * width), xmin), width)
         ymax = min(max(round(y2 * height), ymin), height)
-        return (f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax>"
-                f"<ymax>{ymax}</ymax></bndbox>")  # fmt: skip
+        return (
+            f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax>"
+            f"<ymax>{ymax}</ymax></bndbox>"
+        )
 
     def _xml(self, item: Item) -> str:
         image = item.frame.image
@@ -391,21 +427,50 @@ class CsvWriter(Writer):
         image = item.frame.image
         fields = frame_fields(item)
         common = [
-            str(image.id), item.name, image.width, image.height, item.split,
-            fields["frame_time"], fields["sequence_id"], fields["sequence_source_id"],
-            fields["camera_name"], item.frame.index,
-        ]  # fmt: skip
+            str(image.id),
+            item.name,
+            image.width,
+            image.height,
+            item.split,
+            fields["frame_time"],
+            fields["sequence_id"],
+            fields["sequence_source_id"],
+            fields["camera_name"],
+            item.frame.index,
+        ]
         tail = [item.frame.stage, image.sha256, item.url]
         for box in item.boxes:
             px = pixels(box.xyxyn, image.width, image.height)
-            self.table.row([*common, "box", box.class_name, box.confidence, *box.xyxyn, *px,
-                            box.track_id, None, *tail])  # fmt: skip
+            self.table.row(
+                [
+                    *common,
+                    "box",
+                    box.class_name,
+                    box.confidence,
+                    *box.xyxyn,
+                    *px,
+                    box.track_id,
+                    None,
+                    *tail,
+                ]
+            )
         if item.negative:
             self.table.row([*common, "negative", *[None] * 12, *tail])
         for fp in item.false_positives:
             px = pixels(fp.xyxyn, image.width, image.height)
-            self.table.row([*common, "false_positive", None, None, *fp.xyxyn, *px, fp.track_id,
-                            ";".join(fp.types), *tail])  # fmt: skip
+            self.table.row(
+                [
+                    *common,
+                    "false_positive",
+                    None,
+                    None,
+                    *fp.xyxyn,
+                    *px,
+                    fp.track_id,
+                    ";".join(fp.types),
+                    *tail,
+                ]
+            )
 
     def image_path(self, item: Item) -> str:
         return f"images/{item.name}"
@@ -438,7 +503,7 @@ class JsonlWriter(Writer):
                     "bbox": _xywh(pixels(b.xyxyn, image.width, image.height)),
                     "confidence": b.confidence,
                     "track_id": b.track_id,
-                }  # fmt: skip
+                }
                 for b in item.boxes
             ],
         }

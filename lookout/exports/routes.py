@@ -71,10 +71,17 @@ def export_dataset(
     zip is then produced entry by entry, images streamed from storage one at a time.
     """
     selection = make_selection(
-        project_id=project_id, source=source, stage=stage, date_from=date_from, date_to=date_to,
-        camera_id=camera_id, classes=class_name, class_from=class_from,
-        min_confidence=min_confidence, negatives=negatives,
-    )  # fmt: skip
+        project_id=project_id,
+        source=source,
+        stage=stage,
+        date_from=date_from,
+        date_to=date_to,
+        camera_id=camera_id,
+        classes=class_name,
+        class_from=class_from,
+        min_confidence=min_confidence,
+        negatives=negatives,
+    )
     options = ExportOptions(
         format=format, images=images, split=parse_split(split), seed=seed, base_url=base_url
     )

@@ -142,11 +142,18 @@ class Selection:
 
 
 def make_selection(
-    *, project_id: uuid.UUID, source: str | None = None, stage: list[str] | None = None,
-    date_from: date | None = None, date_to: date | None = None,
-    camera_id: uuid.UUID | None = None, classes: list[str] | None = None,
-    class_from: str = "smoke", min_confidence: float | None = None, negatives: bool = False,
-) -> Selection:  # fmt: skip
+    *,
+    project_id: uuid.UUID,
+    source: str | None = None,
+    stage: list[str] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    camera_id: uuid.UUID | None = None,
+    classes: list[str] | None = None,
+    class_from: str = "smoke",
+    min_confidence: float | None = None,
+    negatives: bool = False,
+) -> Selection:
     """A Selection from user-facing options (API query or command line)."""
     stages = check_stages(stage)
     # "any" given explicitly means no stage filter even for reviews (any review).
@@ -154,10 +161,18 @@ def make_selection(
     names = tuple(dict.fromkeys(c.strip() for raw in classes or [] for c in raw.split(",")))
     names = tuple(c for c in names if c)
     return Selection(
-        project_id=project_id, model=parse_source(source), stages=stages, stages_given=given,
-        date_from=date_from, date_to=date_to, camera_id=camera_id, classes=names,
-        class_from=class_from, min_confidence=min_confidence, include_negatives=negatives,
-    )  # fmt: skip
+        project_id=project_id,
+        model=parse_source(source),
+        stages=stages,
+        stages_given=given,
+        date_from=date_from,
+        date_to=date_to,
+        camera_id=camera_id,
+        classes=names,
+        class_from=class_from,
+        min_confidence=min_confidence,
+        include_negatives=negatives,
+    )
 
 
 @dataclass(frozen=True)

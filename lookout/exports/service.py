@@ -184,7 +184,7 @@ def _sequence_query(scope: Scope) -> sa.Select[Any]:
             Sequence.started_at,
             SequenceReview.processing_stage,
             SequenceReview.tracks,
-        )  # fmt: skip
+        )
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
         .where(Sequence.project_id == scope.project_id)
     )
@@ -219,9 +219,16 @@ def _loose_image_query(scope: Scope) -> sa.Select[Any] | None:
 
 
 _IMAGE_COLUMNS = (
-    Image.id, Image.object_key, Image.filename, Image.content_type, Image.width, Image.height,
-    Image.sha256, Image.captured_at, Image.created_at,
-)  # fmt: skip
+    Image.id,
+    Image.object_key,
+    Image.filename,
+    Image.content_type,
+    Image.width,
+    Image.height,
+    Image.sha256,
+    Image.captured_at,
+    Image.created_at,
+)
 
 
 def _image_info(row: Any) -> ImageInfo:
@@ -303,7 +310,7 @@ def _model_boxes(
                 Prediction.y1,
                 Prediction.x2,
                 Prediction.y2,
-            )  # fmt: skip
+            )
             .where(
                 Prediction.analysis_id.in_(chunk),
                 Prediction.annotation_type == "bounding_box",
@@ -548,28 +555,41 @@ def image_url(base_url: str | None, image_id: uuid.UUID) -> str | None:
 
 
 def write_export(
-    session: Session, storage: ObjectStorage, *, plan: ExportPlan, options: ExportOptions,
-    sink: Sink, on_progress: Callable[[int], None] | None = None,
-) -> ExportSummary:  # fmt: skip
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    plan: ExportPlan,
+    options: ExportOptions,
+    sink: Sink,
+    on_progress: Callable[[int], None] | None = None,
+) -> ExportSummary:
     """Write the planned export into `sink`, one sequence at a time."""
     writer = formats.make_writer(
-        options.format, sink=sink, classes=plan.classes, options=options,
+        options.format,
+        sink=sink,
+        classes=plan.classes,
+        options=options,
         info=formats.ExportInfo(
-            project_id=str(plan.selection.project_id), project_name=plan.project_name,
-            source=plan.selection.source_label, negatives=plan.selection.include_negatives,
+            project_id=str(plan.selection.project_id),
+            project_name=plan.project_name,
+            source=plan.selection.source_label,
+            negatives=plan.selection.include_negatives,
         ),
-    )  # fmt: skip
+    )
     counts = {"images": 0, "boxes": 0, "negatives": 0, "skipped": 0}
     splits = dict.fromkeys(SPLITS, 0)
     for group in iter_groups(session, plan.scope):
         split = split_of(group[0].group_key, options.seed, options.split)
         for frame, boxes, negative in export_items(plan, group):
             item = formats.Item(
-                frame=frame, boxes=boxes, negative=negative, split=split,
+                frame=frame,
+                boxes=boxes,
+                negative=negative,
+                split=split,
                 name=f"{frame.image.id}{frame.image.extension}",
                 url=image_url(options.base_url, frame.image.id),
                 false_positives=frame.false_positives if plan.selection.include_negatives else [],
-            )  # fmt: skip
+            )
             if options.images == "copy":
                 try:
                     chunks = storage.iter_chunks(frame.image.object_key)

@@ -165,7 +165,7 @@ class ZipSink:
                 sizes,
                 len(name),
                 len(extra),
-            )  # fmt: skip
+            )
             + name
             + extra
         )
@@ -196,9 +196,15 @@ class ZipSink:
         return size
 
     def _record(
-        self, name: bytes, method: int, flags: int, crc: int, compressed: int, size: int,
+        self,
+        name: bytes,
+        method: int,
+        flags: int,
+        crc: int,
+        compressed: int,
+        size: int,
         header_offset: int,
-    ) -> None:  # fmt: skip
+    ) -> None:
         zip64: list[int] = []
         if size >= _U32:
             zip64.append(size)
@@ -209,10 +215,25 @@ class ZipSink:
         extra = struct.pack(f"<HH{len(zip64)}Q", 0x0001, 8 * len(zip64), *zip64) if zip64 else b""
         version = 45 if zip64 else 20
         record = struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | version, version, flags, method,
-            self.dos_time, self.dos_date, crc, min(compressed, _U32), min(size, _U32),
-            len(name), len(extra), 0, 0, 0, 0o100644 << 16, min(header_offset, _U32),
-        )  # fmt: skip
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | version,
+            version,
+            flags,
+            method,
+            self.dos_time,
+            self.dos_date,
+            crc,
+            min(compressed, _U32),
+            min(size, _U32),
+            len(name),
+            len(extra),
+            0,
+            0,
+            0,
+            0o100644 << 16,
+            min(header_offset, _U32),
+        )
         self.directory.write(record + name + extra)
 
     def close(self) -> None:
@@ -240,7 +261,7 @@ class ZipSink:
                     self.count,
                     length,
                     start,
-                )  # fmt: skip
+                )
             )
             self._emit(struct.pack("<IIQI", 0x07064B50, 0, zip64_end, 1))
         self._emit(
@@ -254,7 +275,7 @@ class ZipSink:
                 min(length, _U32),
                 min(start, _U32),
                 0,
-            )  # fmt: skip
+            )
         )
 
 

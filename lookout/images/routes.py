@@ -95,8 +95,9 @@ def list_images(
 
 @router.get("/api/images/{image_id}", response_model=ImageRead)
 def get_image(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
-    return json_response(image_json(service.get_image(session, principal=principal,
-                                                      image_id=image_id)))  # fmt: skip
+    return json_response(
+        image_json(service.get_image(session, principal=principal, image_id=image_id))
+    )
 
 
 @router.get("/api/images/{image_id}/content", response_class=StreamingResponse)

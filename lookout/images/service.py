@@ -266,9 +266,13 @@ def image_page_json(
     """
     if session.get_bind().dialect.name != "postgresql":
         rows, next_cursor = list_image_rows(
-            session, principal=principal, project_id=project_id, filters=filters, limit=limit,
+            session,
+            principal=principal,
+            project_id=project_id,
+            filters=filters,
+            limit=limit,
             cursor=cursor,
-        )  # fmt: skip
+        )
         return render_json([image_json(row) for row in rows]), next_cursor
     shape, params = _page_shape(principal, project_id, filters, limit, cursor)
     connection = session.connection()
@@ -299,14 +303,19 @@ PageShape = tuple[str, bool, bool, bool, bool, bool, bool]
 
 
 def _page_shape(
-    principal: Principal, project_id: uuid.UUID, filters: ImageFilters, limit: int,
+    principal: Principal,
+    project_id: uuid.UUID,
+    filters: ImageFilters,
+    limit: int,
     cursor: str | None,
-) -> tuple[PageShape, dict[str, Any]]:  # fmt: skip
+) -> tuple[PageShape, dict[str, Any]]:
     values = {
-        "sequence_id": filters.sequence_id, "captured_after": filters.captured_after,
-        "captured_before": filters.captured_before, "model_name": filters.model_name,
+        "sequence_id": filters.sequence_id,
+        "captured_after": filters.captured_after,
+        "captured_before": filters.captured_before,
+        "model_name": filters.model_name,
         "analysis_status": filters.analysis_status,
-    }  # fmt: skip
+    }
     params: dict[str, Any] = {k: v for k, v in values.items() if v}
     params.update(project_id=project_id, limit=limit, limit_plus_one=limit + 1)
     params.update(scope_params(principal))
@@ -346,8 +355,10 @@ def _page_statement(shape: PageShape, form: str) -> sa.Select[Any]:
             has_analysis = has_analysis.where(Analysis.status == sa.bindparam("analysis_status"))
         query = query.where(has_analysis.exists())
     if cursor:
-        keys = sa.tuple_(sa.bindparam("cursor_created", type_=UTCDateTime()),
-                         sa.bindparam("cursor_id", type_=sa.Uuid))  # fmt: skip
+        keys = sa.tuple_(
+            sa.bindparam("cursor_created", type_=UTCDateTime()),
+            sa.bindparam("cursor_id", type_=sa.Uuid),
+        )
         query = query.where(sa.tuple_(Image.created_at, Image.id) < keys)
     query = query.order_by(Image.created_at.desc(), Image.id.desc())
     query = query.limit(sa.bindparam("limit_plus_one", type_=sa.Integer))
@@ -362,12 +373,13 @@ def _page_statement(shape: PageShape, form: str) -> sa.Select[Any]:
     last = c.rank == limit
     row_key = sa.cast(c.id, sa.Text) + sa.literal_column("'/'") + sa.cast(c.updated_at, sa.Text)
     columns = [
-        sa.func.md5(sa.func.string_agg(row_key, aggregate_order_by(
-            sa.literal_column("','"), c.rank))).label("digest"),
+        sa.func.md5(
+            sa.func.string_agg(row_key, aggregate_order_by(sa.literal_column("','"), c.rank))
+        ).label("digest"),
         sa.func.count().label("count"),
         sa.func.max(c.created_at).filter(last).label("last_created_at"),
         sa.func.max(sa.cast(c.id, sa.Text)).filter(last).label("last_id"),
-    ]  # fmt: skip
+    ]
     if form == "json":
         items = sa.func.coalesce(
             sa.func.json_agg(aggregate_order_by(_pg_image_json(c), c.rank)).filter(c.rank <= limit),
@@ -382,16 +394,39 @@ def _pg_image_json(c: Any) -> Any:
     key = json_key
     url = sa.literal_column("'/api/images/'") + sa.cast(c.id, sa.Text)
     return sa.func.json_build_object(
-        key("id"), c.id, key("project_id"), c.project_id, key("sequence_id"), c.sequence_id,
-        key("filename"), c.filename, key("content_type"), c.content_type,
-        key("size_bytes"), c.size_bytes, key("width"), c.width, key("height"), c.height,
-        key("sha256"), c.sha256, key("captured_at"), pg_json_time(c.captured_at),
-        key("source"), c.source, key("source_id"), c.source_id,
-        key("created_at"), pg_json_time(c.created_at),
-        key("content_url"), url + sa.literal_column("'/content'"),
-        key("thumbnail_url"), url + sa.literal_column("'/thumbnail'"),
-        key("existing"), sa.false(),
-    )  # fmt: skip
+        key("id"),
+        c.id,
+        key("project_id"),
+        c.project_id,
+        key("sequence_id"),
+        c.sequence_id,
+        key("filename"),
+        c.filename,
+        key("content_type"),
+        c.content_type,
+        key("size_bytes"),
+        c.size_bytes,
+        key("width"),
+        c.width,
+        key("height"),
+        c.height,
+        key("sha256"),
+        c.sha256,
+        key("captured_at"),
+        pg_json_time(c.captured_at),
+        key("source"),
+        c.source,
+        key("source_id"),
+        c.source_id,
+        key("created_at"),
+        pg_json_time(c.created_at),
+        key("content_url"),
+        url + sa.literal_column("'/content'"),
+        key("thumbnail_url"),
+        url + sa.literal_column("'/thumbnail'"),
+        key("existing"),
+        sa.false(),
+    )
 
 
 def image_chunks(storage: ObjectStorage, image: Image) -> Iterator[bytes]:

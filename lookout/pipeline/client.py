@@ -26,8 +26,13 @@ CHUNK = 1024 * 1024
 class LookoutAPIError(Exception):
     """Lookout (or the storage behind a presigned URL) answered with an error."""
 
-    def __init__(self, status_code: int, detail: str, field: str | None = None,
-                 response: httpx.Response | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        field: str | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
         super().__init__(f"{status_code}: {detail}" + (f" (field {field})" if field else ""))
         self.status_code = status_code
         self.detail = detail
@@ -58,11 +63,18 @@ class LookoutPipelineClient:
     """
 
     def __init__(
-        self, api_url: str, hmac_secret: str | bytes, api_key: str | None = None,
-        key_id: str | None = None, timeout: float = 30, retries: int = 5, *,
-        backoff: float = 0.5, max_backoff: float = 30.0,
+        self,
+        api_url: str,
+        hmac_secret: str | bytes,
+        api_key: str | None = None,
+        key_id: str | None = None,
+        timeout: float = 30,
+        retries: int = 5,
+        *,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.hmac_secret = hmac_secret
         self.api_key = api_key
@@ -74,8 +86,12 @@ class LookoutPipelineClient:
             multiplier=backoff, max=max_backoff, jitter=backoff
         )
         timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-        self._http = httpx.Client(base_url=self.api_url, timeout=timeouts, transport=transport,
-                                  headers={"User-Agent": "lookout-pipeline"})  # fmt: skip
+        self._http = httpx.Client(
+            base_url=self.api_url,
+            timeout=timeouts,
+            transport=transport,
+            headers={"User-Agent": "lookout-pipeline"},
+        )
         # Presigned URLs are absolute (S3 or Lookout's local storage) and carry their own auth.
         self._uploads = httpx.Client(timeout=timeouts, transport=transport)
 
@@ -108,7 +124,7 @@ class LookoutPipelineClient:
             retry=(
                 tenacity.retry_if_exception_type(errors)
                 | tenacity.retry_if_result(lambda r: r.status_code in statuses)
-            ),  # fmt: skip
+            ),
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
             reraise=True,
         )
@@ -117,10 +133,16 @@ class LookoutPipelineClient:
         return {"X-API-Key": self.api_key} if self.api_key else {}
 
     def _request(
-        self, method: str, path: str, *, payload: Any = None,
-        params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-        signed: bool, safe: bool = True,
-    ) -> httpx.Response:  # fmt: skip
+        self,
+        method: str,
+        path: str,
+        *,
+        payload: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        signed: bool,
+        safe: bool = True,
+    ) -> httpx.Response:
         body = (
             b""
             if payload is None
@@ -129,15 +151,22 @@ class LookoutPipelineClient:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
 
         def attempt() -> httpx.Response:
-            request = self._http.build_request(method, path, params=clean, content=body,
-                                               headers=dict(headers or {}))  # fmt: skip
+            request = self._http.build_request(
+                method, path, params=clean, content=body, headers=dict(headers or {})
+            )
             if payload is not None:
                 request.headers["Content-Type"] = "application/json"
             if signed:
                 raw_path = request.url.raw_path.decode("ascii")
-                request.headers.update(sign_request(
-                    self.hmac_secret, method, raw_path, body, key_id=self.key_id,
-                ))  # fmt: skip
+                request.headers.update(
+                    sign_request(
+                        self.hmac_secret,
+                        method,
+                        raw_path,
+                        body,
+                        key_id=self.key_id,
+                    )
+                )
             else:
                 request.headers.update(self._user_headers())
             return self._http.send(request)
@@ -150,19 +179,32 @@ class LookoutPipelineClient:
     # --- the six steps -------------------------------------------------------------------
 
     def create_analysis(
-        self, image_id: str, model_name: str, model_version: str = "",
-        parameters: dict[str, Any] | None = None, description: str | None = None, *,
-        provenance: dict[str, Any] | None = None, external_job_id: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        image_id: str,
+        model_name: str,
+        model_version: str = "",
+        parameters: dict[str, Any] | None = None,
+        description: str | None = None,
+        *,
+        provenance: dict[str, Any] | None = None,
+        external_job_id: str | None = None,
+    ) -> dict[str, Any]:
         """Step 1 (API key): a new queued analysis of an image."""
-        payload: dict[str, Any] = {"model_name": model_name, "model_version": model_version,
-                                   "parameters": parameters or {}}  # fmt: skip
-        for name, value in (("description", description), ("provenance", provenance),
-                            ("external_job_id", external_job_id)):  # fmt: skip
+        payload: dict[str, Any] = {
+            "model_name": model_name,
+            "model_version": model_version,
+            "parameters": parameters or {},
+        }
+        for name, value in (
+            ("description", description),
+            ("provenance", provenance),
+            ("external_job_id", external_job_id),
+        ):
             if value is not None:
                 payload[name] = value
-        return self._request("POST", f"/api/images/{image_id}/analyses", payload=payload,
-                             signed=False, safe=False).json()  # fmt: skip
+        return self._request(
+            "POST", f"/api/images/{image_id}/analyses", payload=payload, signed=False, safe=False
+        ).json()
 
     def update_status(
         self, analysis_id: str, status: str, *, error_message: str | None = None
@@ -171,20 +213,27 @@ class LookoutPipelineClient:
         payload: dict[str, Any] = {"status": status}
         if error_message is not None:
             payload["error_message"] = error_message
-        return self._request("PATCH", f"/api/analyses/{analysis_id}/status", payload=payload,
-                             signed=True).json()  # fmt: skip
+        return self._request(
+            "PATCH", f"/api/analyses/{analysis_id}/status", payload=payload, signed=True
+        ).json()
 
     def request_presigned_urls(
         self, analysis_id: str, artifacts: list[dict[str, Any]]
     ) -> dict[str, Any]:
         """Step 3: {"presigned_urls": [{artifact_name, upload_url, expires_in, ...}]}."""
-        return self._request("POST", f"/api/analyses/{analysis_id}/artifacts/presign",
-                             payload={"artifacts": artifacts}, signed=True).json()  # fmt: skip
+        return self._request(
+            "POST",
+            f"/api/analyses/{analysis_id}/artifacts/presign",
+            payload={"artifacts": artifacts},
+            signed=True,
+        ).json()
 
     def upload_artifact(
-        self, presigned_url: str, path_or_bytes: str | os.PathLike[str] | bytes,
+        self,
+        presigned_url: str,
+        path_or_bytes: str | os.PathLike[str] | bytes,
         content_type: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Step 4: PUT a file (streamed from disk) or bytes to a presigned URL."""
 
         def attempt() -> httpx.Response:
@@ -200,21 +249,30 @@ class LookoutPipelineClient:
             raise _error(response)
 
     def upload_file(
-        self, analysis_id: str, artifact_name: str,
-        path_or_bytes: str | os.PathLike[str] | bytes, content_type: str,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        analysis_id: str,
+        artifact_name: str,
+        path_or_bytes: str | os.PathLike[str] | bytes,
+        content_type: str,
+    ) -> dict[str, Any]:
         """Steps 3 and 4 for one artifact; returns its presigned URL entry."""
-        size = (len(path_or_bytes) if isinstance(path_or_bytes, bytes)
-                else Path(path_or_bytes).stat().st_size)  # fmt: skip
+        size = (
+            len(path_or_bytes)
+            if isinstance(path_or_bytes, bytes)
+            else Path(path_or_bytes).stat().st_size
+        )
         spec = {"artifact_name": artifact_name, "content_type": content_type, "size": size}
         entry = self.request_presigned_urls(analysis_id, [spec])["presigned_urls"][0]
         self.upload_artifact(entry["upload_url"], path_or_bytes, content_type)
         return entry
 
     def submit_annotations(
-        self, analysis_id: str, annotations: list[dict[str, Any]],
-        idempotency_key: str | None = None, replace: bool = False,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        analysis_id: str,
+        annotations: list[dict[str, Any]],
+        idempotency_key: str | None = None,
+        replace: bool = False,
+    ) -> dict[str, Any]:
         """Step 5: store annotations (all or none); `replace=True` swaps the existing ones.
 
         One Idempotency-Key (given, or generated here) covers every retry of this call, so the
@@ -222,21 +280,29 @@ class LookoutPipelineClient:
         """
         key = idempotency_key or str(uuid.uuid4())
         return self._request(
-            "POST", f"/api/analyses/{analysis_id}/annotations:bulk",
-            payload={"annotations": annotations}, params={"mode": "replace" if replace else None},
-            headers={"Idempotency-Key": key}, signed=True,
-        ).json()  # fmt: skip
+            "POST",
+            f"/api/analyses/{analysis_id}/annotations:bulk",
+            payload={"annotations": annotations},
+            params={"mode": "replace" if replace else None},
+            headers={"Idempotency-Key": key},
+            signed=True,
+        ).json()
 
     def finalize_analysis(
-        self, analysis_id: str, status: str = "completed", summary: dict[str, Any] | None = None,
-        *, error_message: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        analysis_id: str,
+        status: str = "completed",
+        summary: dict[str, Any] | None = None,
+        *,
+        error_message: str | None = None,
+    ) -> dict[str, Any]:
         """Step 6: completed, failed or cancelled, with a summary."""
         payload: dict[str, Any] = {"status": status, "summary": summary or {}}
         if error_message is not None:
             payload["error_message"] = error_message
-        return self._request("POST", f"/api/analyses/{analysis_id}/finalize", payload=payload,
-                             signed=True).json()  # fmt: skip
+        return self._request(
+            "POST", f"/api/analyses/{analysis_id}/finalize", payload=payload, signed=True
+        ).json()
 
     # --- reads (API key) -----------------------------------------------------------------
 
@@ -245,17 +311,23 @@ class LookoutPipelineClient:
     ) -> dict[str, Any]:
         """The analysis with a page of its annotations."""
         params = {"annotations_limit": annotations_limit, "annotations_offset": annotations_offset}
-        return self._request("GET", f"/api/analyses/{analysis_id}", params=params,
-                             signed=False).json()  # fmt: skip
+        return self._request(
+            "GET", f"/api/analyses/{analysis_id}", params=params, signed=False
+        ).json()
 
     def list_analyses(
-        self, image_id: str, model_name: str | None = None, status: str | None = None,
-        limit: int = 50, offset: int = 0,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        image_id: str,
+        model_name: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
         """{"items": [...], "total": n} for an image."""
         params = {"model_name": model_name, "status": status, "limit": limit, "offset": offset}
-        return self._request("GET", f"/api/images/{image_id}/analyses", params=params,
-                             signed=False).json()  # fmt: skip
+        return self._request(
+            "GET", f"/api/images/{image_id}/analyses", params=params, signed=False
+        ).json()
 
 
 def _read_file(path: Path) -> Iterator[bytes]:

@@ -38,9 +38,15 @@ def new_nonce() -> str:
 
 
 def sign_request(
-    secret: str | bytes, method: str, path: str, body: bytes = b"", *,
-    key_id: str | None = None, timestamp: int | None = None, nonce: str | None = None,
-) -> dict[str, str]:  # fmt: skip
+    secret: str | bytes,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    key_id: str | None = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
     """Headers that authenticate one request under the v1 scheme.
 
     `path` is the path with its query string exactly as sent (``/api/analyses/<id>/status``);

@@ -65,14 +65,24 @@ _FRAME_IDS = (
 @functools.cache
 def _draft_boxes(by_model: bool) -> sa.Select[Any]:
     query = (
-        sa.select(Analysis.image_id, Prediction.x1, Prediction.y1, Prediction.x2, Prediction.y2,
-                  Prediction.confidence, Prediction.class_name)
+        sa.select(
+            Analysis.image_id,
+            Prediction.x1,
+            Prediction.y1,
+            Prediction.x2,
+            Prediction.y2,
+            Prediction.confidence,
+            Prediction.class_name,
+        )
         .join(Prediction, Prediction.analysis_id == Analysis.id)
         .join(Image, Image.id == Analysis.image_id)
-        .where(Image.sequence_id == sa.bindparam("sequence_id"),
-               Prediction.annotation_type == "bounding_box", Prediction.x1.is_not(None))
+        .where(
+            Image.sequence_id == sa.bindparam("sequence_id"),
+            Prediction.annotation_type == "bounding_box",
+            Prediction.x1.is_not(None),
+        )
         .order_by(Analysis.created_at, Prediction.created_at)
-    )  # fmt: skip
+    )
     return query.where(Analysis.model_name == sa.bindparam("model_name")) if by_model else query
 
 

@@ -252,9 +252,15 @@ def projects_page(request: Request, session: SessionDep, principal: PrincipalDep
     found = projects.list_projects(session, principal=principal)
     stats = queries.project_stats(session, principal, [p.id for p in found])
     return _page(
-        request, "projects.html", session=session, principal=principal, nav="projects",
-        projects=found, stats=stats, empty_stats=queries.ProjectStats(),
-    )  # fmt: skip
+        request,
+        "projects.html",
+        session=session,
+        principal=principal,
+        nav="projects",
+        projects=found,
+        stats=stats,
+        empty_stats=queries.ProjectStats(),
+    )
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -288,27 +294,44 @@ def gallery_page(
         analysis_status=status,
     )
     items, next_cursor = images.list_images(
-        session, principal=principal, project_id=project.id, filters=filters,
-        limit=GALLERY_PAGE, cursor=_clean(cursor),
-    )  # fmt: skip
+        session,
+        principal=principal,
+        project_id=project.id,
+        filters=filters,
+        limit=GALLERY_PAGE,
+        cursor=_clean(cursor),
+    )
     params = {
-        "sequence": str(filters.sequence_id or ""), "date_from": day_from or "",
-        "date_to": day_to or "", "model": filters.model_name or "", "status": status or "",
-    }  # fmt: skip
+        "sequence": str(filters.sequence_id or ""),
+        "date_from": day_from or "",
+        "date_to": day_to or "",
+        "model": filters.model_name or "",
+        "status": status or "",
+    }
     page_number = _int(page, 1, 1)
     filtered = any(params.values())
     return _page(
-        request, "gallery.html", session=session, principal=principal, nav="projects",
-        project=project, images=items, params=params, problems=problems, filtered=filtered,
+        request,
+        "gallery.html",
+        session=session,
+        principal=principal,
+        nav="projects",
+        project=project,
+        images=items,
+        params=params,
+        problems=problems,
+        filtered=filtered,
         badges=queries.analyses_by_image(session, [i.id for i in items]),
         models=queries.model_names(session, project.id),
         sequences=queries.project_sequences(session, project.id),
-        statuses=AnalysisStatus.ALL, page_number=page_number,
-        next_url=(f"?{_query(params, cursor=next_cursor, page=page_number + 1)}"
-                  if next_cursor else None),
+        statuses=AnalysisStatus.ALL,
+        page_number=page_number,
+        next_url=(
+            f"?{_query(params, cursor=next_cursor, page=page_number + 1)}" if next_cursor else None
+        ),
         first_url=f"?{_query(params)}" if page_number > 1 else None,
         stats=queries.project_stats(session, principal, [project.id]).get(project.id),
-    )  # fmt: skip
+    )
 
 
 @router.get("/images/{image_id}", response_class=HTMLResponse)
@@ -335,9 +358,18 @@ def image_page(
         "older": f"/images/{older}" if older else None,
     }
     return _page(
-        request, "image.html", session=session, principal=principal, nav="projects",
-        image=image, project=project, sequence=sequence, data=data, newer=newer, older=older,
-    )  # fmt: skip
+        request,
+        "image.html",
+        session=session,
+        principal=principal,
+        nav="projects",
+        image=image,
+        project=project,
+        sequence=sequence,
+        data=data,
+        newer=newer,
+        older=older,
+    )
 
 
 @router.get("/images/{image_id}/compare", response_class=HTMLResponse)
@@ -362,9 +394,16 @@ def compare_page(
         "also": [str(v) for v in extra if v],
     }
     return _page(
-        request, "compare.html", session=session, principal=principal, nav="projects",
-        image=image, project=project, data=data, problems=problems,
-    )  # fmt: skip
+        request,
+        "compare.html",
+        session=session,
+        principal=principal,
+        nav="projects",
+        image=image,
+        project=project,
+        data=data,
+        problems=problems,
+    )
 
 
 def _sequence_filters(
@@ -394,9 +433,19 @@ def _sequence_filters(
 
 
 SEQUENCE_PARAMS = (
-    "project_id", "camera_id", "organization", "source", "date_from", "date_to", "stage",
-    "has_smoke", "has_false_positives", "false_positive_type", "has_missed_smoke", "order",
-)  # fmt: skip
+    "project_id",
+    "camera_id",
+    "organization",
+    "source",
+    "date_from",
+    "date_to",
+    "stage",
+    "has_smoke",
+    "has_false_positives",
+    "false_positive_type",
+    "has_missed_smoke",
+    "order",
+)
 
 
 def _sequence_list(
@@ -415,25 +464,44 @@ def _sequence_list(
     oldest = (_clean(raw.get("order")) or "newest") == "oldest"
     offset = _int(request.query_params.get("offset"), 0)
     rows, total = sequences.list_sequences(
-        session, principal=principal, filters=filters, limit=LIST_PAGE, offset=offset,
+        session,
+        principal=principal,
+        filters=filters,
+        limit=LIST_PAGE,
+        offset=offset,
         oldest_first=oldest,
-    )  # fmt: skip
+    )
     params = {k: (v or "") for k, v in raw.items() if not queue or k == "project_id"}
     base = "/sequences/queue" if queue else "/sequences"
     suffix = f"?{_query({'project_id': raw.get('project_id')})}" if raw.get("project_id") else ""
     return _page(
-        request, "sequences.html", session=session, principal=principal,
-        nav="queue" if queue else "sequences", queue=queue, rows=rows, total=total,
-        offset=offset, limit=LIST_PAGE, params=params, problems=problems,
+        request,
+        "sequences.html",
+        session=session,
+        principal=principal,
+        nav="queue" if queue else "sequences",
+        queue=queue,
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=LIST_PAGE,
+        params=params,
+        problems=problems,
         thumbs=queries.first_frames(session, [r.sequence.id for r in rows]),
         projects=projects.list_projects(session, principal=principal),
-        cameras=queries.visible_cameras(session, principal), stages=STAGES,
-        fp_types=FALSE_POSITIVE_TYPES, review_suffix=suffix if queue else "",
-        prev_url=(f"{base}?{_query(params, offset=max(0, offset - LIST_PAGE))}"
-                  if offset > 0 else None),
-        next_url=(f"{base}?{_query(params, offset=offset + LIST_PAGE)}"
-                  if offset + LIST_PAGE < total else None),
-    )  # fmt: skip
+        cameras=queries.visible_cameras(session, principal),
+        stages=STAGES,
+        fp_types=FALSE_POSITIVE_TYPES,
+        review_suffix=suffix if queue else "",
+        prev_url=(
+            f"{base}?{_query(params, offset=max(0, offset - LIST_PAGE))}" if offset > 0 else None
+        ),
+        next_url=(
+            f"{base}?{_query(params, offset=offset + LIST_PAGE)}"
+            if offset + LIST_PAGE < total
+            else None
+        ),
+    )
 
 
 @router.get("/sequences", response_class=HTMLResponse)
@@ -495,6 +563,13 @@ def review_page(
         "user": principal.email,
     }
     return _page(
-        request, "review.html", session=session, principal=principal, nav="queue",
-        sequence=sequence, project=project, camera=sequence.camera, data=data,
-    )  # fmt: skip
+        request,
+        "review.html",
+        session=session,
+        principal=principal,
+        nav="queue",
+        sequence=sequence,
+        project=project,
+        camera=sequence.camera,
+        data=data,
+    )

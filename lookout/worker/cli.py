@@ -37,8 +37,11 @@ def install_signal_handlers(worker: Any) -> None:
             log.error("second signal: quitting now; held analyses go back after their lease")
             logging.shutdown()
             os._exit(EXIT_INTERRUPTED)
-        log.warning("%s: finishing the analyses in progress and releasing the others "
-                    "(signal again to quit now)", signal.Signals(signum).name)  # fmt: skip
+        log.warning(
+            "%s: finishing the analyses in progress and releasing the others "
+            "(signal again to quit now)",
+            signal.Signals(signum).name,
+        )
         worker.stop()
 
     signal.signal(signal.SIGINT, handle)
@@ -61,7 +64,7 @@ def worker(
         typer.Option(
             help="ONNX model file (YOLOv8/YOLO11 layout); served as --model-name.",
             envvar="LOOKOUT_WORKER_MODEL",
-        ),  # fmt: skip
+        ),
     ] = None,
     model_name: Annotated[str, typer.Option(help="Model name the analyses were queued with.")] = (
         "yolo_v8"
@@ -82,13 +85,11 @@ def worker(
             help="Callback secret (prefer the environment variable).",
             envvar="ML_CALLBACK_HMAC_SECRET",
             show_default=False,
-        ),  # fmt: skip
+        ),
     ] = None,
     key_id: Annotated[
         str | None,
-        typer.Option(
-            help="Name of the secret on the server.", envvar="ML_CALLBACK_HMAC_KEY_ID"
-        ),  # fmt: skip
+        typer.Option(help="Name of the secret on the server.", envvar="ML_CALLBACK_HMAC_KEY_ID"),
     ] = None,
     project_id: Annotated[str | None, typer.Option(help="Only this project's analyses.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100, help="Analyses per claim.")] = 4,
@@ -130,20 +131,38 @@ def worker(
 
     err = _stderr_console()
     try:
-        specs = [runner.ModelSpec(model_name.strip(), model.expanduser(), model_version)] if (
-            model is not None) else []  # fmt: skip
+        specs = (
+            [runner.ModelSpec(model_name.strip(), model.expanduser(), model_version)]
+            if (model is not None)
+            else []
+        )
         specs += [runner.ModelSpec.parse(text) for text in serve or []]
         config = runner.WorkerConfig(
-            api_url=url, hmac_secret=hmac_secret or "", key_id=key_id, models=specs,
-            worker_id=worker_id or runner.default_worker_id(), project_id=project_id,
-            batch_size=batch_size, concurrency=concurrency, lease_seconds=lease_seconds,
-            heartbeat_seconds=heartbeat_seconds, poll_seconds=poll_seconds,
-            max_poll_seconds=max_poll_seconds, limit=limit, drain=drain, confidence=confidence,
-            iou=iou, max_detections=max_detections, class_names=_classes(classes),
-            overlay=overlay, progress=progress, threads_per_model=threads,
-            pause_after_claim=(pause_after_claim if pause_after_claim is not None
-                               else runner.pause_from_env()),
-        )  # fmt: skip
+            api_url=url,
+            hmac_secret=hmac_secret or "",
+            key_id=key_id,
+            models=specs,
+            worker_id=worker_id or runner.default_worker_id(),
+            project_id=project_id,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            poll_seconds=poll_seconds,
+            max_poll_seconds=max_poll_seconds,
+            limit=limit,
+            drain=drain,
+            confidence=confidence,
+            iou=iou,
+            max_detections=max_detections,
+            class_names=_classes(classes),
+            overlay=overlay,
+            progress=progress,
+            threads_per_model=threads,
+            pause_after_claim=(
+                pause_after_claim if pause_after_claim is not None else runner.pause_from_env()
+            ),
+        )
         config.validate()
     except (runner.ConfigError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}")

@@ -82,8 +82,13 @@ def decode_image(data: bytes) -> Image.Image:
                 return img.convert("RGB")
     except UnidentifiedImageError as exc:
         raise ImageError("could not decode the image: not a known image format") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:  # fmt: skip
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ImageError(f"could not decode the image: {exc}") from exc
 
 
@@ -160,9 +165,13 @@ def batched_nms(
 
 
 def decode_predictions(
-    output: np.ndarray, *, num_classes: int | None, confidence: float, iou: float,
+    output: np.ndarray,
+    *,
+    num_classes: int | None,
+    confidence: float,
+    iou: float,
     max_detections: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw YOLO output → (xyxy boxes in input pixels, scores, class ids) after filter and NMS."""
     array = np.asarray(output)
     if array.ndim == 3:
@@ -313,10 +322,12 @@ class Detector:
         except Exception as exc:
             raise ModelError(f"inference failed: {_first_line(exc)}") from exc
         boxes, scores, class_ids = decode_predictions(
-            outputs[0], num_classes=self.num_classes,
+            outputs[0],
+            num_classes=self.num_classes,
             confidence=self.confidence if confidence is None else confidence,
-            iou=self.iou if iou is None else iou, max_detections=self.max_detections,
-        )  # fmt: skip
+            iou=self.iou if iou is None else iou,
+            max_detections=self.max_detections,
+        )
         if not len(boxes):
             return []
         pixels = unletterbox(boxes, box, image.width, image.height)
@@ -324,9 +335,17 @@ class Detector:
         for (x1, y1, x2, y2), score, class_id in zip(pixels, scores, class_ids, strict=True):
             if x2 <= x1 or y2 <= y1:
                 continue  # entirely in the padding
-            found.append(Detection(round(float(x1), 2), round(float(y1), 2), round(float(x2), 2),
-                                   round(float(y2), 2), round(float(score), 4), int(class_id),
-                                   self.class_name(int(class_id))))  # fmt: skip
+            found.append(
+                Detection(
+                    round(float(x1), 2),
+                    round(float(y1), 2),
+                    round(float(x2), 2),
+                    round(float(y2), 2),
+                    round(float(score), 4),
+                    int(class_id),
+                    self.class_name(int(class_id)),
+                )
+            )
         return found
 
 

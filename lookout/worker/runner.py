@@ -187,10 +187,15 @@ class _Progress:
             TimeElapsedColumn,
         )
 
-        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                             MofNCompleteColumn(), TimeElapsedColumn(),
-                             console=console or Console(stderr=True),
-                             transient=False)  # fmt: skip
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
         self._task = self._bar.add_task("analyses", total=total)
         self._bar.start()
 
@@ -211,17 +216,30 @@ class Worker:
     """One worker process: see the module docstring."""
 
     def __init__(
-        self, config: WorkerConfig, *, client: QueueClient | None = None,
-        detector_factory: Callable[..., Detector] = Detector, console: Any = None,
-    ) -> None:  # fmt: skip
+        self,
+        config: WorkerConfig,
+        *,
+        client: QueueClient | None = None,
+        detector_factory: Callable[..., Detector] = Detector,
+        console: Any = None,
+    ) -> None:
         config.validate()
         self.config = config
-        self.client = client or QueueClient(config.api_url, config.hmac_secret,
-                                            key_id=config.key_id, timeout=config.timeout,
-                                            retries=config.retries)  # fmt: skip
+        self.client = client or QueueClient(
+            config.api_url,
+            config.hmac_secret,
+            key_id=config.key_id,
+            timeout=config.timeout,
+            retries=config.retries,
+        )
         # Heartbeats get their own connection pool and give up quickly: the next beat retries.
-        self._beats = QueueClient(config.api_url, config.hmac_secret, key_id=config.key_id,
-                                  timeout=min(config.timeout, 10.0), retries=1)  # fmt: skip
+        self._beats = QueueClient(
+            config.api_url,
+            config.hmac_secret,
+            key_id=config.key_id,
+            timeout=min(config.timeout, 10.0),
+            retries=1,
+        )
         self._detector_factory = detector_factory
         self.stats = Stats()
         self._stop = threading.Event()
@@ -260,17 +278,25 @@ class Worker:
         for spec in cfg.models:
             try:
                 detector = self._detector_factory(
-                    spec.path, confidence=cfg.confidence, iou=cfg.iou,
-                    max_detections=cfg.max_detections, class_names=cfg.class_names,
+                    spec.path,
+                    confidence=cfg.confidence,
+                    iou=cfg.iou,
+                    max_detections=cfg.max_detections,
+                    class_names=cfg.class_names,
                     threads=cfg.threads_per_model,
-                )  # fmt: skip
+                )
             except ModelError as exc:
                 log.error("model %s cannot be used: %s", spec.label, exc)
                 served.append(_Served(spec, None, str(exc)))
                 continue
-            log.info("serving model %s from %s (input %dx%d, %s classes)", spec.label, spec.path,
-                     detector.input_width, detector.input_height,
-                     detector.num_classes or "unknown")  # fmt: skip
+            log.info(
+                "serving model %s from %s (input %dx%d, %s classes)",
+                spec.label,
+                spec.path,
+                detector.input_width,
+                detector.input_height,
+                detector.num_classes or "unknown",
+            )
             served.append(_Served(spec, detector))
         return served
 
@@ -283,8 +309,14 @@ class Worker:
         beats = threading.Thread(target=self._heartbeats, name="heartbeats", daemon=True)
         beats.start()
         executor = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="analysis")
-        log.info("worker %s started: %s, batch %d, concurrency %d, lease %ds", cfg.worker_id,
-                 cfg.api_url, cfg.batch_size, cfg.concurrency, cfg.lease_seconds)  # fmt: skip
+        log.info(
+            "worker %s started: %s, batch %d, concurrency %d, lease %ds",
+            cfg.worker_id,
+            cfg.api_url,
+            cfg.batch_size,
+            cfg.concurrency,
+            cfg.lease_seconds,
+        )
         try:
             self._loop(executor)
         finally:
@@ -295,9 +327,15 @@ class Worker:
             beats.join(timeout=5)
             self._progress.stop()
         s = self.stats
-        log.info("worker %s done: %d completed, %d failed, %d released, %d lost (%d detections)",
-                 cfg.worker_id, s.completed, s.failed, s.released, s.lost,
-                 s.detections)  # fmt: skip
+        log.info(
+            "worker %s done: %d completed, %d failed, %d released, %d lost (%d detections)",
+            cfg.worker_id,
+            s.completed,
+            s.failed,
+            s.released,
+            s.lost,
+            s.detections,
+        )
         return self.exit_code()
 
     def exit_code(self) -> int:
@@ -367,9 +405,13 @@ class Worker:
             served = active[(turn + i) % len(active)]
             try:
                 answer = self.client.claim(
-                    cfg.worker_id, served.spec.name, model_version=served.spec.version,
-                    project_id=cfg.project_id, limit=want, lease_seconds=cfg.lease_seconds,
-                )  # fmt: skip
+                    cfg.worker_id,
+                    served.spec.name,
+                    model_version=served.spec.version,
+                    project_id=cfg.project_id,
+                    limit=want,
+                    lease_seconds=cfg.lease_seconds,
+                )
             except LookoutAPIError as exc:
                 if exc.status_code in {400, 401, 403, 404, 405, 422}:  # retrying cannot help
                     raise ServerRefused(
@@ -380,8 +422,11 @@ class Worker:
             analyses = answer.get("analyses", [])
             self._remaining[served.spec.label] = int(answer.get("remaining", 0))
             if answer.get("requeued") or answer.get("failed"):
-                log.info("expired leases: %s back in the queue, %s failed for good",
-                         answer.get("requeued", 0), answer.get("failed", 0))  # fmt: skip
+                log.info(
+                    "expired leases: %s back in the queue, %s failed for good",
+                    answer.get("requeued", 0),
+                    answer.get("failed", 0),
+                )
             if not analyses:
                 continue
             with self._slot:
@@ -415,8 +460,12 @@ class Worker:
             log.warning("analysis %s: %s; dropped without writing", analysis_id, exc)
         except httpx.TransportError as exc:
             outcome = "abandoned"
-            log.error("analysis %s: lost contact with the server (%s); its lease will expire "
-                      "and it goes back to the queue", analysis_id, exc)  # fmt: skip
+            log.error(
+                "analysis %s: lost contact with the server (%s); its lease will expire "
+                "and it goes back to the queue",
+                analysis_id,
+                exc,
+            )
         except Exception as exc:  # a bug or an unexpected answer: report it on the analysis
             log.exception("analysis %s: unexpected error", analysis_id)
             outcome = self._fail(analysis, f"worker error: {type(exc).__name__}: {exc}")
@@ -430,15 +479,20 @@ class Worker:
     def after_claim(self, analysis: dict[str, Any]) -> None:
         """Called in the analysis's thread before any work (the test hook's pause lives here)."""
         if self.config.pause_after_claim and not self._stop.is_set():
-            log.info("analysis %s: pausing %.1f s (%s)", analysis["id"],
-                     self.config.pause_after_claim, PAUSE_ENV)  # fmt: skip
+            log.info(
+                "analysis %s: pausing %.1f s (%s)",
+                analysis["id"],
+                self.config.pause_after_claim,
+                PAUSE_ENV,
+            )
             self._stop.wait(self.config.pause_after_claim)
 
     def _process(self, analysis: dict[str, Any], served: _Served) -> str:
         analysis_id = analysis["id"]
         if served.detector is None:
-            return self._fail(analysis, f"model {served.spec.label} could not be loaded: "
-                                        f"{served.error}")  # fmt: skip
+            return self._fail(
+                analysis, f"model {served.spec.label} could not be loaded: {served.error}"
+            )
         started = time.perf_counter()
         try:
             data = self.client.download_image(analysis)
@@ -469,22 +523,41 @@ class Worker:
             self.client.upload_file(analysis_id, OVERLAY_NAME, png, "image/png")
         self.client.submit_annotations(analysis_id, _annotations(detections), replace=True)
         summary = self._summary(
-            analysis, served, detections, started, inference_ms, confidence=confidence, iou=iou,
+            analysis,
+            served,
+            detections,
+            started,
+            inference_ms,
+            confidence=confidence,
+            iou=iou,
             overlay=png is not None,
-        )  # fmt: skip
+        )
         self.client.finalize_analysis(analysis_id, "completed", summary)
         with self._lock:
             self.stats.completed += 1
             self.stats.detections += len(detections)
-        log.info("analysis %s (image %s): %d detections %s in %.0f ms", analysis_id,
-                 analysis["image_id"], len(detections), dict(summary["classes"]),
-                 summary["processing_time_ms"])  # fmt: skip
+        log.info(
+            "analysis %s (image %s): %d detections %s in %.0f ms",
+            analysis_id,
+            analysis["image_id"],
+            len(detections),
+            dict(summary["classes"]),
+            summary["processing_time_ms"],
+        )
         return "completed"
 
     def _summary(
-        self, analysis: dict[str, Any], served: _Served, detections: list[Detection],
-        started: float, inference_ms: float, *, confidence: float, iou: float, overlay: bool,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        analysis: dict[str, Any],
+        served: _Served,
+        detections: list[Detection],
+        started: float,
+        inference_ms: float,
+        *,
+        confidence: float,
+        iou: float,
+        overlay: bool,
+    ) -> dict[str, Any]:
         detector = served.detector
         assert detector is not None
         classes = Counter(d.class_name for d in detections)
@@ -496,13 +569,17 @@ class Worker:
             "confidence_threshold": confidence,
             "iou_threshold": iou,
             "image_size": [analysis["width"], analysis["height"]],
-            "model": {"name": served.spec.name, "version": analysis.get("model_version"),
-                      "file": served.spec.path.name, "sha256": detector.sha256,
-                      "input_size": [detector.input_width, detector.input_height]},
+            "model": {
+                "name": served.spec.name,
+                "version": analysis.get("model_version"),
+                "file": served.spec.path.name,
+                "sha256": detector.sha256,
+                "input_size": [detector.input_width, detector.input_height],
+            },
             "overlay": OVERLAY_NAME if overlay else None,
             "worker_id": self.config.worker_id,
             "attempt": analysis.get("attempts"),
-        }  # fmt: skip
+        }
 
     def _fail(self, analysis: dict[str, Any], message: str) -> str:
         """Finalize as failed with the reason (if this worker still holds the analysis)."""
@@ -510,17 +587,20 @@ class Worker:
         try:
             self._fence(analysis_id)
             self.client.finalize_analysis(
-                analysis_id, "failed", {"error": message, "worker_id": self.config.worker_id},
+                analysis_id,
+                "failed",
+                {"error": message, "worker_id": self.config.worker_id},
                 error_message=message,
-            )  # fmt: skip
+            )
         except LeaseLost as exc:
             with self._lock:
                 self.stats.lost += 1
             log.warning("analysis %s: %s; not marked failed", analysis_id, exc)
             return "lost"
         except (httpx.TransportError, LookoutAPIError) as exc:
-            log.error("analysis %s failed (%s) and could not be finalized: %s", analysis_id,
-                      message, exc)  # fmt: skip
+            log.error(
+                "analysis %s failed (%s) and could not be finalized: %s", analysis_id, message, exc
+            )
             return "error"
         with self._lock:
             self.stats.failed += 1
@@ -531,8 +611,9 @@ class Worker:
         try:
             self.client.release(analysis_id, self.config.worker_id)
         except (httpx.TransportError, LookoutAPIError) as exc:
-            log.warning("could not release analysis %s (its lease will expire): %s",
-                        analysis_id, exc)  # fmt: skip
+            log.warning(
+                "could not release analysis %s (its lease will expire): %s", analysis_id, exc
+            )
             return
         with self._lock:
             self.stats.released += 1
@@ -577,11 +658,15 @@ class Worker:
 
 def _annotations(detections: list[Detection]) -> list[dict[str, Any]]:
     return [
-        {"annotation_type": "bounding_box", "class_name": d.class_name,
-         "confidence": d.confidence, "id": f"det-{i}",
-         "data": {"bbox": d.xyxy, "format": "xyxy", "class_id": d.class_id}}
+        {
+            "annotation_type": "bounding_box",
+            "class_name": d.class_name,
+            "confidence": d.confidence,
+            "id": f"det-{i}",
+            "data": {"bbox": d.xyxy, "format": "xyxy", "class_id": d.class_id},
+        }
         for i, d in enumerate(detections)
-    ]  # fmt: skip
+    ]
 
 
 def _number(value: Any, default: float, low: float, high: float) -> float:

@@ -12,8 +12,9 @@ W, H = 640, 480  # the test image
 
 
 def _bulk(s: Setup, analysis_id: str, annotations, **kw):
-    return s.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk",
-                {"annotations": annotations}, **kw)  # fmt: skip
+    return s.v1(
+        "POST", f"/api/analyses/{analysis_id}/annotations:bulk", {"annotations": annotations}, **kw
+    )
 
 
 def _stored(s: Setup, analysis_id: str) -> list[dict]:
@@ -23,18 +24,31 @@ def _stored(s: Setup, analysis_id: str) -> list[dict]:
 
 
 def _seg(data):
-    return {"annotation_type": "segmentation", "class_name": "person", "confidence": 0.9,
-            "data": data}  # fmt: skip
+    return {
+        "annotation_type": "segmentation",
+        "class_name": "person",
+        "confidence": 0.9,
+        "data": data,
+    }
 
 
 def _kp(keypoints):
-    return {"annotation_type": "keypoint", "class_name": "person", "confidence": 0.93,
-            "data": {"keypoints": keypoints}}  # fmt: skip
+    return {
+        "annotation_type": "keypoint",
+        "class_name": "person",
+        "confidence": 0.93,
+        "data": {"keypoints": keypoints},
+    }
 
 
 def _cls(data, **kw):
-    return {"annotation_type": "classification", "class_name": "dog", "confidence": 0.96,
-            "data": data, **kw}  # fmt: skip
+    return {
+        "annotation_type": "classification",
+        "class_name": "dog",
+        "confidence": 0.96,
+        "data": data,
+        **kw,
+    }
 
 
 POLYGON = [[100, 150], [120, 140], [150, 160], [140, 180], [100, 175]]
@@ -44,8 +58,10 @@ INVALID = {
     "not_an_object": ("person", "annotations[1]"),
     "missing_type": ({**box(), "annotation_type": None}, "annotations[1].annotation_type"),
     "unknown_type": ({**box(), "annotation_type": "polygon"}, "annotations[1].annotation_type"),
-    "missing_class": ({k: v for k, v in box().items() if k != "class_name"},
-                      "annotations[1].class_name"),
+    "missing_class": (
+        {k: v for k, v in box().items() if k != "class_name"},
+        "annotations[1].class_name",
+    ),
     "blank_class": (box(class_name="  "), "annotations[1].class_name"),
     "long_class": (box(class_name="c" * 201), "annotations[1].class_name"),
     "confidence_above_1": (box(confidence=1.5), "annotations[1].confidence"),
@@ -62,40 +78,66 @@ INVALID = {
     "xywh_zero_height": (box(100, 150, 5, 0), "annotations[1].data.bbox"),
     "box_outside_image": (box(700, 150, 50, 50), "annotations[1].data.bbox"),
     "xyxyn_not_normalized": (box(0.1, 0.2, 2.0, 0.4, fmt="xyxyn"), "annotations[1].data.bbox"),
-    "polygon_two_points": (_seg({"points": [[1, 2], [3, 4]], "format": "polygon"}),
-                           "annotations[1].data.points"),
-    "polygon_bad_point": (_seg({"points": [[1, 2], [3, 4, 5], [6, 7]]}),
-                          "annotations[1].data.points[1]"),
-    "polygon_odd_flat_list": (_seg({"points": [1, 2, 3, 4, 5, 6, 7]}),
-                              "annotations[1].data.points"),
-    "polygon_collinear": (_seg({"points": [[1, 2], [3, 2], [9, 2]]}),
-                          "annotations[1].data.points"),
-    "segmentation_unknown_format": (_seg({"format": "mask", "mask": "..."}),
-                                    "annotations[1].data.format"),
-    "rle_sum_mismatch": (_seg({"rle": {"counts": [1, 2], "size": [480, 640]}, "format": "rle"}),
-                         "annotations[1].data.rle.counts"),
-    "rle_bad_size": (_seg({"rle": {"counts": [1], "size": [0, 1]}}),
-                     "annotations[1].data.rle.size"),
-    "rle_negative_count": (_seg({"rle": {"counts": [3, -1, 1], "size": [1, 3]}}),
-                           "annotations[1].data.rle.counts[1]"),
-    "rle_compressed_string": (_seg({"rle": {"counts": "PPY1", "size": [2, 2]}}),
-                              "annotations[1].data.rle.counts"),
+    "polygon_two_points": (
+        _seg({"points": [[1, 2], [3, 4]], "format": "polygon"}),
+        "annotations[1].data.points",
+    ),
+    "polygon_bad_point": (
+        _seg({"points": [[1, 2], [3, 4, 5], [6, 7]]}),
+        "annotations[1].data.points[1]",
+    ),
+    "polygon_odd_flat_list": (
+        _seg({"points": [1, 2, 3, 4, 5, 6, 7]}),
+        "annotations[1].data.points",
+    ),
+    "polygon_collinear": (_seg({"points": [[1, 2], [3, 2], [9, 2]]}), "annotations[1].data.points"),
+    "segmentation_unknown_format": (
+        _seg({"format": "mask", "mask": "..."}),
+        "annotations[1].data.format",
+    ),
+    "rle_sum_mismatch": (
+        _seg({"rle": {"counts": [1, 2], "size": [480, 640]}, "format": "rle"}),
+        "annotations[1].data.rle.counts",
+    ),
+    "rle_bad_size": (
+        _seg({"rle": {"counts": [1], "size": [0, 1]}}),
+        "annotations[1].data.rle.size",
+    ),
+    "rle_negative_count": (
+        _seg({"rle": {"counts": [3, -1, 1], "size": [1, 3]}}),
+        "annotations[1].data.rle.counts[1]",
+    ),
+    "rle_compressed_string": (
+        _seg({"rle": {"counts": "PPY1", "size": [2, 2]}}),
+        "annotations[1].data.rle.counts",
+    ),
     "keypoints_empty": (_kp([]), "annotations[1].data.keypoints"),
     "keypoint_missing_y": (_kp([{"name": "nose", "x": 1}]), "annotations[1].data.keypoints[0].y"),
-    "keypoint_confidence": (_kp([{"x": 1, "y": 2, "confidence": 2}]),
-                            "annotations[1].data.keypoints[0].confidence"),
-    "classification_score_above_1": (_cls({"scores": {"dog": 1.2}}),
-                                     "annotations[1].data.scores.dog"),
+    "keypoint_confidence": (
+        _kp([{"x": 1, "y": 2, "confidence": 2}]),
+        "annotations[1].data.keypoints[0].confidence",
+    ),
+    "classification_score_above_1": (
+        _cls({"scores": {"dog": 1.2}}),
+        "annotations[1].data.scores.dog",
+    ),
     "classification_scores_list": (_cls({"scores": [0.9]}), "annotations[1].data.scores"),
-    "heatmap_unknown_artifact": ({"annotation_type": "heatmap", "class_name": "attention",
-                                  "data": {"artifact_name": "nope.png"}},
-                                 "annotations[1].data.artifact_name"),
-    "heatmap_without_artifact": ({"annotation_type": "heatmap", "class_name": "attention",
-                                  "data": {}}, "annotations[1].data.artifact_name"),
+    "heatmap_unknown_artifact": (
+        {
+            "annotation_type": "heatmap",
+            "class_name": "attention",
+            "data": {"artifact_name": "nope.png"},
+        },
+        "annotations[1].data.artifact_name",
+    ),
+    "heatmap_without_artifact": (
+        {"annotation_type": "heatmap", "class_name": "attention", "data": {}},
+        "annotations[1].data.artifact_name",
+    ),
     "client_id_with_space": (box(id="a b"), "annotations[1].id"),
     "client_id_number": (box(id=12), "annotations[1].id"),
     "duplicate_client_id": (box(id="same"), "annotations[1].id"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", list(INVALID))
@@ -125,8 +167,15 @@ def test_body_shape_errors(shared_sqlite: Setup, payload, field):
     assert response.status_code == 400 and response.json()["field"] == field
 
 
-@pytest.mark.parametrize("raw", [b'{"annotations": [NaN]}', b'{"annotations": [1e999]}',
-                                 b'{"annotations": ["\\u0000"]}', b"\xff\xfe"])  # fmt: skip
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"annotations": [NaN]}',
+        b'{"annotations": [1e999]}',
+        b'{"annotations": ["\\u0000"]}',
+        b"\xff\xfe",
+    ],
+)
 def test_unstorable_json_is_400_not_500(shared_sqlite: Setup, raw: bytes):
     analysis_id = shared_sqlite.create_analysis()["id"]
     response = shared_sqlite.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk", body=raw)
@@ -142,19 +191,29 @@ VALID = {
     "xyxyn": (box(0.1, 0.2, 0.3, 0.4, fmt="xyxyn"), [0.1, 0.2, 0.3, 0.4]),
     "xywhn": (box(0.1, 0.2, 0.3, 0.4, fmt="xywhn"), [0.1, 0.2, 0.4, 0.6]),
     "box_clipped_to_image": (box(600, 400, 100, 100), [600 / W, 400 / H, 1.0, 1.0]),
-    "polygon": (_seg({"points": POLYGON, "format": "polygon"}),
-                [100 / W, 140 / H, 150 / W, 180 / H]),
-    "polygon_flat": (_seg({"points": [100, 150, 120, 140, 150, 160]}),
-                     [100 / W, 140 / H, 150 / W, 160 / H]),
+    "polygon": (
+        _seg({"points": POLYGON, "format": "polygon"}),
+        [100 / W, 140 / H, 150 / W, 180 / H],
+    ),
+    "polygon_flat": (
+        _seg({"points": [100, 150, 120, 140, 150, 160]}),
+        [100 / W, 140 / H, 150 / W, 160 / H],
+    ),
     "rle": (_seg({"rle": RLE, "format": "rle"}), None),
-    "keypoints": (_kp([{"name": "nose", "x": 125, "y": 160, "confidence": 0.95},
-                       {"name": "left_eye", "x": 120, "y": 155, "confidence": 0.92},
-                       {"name": "right_eye", "x": 130, "y": 155, "confidence": 0.91}]),
-                  [120 / W, 155 / H, 130 / W, 160 / H]),
+    "keypoints": (
+        _kp(
+            [
+                {"name": "nose", "x": 125, "y": 160, "confidence": 0.95},
+                {"name": "left_eye", "x": 120, "y": 155, "confidence": 0.92},
+                {"name": "right_eye", "x": 130, "y": 155, "confidence": 0.91},
+            ]
+        ),
+        [120 / W, 155 / H, 130 / W, 160 / H],
+    ),
     "classification": (_cls({"scores": {"dog": 0.96, "cat": 0.03, "bird": 0.01}}), None),
     "classification_without_data": (_cls(None), None),
     "confidence_null": (box(confidence=None), DOC_BOX),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", list(VALID))
@@ -181,8 +240,12 @@ def test_heatmap_refers_to_an_artifact_of_the_same_analysis(shared_sqlite: Setup
         {"artifacts": [{"artifact_name": "heatmap.png", "content_type": "image/png"}]},
     )
     assert presign.status_code == 200
-    heatmap = {"annotation_type": "heatmap", "class_name": "attention", "confidence": 0.7,
-               "data": {"artifact_name": "heatmap.png", "colormap": "jet"}}  # fmt: skip
+    heatmap = {
+        "annotation_type": "heatmap",
+        "class_name": "attention",
+        "confidence": 0.7,
+        "data": {"artifact_name": "heatmap.png", "colormap": "jet"},
+    }
     assert _bulk(s, analysis_id, [heatmap]).status_code == 201
     elsewhere = _bulk(s, other_id, [heatmap])
     assert elsewhere.status_code == 400
@@ -242,8 +305,9 @@ def test_replace_mode_swaps_all_annotations_atomically(ml: Setup):
     assert replaced.status_code == 201, replaced.text
     assert replaced.json()["replaced_count"] == 3
     assert [a["class_name"] for a in _stored(ml, analysis_id)] == ["new"]
-    unknown = ml.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk?mode=merge",
-                    {"annotations": []})  # fmt: skip
+    unknown = ml.v1(
+        "POST", f"/api/analyses/{analysis_id}/annotations:bulk?mode=merge", {"annotations": []}
+    )
     assert unknown.status_code == 422
 
 
@@ -259,8 +323,10 @@ def test_legacy_clients_cannot_resend_the_identical_bulk_post(shared_sqlite: Set
 
 def test_thousand_boxes_in_one_request(ml: Setup):
     analysis_id = ml.create_analysis()["id"]
-    annotations = [box(i % 600, (i * 7) % 400, 20, 30, class_name=f"c{i % 5}",
-                       confidence=(i % 100) / 100) for i in range(1000)]  # fmt: skip
+    annotations = [
+        box(i % 600, (i * 7) % 400, 20, 30, class_name=f"c{i % 5}", confidence=(i % 100) / 100)
+        for i in range(1000)
+    ]
     response = _bulk(ml, analysis_id, annotations)  # its speed is measured in bench/
     assert response.status_code == 201, response.text
     assert response.json()["created_count"] == 1000

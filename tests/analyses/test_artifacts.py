@@ -17,14 +17,21 @@ PNG = png_bytes(40, 30)
 
 
 def _presign(s: Setup, analysis_id: str, *artifacts: dict) -> httpx.Response:
-    return s.v1("POST", f"/api/analyses/{analysis_id}/artifacts/presign",
-                {"artifacts": list(artifacts)})  # fmt: skip
+    return s.v1(
+        "POST", f"/api/analyses/{analysis_id}/artifacts/presign", {"artifacts": list(artifacts)}
+    )
 
 
-def _one_url(s: Setup, analysis_id: str, name: str = "detections.png",
-             content_type: str = "image/png", **extra) -> str:  # fmt: skip
-    response = _presign(s, analysis_id, {"artifact_name": name, "content_type": content_type,
-                                         **extra})  # fmt: skip
+def _one_url(
+    s: Setup,
+    analysis_id: str,
+    name: str = "detections.png",
+    content_type: str = "image/png",
+    **extra,
+) -> str:
+    response = _presign(
+        s, analysis_id, {"artifact_name": name, "content_type": content_type, **extra}
+    )
     assert response.status_code == 200, response.text
     [entry] = response.json()["presigned_urls"]
     assert entry["artifact_name"] == name
@@ -72,9 +79,13 @@ def test_local_storage_round_trip(ml: Setup):
 @pytest.fixture
 def s3_setup(sqlite_factory, s3_endpoint: str) -> Setup:
     return sqlite_factory(
-        STORAGE_BACKEND="s3", S3_ENDPOINT_URL=s3_endpoint, S3_BUCKET=f"ml-{uuid.uuid4().hex[:12]}",
-        S3_CREATE_BUCKET="true", S3_ACCESS_KEY_ID="test", S3_SECRET_ACCESS_KEY="test",
-    )  # fmt: skip
+        STORAGE_BACKEND="s3",
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_BUCKET=f"ml-{uuid.uuid4().hex[:12]}",
+        S3_CREATE_BUCKET="true",
+        S3_ACCESS_KEY_ID="test",
+        S3_SECRET_ACCESS_KEY="test",
+    )
 
 
 def test_s3_round_trip(s3_setup: Setup, s3_endpoint: str):
@@ -84,8 +95,13 @@ def test_s3_round_trip(s3_setup: Setup, s3_endpoint: str):
     storage = s3_setup.lookout.settings
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test",
-                      aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
     key = f"analyses/{analysis_id}/artifacts/detections.png"
     assert s3.head_object(Bucket=storage.s3_bucket, Key=key)["ContentLength"] == len(PNG)
     assert s3_setup.client.delete(f"/api/analyses/{analysis_id}").status_code == 204
@@ -107,15 +123,20 @@ def test_local_presigned_urls_refuse_tampering(shared_sqlite: Setup):
     headers = {"Content-Type": "image/png"}
     attempts = {
         "other content type": httpx.put(url, content=PNG, headers={"Content-Type": "text/html"}),
-        "signed type changed": httpx.put(_with_query(url, content_type="text/html"), content=PNG,
-                                         headers={"Content-Type": "text/html"}),
-        "expiry extended": httpx.put(_with_query(url, expires=str(int(time.time()) + 99999)),
-                                     content=PNG, headers=headers),
-        "signature altered": httpx.put(_with_query(url, signature="A" * 43), content=PNG,
-                                       headers=headers),
+        "signed type changed": httpx.put(
+            _with_query(url, content_type="text/html"),
+            content=PNG,
+            headers={"Content-Type": "text/html"},
+        ),
+        "expiry extended": httpx.put(
+            _with_query(url, expires=str(int(time.time()) + 99999)), content=PNG, headers=headers
+        ),
+        "signature altered": httpx.put(
+            _with_query(url, signature="A" * 43), content=PNG, headers=headers
+        ),
         "other key": httpx.put(url.replace(analysis_id, other_id), content=PNG, headers=headers),
         "used for GET": httpx.get(url),
-    }  # fmt: skip
+    }
     for what, response in attempts.items():
         assert response.status_code == 403, (what, response.text)
     assert _artifacts(s, analysis_id)[0]["state"] == "pending"
@@ -160,9 +181,12 @@ def test_artifact_names_and_types_are_validated(shared_sqlite: Setup, artifact, 
 def test_presign_many_repeat_and_refresh(shared_sqlite: Setup):
     s = shared_sqlite
     analysis_id = s.create_analysis()["id"]
-    response = _presign(s, analysis_id,
-                        {"artifact_name": "bounding_boxes.png", "content_type": "image/png"},
-                        {"artifact_name": "heatmap.png", "content_type": "image/png"})  # fmt: skip
+    response = _presign(
+        s,
+        analysis_id,
+        {"artifact_name": "bounding_boxes.png", "content_type": "image/png"},
+        {"artifact_name": "heatmap.png", "content_type": "image/png"},
+    )
     assert [u["artifact_name"] for u in response.json()["presigned_urls"]] == [
         "bounding_boxes.png",
         "heatmap.png",
@@ -175,8 +199,12 @@ def test_presign_many_repeat_and_refresh(shared_sqlite: Setup):
     _one_url(s, analysis_id, "bounding_boxes.png", "image/jpeg")
     refreshed = {a["name"]: a for a in _artifacts(s, analysis_id)}["bounding_boxes.png"]
     assert refreshed["content_type"] == "image/jpeg"
-    duplicate = _presign(s, analysis_id, {"artifact_name": "x.png", "content_type": "image/png"},
-                         {"artifact_name": "x.png", "content_type": "image/png"})  # fmt: skip
+    duplicate = _presign(
+        s,
+        analysis_id,
+        {"artifact_name": "x.png", "content_type": "image/png"},
+        {"artifact_name": "x.png", "content_type": "image/png"},
+    )
     assert duplicate.status_code == 400
     s.v1("POST", f"/api/analyses/{analysis_id}/finalize", {"status": "completed"})
     late = _presign(s, analysis_id, {"artifact_name": "late.png", "content_type": "image/png"})
@@ -187,15 +215,20 @@ def test_wrong_size_and_oversized_uploads_are_rejected(sqlite_factory):
     s = sqlite_factory(ML_MAX_ARTIFACT_BYTES="1000")
     analysis_id = s.create_analysis()["id"]
     big = _one_url(s, analysis_id, "big.bin", "application/octet-stream")
-    refused = httpx.put(big, content=b"x" * 1001,
-                        headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    refused = httpx.put(
+        big, content=b"x" * 1001, headers={"Content-Type": "application/octet-stream"}
+    )
     assert refused.status_code == 413
-    announced = _presign(s, analysis_id, {"artifact_name": "huge.bin", "size": 5000,
-                                          "content_type": "application/octet-stream"})  # fmt: skip
+    announced = _presign(
+        s,
+        analysis_id,
+        {"artifact_name": "huge.bin", "size": 5000, "content_type": "application/octet-stream"},
+    )
     assert announced.status_code == 413 and announced.json()["field"] == "artifacts[0].size"
     liar = _one_url(s, analysis_id, "liar.bin", "application/octet-stream", size=10)
-    assert httpx.put(liar, content=b"y" * 20,
-                     headers={"Content-Type": "application/octet-stream"}).is_success  # fmt: skip
+    assert httpx.put(
+        liar, content=b"y" * 20, headers={"Content-Type": "application/octet-stream"}
+    ).is_success
     states = {a["name"]: a["state"] for a in _artifacts(s, analysis_id)}
     assert states == {"big.bin": "pending", "liar.bin": "rejected"}
     download = s.client.get(f"/api/analyses/{analysis_id}/artifacts/liar.bin")

@@ -34,10 +34,15 @@ def test_docs_curl_examples_run_as_printed(shared_sqlite: Setup, tmp_path: Path)
     (tmp_path / "frame.jpg").write_bytes(jpeg_bytes(640, 480))
     (tmp_path / "detections.png").write_bytes(png_bytes())
     script = "set -euo pipefail\n" + "\n".join(blocks) + '\necho "ANALYSIS=$ANALYSIS_ID"\n'
-    env = {**os.environ, "LOOKOUT_URL": shared_sqlite.url, "API_KEY": shared_sqlite.api_key,
-           "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET}  # fmt: skip
-    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=60)  # fmt: skip
+    env = {
+        **os.environ,
+        "LOOKOUT_URL": shared_sqlite.url,
+        "API_KEY": shared_sqlite.api_key,
+        "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET,
+    }
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     analysis_id = re.search(r"ANALYSIS=(\S+)", result.stdout).group(1)
     read = shared_sqlite.client.get(f"/api/analyses/{analysis_id}").json()
@@ -58,15 +63,25 @@ def _run_script(
         env["ML_CALLBACK_HMAC_SECRET"] = secret
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "test_ml_pipeline.py"), *args],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_test_script_runs_the_six_steps(ml: Setup):
     result = _run_script(ml, "--image-id", ml.image_id, "--api-url", ml.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    for step in ("1. creating", "2. status", "3. requesting", "4. uploading", "5. submitting",
-                 "6. finalizing", "OK: pipeline round trip succeeded"):  # fmt: skip
+    for step in (
+        "1. creating",
+        "2. status",
+        "3. requesting",
+        "4. uploading",
+        "5. submitting",
+        "6. finalizing",
+        "OK: pipeline round trip succeeded",
+    ):
         assert step in result.stdout
     [analysis] = ml.client.get(f"/api/images/{ml.image_id}/analyses").json()["items"]
     assert analysis["model_name"] == "test_model" and analysis["status"] == "completed"
@@ -79,8 +94,9 @@ def test_test_script_fails_cleanly(shared_sqlite: Setup):
     assert "Invalid HMAC signature" in wrong.stderr and "Traceback" not in wrong.stderr
     missing = _run_script(s, "--image-id", s.image_id, "--api-url", s.url, secret=None)
     assert missing.returncode == 1 and "ML_CALLBACK_HMAC_SECRET" in missing.stderr
-    unknown = _run_script(s, "--image-id", "00000000-0000-0000-0000-000000000000",
-                          "--api-url", s.url)  # fmt: skip
+    unknown = _run_script(
+        s, "--image-id", "00000000-0000-0000-0000-000000000000", "--api-url", s.url
+    )
     assert unknown.returncode == 1 and "404" in unknown.stderr
 
 
@@ -117,15 +133,21 @@ def test_document_node_client_with_node(shared_sqlite: Setup, tmp_path: Path):
         pytest.skip("node is not installed")
     if not SEED.exists():
         pytest.skip("the seed document is not available here")
-    function = re.search(r"(function createHMACHeaders\(payload, secret\) \{.*?\n\})",
-                         SEED.read_text(), flags=re.S).group(1)  # fmt: skip
+    function = re.search(
+        r"(function createHMACHeaders\(payload, secret\) \{.*?\n\})", SEED.read_text(), flags=re.S
+    ).group(1)
     program = tmp_path / "pipeline.js"
     program.write_text(NODE_PROGRAM.format(create_hmac_headers=function))
     analysis_id = shared_sqlite.create_analysis()["id"]
-    env = {**os.environ, "LOOKOUT_URL": shared_sqlite.url, "ANALYSIS_ID": analysis_id,
-           "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET}  # fmt: skip
-    result = subprocess.run([node, str(program)], env=env, capture_output=True, text=True,
-                            timeout=60)  # fmt: skip
+    env = {
+        **os.environ,
+        "LOOKOUT_URL": shared_sqlite.url,
+        "ANALYSIS_ID": analysis_id,
+        "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET,
+    }
+    result = subprocess.run(
+        [node, str(program)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "completed"
     read = shared_sqlite.client.get(f"/api/analyses/{analysis_id}").json()

@@ -24,16 +24,18 @@ def _status(s: Setup, analysis_id: str) -> str:
 
 
 def _send(s: Setup, method: str, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return s.raw.request(method, path, content=body,
-                         headers={"Content-Type": "application/json", **headers})  # fmt: skip
+    return s.raw.request(
+        method, path, content=body, headers={"Content-Type": "application/json", **headers}
+    )
 
 
 def _v1(path: str, body: bytes = PROCESSING_BODY, method: str = "PATCH", **kw) -> dict[str, str]:
     return sign_request(HMAC_SECRET, method, path, body, **kw)
 
 
-def _twice(s: Setup, method: str, path: str, body: bytes,
-           make_headers: Callable[[], dict[str, str]]) -> httpx.Response:  # fmt: skip
+def _twice(
+    s: Setup, method: str, path: str, body: bytes, make_headers: Callable[[], dict[str, str]]
+) -> httpx.Response:
     first = _send(s, method, path, body, make_headers())
     assert first.status_code == 200, first.text
     return _send(s, method, path, body, make_headers())
@@ -48,138 +50,373 @@ Case = Callable[[Setup, str, str], httpx.Response]
 
 CASES: dict[str, tuple[Case, int, str]] = {
     # --- Lookout's v1 scheme ---
-    "v1_valid": (lambda s, a, b: _send(s, "PATCH", _status(s, a), PROCESSING_BODY,
-                                       _v1(_status(s, a))), 200, ""),
-    "v1_tampered_body": (lambda s, a, b: _send(s, "PATCH", _status(s, a), b'{"status":"failed"}',
-                                               _v1(_status(s, a))), 401, "does not match"),
-    "v1_wrong_secret": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        sign_request("not-the-secret", "PATCH", _status(s, a), PROCESSING_BODY)),
-        401, "does not match"),
-    "v1_stale_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        _v1(_status(s, a), timestamp=int(time.time()) - 400)), 401, "within 300 seconds"),
-    "v1_future_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        _v1(_status(s, a), timestamp=int(time.time()) + 400)), 401, "in the future"),
-    "v1_old_but_inside_window": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        _v1(_status(s, a), timestamp=int(time.time()) - 200)), 200, ""),
-    "v1_timestamp_changed_after_signing": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**_v1(_status(s, a)), "X-ML-Timestamp": str(int(time.time()) - 5)}),
-        401, "does not match"),
-    "v1_missing_nonce": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {k: v for k, v in _v1(_status(s, a)).items() if k != "X-ML-Nonce"}),
-        401, "missing X-ML-Nonce"),
-    "v1_short_nonce": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a), nonce="short")),
-        401, "X-ML-Nonce must be"),
-    "v1_missing_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {k: v for k, v in _v1(_status(s, a)).items() if k != "X-ML-Timestamp"}),
-        401, "missing X-ML-Timestamp"),
-    "v1_non_numeric_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**_v1(_status(s, a)), "X-ML-Timestamp": "yesterday"}), 401, "unix time"),
-    "v1_replayed_nonce": (lambda s, a, b: _twice(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        lambda: _v1(_status(s, a), nonce="fixed-nonce-" + a)), 401, "already used"),
-    "v1_cross_analysis_reuse": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, b), PROCESSING_BODY, _v1(_status(s, a))),
-        401, "does not match"),
-    "v1_cross_endpoint_reuse": (lambda s, a, b: _send(
-        s, "POST", f"/api/analyses/{a}/finalize", PROCESSING_BODY,
-        _v1(_status(s, a))), 401, "does not match"),
-    "v1_query_added_after_signing": (lambda s, a, b: _send(
-        s, "POST", f"/api/analyses/{a}/annotations:bulk?mode=replace",
-        json.dumps({"annotations": [box()]}).encode(),
-        _v1(f"/api/analyses/{a}/annotations:bulk", json.dumps({"annotations": [box()]}).encode(),
-            method="POST")), 401, "does not match"),
-    "v1_uppercase_hex": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**(h := _v1(_status(s, a))), "X-ML-Signature": "v1=" + h["X-ML-Signature"][3:].upper()}),
-        200, ""),
-    "v1_truncated_signature": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**(h := _v1(_status(s, a))), "X-ML-Signature": h["X-ML-Signature"][:-1]}),
-        401, "64 hexadecimal"),
-    "v1_known_key_id": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a), key_id="default")),
-        200, ""),
-    "v1_unknown_key_id": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a), key_id="nope")),
-        401, "unknown X-ML-Key-Id"),
-    "v1_signed_empty_body": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), b"", _v1(_status(s, a), body=b"")), 400, "JSON object"),
-    "v1_empty_body_sent_for_signed_payload": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), b"", _v1(_status(s, a))), 401, "does not match"),
+    "v1_valid": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a))),
+        200,
+        "",
+    ),
+    "v1_tampered_body": (
+        lambda s, a, b: _send(
+            s, "PATCH", _status(s, a), b'{"status":"failed"}', _v1(_status(s, a))
+        ),
+        401,
+        "does not match",
+    ),
+    "v1_wrong_secret": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            sign_request("not-the-secret", "PATCH", _status(s, a), PROCESSING_BODY),
+        ),
+        401,
+        "does not match",
+    ),
+    "v1_stale_timestamp": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            _v1(_status(s, a), timestamp=int(time.time()) - 400),
+        ),
+        401,
+        "within 300 seconds",
+    ),
+    "v1_future_timestamp": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            _v1(_status(s, a), timestamp=int(time.time()) + 400),
+        ),
+        401,
+        "in the future",
+    ),
+    "v1_old_but_inside_window": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            _v1(_status(s, a), timestamp=int(time.time()) - 200),
+        ),
+        200,
+        "",
+    ),
+    "v1_timestamp_changed_after_signing": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {**_v1(_status(s, a)), "X-ML-Timestamp": str(int(time.time()) - 5)},
+        ),
+        401,
+        "does not match",
+    ),
+    "v1_missing_nonce": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {k: v for k, v in _v1(_status(s, a)).items() if k != "X-ML-Nonce"},
+        ),
+        401,
+        "missing X-ML-Nonce",
+    ),
+    "v1_short_nonce": (
+        lambda s, a, b: _send(
+            s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a), nonce="short")
+        ),
+        401,
+        "X-ML-Nonce must be",
+    ),
+    "v1_missing_timestamp": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {k: v for k, v in _v1(_status(s, a)).items() if k != "X-ML-Timestamp"},
+        ),
+        401,
+        "missing X-ML-Timestamp",
+    ),
+    "v1_non_numeric_timestamp": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {**_v1(_status(s, a)), "X-ML-Timestamp": "yesterday"},
+        ),
+        401,
+        "unix time",
+    ),
+    "v1_replayed_nonce": (
+        lambda s, a, b: _twice(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            lambda: _v1(_status(s, a), nonce="fixed-nonce-" + a),
+        ),
+        401,
+        "already used",
+    ),
+    "v1_cross_analysis_reuse": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, b), PROCESSING_BODY, _v1(_status(s, a))),
+        401,
+        "does not match",
+    ),
+    "v1_cross_endpoint_reuse": (
+        lambda s, a, b: _send(
+            s, "POST", f"/api/analyses/{a}/finalize", PROCESSING_BODY, _v1(_status(s, a))
+        ),
+        401,
+        "does not match",
+    ),
+    "v1_query_added_after_signing": (
+        lambda s, a, b: _send(
+            s,
+            "POST",
+            f"/api/analyses/{a}/annotations:bulk?mode=replace",
+            json.dumps({"annotations": [box()]}).encode(),
+            _v1(
+                f"/api/analyses/{a}/annotations:bulk",
+                json.dumps({"annotations": [box()]}).encode(),
+                method="POST",
+            ),
+        ),
+        401,
+        "does not match",
+    ),
+    "v1_uppercase_hex": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {
+                **(h := _v1(_status(s, a))),
+                "X-ML-Signature": "v1=" + h["X-ML-Signature"][3:].upper(),
+            },
+        ),
+        200,
+        "",
+    ),
+    "v1_truncated_signature": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {**(h := _v1(_status(s, a))), "X-ML-Signature": h["X-ML-Signature"][:-1]},
+        ),
+        401,
+        "64 hexadecimal",
+    ),
+    "v1_known_key_id": (
+        lambda s, a, b: _send(
+            s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a), key_id="default")
+        ),
+        200,
+        "",
+    ),
+    "v1_unknown_key_id": (
+        lambda s, a, b: _send(
+            s, "PATCH", _status(s, a), PROCESSING_BODY, _v1(_status(s, a), key_id="nope")
+        ),
+        401,
+        "unknown X-ML-Key-Id",
+    ),
+    "v1_signed_empty_body": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, a), b"", _v1(_status(s, a), body=b"")),
+        400,
+        "JSON object",
+    ),
+    "v1_empty_body_sent_for_signed_payload": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, a), b"", _v1(_status(s, a))),
+        401,
+        "does not match",
+    ),
     # --- the document's legacy schemes ---
-    "legacy_python_client": (lambda s, a, b: s.legacy("PATCH", _status(s, a), PROCESSING),
-                             200, ""),
-    "legacy_python_tampered_body": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), json.dumps({"status": "failed"}).encode(),
-        python_client_headers(PROCESSING)), 401, "does not match"),
-    "legacy_raw_body": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), b'{"status": "processing"}',
-        raw_body_headers(b'{"status": "processing"}')), 200, ""),
-    "legacy_uppercase_hex": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**python_client_headers(PROCESSING),
-         "X-ML-Signature": _legacy_hex(PROCESSING).upper()}), 200, ""),
-    "legacy_sha256_prefix": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**python_client_headers(PROCESSING),
-         "X-ML-Signature": "sha256=" + _legacy_hex(PROCESSING)}), 200, ""),
-    "legacy_wrong_secret": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING, "wrong")),
-        401, "does not match"),
-    "legacy_stale_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        raw_body_headers(PROCESSING_BODY, timestamp=int(time.time()) - 301)),
-        401, "within 300 seconds"),
-    "legacy_future_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        raw_body_headers(PROCESSING_BODY, timestamp=int(time.time()) + 301)),
-        401, "in the future"),
-    "legacy_missing_timestamp": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {"X-ML-Signature": _legacy_hex(PROCESSING)}), 401, "missing X-ML-Timestamp"),
-    "legacy_replay_same_endpoint": (lambda s, a, b: _twice(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        lambda: python_client_headers(PROCESSING)), 401, "already used"),
-    "legacy_replay_respelled_signature": (lambda s, a, b: (
-        _send(s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING)),
-        _send(s, "PATCH", _status(s, a), PROCESSING_BODY,
-              {**python_client_headers(PROCESSING),
-               "X-ML-Signature": "SHA256=" + _legacy_hex(PROCESSING).upper()}))[1],
-        401, "already used"),
-    "legacy_replay_respelled_path": (lambda s, a, b: (
-        _send(s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING)),
-        _send(s, "PATCH", _status(s, a.upper()) + "?again=1", PROCESSING_BODY,
-              python_client_headers(PROCESSING)))[1], 401, "already used"),
-    "legacy_same_payload_other_analysis": (lambda s, a, b: (
-        _send(s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING)),
-        _send(s, "PATCH", _status(s, b), PROCESSING_BODY, python_client_headers(PROCESSING)))[1],
-        200, ""),
-    "legacy_signed_empty_body": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), b"", raw_body_headers(b"")), 400, "JSON object"),
-    "legacy_not_hex": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY,
-        {**python_client_headers(PROCESSING), "X-ML-Signature": "z" * 64}),
-        401, "64 hexadecimal"),
+    "legacy_python_client": (lambda s, a, b: s.legacy("PATCH", _status(s, a), PROCESSING), 200, ""),
+    "legacy_python_tampered_body": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            json.dumps({"status": "failed"}).encode(),
+            python_client_headers(PROCESSING),
+        ),
+        401,
+        "does not match",
+    ),
+    "legacy_raw_body": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            b'{"status": "processing"}',
+            raw_body_headers(b'{"status": "processing"}'),
+        ),
+        200,
+        "",
+    ),
+    "legacy_uppercase_hex": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {
+                **python_client_headers(PROCESSING),
+                "X-ML-Signature": _legacy_hex(PROCESSING).upper(),
+            },
+        ),
+        200,
+        "",
+    ),
+    "legacy_sha256_prefix": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {
+                **python_client_headers(PROCESSING),
+                "X-ML-Signature": "sha256=" + _legacy_hex(PROCESSING),
+            },
+        ),
+        200,
+        "",
+    ),
+    "legacy_wrong_secret": (
+        lambda s, a, b: _send(
+            s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING, "wrong")
+        ),
+        401,
+        "does not match",
+    ),
+    "legacy_stale_timestamp": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            raw_body_headers(PROCESSING_BODY, timestamp=int(time.time()) - 301),
+        ),
+        401,
+        "within 300 seconds",
+    ),
+    "legacy_future_timestamp": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            raw_body_headers(PROCESSING_BODY, timestamp=int(time.time()) + 301),
+        ),
+        401,
+        "in the future",
+    ),
+    "legacy_missing_timestamp": (
+        lambda s, a, b: _send(
+            s, "PATCH", _status(s, a), PROCESSING_BODY, {"X-ML-Signature": _legacy_hex(PROCESSING)}
+        ),
+        401,
+        "missing X-ML-Timestamp",
+    ),
+    "legacy_replay_same_endpoint": (
+        lambda s, a, b: _twice(
+            s, "PATCH", _status(s, a), PROCESSING_BODY, lambda: python_client_headers(PROCESSING)
+        ),
+        401,
+        "already used",
+    ),
+    "legacy_replay_respelled_signature": (
+        lambda s, a, b: (
+            _send(s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING)),
+            _send(
+                s,
+                "PATCH",
+                _status(s, a),
+                PROCESSING_BODY,
+                {
+                    **python_client_headers(PROCESSING),
+                    "X-ML-Signature": "SHA256=" + _legacy_hex(PROCESSING).upper(),
+                },
+            ),
+        )[1],
+        401,
+        "already used",
+    ),
+    "legacy_replay_respelled_path": (
+        lambda s, a, b: (
+            _send(s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING)),
+            _send(
+                s,
+                "PATCH",
+                _status(s, a.upper()) + "?again=1",
+                PROCESSING_BODY,
+                python_client_headers(PROCESSING),
+            ),
+        )[1],
+        401,
+        "already used",
+    ),
+    "legacy_same_payload_other_analysis": (
+        lambda s, a, b: (
+            _send(s, "PATCH", _status(s, a), PROCESSING_BODY, python_client_headers(PROCESSING)),
+            _send(s, "PATCH", _status(s, b), PROCESSING_BODY, python_client_headers(PROCESSING)),
+        )[1],
+        200,
+        "",
+    ),
+    "legacy_signed_empty_body": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, a), b"", raw_body_headers(b"")),
+        400,
+        "JSON object",
+    ),
+    "legacy_not_hex": (
+        lambda s, a, b: _send(
+            s,
+            "PATCH",
+            _status(s, a),
+            PROCESSING_BODY,
+            {**python_client_headers(PROCESSING), "X-ML-Signature": "z" * 64},
+        ),
+        401,
+        "64 hexadecimal",
+    ),
     # --- either ---
-    "no_signature_headers": (lambda s, a, b: _send(s, "PATCH", _status(s, a), PROCESSING_BODY,
-                                                   {}), 401, "missing X-ML-Signature"),
-    "api_key_is_not_enough": (lambda s, a, b: _send(
-        s, "PATCH", _status(s, a), PROCESSING_BODY, {"X-API-Key": s.api_key}),
-        401, "missing X-ML-Signature"),
-    "bulk_signed_for_other_payload": (lambda s, a, b: _send(
-        s, "POST", f"/api/analyses/{a}/annotations:bulk",
-        json.dumps({"annotations": [box(), box()]}).encode(),
-        python_client_headers({"annotations": [box()]})), 401, "does not match"),
-}  # fmt: skip
+    "no_signature_headers": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, a), PROCESSING_BODY, {}),
+        401,
+        "missing X-ML-Signature",
+    ),
+    "api_key_is_not_enough": (
+        lambda s, a, b: _send(s, "PATCH", _status(s, a), PROCESSING_BODY, {"X-API-Key": s.api_key}),
+        401,
+        "missing X-ML-Signature",
+    ),
+    "bulk_signed_for_other_payload": (
+        lambda s, a, b: _send(
+            s,
+            "POST",
+            f"/api/analyses/{a}/annotations:bulk",
+            json.dumps({"annotations": [box(), box()]}).encode(),
+            python_client_headers({"annotations": [box()]}),
+        ),
+        401,
+        "does not match",
+    ),
+}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -12,10 +12,15 @@ from tests.support import jpeg_bytes
 
 STATUSES = ["queued", "processing", "completed", "failed", "cancelled"]
 LEGAL = {
-    ("queued", "processing"), ("queued", "completed"), ("queued", "failed"),
-    ("queued", "cancelled"), ("processing", "completed"), ("processing", "failed"),
-    ("processing", "cancelled"), ("processing", "queued"),
-}  # fmt: skip
+    ("queued", "processing"),
+    ("queued", "completed"),
+    ("queued", "failed"),
+    ("queued", "cancelled"),
+    ("processing", "completed"),
+    ("processing", "failed"),
+    ("processing", "cancelled"),
+    ("processing", "queued"),
+}
 
 
 def _status_path(analysis_id: str) -> str:
@@ -35,9 +40,12 @@ def _bring_to(s: Setup, status: str) -> str:
 
 
 def test_create_returns_the_documented_fields_and_stores_description(ml: Setup):
-    body = {"model_name": "yolo_v8", "model_version": "v8.0.0",
-            "parameters": {"confidence_threshold": 0.5, "iou_threshold": 0.45},
-            "description": "Object detection using YOLOv8"}  # fmt: skip
+    body = {
+        "model_name": "yolo_v8",
+        "model_version": "v8.0.0",
+        "parameters": {"confidence_threshold": 0.5, "iou_threshold": 0.45},
+        "description": "Object detection using YOLOv8",
+    }
     response = ml.client.post(f"/api/images/{ml.image_id}/analyses", json=body)
     assert response.status_code == 201, response.text
     created = response.json()
@@ -61,22 +69,29 @@ def test_create_returns_the_documented_fields_and_stores_description(ml: Setup):
     ],
 )
 def test_create_validation_names_the_field(shared_sqlite: Setup, body, field):
-    response = shared_sqlite.client.post(f"/api/images/{shared_sqlite.image_id}/analyses",
-                                         json=body)  # fmt: skip
+    response = shared_sqlite.client.post(
+        f"/api/images/{shared_sqlite.image_id}/analyses", json=body
+    )
     assert response.status_code == 400, response.text
     assert response.json()["field"] == field
 
 
 def test_create_rejects_bad_json_and_unknown_image(shared_sqlite: Setup):
     s = shared_sqlite
-    response = s.client.post(f"/api/images/{s.image_id}/analyses", content=b"{nope",
-                             headers={"Content-Type": "application/json"})  # fmt: skip
+    response = s.client.post(
+        f"/api/images/{s.image_id}/analyses",
+        content=b"{nope",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400 and response.json()["field"] == "body"
-    missing = s.client.post("/api/images/00000000-0000-0000-0000-000000000001/analyses",
-                            json={"model_name": "m"})  # fmt: skip
+    missing = s.client.post(
+        "/api/images/00000000-0000-0000-0000-000000000001/analyses", json={"model_name": "m"}
+    )
     assert missing.status_code == 404
-    assert s.raw.post(f"/api/images/{s.image_id}/analyses",
-                      json={"model_name": "m"}).status_code == 401  # fmt: skip
+    assert (
+        s.raw.post(f"/api/images/{s.image_id}/analyses", json={"model_name": "m"}).status_code
+        == 401
+    )
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(STATUSES, STATUSES)))
@@ -112,8 +127,7 @@ def test_status_machine_on_every_database(ml: Setup):
     assert illegal.json()["detail"] == (
         "cannot change status from cancelled (a final state) to processing"
     )
-    bulk = ml.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk",
-                 {"annotations": [box()]})  # fmt: skip
+    bulk = ml.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk", {"annotations": [box()]})
     assert bulk.status_code == 409
 
 
@@ -127,10 +141,14 @@ def test_unknown_status_is_400(shared_sqlite: Setup, bad):
 
 def test_finalize_from_queued_with_summary(ml: Setup):
     analysis_id = ml.create_analysis()["id"]
-    summary = {"total_detections": 25, "processing_time_seconds": 3.45,
-               "classes_detected": ["person", "car", "bicycle"]}  # fmt: skip
-    response = ml.v1("POST", f"/api/analyses/{analysis_id}/finalize",
-                     {"status": "completed", "summary": summary})  # fmt: skip
+    summary = {
+        "total_detections": 25,
+        "processing_time_seconds": 3.45,
+        "classes_detected": ["person", "car", "bicycle"],
+    }
+    response = ml.v1(
+        "POST", f"/api/analyses/{analysis_id}/finalize", {"status": "completed", "summary": summary}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["id"] == analysis_id and body["status"] == "completed" and body["completed_at"]
@@ -159,29 +177,38 @@ def test_finalize_failed_keeps_error_and_repeats_are_no_ops(shared_sqlite: Setup
 @pytest.mark.parametrize("status", ["processing", "queued", "bogus"])
 def test_finalize_needs_a_final_status(shared_sqlite: Setup, status):
     analysis_id = shared_sqlite.create_analysis()["id"]
-    response = shared_sqlite.v1("POST", f"/api/analyses/{analysis_id}/finalize",
-                                {"status": status})  # fmt: skip
+    response = shared_sqlite.v1("POST", f"/api/analyses/{analysis_id}/finalize", {"status": status})
     assert response.status_code == 400 and response.json()["field"] == "status"
 
 
 def test_feature_switch_off_hides_every_ml_endpoint(sqlite_factory):
     s = sqlite_factory(ML_ANALYSIS_ENABLED="false")
     analysis = "00000000-0000-0000-0000-000000000002"
-    assert s.client.post(f"/api/images/{s.image_id}/analyses",
-                         json={"model_name": "m"}).status_code == 404  # fmt: skip
+    assert (
+        s.client.post(f"/api/images/{s.image_id}/analyses", json={"model_name": "m"}).status_code
+        == 404
+    )
     assert s.client.get(f"/api/images/{s.image_id}/analyses").status_code == 404
     assert s.client.get(f"/api/analyses/{analysis}").status_code == 404
-    assert s.v1("PATCH", f"/api/analyses/{analysis}/status",
-                {"status": "processing"}).status_code == 404  # fmt: skip
-    assert s.legacy("POST", f"/api/analyses/{analysis}/annotations:bulk",
-                    {"annotations": []}).status_code == 404  # fmt: skip
+    assert (
+        s.v1("PATCH", f"/api/analyses/{analysis}/status", {"status": "processing"}).status_code
+        == 404
+    )
+    assert (
+        s.legacy(
+            "POST", f"/api/analyses/{analysis}/annotations:bulk", {"annotations": []}
+        ).status_code
+        == 404
+    )
     assert s.client.get(f"/api/images/{s.image_id}").status_code == 200  # the rest still works
 
 
 def test_allowed_models(sqlite_factory):
     s = sqlite_factory(ML_ALLOWED_MODELS="yolo_v8,resnet50")
-    refused = s.client.post(f"/api/images/{s.image_id}/analyses",
-                            json={"model_name": "custom_model", "model_version": "1"})  # fmt: skip
+    refused = s.client.post(
+        f"/api/images/{s.image_id}/analyses",
+        json={"model_name": "custom_model", "model_version": "1"},
+    )
     assert refused.status_code == 400
     assert refused.json()["detail"].startswith("Model not in allowed list")
     assert "custom_model" in refused.json()["detail"]
@@ -190,8 +217,11 @@ def test_allowed_models(sqlite_factory):
 
 
 def test_limits_per_image_per_request_and_body_size(sqlite_factory):
-    s = sqlite_factory(ML_MAX_ANALYSES_PER_IMAGE="2", ML_MAX_ANNOTATIONS_PER_REQUEST="3",
-                       LOOKOUT_MAX_REQUEST_BYTES="4000")  # fmt: skip
+    s = sqlite_factory(
+        ML_MAX_ANALYSES_PER_IMAGE="2",
+        ML_MAX_ANNOTATIONS_PER_REQUEST="3",
+        LOOKOUT_MAX_REQUEST_BYTES="4000",
+    )
     analysis_id = s.create_analysis()["id"]
     s.create_analysis()
     third = s.client.post(f"/api/images/{s.image_id}/analyses", json={"model_name": "m"})
@@ -204,8 +234,10 @@ def test_limits_per_image_per_request_and_body_size(sqlite_factory):
     assert s.v1("POST", path, {"annotations": [box()] * 3}).status_code == 201
     # Another image has its own budget.
     other = s.lookout.upload(s.client, s.project_id, jpeg_bytes(32, 32, (1, 2, 3))).json()
-    assert s.client.post(f"/api/images/{other['id']}/analyses",
-                         json={"model_name": "m"}).status_code == 201  # fmt: skip
+    assert (
+        s.client.post(f"/api/images/{other['id']}/analyses", json={"model_name": "m"}).status_code
+        == 201
+    )
 
 
 def test_statuses_constant_matches_the_document():

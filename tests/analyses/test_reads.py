@@ -13,8 +13,9 @@ from tests.analyses.ml_support import Setup, box
 
 
 def _bulk(s: Setup, analysis_id: str, annotations) -> None:
-    response = s.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk",
-                    {"annotations": annotations})  # fmt: skip
+    response = s.v1(
+        "POST", f"/api/analyses/{analysis_id}/annotations:bulk", {"annotations": annotations}
+    )
     assert response.status_code == 201, response.text
 
 
@@ -43,11 +44,16 @@ def test_list_filter_and_paginate_analyses(shared_sqlite: Setup):
 def test_annotation_filters(shared_sqlite: Setup):
     s = shared_sqlite
     analysis_id = s.create_analysis()["id"]
-    _bulk(s, analysis_id, [
-        box(class_name="person", confidence=0.9), box(class_name="person", confidence=0.4),
-        box(class_name="car", confidence=0.8),
-        {"annotation_type": "classification", "class_name": "person", "confidence": 0.99},
-    ])  # fmt: skip
+    _bulk(
+        s,
+        analysis_id,
+        [
+            box(class_name="person", confidence=0.9),
+            box(class_name="person", confidence=0.4),
+            box(class_name="car", confidence=0.8),
+            {"annotation_type": "classification", "class_name": "person", "confidence": 0.99},
+        ],
+    )
     url = f"/api/analyses/{analysis_id}/annotations"
 
     def names(**params) -> list[tuple[str, float]]:
@@ -71,9 +77,19 @@ def test_annotation_filters(shared_sqlite: Setup):
 def test_export_json_and_csv(ml: Setup):
     analysis_id = ml.create_analysis(description="export me")["id"]
     dangerous = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tTAB", "\rCR", "plain"]
-    _bulk(ml, analysis_id, [box(class_name=name) for name in dangerous]
-          + [{"annotation_type": "classification", "class_name": "dog", "confidence": 0.96,
-              "data": {"scores": {"dog": 0.96}}}])  # fmt: skip
+    _bulk(
+        ml,
+        analysis_id,
+        [box(class_name=name) for name in dangerous]
+        + [
+            {
+                "annotation_type": "classification",
+                "class_name": "dog",
+                "confidence": 0.96,
+                "data": {"scores": {"dog": 0.96}},
+            }
+        ],
+    )
     exported = ml.client.get(f"/api/analyses/{analysis_id}/export", params={"format": "json"})
     assert exported.status_code == 200
     disposition = exported.headers["content-disposition"]
@@ -91,11 +107,28 @@ def test_export_json_and_csv(ml: Setup):
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.headers["content-disposition"].endswith('.csv"')
     rows = list(csv.reader(io.StringIO(as_csv.text)))
-    assert rows[0] == ["id", "annotation_type", "class_name", "confidence", "x1", "y1", "x2",
-                       "y2", "data"]  # fmt: skip
+    assert rows[0] == [
+        "id",
+        "annotation_type",
+        "class_name",
+        "confidence",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "data",
+    ]
     classes = [row[2] for row in rows[1:]]
-    assert classes == ["'=HYPERLINK(\"http://x\")", "'+1+1", "'-2", "'@SUM(A1)", "'\tTAB",
-                       "'\rCR", "plain", "dog"]  # fmt: skip
+    assert classes == [
+        '\'=HYPERLINK("http://x")',
+        "'+1+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tTAB",
+        "'\rCR",
+        "plain",
+        "dog",
+    ]
     for row in rows[1:]:
         assert not row[2].startswith(("=", "+", "-", "@", "\t", "\r"))
     assert float(rows[1][4]) == pytest.approx(100 / 640)
@@ -125,11 +158,18 @@ def test_compare_two_models_box_by_box(ml: Setup):
             box(10, 10, 20, 20, class_name="person"),
         ],
     )  # nothing near in b
-    _bulk(ml, b, [box(105, 105, 100, 100, class_name="person"),
-                  box(400, 300, 50, 50, class_name="truck"),
-                  {"annotation_type": "classification", "class_name": "scene"}])  # fmt: skip
-    response = ml.client.get(f"/api/images/{ml.image_id}/analyses/compare",
-                             params={"analysis_id": [a, b], "iou": 0.5})  # fmt: skip
+    _bulk(
+        ml,
+        b,
+        [
+            box(105, 105, 100, 100, class_name="person"),
+            box(400, 300, 50, 50, class_name="truck"),
+            {"annotation_type": "classification", "class_name": "scene"},
+        ],
+    )
+    response = ml.client.get(
+        f"/api/images/{ml.image_id}/analyses/compare", params={"analysis_id": [a, b], "iou": 0.5}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert [x["id"] for x in body["analyses"]] == [a, b]
@@ -143,8 +183,9 @@ def test_compare_two_models_box_by_box(ml: Setup):
     assert match["iou"] == pytest.approx((95 * 95) / (2 * 100 * 100 - 95 * 95), rel=1e-4)
     assert sorted(comparison["only_a"]) == sorted(a_ids[1:])
     assert comparison["only_b"] == [b_ids[1]]
-    strict = ml.client.get(f"/api/images/{ml.image_id}/analyses/compare",
-                           params={"analysis_id": [a, b], "iou": 0.95}).json()  # fmt: skip
+    strict = ml.client.get(
+        f"/api/images/{ml.image_id}/analyses/compare", params={"analysis_id": [a, b], "iou": 0.95}
+    ).json()
     assert strict["comparison"]["matched_count"] == 0
     everything = ml.client.get(f"/api/images/{ml.image_id}/analyses/compare").json()
     assert {x["id"] for x in everything["analyses"]} == {a, b}
@@ -158,8 +199,11 @@ def test_compare_two_models_box_by_box(ml: Setup):
 def test_another_group_sees_nothing(ml: Setup):
     analysis_id = ml.create_analysis()["id"]
     _bulk(ml, analysis_id, [box()])
-    ml.v1("POST", f"/api/analyses/{analysis_id}/artifacts/presign",
-          {"artifacts": [{"artifact_name": "a.png", "content_type": "image/png"}]})  # fmt: skip
+    ml.v1(
+        "POST",
+        f"/api/analyses/{analysis_id}/artifacts/presign",
+        {"artifacts": [{"artifact_name": "a.png", "content_type": "image/png"}]},
+    )
     other = ml.lookout.keyed_client("mallory@example.org", "other-team")
     for path in (
         f"/api/analyses/{analysis_id}",
@@ -206,6 +250,9 @@ def test_openapi_describes_the_ml_endpoints(shared_sqlite: Setup):
     presign = spec["paths"]["/api/analyses/{analysis_id}/artifacts/presign"]["post"]
     items = presign["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert items["artifacts"]["items"]["required"] == ["artifact_name", "content_type"]
-    for path in ("/api/images/{image_id}/analyses", "/api/analyses/{analysis_id}/status",
-                 "/api/analyses/{analysis_id}/finalize"):  # fmt: skip
+    for path in (
+        "/api/images/{image_id}/analyses",
+        "/api/analyses/{analysis_id}/status",
+        "/api/analyses/{analysis_id}/finalize",
+    ):
         assert path in spec["paths"]

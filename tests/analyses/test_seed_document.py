@@ -31,9 +31,11 @@ def test_python_client_runs_all_six_steps(ml: Setup, tmp_path, monkeypatch):
     client = MLPipelineClient(api_url=ml.url, hmac_secret=HMAC_SECRET, api_key=ml.api_key)
 
     analysis = client.create_analysis(
-        image_id=ml.image_id, model_name="yolo_v8", model_version="v8.0.0",
+        image_id=ml.image_id,
+        model_name="yolo_v8",
+        model_version="v8.0.0",
         parameters={"confidence_threshold": 0.5},
-    )  # fmt: skip
+    )
     assert analysis["status"] == "queued"
     assert analysis["image_id"] == ml.image_id
     assert analysis["parameters"] == {"confidence_threshold": 0.5}
@@ -55,18 +57,27 @@ def test_python_client_runs_all_six_steps(ml: Setup, tmp_path, monkeypatch):
     client.upload_artifact(entry["upload_url"], "detections.png", "image/png")
 
     annotations = [
-        {"annotation_type": "bounding_box", "class_name": "person", "confidence": 0.95,
-         "data": {"bbox": [100, 150, 50, 100], "format": "xywh"}},
-        {"annotation_type": "bounding_box", "class_name": "car", "confidence": 0.87,
-         "data": {"bbox": [300, 200, 120, 80], "format": "xywh"}},
-    ]  # fmt: skip
+        {
+            "annotation_type": "bounding_box",
+            "class_name": "person",
+            "confidence": 0.95,
+            "data": {"bbox": [100, 150, 50, 100], "format": "xywh"},
+        },
+        {
+            "annotation_type": "bounding_box",
+            "class_name": "car",
+            "confidence": 0.87,
+            "data": {"bbox": [300, 200, 120, 80], "format": "xywh"},
+        },
+    ]
     created = client.submit_annotations(analysis_id, annotations)
     assert created["created_count"] == 2
     assert [a["class_name"] for a in created["annotations"]] == ["person", "car"]
     assert {"id", "annotation_type", "confidence"} <= set(created["annotations"][0])
 
-    final = client.finalize_analysis(analysis_id, status="completed",
-                                     summary={"total_detections": 2})  # fmt: skip
+    final = client.finalize_analysis(
+        analysis_id, status="completed", summary={"total_detections": 2}
+    )
     assert final["status"] == "completed" and final["completed_at"]
 
     read = ml.client.get(f"/api/analyses/{analysis_id}").json()
@@ -108,8 +119,9 @@ def test_node_style_signature_over_json_stringify(ml: Setup):
     )
     assert bulk.status_code == 201, bulk.text
     assert bulk.json()["created_count"] == 2
-    final = send("POST", f"{base}/finalize",
-                 {"summary": {"total_detections": 2}, "status": "completed"})  # fmt: skip
+    final = send(
+        "POST", f"{base}/finalize", {"summary": {"total_detections": 2}, "status": "completed"}
+    )
     assert final.status_code == 200, final.text
     assert final.json()["status"] == "completed"
 
@@ -118,19 +130,26 @@ def test_curl_style_raw_body(ml: Setup):
     """The document's curl example: a hand-written body string, signed and sent byte for byte."""
     analysis_id = ml.create_analysis()["id"]
     body = b'{"status":"processing"}'
-    response = ml.raw.patch(f"/api/analyses/{analysis_id}/status", content=body,
-                            headers=raw_body_headers(body))  # fmt: skip
+    response = ml.raw.patch(
+        f"/api/analyses/{analysis_id}/status", content=body, headers=raw_body_headers(body)
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "processing"
     # Spacing and key order as typed by hand.
-    body = b'{ "annotations": [ {"class_name": "dog", "annotation_type": "classification",\n' \
-           b'  "confidence": 0.96, "data": {"scores": {"dog": 0.96, "cat": 0.03}}} ] }'  # fmt: skip
-    response = ml.raw.post(f"/api/analyses/{analysis_id}/annotations:bulk", content=body,
-                           headers=raw_body_headers(body))  # fmt: skip
+    body = (
+        b'{ "annotations": [ {"class_name": "dog", "annotation_type": "classification",\n'
+        b'  "confidence": 0.96, "data": {"scores": {"dog": 0.96, "cat": 0.03}}} ] }'
+    )
+    response = ml.raw.post(
+        f"/api/analyses/{analysis_id}/annotations:bulk",
+        content=body,
+        headers=raw_body_headers(body),
+    )
     assert response.status_code == 201, response.text
     body = b'{"status": "completed", "summary": {"total_detections": 1}}'
-    response = ml.raw.post(f"/api/analyses/{analysis_id}/finalize", content=body,
-                           headers=raw_body_headers(body))  # fmt: skip
+    response = ml.raw.post(
+        f"/api/analyses/{analysis_id}/finalize", content=body, headers=raw_body_headers(body)
+    )
     assert response.status_code == 200, response.text
     assert ml.client.get(f"/api/analyses/{analysis_id}").json()["summary"] == {
         "total_detections": 1

@@ -10,8 +10,9 @@ from bench.__main__ import BENCHMARKS
 
 
 def test_list_names_every_benchmark():
-    result = subprocess.run([sys.executable, "-m", "bench", "--list"], capture_output=True,
-                            text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--list"], capture_output=True, text=True, check=True
+    )
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert {"bulk", "reads", "auth", "import", "drafts", "scale", "cluster", "export"} <= set(names)
     assert names == list(BENCHMARKS)
@@ -26,6 +27,5 @@ def test_every_benchmark_module_imports():
 
 
 def test_unknown_benchmark_is_a_usage_error():
-    result = subprocess.run([sys.executable, "-m", "bench", "nope"], capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "bench", "nope"], capture_output=True, text=True)
     assert result.returncode == 2 and "unknown benchmark" in result.stderr

@@ -56,9 +56,12 @@ def run_import(world, path, project_id, **options):
     dataset = service.read_dataset(Path(path), fmt)
     with world.lookout.sessions() as session:
         return service.import_dataset(
-            session, world.storage(), principal=world.principal(), dataset=dataset,
+            session,
+            world.storage(),
+            principal=world.principal(),
+            dataset=dataset,
             options=service.ImportOptions(project_id=uuid.UUID(project_id), **options),
-        )  # fmt: skip
+        )
 
 
 def test_coco_round_trip_through_reviews(lookout, tmp_path):
@@ -85,16 +88,19 @@ def test_coco_round_trip_through_reviews(lookout, tmp_path):
 def test_coco_round_trip_of_a_model_through_an_analysis(lookout, tmp_path):
     world = standard_world(lookout)
     s1, s2 = world.sequences[0], world.sequences[1]
-    world.predict(s1.frames[0], [("smoke", [0.1, 0.1, 0.25, 0.3], 0.91),
-                                 ("cloud", [0.5, 0.5, 0.7, 0.6], 0.42)])  # fmt: skip
+    world.predict(
+        s1.frames[0],
+        [("smoke", [0.1, 0.1, 0.25, 0.3], 0.91), ("cloud", [0.5, 0.5, 0.7, 0.6], 0.42)],
+    )
     world.predict(s2.frames[1], [("smoke", [0.2, 0.3, 0.4, 0.5], 0.66)])
     world.predict(s2.frames[0], [])
     params = {"format": "coco", "source": "model:yolo", "negatives": "true"}
     first = export(world, **params)
     folder = unpack(first, tmp_path / "model")
     target = new_project(world, "other")
-    report = run_import(world, folder / "annotations.json", target, model_name="yolo-copy",
-                        model_version="1")  # fmt: skip
+    report = run_import(
+        world, folder / "annotations.json", target, model_name="yolo-copy", model_version="1"
+    )
     assert (report.images_created, report.analyses, report.predictions) == (3, 3, 3)
     second = export(world, target, **{**params, "source": "model:yolo-copy@1"})
     assert coco_annotations(second) == coco_annotations(first)
@@ -109,8 +115,9 @@ def test_yolo_round_trip_within_rounding(lookout, tmp_path):
     target = new_project(world, "yolo-copy")
     report = run_import(world, folder, target, model_name="truth")
     assert report.images_created == 7 and report.predictions == 5
-    second = export(world, target, format="yolo", negatives="true", split="1,0,0",
-                    source="model:truth")  # fmt: skip
+    second = export(
+        world, target, format="yolo", negatives="true", split="1,0,0", source="model:truth"
+    )
 
     def labels(archive):
         out = {}
@@ -138,12 +145,18 @@ def test_predictions_of_another_tool_land_on_the_same_images(lookout, tmp_path):
     for ann in doc["annotations"]:
         ann["score"] = 0.8
     (folder / "annotations.json").write_text(json.dumps(doc))
-    report = run_import(world, folder / "annotations.json", world.project_id,
-                        model_name="other-tool")  # fmt: skip
+    report = run_import(
+        world, folder / "annotations.json", world.project_id, model_name="other-tool"
+    )
     assert report.images_created == 0 and report.images_reused == 4 and report.analyses == 4
-    response = world.client.post("/api/evaluations", json={
-        "project_id": world.project_id, "model_name": "other-tool", "store": False,
-    })  # fmt: skip
+    response = world.client.post(
+        "/api/evaluations",
+        json={
+            "project_id": world.project_id,
+            "model_name": "other-tool",
+            "store": False,
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["overall"]["ap50"] == pytest.approx(1.0)
 
@@ -151,8 +164,11 @@ def test_predictions_of_another_tool_land_on_the_same_images(lookout, tmp_path):
 def _coco_folder(tmp_path: Path, *, images=2, annotations=None, categories=None, drop_file=None):
     folder = tmp_path / "coco"
     (folder / "images").mkdir(parents=True)
-    doc = {"images": [], "annotations": annotations or [],
-           "categories": categories or [{"id": 1, "name": "smoke"}]}  # fmt: skip
+    doc = {
+        "images": [],
+        "annotations": annotations or [],
+        "categories": categories or [{"id": 1, "name": "smoke"}],
+    }
     for i in range(1, images + 1):
         name = f"img{i}.jpg"
         if name != drop_file:
@@ -204,8 +220,9 @@ def test_unknown_format_and_broken_files(lookout, tmp_path):
     with pytest.raises(InvalidInput, match="not a readable image"):
         run_import(world, path, world.project_id)
     with pytest.raises(InvalidInput, match="reviews hold smoke boxes"):
-        path = _coco_folder(tmp_path / "cars", annotations=[_ann(1)],
-                            categories=[{"id": 1, "name": "car"}])  # fmt: skip
+        path = _coco_folder(
+            tmp_path / "cars", annotations=[_ann(1)], categories=[{"id": 1, "name": "car"}]
+        )
         run_import(world, path, world.project_id, import_as="reviews")
     assert lookout.count("images") == 0
 
@@ -283,10 +300,14 @@ def test_a_failure_while_storing_leaves_nothing_behind(lookout, tmp_path, import
     storage = FailingStorage(world.storage(), fail_at=3)
     with pytest.raises(StorageError), lookout.sessions() as session:
         service.import_dataset(
-            session, storage, principal=world.principal(), dataset=dataset,
-            options=service.ImportOptions(project_id=uuid.UUID(world.project_id),
-                                          import_as=import_as),
-        )  # fmt: skip
+            session,
+            storage,
+            principal=world.principal(),
+            dataset=dataset,
+            options=service.ImportOptions(
+                project_id=uuid.UUID(world.project_id), import_as=import_as
+            ),
+        )
     assert storage.calls == 3
     for table in ("images", "analyses", "predictions", "sequences", "sequence_reviews"):
         assert lookout.count(table) == 0, table

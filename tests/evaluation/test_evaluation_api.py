@@ -32,9 +32,15 @@ def world(lookout):
     world.predict(s2.frames[1], [("smoke", E, 0.7)])  # misses D on frame 0
     world.predict(s3.frames[0], [("smoke", [0.4, 0.4, 0.6, 0.6], 0.55)])
     world.predict(s3.frames[1], [])
-    for frame, boxes in ((s1.frames[1], [A]), (s1.frames[2], [B]), (s2.frames[0], [C, D]),
-                         (s2.frames[1], [E]), (s3.frames[0], []), (s1.frames[0], []),
-                         (s3.frames[1], [])):  # fmt: skip
+    for frame, boxes in (
+        (s1.frames[1], [A]),
+        (s1.frames[2], [B]),
+        (s2.frames[0], [C, D]),
+        (s2.frames[1], [E]),
+        (s3.frames[0], []),
+        (s1.frames[0], []),
+        (s3.frames[1], []),
+    ):
         world.predict(frame, [("smoke", box, 0.95) for box in boxes], model="rcnn", version="2")
     return world
 
@@ -104,15 +110,25 @@ def test_threshold_iou_classes_and_unanalyzed_frames(world):
     assert [c["class_name"] for c in agnostic["per_class"]] == ["any"]
     assert agnostic["overall"]["tp"] == 3
     world.predict(world.sequences[0].frames[2], [("smoke", B, 0.9)], model="partial")
-    partial = world.client.post("/api/evaluations", json={
-        "project_id": world.project_id, "model_name": "partial", "store": False,
-    }).json()  # fmt: skip
+    partial = world.client.post(
+        "/api/evaluations",
+        json={
+            "project_id": world.project_id,
+            "model_name": "partial",
+            "store": False,
+        },
+    ).json()
     assert partial["images"] == 1 and partial["images_not_analyzed"] == 6
     assert partial["overall"]["recall"] == 1.0
-    counted = world.client.post("/api/evaluations", json={
-        "project_id": world.project_id, "model_name": "partial", "store": False,
-        "include_unanalyzed": True,
-    }).json()  # fmt: skip
+    counted = world.client.post(
+        "/api/evaluations",
+        json={
+            "project_id": world.project_id,
+            "model_name": "partial",
+            "store": False,
+            "include_unanalyzed": True,
+        },
+    ).json()
     assert counted["images"] == 7 and counted["overall"]["recall"] == 0.2
     strict = evaluate(world, iou_threshold=0.99, store=False).json()
     assert strict["overall"]["tp"] == 3 and strict["iou_threshold"] == 0.99
@@ -134,8 +150,9 @@ def test_compare_list_get_and_delete(world):
     assert world.client.get(f"/api/evaluations/{first['id']}").json()["overall"] == first["overall"]
     models = world.client.get("/api/evaluations/models", params={"project_id": world.project_id})
     assert {(m["model_name"], m["model_version"], m["images"]) for m in models.json()} == {
-        ("yolo", "v1", 7), ("rcnn", "2", 7),
-    }  # fmt: skip
+        ("yolo", "v1", 7),
+        ("rcnn", "2", 7),
+    }
     assert world.client.delete(f"/api/evaluations/{first['id']}").status_code == 204
     assert world.client.get(f"/api/evaluations/{first['id']}").status_code == 404
     assert world.lookout.count("evaluation_outcomes") == 5  # rcnn's five TPs remain
@@ -150,8 +167,12 @@ def test_access_and_bad_input(world, lookout):
         stranger.get("/api/evaluations/compare", params={"ids": [result["id"]]}).status_code == 404
     )
     assert stranger.get("/api/evaluations").json() == []
-    assert stranger.post("/api/evaluations", json={
-        "project_id": world.project_id, "model_name": "yolo"}).status_code == 404  # fmt: skip
+    assert (
+        stranger.post(
+            "/api/evaluations", json={"project_id": world.project_id, "model_name": "yolo"}
+        ).status_code
+        == 404
+    )
     for body, field, words in (
         ({"model_name": "nobody"}, "model", "no completed analyses"),
         ({"model_version": "v9"}, "model", "versions: 'v1'"),
@@ -170,8 +191,9 @@ def test_api_ap_agrees_with_cocoeval_on_the_exported_data(world):
 
     def coco(**params):
         params = {"project_id": world.project_id, "negatives": "true", **params}
-        return json.loads(read_zip(world.client.get("/api/exports", params=params)).read(
-            "annotations.json"))  # fmt: skip
+        return json.loads(
+            read_zip(world.client.get("/api/exports", params=params)).read("annotations.json")
+        )
 
     truth, model = coco(), coco(source="model:yolo")
     image_of = {i["lookout_id"]: i["id"] for i in truth["images"]}
@@ -182,7 +204,7 @@ def test_api_ap_agrees_with_cocoeval_on_the_exported_data(world):
             "category_id": 1,
             "bbox": a["bbox"],
             "score": a["score"],
-        }  # fmt: skip
+        }
         for a in model["annotations"]
     ]
     with contextlib.redirect_stdout(io.StringIO()):

@@ -72,9 +72,11 @@ def test_greedy_matching_takes_highest_iou_and_each_truth_once():
     assert matched[0].tolist() == [1, 0]
     # A duplicate of an already matched box is a false positive.
     order, matched, _ = match_class(
-        truth[:1], np.array([[0, 0, 10, 10], [0, 0, 10, 10]], float), np.array([0.6, 0.9]),
+        truth[:1],
+        np.array([[0, 0, 10, 10], [0, 0, 10, 10]], float),
+        np.array([0.6, 0.9]),
         np.array([0.5]),
-    )  # fmt: skip
+    )
     assert order.tolist() == [1, 0] and matched[0].tolist() == [0, -1]
 
 
@@ -148,8 +150,12 @@ def _generate(seed: int, *, images: int = 40, classes: int = 3, tie_scores: bool
                 dts.append((dcls, [bx, by, bw, bh]))
         for _ in range(int(rng.integers(0, 3))):  # stray detections
             w, h = rng.uniform(5, width / 4), rng.uniform(5, height / 4)
-            dts.append((int(rng.integers(0, classes)),
-                        [rng.uniform(0, width - w), rng.uniform(0, height - h), w, h]))  # fmt: skip
+            dts.append(
+                (
+                    int(rng.integers(0, classes)),
+                    [rng.uniform(0, width - w), rng.uniform(0, height - h), w, h],
+                )
+            )
         scores = rng.uniform(0.01, 1.0, len(dts))
         if tie_scores:
             scores = np.round(scores, 1)
@@ -160,21 +166,31 @@ def _generate(seed: int, *, images: int = 40, classes: int = 3, tie_scores: bool
 
 
 def _coco_eval(names, data, max_dets=(1, 10, 100)):
-    gt = {"images": [], "annotations": [],
-          "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)]}  # fmt: skip
+    gt = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)],
+    }
     results = []
     ann_id = 0
     for image_id, (width, height, gts, dts) in enumerate(data, start=1):
         gt["images"].append({"id": image_id, "width": width, "height": height, "file_name": "x"})
         for cls, box in gts:
             ann_id += 1
-            gt["annotations"].append({
-                "id": ann_id, "image_id": image_id, "category_id": cls + 1, "bbox": box,
-                "area": box[2] * box[3], "iscrowd": 0,
-            })  # fmt: skip
+            gt["annotations"].append(
+                {
+                    "id": ann_id,
+                    "image_id": image_id,
+                    "category_id": cls + 1,
+                    "bbox": box,
+                    "area": box[2] * box[3],
+                    "iscrowd": 0,
+                }
+            )
         for cls, box, score in dts:
-            results.append({"image_id": image_id, "category_id": cls + 1, "bbox": box,
-                            "score": score})  # fmt: skip
+            results.append(
+                {"image_id": image_id, "category_id": cls + 1, "bbox": box, "score": score}
+            )
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO()
         coco.dataset = gt
@@ -201,7 +217,7 @@ def _ours(names, data):
             dt_boxes=[xyxy(b) for _, b, _ in dts],
             dt_scores=[s for _, _, s in dts],
             dt_classes=[names[c] for c, _, _ in dts],
-        )  # fmt: skip
+        )
         for _, _, gts, dts in data
     ]
     return evaluate(images, classes=names)
@@ -246,7 +262,7 @@ def test_max_dets_caps_detections_per_image_like_cocoeval():
             dt_boxes=[[b[0], b[1], b[0] + b[2], b[1] + b[3]] for _, b, _ in dts],
             dt_scores=[s for _, _, s in dts],
             dt_classes=[names[c] for c, _, _ in dts],
-        )  # fmt: skip
+        )
         for _, _, gts, dts in data
     ]
     capped = evaluate(images, classes=names, max_dets=3)

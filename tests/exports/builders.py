@@ -64,14 +64,21 @@ class World:
         return make_storage(self.lookout.settings)
 
     def add_sequence(
-        self, source_id: str, *, frames: int = 3, started_at: str = "2024-06-01T10:00:00",
-        size: tuple[int, int] = (64, 48), camera: bool = True,
-    ) -> Seq:  # fmt: skip
+        self,
+        source_id: str,
+        *,
+        frames: int = 3,
+        started_at: str = "2024-06-01T10:00:00",
+        size: tuple[int, int] = (64, 48),
+        camera: bool = True,
+    ) -> Seq:
         start = datetime.fromisoformat(started_at)
         body = {
-            "project_id": self.project_id, "source": "test", "source_id": source_id,
+            "project_id": self.project_id,
+            "source": "test",
+            "source_id": source_id,
             "started_at": start.isoformat() + "Z",
-        }  # fmt: skip
+        }
         if camera and self.camera is not None:
             body["camera_id"] = self.camera["id"]
         created = self.client.post("/api/sequences", json=body)
@@ -80,13 +87,15 @@ class World:
         for i in range(frames):
             metadata = {
                 "captured_at": (start + timedelta(minutes=i)).isoformat() + "Z",
-                "source": "test", "source_id": f"{source_id}-f{i}",
-            }  # fmt: skip
+                "source": "test",
+                "source_id": f"{source_id}-f{i}",
+            }
             files = {"file": (f"{source_id}-{i}.jpg", distinct_jpeg(*size), "image/jpeg")}
             response = self.client.post(
-                f"/api/sequences/{seq.id}/frames", files=files,
+                f"/api/sequences/{seq.id}/frames",
+                files=files,
                 data={"metadata": json.dumps(metadata)},
-            )  # fmt: skip
+            )
             assert response.status_code == 201, response.text
             seq.frames.append(response.json()["id"])
         self.sequences.append(seq)
@@ -101,9 +110,13 @@ class World:
             )
 
     def predict(
-        self, image_id: str, boxes: list[tuple[str, list[float], float | None]],
-        model: str = "yolo", version: str = "v1", status: str = "completed",
-    ) -> None:  # fmt: skip
+        self,
+        image_id: str,
+        boxes: list[tuple[str, list[float], float | None]],
+        model: str = "yolo",
+        version: str = "v1",
+        status: str = "completed",
+    ) -> None:
         """Store a model's boxes (class, xyxyn, confidence) as a completed analysis."""
         with self.lookout.sessions() as session:
             image = session.get(Image, uuid.UUID(image_id))
@@ -111,34 +124,46 @@ class World:
                 session, image=image, model_name=model, model_version=version, status=status
             )
             analyses.insert_annotations(
-                session, analysis=analysis, image=image,
+                session,
+                analysis=analysis,
+                image=image,
                 annotations=[
-                    {"annotation_type": "bounding_box", "class_name": cls, "confidence": conf,
-                     "data": {"bbox": box, "format": "xyxyn"}}
+                    {
+                        "annotation_type": "bounding_box",
+                        "class_name": cls,
+                        "confidence": conf,
+                        "data": {"bbox": box, "format": "xyxyn"},
+                    }
                     for cls, box, conf in boxes
                 ],
-            )  # fmt: skip
+            )
             session.commit()
 
 
 def smoke(seq: Seq, boxes: dict[int, list[float]], smoke_type: str | None = None) -> dict:
     return {
-        "is_smoke": True, "smoke_type": smoke_type,
+        "is_smoke": True,
+        "smoke_type": smoke_type,
         "boxes": [{"frame_id": seq.frames[i], "xyxyn": box} for i, box in boxes.items()],
-    }  # fmt: skip
+    }
 
 
 def false_positive(seq: Seq, boxes: dict[int, list[float]], types: list[str]) -> dict:
     return {
-        "is_smoke": False, "false_positive_types": types,
+        "is_smoke": False,
+        "false_positive_types": types,
         "boxes": [{"frame_id": seq.frames[i], "xyxyn": box} for i, box in boxes.items()],
-    }  # fmt: skip
+    }
 
 
 def make_world(
-    lookout: Lookout, *, email: str = "alice@example.org", group: str = "team",
-    name: str = "cams", camera: bool = True,
-) -> World:  # fmt: skip
+    lookout: Lookout,
+    *,
+    email: str = "alice@example.org",
+    group: str = "team",
+    name: str = "cams",
+    camera: bool = True,
+) -> World:
     client = lookout.keyed_client(email, group)
     project = lookout.create_project(client, name)
     world = World(lookout, client, project, email)
@@ -150,7 +175,7 @@ def make_world(
                 "source": "test",
                 "source_id": f"cam-{name}",
                 "name": f"Ridge {name}",
-            },  # fmt: skip
+            },
         )
         assert response.status_code == 201, response.text
         world.camera = response.json()
@@ -164,10 +189,17 @@ def standard_world(lookout: Lookout) -> World:
     s2 = world.add_sequence("seq-2", frames=2, started_at="2024-06-02T10:00:00")
     s3 = world.add_sequence("seq-3", frames=2, started_at="2024-06-03T10:00:00")
     s4 = world.add_sequence("seq-4", frames=2, started_at="2024-06-04T10:00:00")
-    world.review(s1, [smoke(s1, {1: [0.1, 0.2, 0.3, 0.5], 2: [0.12, 0.2, 0.35, 0.55]},
-                            smoke_type="wildfire")])  # fmt: skip
-    world.review(s2, [smoke(s2, {0: [0.5, 0.5, 0.9, 0.8]}, smoke_type="industrial"),
-                      smoke(s2, {0: [0.0, 0.0, 0.2, 0.1], 1: [0.0, 0.0, 0.25, 0.1]})])  # fmt: skip
+    world.review(
+        s1,
+        [smoke(s1, {1: [0.1, 0.2, 0.3, 0.5], 2: [0.12, 0.2, 0.35, 0.55]}, smoke_type="wildfire")],
+    )
+    world.review(
+        s2,
+        [
+            smoke(s2, {0: [0.5, 0.5, 0.9, 0.8]}, smoke_type="industrial"),
+            smoke(s2, {0: [0.0, 0.0, 0.2, 0.1], 1: [0.0, 0.0, 0.25, 0.1]}),
+        ],
+    )
     world.review(s3, [false_positive(s3, {0: [0.4, 0.4, 0.6, 0.6]}, ["high_cloud", "building"])])
     world.review(s4, [smoke(s4, {0: [0.3, 0.3, 0.4, 0.4]})], stage="ready_to_annotate")
     return world

@@ -22,9 +22,12 @@ def run(lookout, *args):
         COLUMNS="200",
     )
     return subprocess.run(
-        [sys.executable, "-m", "lookout.cli", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "lookout.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
@@ -34,8 +37,19 @@ def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
     world.predict(s1.frames[2], [("smoke", [0.7, 0.7, 0.8, 0.8], 0.8)])
 
     out = tmp_path / "cams.zip"
-    result = run(lookout, "export", "--project", "cams", "--format", "yolo", "--out", str(out),
-                 "--negatives", "--split", "1,0,0")  # fmt: skip
+    result = run(
+        lookout,
+        "export",
+        "--project",
+        "cams",
+        "--format",
+        "yolo",
+        "--out",
+        str(out),
+        "--negatives",
+        "--split",
+        "1,0,0",
+    )
     assert result.returncode == 0, result.stderr
     archive = zipfile.ZipFile(out)
     assert archive.testzip() is None
@@ -52,8 +66,15 @@ def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
     assert len(doc["images"]) == 4 and len(list((folder / "images").iterdir())) == 4
 
     lookout.create_project(world.client, "copy")
-    result = run(lookout, "import-dataset", str(folder / "annotations.json"), "--project", "copy",
-                 "--as", "reviews")  # fmt: skip
+    result = run(
+        lookout,
+        "import-dataset",
+        str(folder / "annotations.json"),
+        "--project",
+        "copy",
+        "--as",
+        "reviews",
+    )
     assert result.returncode == 0, result.stderr
     assert "coco dataset annotations: 4 images, 5 boxes" in result.stdout
 
@@ -65,8 +86,17 @@ def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
     assert metrics["overall"]["fn"] == 1 and metrics["images"] == 2 and metrics["id"]
 
     world.predict(s1.frames[1], [("smoke", [0.1, 0.2, 0.3, 0.5], 0.9)], model="other")
-    result = run(lookout, "evaluate", "--project", "cams", "--model", "yolo", "--model", "other",
-                 "--no-store")  # fmt: skip
+    result = run(
+        lookout,
+        "evaluate",
+        "--project",
+        "cams",
+        "--model",
+        "yolo",
+        "--model",
+        "other",
+        "--no-store",
+    )
     assert result.returncode == 0, result.stderr
     assert "models side by side" in result.stdout and "smoke sequences caught" in result.stdout
     assert "yolo@v1" in result.stdout
@@ -74,8 +104,9 @@ def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
 
 def test_command_line_errors_name_the_problem(lookout, tmp_path):
     standard_world(lookout)
-    result = run(lookout, "export", "--project", "cams", "--format", "pascal", "--out",
-                 str(tmp_path / "x"))  # fmt: skip
+    result = run(
+        lookout, "export", "--project", "cams", "--format", "pascal", "--out", str(tmp_path / "x")
+    )
     assert result.returncode == 1 and "unknown export format 'pascal'" in result.stderr
     assert not (tmp_path / "x").exists()
     result = run(lookout, "export", "--project", "nowhere", "--out", str(tmp_path / "y"))
@@ -83,7 +114,14 @@ def test_command_line_errors_name_the_problem(lookout, tmp_path):
     result = run(lookout, "evaluate", "--project", "cams", "--model", "nobody")
     assert result.returncode == 1 and "no completed analyses" in result.stderr
     missing = tmp_path / "missing.json"
-    missing.write_text(json.dumps({"images": [], "categories": [], "annotations": [
-        {"id": 1, "image_id": 5, "category_id": 1, "bbox": [0, 0, 1, 1]}]}))  # fmt: skip
+    missing.write_text(
+        json.dumps(
+            {
+                "images": [],
+                "categories": [],
+                "annotations": [{"id": 1, "image_id": 5, "category_id": 1, "bbox": [0, 0, 1, 1]}],
+            }
+        )
+    )
     result = run(lookout, "import-dataset", str(missing), "--project", "cams")
     assert result.returncode == 1 and "image_id 5 is not among the images" in result.stderr

@@ -85,8 +85,9 @@ def test_class_from_smoke_type_class_filter_and_stage(world):
     assert [c["name"] for c in doc["categories"]] == ["industrial", "smoke", "wildfire"]
     names = sorted(coco.cats[a["category_id"]]["name"] for a in doc["annotations"])
     assert names == ["industrial", "smoke", "smoke", "wildfire", "wildfire"]
-    doc, _ = load_coco(read_zip(export(world, format="coco", class_from="smoke_type",
-                                       **{"class": "wildfire"})))  # fmt: skip
+    doc, _ = load_coco(
+        read_zip(export(world, format="coco", class_from="smoke_type", **{"class": "wildfire"}))
+    )
     assert [c["name"] for c in doc["categories"]] == ["wildfire"]
     assert len(doc["annotations"]) == 2 and len(doc["images"]) == 2
     doc, _ = load_coco(read_zip(export(world, format="coco", stage="any")))
@@ -112,8 +113,12 @@ def test_yolo_labels_round_trip_boxes_and_data_yaml(world):
     text = archive.read(f"labels/train/{s1.frames[1]}.txt").decode()
     cls, cx, cy, w, h = text.split()
     assert cls == "0"
-    x1, y1, x2, y2 = float(cx) - float(w) / 2, float(cy) - float(h) / 2, \
-        float(cx) + float(w) / 2, float(cy) + float(h) / 2  # fmt: skip
+    x1, y1, x2, y2 = (
+        float(cx) - float(w) / 2,
+        float(cy) - float(h) / 2,
+        float(cx) + float(w) / 2,
+        float(cy) + float(h) / 2,
+    )
     assert [x1, y1, x2, y2] == pytest.approx([0.1, 0.2, 0.3, 0.5], abs=2e-6)
     assert archive.read(f"labels/train/{s1.frames[0]}.txt") == b""  # a negative
 
@@ -193,8 +198,9 @@ def test_csv_and_jsonl_exports(world):
 
 def test_model_source_exports_predictions_above_min_confidence(world):
     s1, s2 = world.sequences[0], world.sequences[1]
-    world.predict(s1.frames[0], [("smoke", [0.1, 0.1, 0.2, 0.2], 0.9),
-                                 ("smoke", [0.5, 0.5, 0.6, 0.6], 0.3)])  # fmt: skip
+    world.predict(
+        s1.frames[0], [("smoke", [0.1, 0.1, 0.2, 0.2], 0.9), ("smoke", [0.5, 0.5, 0.6, 0.6], 0.3)]
+    )
     world.predict(s2.frames[0], [("fire", [0.2, 0.2, 0.3, 0.3], 0.8)])
     world.predict(s2.frames[1], [])  # analyzed, nothing found
     doc, coco = load_coco(read_zip(export(world, source="model:yolo@v1", min_confidence="0.5")))
@@ -204,8 +210,9 @@ def test_model_source_exports_predictions_above_min_confidence(world):
     assert scores == [0.8, 0.9]
     assert all(a["lookout_prediction_id"] for a in doc["annotations"])
     # Negatives: analyzed frames without boxes; frames the model never saw stay out.
-    doc, _ = load_coco(read_zip(export(world, source="model:yolo", negatives="true",
-                                       min_confidence="0.5")))  # fmt: skip
+    doc, _ = load_coco(
+        read_zip(export(world, source="model:yolo", negatives="true", min_confidence="0.5"))
+    )
     assert {i["lookout_id"] for i in doc["images"]} == {s1.frames[0], *s2.frames}
     # A second version makes the bare name ambiguous: the error names the versions.
     world.predict(s1.frames[1], [("smoke", [0.1, 0.1, 0.2, 0.2], 0.9)], version="v2")

@@ -42,9 +42,12 @@ def test_zip_entries_read_back(tmp_path):
     archive = zipfile.ZipFile(io.BytesIO(bytes(out.data)))
     assert archive.testzip() is None
     assert archive.namelist() == [
-        "data.yaml", "images/train/a.jpg", "annotations.csv", "labels/train/a.txt",
+        "data.yaml",
+        "images/train/a.jpg",
+        "annotations.csv",
+        "labels/train/a.txt",
         "unicode/é.txt",
-    ]  # fmt: skip
+    ]
     assert archive.read("images/train/a.jpg") == payload
     assert archive.getinfo("images/train/a.jpg").compress_type == zipfile.ZIP_STORED
     assert archive.getinfo("annotations.csv").compress_type == zipfile.ZIP_DEFLATED

@@ -20,13 +20,25 @@ def test_filters_paging_and_scoping_agree(lookout):
     member = lookout.keyed_client("member@example.org", "team")
     outsider = lookout.keyed_client("outsider@example.org", "elsewhere")
     project_id = lookout.create_project(admin, "cams", group="team")["id"]
-    camera = admin.post("/api/cameras", json={
-        "project_id": project_id, "source": "s", "source_id": "c", "name": "cam",
-    }).json()  # fmt: skip
-    sequence = admin.post("/api/sequences", json={
-        "project_id": project_id, "camera_id": camera["id"], "source": "s", "source_id": "q",
-        "started_at": "2024-01-01T00:00:00Z",
-    }).json()  # fmt: skip
+    camera = admin.post(
+        "/api/cameras",
+        json={
+            "project_id": project_id,
+            "source": "s",
+            "source_id": "c",
+            "name": "cam",
+        },
+    ).json()
+    sequence = admin.post(
+        "/api/sequences",
+        json={
+            "project_id": project_id,
+            "camera_id": camera["id"],
+            "source": "s",
+            "source_id": "q",
+            "started_at": "2024-01-01T00:00:00Z",
+        },
+    ).json()
     frame = admin.post(
         f"/api/sequences/{sequence['id']}/frames",
         files={"file": ("f.jpg", jpeg_bytes(), "image/jpeg")},
@@ -42,8 +54,12 @@ def test_filters_paging_and_scoping_agree(lookout):
     path = f"/api/analyses/{analysis['id']}/status"
     body = json.dumps({"status": "processing"}).encode()
     signed = sign_request(HMAC_SECRET, "PATCH", path, body)
-    assert lookout.client().patch(path, content=body, headers={
-        **signed, "Content-Type": "application/json"}).status_code == 200  # fmt: skip
+    assert (
+        lookout.client()
+        .patch(path, content=body, headers={**signed, "Content-Type": "application/json"})
+        .status_code
+        == 200
+    )
 
     everything = _ids(admin, project_id)
     assert len(everything) == 5 and set(loose) | {in_sequence} == set(everything)
@@ -53,8 +69,14 @@ def test_filters_paging_and_scoping_agree(lookout):
     assert _ids(admin, project_id, model_name="yolo") == [loose[0]]
     assert _ids(member, project_id, analysis_status="processing") == [loose[0]]
     assert _ids(admin, project_id, model_name="yolo", analysis_status="completed") == []
-    assert set(_ids(admin, project_id, captured_after="2024-01-01T02:00:00Z",
-                    captured_before="2024-01-01T04:00:00Z")) == {loose[1], loose[2]}  # fmt: skip
+    assert set(
+        _ids(
+            admin,
+            project_id,
+            captured_after="2024-01-01T02:00:00Z",
+            captured_before="2024-01-01T04:00:00Z",
+        )
+    ) == {loose[1], loose[2]}
     # An empty page of a visible project is an empty page, not a 404.
     assert _ids(member, project_id, model_name="nothing") == []
     paged, cursor = [], None

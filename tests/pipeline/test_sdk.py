@@ -33,22 +33,31 @@ def test_sdk_runs_the_six_steps(ml: Setup, tmp_path):
     artifact = tmp_path / "heatmap.png"
     artifact.write_bytes(png_bytes(50, 40))
     with LookoutPipelineClient(ml.url, HMAC_SECRET, api_key=ml.api_key) as client:
-        analysis = client.create_analysis(ml.image_id, "yolo_v8", "v8.0.0",
-                                          {"confidence_threshold": 0.5}, "SDK run")  # fmt: skip
+        analysis = client.create_analysis(
+            ml.image_id, "yolo_v8", "v8.0.0", {"confidence_threshold": 0.5}, "SDK run"
+        )
         analysis_id = analysis["id"]
         assert analysis["status"] == "queued"
         assert client.update_status(analysis_id, "processing")["status"] == "processing"
         presigned = client.request_presigned_urls(
             analysis_id, [{"artifact_name": "detections.png", "content_type": "image/png"}]
         )
-        client.upload_artifact(presigned["presigned_urls"][0]["upload_url"], png_bytes(),
-                               "image/png")  # fmt: skip
+        client.upload_artifact(
+            presigned["presigned_urls"][0]["upload_url"], png_bytes(), "image/png"
+        )
         entry = client.upload_file(analysis_id, "heatmap.png", artifact, "image/png")
         assert entry["artifact_name"] == "heatmap.png"
-        created = client.submit_annotations(analysis_id, [
-            box(), {"annotation_type": "heatmap", "class_name": "attention",
-                    "data": {"artifact_name": "heatmap.png"}},
-        ])  # fmt: skip
+        created = client.submit_annotations(
+            analysis_id,
+            [
+                box(),
+                {
+                    "annotation_type": "heatmap",
+                    "class_name": "attention",
+                    "data": {"artifact_name": "heatmap.png"},
+                },
+            ],
+        )
         assert created["created_count"] == 2
         replaced = client.submit_annotations(analysis_id, [box(class_name="car")], replace=True)
         assert replaced["replaced_count"] == 2
@@ -119,9 +128,12 @@ class FaultProxy:
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k not in {"host", "content-length"}}
         async with httpx.AsyncClient() as client:
-            answer = await client.request(request.method,
-                                          self.target + raw_path + (f"?{query}" if query else ""),
-                                          content=body, headers=headers)  # fmt: skip
+            answer = await client.request(
+                request.method,
+                self.target + raw_path + (f"?{query}" if query else ""),
+                content=body,
+                headers=headers,
+            )
         if fault == "lose":
             return Response("lost", status_code=502)
         if fault == "slow":
@@ -158,8 +170,9 @@ def proxy(ml: Setup) -> Iterator[FaultProxy]:
 
 
 def _client(proxy: FaultProxy, ml: Setup, **kw) -> LookoutPipelineClient:
-    return LookoutPipelineClient(proxy.url, HMAC_SECRET, api_key=ml.api_key, backoff=0.01,
-                                 max_backoff=0.05, **kw)  # fmt: skip
+    return LookoutPipelineClient(
+        proxy.url, HMAC_SECRET, api_key=ml.api_key, backoff=0.01, max_backoff=0.05, **kw
+    )
 
 
 def test_lost_answers_are_retried_without_storing_twice(ml: Setup, proxy: FaultProxy):
@@ -212,8 +225,9 @@ def test_gives_up_after_the_configured_retries(ml: Setup, proxy: FaultProxy):
 def test_connection_errors_are_retried_then_raised():
     from tests.support import free_port
 
-    client = LookoutPipelineClient(f"http://127.0.0.1:{free_port()}", HMAC_SECRET, retries=2,
-                                   backoff=0.01, max_backoff=0.02)  # fmt: skip
+    client = LookoutPipelineClient(
+        f"http://127.0.0.1:{free_port()}", HMAC_SECRET, retries=2, backoff=0.01, max_backoff=0.02
+    )
     attempts = []
     original = client._http.send
 
@@ -238,13 +252,19 @@ def test_sdk_signature_is_what_the_server_verifies():
     assert headers["X-ML-Key-Id"] == "default"
     now = float(headers["X-ML-Timestamp"])
     verified = signatures.verify(
-        headers=headers, method="PATCH", path=path, target="t", body=body,
-        secrets={"default": HMAC_SECRET.encode()}, window=300, legacy_enabled=False, now=now,
-    )  # fmt: skip
+        headers=headers,
+        method="PATCH",
+        path=path,
+        target="t",
+        body=body,
+        secrets={"default": HMAC_SECRET.encode()},
+        window=300,
+        legacy_enabled=False,
+        now=now,
+    )
     assert verified.scheme == "v1" and verified.key_id == "default"
     text = string_to_sign(headers["X-ML-Timestamp"], headers["X-ML-Nonce"], "PATCH", path, body)
-    assert text.split("\n")[:4] == ["v1", headers["X-ML-Timestamp"], headers["X-ML-Nonce"],
-                                    "PATCH"]  # fmt: skip
+    assert text.split("\n")[:4] == ["v1", headers["X-ML-Timestamp"], headers["X-ML-Nonce"], "PATCH"]
     assert text.endswith("\n" + path + "\n" + signatures.body_digest(body))
     assert sign_request(HMAC_SECRET, "PATCH", path, body)["X-ML-Nonce"] != headers["X-ML-Nonce"]
 
@@ -256,10 +276,15 @@ def test_sdk_imports_nothing_else_from_lookout():
         "{'lookout', 'sqlalchemy', 'fastapi', 'starlette', 'pydantic', 'boto3'})\n"
         "print(' '.join(mods))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)  # fmt: skip
-    assert result.stdout.split() == ["lookout", "lookout.pipeline", "lookout.pipeline.client",
-                                     "lookout.pipeline.signing"]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        "lookout",
+        "lookout.pipeline",
+        "lookout.pipeline.client",
+        "lookout.pipeline.signing",
+    ]
 
 
 def test_concurrent_clients_share_nothing(ml: Setup):

@@ -446,10 +446,20 @@ def spawn_importer(
     env = {k: v for k, v in os.environ.items() if k not in IMPORTER_VARS}
     env |= (credentials or BOTH_ORGS) | {"PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     command = [
-        sys.executable, "-m", "lookout.platform_import.cli",
-        "--url-api-platform", platform_url, "--url-api-annotation", lookout_url,
-        "--date-from", days[0], "--date-end", days[1], *FAST, *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "lookout.platform_import.cli",
+        "--url-api-platform",
+        platform_url,
+        "--url-api-annotation",
+        lookout_url,
+        "--date-from",
+        days[0],
+        "--date-end",
+        days[1],
+        *FAST,
+        *extra,
+    ]
     number = next(_runs)
     out_path, err_path = folder / f"import-{number}.out", folder / f"import-{number}.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -593,29 +603,55 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
         for analysis, p in s.execute(query):
             image = image_keys[analysis.image_id]
             predictions.setdefault(("pyronear", image), []).append(
-                (analysis.model_name, analysis.model_version, analysis.status,
-                 p.annotation_type, p.class_name, p.confidence, _canon(p.data))
-            )  # fmt: skip
+                (
+                    analysis.model_name,
+                    analysis.model_version,
+                    analysis.status,
+                    p.annotation_type,
+                    p.class_name,
+                    p.confidence,
+                    _canon(p.data),
+                )
+            )
         review_rows = list(s.scalars(sa.select(SequenceReview)))
         artifact_keys = list(s.scalars(sa.select(Artifact.object_key)))
         rows = {
             table: s.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-            for table in ("projects", "cameras", "sequences", "images", "analyses",
-                          "predictions", "sequence_reviews")
-        }  # fmt: skip
+            for table in (
+                "projects",
+                "cameras",
+                "sequences",
+                "images",
+                "analyses",
+                "predictions",
+                "sequence_reviews",
+            )
+        }
 
     def review(r: SequenceReview) -> tuple[Any, ...]:
         tracks = [
-            {**t, "boxes": [{**b, "frame_id": image_keys.get(uuid.UUID(str(b["frame_id"])))}
-                            for b in t.get("boxes", [])]}
+            {
+                **t,
+                "boxes": [
+                    {**b, "frame_id": image_keys.get(uuid.UUID(str(b["frame_id"])))}
+                    for b in t.get("boxes", [])
+                ],
+            }
             for t in r.tracks
-        ]  # fmt: skip
+        ]
         params = {k: v for k, v in r.draft_params.items() if k != "generated_at"}
         return (
-            r.processing_stage, _canon(tracks), r.has_smoke, r.has_false_positives,
-            _canon(r.false_positive_types), _canon(r.smoke_types), r.has_missed_smoke,
-            _canon(params), r.reviewed_at is None, r.version,
-        )  # fmt: skip
+            r.processing_stage,
+            _canon(tracks),
+            r.has_smoke,
+            r.has_false_positives,
+            _canon(r.false_positive_types),
+            _canon(r.smoke_types),
+            r.has_missed_smoke,
+            _canon(params),
+            r.reviewed_at is None,
+            r.version,
+        )
 
     row_keys = {k for i in image_rows for k in (i.object_key, i.thumbnail_key) if k}
     row_keys |= set(artifact_keys)
@@ -636,7 +672,7 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
                 _canon(c.extra),
             )
             for c in cameras_rows
-        },  # fmt: skip
+        },
         sequences={
             (q.source, q.source_id): (
                 project_names[q.project_id],
@@ -650,7 +686,7 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
                 _canon(q.extra),
             )
             for q in sequence_rows
-        },  # fmt: skip
+        },
         images={
             (i.source or "", i.source_id or ""): (
                 project_names[i.project_id],
@@ -664,7 +700,7 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
                 i.filename,
             )
             for i in image_rows
-        },  # fmt: skip
+        },
         predictions={k: sorted(v, key=repr) for k, v in predictions.items()},
         reviews={sequence_keys[r.sequence_id]: review(r) for r in review_rows},
         objects=sorted(stored.values()),

@@ -48,9 +48,15 @@ class ServeProcess:
     """
 
     def __init__(
-        self, database_url: str, data_dir: Path, *, workers: int = 1,
-        env: dict[str, str] | None = None, name: str = "lookout", local_mode: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        database_url: str,
+        data_dir: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        name: str = "lookout",
+        local_mode: bool = False,
+    ) -> None:
         self.database_url = database_url
         self.data_dir = data_dir
         self.workers = workers
@@ -80,15 +86,31 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> ServeProcess:
-        command = [sys.executable, "-m", "lookout.cli", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(self.workers),
-                   "--log-level", "warning", "--no-migrate"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "lookout.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-migrate",
+        ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=self.data_dir, env=self.env, stdout=log, stderr=log,
+                command,
+                cwd=self.data_dir,
+                env=self.env,
+                stdout=log,
+                stderr=log,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.starts += 1
         self._wait_ready(timeout)
         return self
@@ -211,11 +233,17 @@ def boxes(count: int, seed: int = 0, *, width: int = 640, height: int = 480) -> 
     for _ in range(count):
         w, h = rng.uniform(5, width / 5), rng.uniform(5, height / 5)
         x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
-        out.append({"annotation_type": "bounding_box",
-                    "class_name": rng.choice(("smoke", "fire", "cloud")),
-                    "confidence": round(rng.uniform(0.05, 0.99), 4),
-                    "data": {"bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
-                             "format": "xywh"}})  # fmt: skip
+        out.append(
+            {
+                "annotation_type": "bounding_box",
+                "class_name": rng.choice(("smoke", "fire", "cloud")),
+                "confidence": round(rng.uniform(0.05, 0.99), 4),
+                "data": {
+                    "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+                    "format": "xywh",
+                },
+            }
+        )
     return out
 
 
@@ -230,8 +258,11 @@ def bulk_path(analysis_id: str) -> str:
 
 def signed_headers(method: str, path: str, body: bytes, **extra: str) -> dict[str, str]:
     """v1 signature headers (a fresh nonce: sign every attempt again, as the SDK does)."""
-    return {"Content-Type": "application/json", **sign_request(HMAC_SECRET, method, path, body),
-            **extra}  # fmt: skip
+    return {
+        "Content-Type": "application/json",
+        **sign_request(HMAC_SECRET, method, path, body),
+        **extra,
+    }
 
 
 def post_bulk(

@@ -363,9 +363,15 @@ def test_platform_faults_import_completes(
     lookout = start_lookout(database(request, "sqlite", tmp_path, sqlite_template), tmp_path)
     with running(platform, lookout):
         run = run_importer(
-            platform.url, lookout.url, DAYS, tmp_path / "importer",
-            "--timeout", "1", "--retries", "12",
-        )  # fmt: skip
+            platform.url,
+            lookout.url,
+            DAYS,
+            tmp_path / "importer",
+            "--timeout",
+            "1",
+            "--retries",
+            "12",
+        )
         assert run.process.returncode == 0, run.output
         state = snapshot(lookout.lookout)
     faults = platform.state.stats.snapshot()["faults"]
@@ -544,16 +550,26 @@ def test_lookout_calls_wait_longer_than_platform_timeout(
     """
     # Each frame download by Lookout hangs 1.5 s, then is served; the importer waits 1 s.
     config = small_config(
-        days=[DAYS[0]], sequences_per_camera_per_day=1, detections_per_sequence=2,
-        timeout_rate=1.0, timeout_hang_s=1.5, fault_paths=("/storage/",),
-    )  # fmt: skip
+        days=[DAYS[0]],
+        sequences_per_camera_per_day=1,
+        detections_per_sequence=2,
+        timeout_rate=1.0,
+        timeout_hang_s=1.5,
+        fault_paths=("/storage/",),
+    )
     platform = start_platform(config)
     lookout = start_lookout(database(request, "sqlite", tmp_path, sqlite_template), tmp_path)
     with running(platform, lookout):
         run = run_importer(
-            platform.url, lookout.url, (DAYS[0], DAYS[0]), tmp_path / "importer",
-            "--timeout", "1", "--concurrency", "1",
-        )  # fmt: skip
+            platform.url,
+            lookout.url,
+            (DAYS[0], DAYS[0]),
+            tmp_path / "importer",
+            "--timeout",
+            "1",
+            "--concurrency",
+            "1",
+        )
     assert run.process.returncode == 0, run.output
     frames = run.stat("Frames created")
     assert frames == lookout.gate.requests[FRAMES] == 4, run.output
@@ -637,9 +653,13 @@ def test_draft_meets_review_created_meanwhile(
         )
         sequence = client.post(
             "/api/sequences",
-            json={"project_id": project.json()["id"], "source": "test", "source_id": "1",
-                  "started_at": "2024-01-01T00:00:00Z"},
-        ).json()  # fmt: skip
+            json={
+                "project_id": project.json()["id"],
+                "source": "test",
+                "source_id": "1",
+                "started_at": "2024-01-01T00:00:00Z",
+            },
+        ).json()
         meanwhile = SequenceReview(
             sequence_id=uuid.UUID(sequence["id"]),
             processing_stage=stage,

@@ -69,8 +69,9 @@ class Figures:
 class Pipeline:
     """One pipeline's loop of signed bulk posts against its own analyses."""
 
-    def __init__(self, url: str, api_key: str, image: str, index: int, batch: int,
-                 figures: Figures) -> None:  # fmt: skip
+    def __init__(
+        self, url: str, api_key: str, image: str, index: int, batch: int, figures: Figures
+    ) -> None:
         self.client = httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=120)
         self.image = image
         self.index = index
@@ -172,16 +173,23 @@ def test_concurrent_pipelines_with_retries_store_every_batch_once(
     db.close()
     server_errors = sum(n for code, n in figures.codes.items() if code >= 500)
     record(
-        f"load: concurrent pipelines, retries ({backend_of(url)})", pipelines=pipelines,
-        seconds=seconds, batch_size=batch, server_workers=2, requests_sent=figures.requests,
-        resends=figures.resends, client_timeouts_injected=figures.timeouts,
-        server_errors=server_errors, batches_sent_once=figures.batches,
-        annotations_sent_once=figures.sent_once, annotations_stored=stored,
+        f"load: concurrent pipelines, retries ({backend_of(url)})",
+        pipelines=pipelines,
+        seconds=seconds,
+        batch_size=batch,
+        server_workers=2,
+        requests_sent=figures.requests,
+        resends=figures.resends,
+        client_timeouts_injected=figures.timeouts,
+        server_errors=server_errors,
+        batches_sent_once=figures.batches,
+        annotations_sent_once=figures.sent_once,
+        annotations_stored=stored,
         annotations_lost=max(0, figures.sent_once - stored),
         annotations_duplicated=max(0, stored - figures.sent_once),
         stored_per_second=round(stored / figures.elapsed),
         requests_per_second=round(figures.requests / figures.elapsed, 1),
-    )  # fmt: skip
+    )
     assert figures.problems == []
     assert server_errors == 0
     assert "Traceback" not in log, log[-3000:]

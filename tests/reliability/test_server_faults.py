@@ -136,9 +136,13 @@ class InFlight:
 
 
 def _kill_during_post(
-    server: ServeProcess, db: Database, analysis: str, body: bytes, key: str,
+    server: ServeProcess,
+    db: Database,
+    analysis: str,
+    body: bytes,
+    key: str,
     moment: float | str,
-) -> tuple[int, bool]:  # fmt: skip
+) -> tuple[int, bool]:
     """Post, SIGKILL the server at `moment` (seconds after the start, "insert": while its
     INSERT runs, "commit": right after it commits), restart it; the stored count of the
     analysis and whether the client got an answer before the kill."""
@@ -173,8 +177,9 @@ def test_server_killed_during_bulk_post_stores_all_or_nothing(
     batch = size(20_000, 50_000)
     db = Database(database_url)
     api_key = db.api_key("pipeline@example.org")
-    server = ServeProcess(database_url, tmp_path / "data",
-                          env={"ML_MAX_ANNOTATIONS_PER_REQUEST": str(batch)})  # fmt: skip
+    server = ServeProcess(
+        database_url, tmp_path / "data", env={"ML_MAX_ANNOTATIONS_PER_REQUEST": str(batch)}
+    )
     outcomes: Counter[str] = Counter()
     points: list[str] = []
     with serving(server):
@@ -208,13 +213,20 @@ def test_server_killed_during_bulk_post_stores_all_or_nothing(
     db.close()
     record(
         f"server killed during bulk post ({backend_of(database_url)})",
-        batch_size=batch, kills=len(moments), kill_points="; ".join(points),
-        batches_whole_after_kill=outcomes["whole"], batches_absent_after_kill=outcomes["absent"],
-        partial_batches=outcomes["partial"], whole_but_unanswered=outcomes["whole_unanswered"],
-        answered_before_kill=outcomes["answered"], resends=outcomes["resends"],
-        resends_replayed=outcomes["replayed"], annotations_sent_once=len(moments) * batch,
-        annotations_stored=stored_total, annotations_lost=len(moments) * batch - stored_total,
-    )  # fmt: skip
+        batch_size=batch,
+        kills=len(moments),
+        kill_points="; ".join(points),
+        batches_whole_after_kill=outcomes["whole"],
+        batches_absent_after_kill=outcomes["absent"],
+        partial_batches=outcomes["partial"],
+        whole_but_unanswered=outcomes["whole_unanswered"],
+        answered_before_kill=outcomes["answered"],
+        resends=outcomes["resends"],
+        resends_replayed=outcomes["replayed"],
+        annotations_sent_once=len(moments) * batch,
+        annotations_stored=stored_total,
+        annotations_lost=len(moments) * batch - stored_total,
+    )
     assert stored_total == len(moments) * batch
 
 
@@ -223,9 +235,15 @@ def _keyed(server: ServeProcess, api_key: str) -> httpx.Client:
 
 
 def _resend_twice(
-    server: ServeProcess, api_key: str, db: Database, analysis: str, body: bytes, key: str,
-    stored: int, outcomes: Counter[str],
-) -> None:  # fmt: skip
+    server: ServeProcess,
+    api_key: str,
+    db: Database,
+    analysis: str,
+    body: bytes,
+    key: str,
+    stored: int,
+    outcomes: Counter[str],
+) -> None:
     """The pipeline retries after the restart with the same key and a fresh signature: stored
     once whatever the kill left, then always the stored answer."""
     batch = len(json.loads(body)["annotations"])
@@ -292,17 +310,26 @@ def _append_track(
         stale += 1
 
 
-def _reviews_through_both(calls: Calls, clients: list[httpx.Client], project: str,
-                          writers: int) -> tuple[int, int]:  # fmt: skip
+def _reviews_through_both(
+    calls: Calls, clients: list[httpx.Client], project: str, writers: int
+) -> tuple[int, int]:
     """Concurrent versioned saves of one review through both processes: every person's track
     ends up in the review exactly once. Returns (saves, stale saves refused)."""
-    created = clients[0].post("/api/sequences", json={
-        "project_id": project, "source": "reliability", "source_id": "contested-review",
-        "started_at": "2024-06-01T12:00:00Z"})  # fmt: skip
+    created = clients[0].post(
+        "/api/sequences",
+        json={
+            "project_id": project,
+            "source": "reliability",
+            "source_id": "contested-review",
+            "started_at": "2024-06-01T12:00:00Z",
+        },
+    )
     assert created.status_code == 201, created.text
     sequence = created.json()["id"]
-    futures = [calls.pool.submit(_append_track, clients[i % len(clients)], sequence, i, calls)
-               for i in range(writers)]  # fmt: skip
+    futures = [
+        calls.pool.submit(_append_track, clients[i % len(clients)], sequence, i, calls)
+        for i in range(writers)
+    ]
     outcomes = [future.result() for future in futures]
     assert [status for _stale, status in outcomes] == [200] * writers
     final = clients[1].get(f"/api/sequences/{sequence}/review").json()
@@ -316,22 +343,37 @@ def _post_json(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.R
 
 
 def _upload(client: httpx.Client, project: str, seed: int) -> httpx.Response:
-    files = {"file": (f"frame-{seed}.jpg", jpeg_bytes(64, 48, color=(seed % 256, 90, 30)),
-                      "image/jpeg")}  # fmt: skip
+    files = {
+        "file": (f"frame-{seed}.jpg", jpeg_bytes(64, 48, color=(seed % 256, 90, 30)), "image/jpeg")
+    }
     return client.post(f"/api/projects/{project}/images", files=files)
 
 
-def _creates_through_both(calls: Calls, clients: list[httpx.Client], admins: list[httpx.Client],
-                          db: Database, project: str, images: int) -> None:  # fmt: skip
+def _creates_through_both(
+    calls: Calls,
+    clients: list[httpx.Client],
+    admins: list[httpx.Client],
+    db: Database,
+    project: str,
+    images: int,
+) -> None:
     """Creates racing through both processes: one winner for a contested name, one row per
     unique source id, one group created on the fly, every upload stored and readable."""
     contested = {"name": "contested", "group": "reliability"}
     answers = calls.run(*[(_post_json, c, "/api/projects", contested) for c in clients * 3])
     assert sorted(r.status_code for r in answers) == [201] + [409] * (len(answers) - 1)
     assert db.scalar("SELECT count(*) FROM projects WHERE name = 'contested'") == 1
-    grouped = calls.run(*[(_post_json, admins[i % 2], "/api/projects",
-                           {"name": f"team-{i}", "group": "new-team", "create_group": True})
-                          for i in range(6)])  # fmt: skip
+    grouped = calls.run(
+        *[
+            (
+                _post_json,
+                admins[i % 2],
+                "/api/projects",
+                {"name": f"team-{i}", "group": "new-team", "create_group": True},
+            )
+            for i in range(6)
+        ]
+    )
     assert [r.status_code for r in grouped] == [201] * 6, [r.text for r in grouped]
     assert db.scalar("SELECT count(*) FROM groups WHERE name = 'new-team'") == 1
     camera = {"project_id": project, "source": "reliability", "source_id": "cam-1", "name": "c"}
@@ -344,8 +386,7 @@ def _creates_through_both(calls: Calls, clients: list[httpx.Client], admins: lis
         other = clients[(i + 1) % 2]
         assert calls.note(other.get(uploaded.json()["content_url"])).status_code == 200
     # And the one image uploaded before.
-    assert db.scalar("SELECT count(*) FROM images WHERE project_id = :p",
-                     p=project) == images + 1  # fmt: skip
+    assert db.scalar("SELECT count(*) FROM images WHERE project_id = :p", p=project) == images + 1
 
 
 def _replay_through_other(
@@ -381,9 +422,16 @@ def test_a_group_created_by_two_requests_at_once_is_one_group(
         with ThreadPoolExecutor(1) as pool:
             # Blocks on the unique index until the first transaction ends.
             theirs = pool.submit(accounts.get_or_create_group, second, name="racing")
-            assert wait_until(lambda: db.scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'") > 0, timeout=30)  # fmt: skip
+            assert wait_until(
+                lambda: (
+                    db.scalar(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    )
+                    > 0
+                ),
+                timeout=30,
+            )
             first.commit()
             assert theirs.result(timeout=30).id == mine.id
         second.commit()
@@ -395,8 +443,9 @@ def test_a_group_created_by_two_requests_at_once_is_one_group(
 
 
 @pytest.mark.postgres
-def test_two_server_processes_on_one_postgres(request: pytest.FixtureRequest,
-                                              tmp_path: Path) -> None:  # fmt: skip
+def test_two_server_processes_on_one_postgres(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """Two `lookout serve` processes share one PostgreSQL (and one storage folder): writes
     racing through both lose nothing and duplicate nothing, a replay through the other
     process is refused, and no request answers 5xx."""
@@ -421,12 +470,19 @@ def test_two_server_processes_on_one_postgres(request: pytest.FixtureRequest,
     db.close()
     calls.close()
     record(
-        "two server processes, one PostgreSQL", processes=2, requests=calls.sent,
-        status_counts=dict(sorted(calls.codes.items())), server_errors=calls.server_errors,
-        annotations_sent_once=sent_once, annotations_stored=stored,
-        duplicates=max(0, stored - sent_once), lost=max(0, sent_once - stored),
-        review_saves=saves, stale_saves_refused=stale, replays_refused=refused,
-    )  # fmt: skip
+        "two server processes, one PostgreSQL",
+        processes=2,
+        requests=calls.sent,
+        status_counts=dict(sorted(calls.codes.items())),
+        server_errors=calls.server_errors,
+        annotations_sent_once=sent_once,
+        annotations_stored=stored,
+        duplicates=max(0, stored - sent_once),
+        lost=max(0, sent_once - stored),
+        review_saves=saves,
+        stale_saves_refused=stale,
+        replays_refused=refused,
+    )
     assert calls.problems == []
     assert "Traceback" not in log, log[-3000:]
     assert stored == sent_once
@@ -436,14 +492,22 @@ def test_two_server_processes_on_one_postgres(request: pytest.FixtureRequest,
 
 
 def _sqlite_writer(
-    url: str, api_key: str, tally: Tally, project: str, image: str, sequence: str,
-    writer: int, rounds: int, batch: int,
-) -> int:  # fmt: skip
+    url: str,
+    api_key: str,
+    tally: Tally,
+    project: str,
+    image: str,
+    sequence: str,
+    writer: int,
+    rounds: int,
+    batch: int,
+) -> int:
     """One client's mix of writes; returns the annotations it sent once."""
     sent_once = 0
     with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=120) as client:
-        created = tally.note(client.post(f"/api/images/{image}/analyses",
-                                         json={"model_name": f"writer-{writer}"}))  # fmt: skip
+        created = tally.note(
+            client.post(f"/api/images/{image}/analyses", json={"model_name": f"writer-{writer}"})
+        )
         assert created.status_code == 201, created.text
         analysis = created.json()["id"]
         for r in range(rounds):
@@ -458,8 +522,12 @@ def _sqlite_writer(
             assert saved == 200
             name = {"name": f"writer-{writer}-{r}", "group": "reliability"}
             assert tally.note(client.post("/api/projects", json=name)).status_code == 201
-            camera = {"project_id": project, "source": "reliability", "source_id": "shared-cam",
-                      "name": "shared"}  # fmt: skip
+            camera = {
+                "project_id": project,
+                "source": "reliability",
+                "source_id": "shared-cam",
+                "name": "shared",
+            }
             assert tally.note(client.post("/api/cameras", json=camera)).status_code in (200, 201)
     return sent_once
 
@@ -484,12 +552,31 @@ def test_sqlite_concurrent_writers_never_see_a_locked_database(
         with httpx.Client(base_url=server.url, headers={"X-API-Key": api_key}) as client:
             project = create_project(client, "sqlite-writers")
             image = upload_image(client, project)
-            sequence = client.post("/api/sequences", json={
-                "project_id": project, "source": "reliability", "source_id": "shared-review",
-                "started_at": "2024-06-01T12:00:00Z"}).json()["id"]  # fmt: skip
+            sequence = client.post(
+                "/api/sequences",
+                json={
+                    "project_id": project,
+                    "source": "reliability",
+                    "source_id": "shared-review",
+                    "started_at": "2024-06-01T12:00:00Z",
+                },
+            ).json()["id"]
         with ThreadPoolExecutor(writers) as pool:
-            futures = [pool.submit(_sqlite_writer, server.url, api_key, tally, project, image,
-                                   sequence, w, rounds, batch) for w in range(writers)]  # fmt: skip
+            futures = [
+                pool.submit(
+                    _sqlite_writer,
+                    server.url,
+                    api_key,
+                    tally,
+                    project,
+                    image,
+                    sequence,
+                    w,
+                    rounds,
+                    batch,
+                )
+                for w in range(writers)
+            ]
             sent_once = sum(f.result() for f in futures)
         with httpx.Client(base_url=server.url, headers={"X-API-Key": api_key}) as client:
             review = client.get(f"/api/sequences/{sequence}/review").json()
@@ -501,14 +588,20 @@ def test_sqlite_concurrent_writers_never_see_a_locked_database(
     db.close()
     expected_tracks = sorted(float(w * 1000 + r) for w in range(writers) for r in range(rounds))
     record(
-        "SQLite under concurrent writers", server_workers=2, clients=writers,
-        requests=tally.sent, status_counts=dict(sorted(tally.codes.items())),
+        "SQLite under concurrent writers",
+        server_workers=2,
+        clients=writers,
+        requests=tally.sent,
+        status_counts=dict(sorted(tally.codes.items())),
         server_errors=tally.server_errors,
         database_locked_answers=sum("locked" in p for p in tally.problems),
-        annotations_sent_once=sent_once, annotations_stored=stored,
-        images_uploaded=writers * rounds, images_stored=images,
-        review_saves=len(review["tracks"]), stale_saves_refused=tally.codes[409],
-    )  # fmt: skip
+        annotations_sent_once=sent_once,
+        annotations_stored=stored,
+        images_uploaded=writers * rounds,
+        images_stored=images,
+        review_saves=len(review["tracks"]),
+        stale_saves_refused=tally.codes[409],
+    )
     assert tally.problems == []
     assert "locked" not in log and "Traceback" not in log, log[-3000:]
     assert stored == sent_once
@@ -526,29 +619,43 @@ PNG_ARTIFACT = png_bytes(40, 30)
 def _s3_lookout(lookout_factory: Any, switch: StorageSwitch, **settings: Any) -> Any:
     """Lookout (in-process) on S3 reached through the switch, in a bucket of its own."""
     return lookout_factory(
-        STORAGE_BACKEND="s3", S3_ENDPOINT_URL=switch.url, S3_BUCKET=f"rel-{uuid.uuid4().hex[:12]}",
-        S3_ACCESS_KEY_ID="test", S3_SECRET_ACCESS_KEY="test", S3_CREATE_BUCKET=True, **settings,
-    )  # fmt: skip
+        STORAGE_BACKEND="s3",
+        S3_ENDPOINT_URL=switch.url,
+        S3_BUCKET=f"rel-{uuid.uuid4().hex[:12]}",
+        S3_ACCESS_KEY_ID="test",
+        S3_SECRET_ACCESS_KEY="test",
+        S3_CREATE_BUCKET=True,
+        **settings,
+    )
 
 
 def _frame(client: httpx.Client, sequence: str, seed: int) -> httpx.Response:
     files = {"file": (f"f{seed}.jpg", jpeg_bytes(64, 48, color=(seed, 60, 90)), "image/jpeg")}
     metadata = json.dumps({"source": "reliability", "source_id": f"frame-{seed}"})
-    return client.post(f"/api/sequences/{sequence}/frames", files=files,
-                       data={"metadata": metadata})  # fmt: skip
+    return client.post(
+        f"/api/sequences/{sequence}/frames", files=files, data={"metadata": metadata}
+    )
 
 
 def _objects_check(setup: Setup, s3_endpoint: str) -> tuple[int, int]:
     """(rows whose object is missing, objects no row names) for images and uploaded artifacts."""
     bucket = setup.lookout.settings.s3_bucket
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test",
-                      aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
     stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
     with setup.lookout.sessions() as session:
         named = set(session.scalars(sa.select(Image.object_key)))
         named |= {k for k in session.scalars(sa.select(Image.thumbnail_key)) if k}
-        named |= set(session.scalars(sa.select(Artifact.object_key).where(
-            Artifact.state == ArtifactState.UPLOADED)))  # fmt: skip
+        named |= set(
+            session.scalars(
+                sa.select(Artifact.object_key).where(Artifact.state == ArtifactState.UPLOADED)
+            )
+        )
     return len(named - stored), len(stored - named)
 
 
@@ -561,11 +668,19 @@ def test_storage_outage_during_artifact_and_image_uploads(
     switch = StorageSwitch(s3_endpoint)
     setup = make_setup(_s3_lookout(lookout_factory, switch))
     analysis = setup.create_analysis()["id"]
-    assert setup.v1("PATCH", f"/api/analyses/{analysis}/status",
-                    {"status": "processing"}).status_code == 200  # fmt: skip
-    sequence = setup.client.post("/api/sequences", json={
-        "project_id": setup.project_id, "source": "reliability", "source_id": "outage",
-        "started_at": "2024-06-01T12:00:00Z"}).json()["id"]  # fmt: skip
+    assert (
+        setup.v1("PATCH", f"/api/analyses/{analysis}/status", {"status": "processing"}).status_code
+        == 200
+    )
+    sequence = setup.client.post(
+        "/api/sequences",
+        json={
+            "project_id": setup.project_id,
+            "source": "reliability",
+            "source_id": "outage",
+            "started_at": "2024-06-01T12:00:00Z",
+        },
+    ).json()["id"]
     presign = {"artifacts": [{"artifact_name": "heatmap.png", "content_type": "image/png"}]}
     images_before = setup.lookout.count("images")
     tally = Tally()
@@ -594,8 +709,10 @@ def test_storage_outage_during_artifact_and_image_uploads(
     missing_during, _ = _objects_check(setup, s3_endpoint)
 
     switch.set("up")
-    assert httpx.put(url, content=PNG_ARTIFACT,
-                     headers={"Content-Type": "image/png"}).status_code == 200  # fmt: skip
+    assert (
+        httpx.put(url, content=PNG_ARTIFACT, headers={"Content-Type": "image/png"}).status_code
+        == 200
+    )
     after = [
         setup.v1("POST", f"/api/analyses/{analysis}/finalize", {"status": "completed"}),
         setup.lookout.upload(setup.client, setup.project_id, jpeg_bytes(80, 60)),
@@ -604,21 +721,23 @@ def test_storage_outage_during_artifact_and_image_uploads(
     ]
     assert [tally.note(r).status_code for r in after] == [200, 201, 201, 200]
     artifacts = setup.client.get(f"/api/analyses/{analysis}/artifacts").json()["artifacts"]
-    assert [(a["state"], a["size_bytes"]) for a in artifacts] == [
-        ("uploaded", len(PNG_ARTIFACT))]  # fmt: skip
+    assert [(a["state"], a["size_bytes"]) for a in artifacts] == [("uploaded", len(PNG_ARTIFACT))]
     download = setup.client.get(f"/api/analyses/{analysis}/artifacts/heatmap.png")
     assert download.content == PNG_ARTIFACT
     missing, orphans = _objects_check(setup, s3_endpoint)
     switch.close()
     record(
         f"object storage outage during uploads ({setup.lookout.backend})",
-        requests=tally.sent, requests_during_outage=len(during) + 1,
+        requests=tally.sent,
+        requests_during_outage=len(during) + 1,
         answered_503_naming_storage=sum(r.status_code == 503 for r in during),
         other_5xx=sum(n for c, n in tally.codes.items() if c >= 500 and c != 503),
-        storage_connections_refused=switch.refused, retries_after_outage=len(after),
+        storage_connections_refused=switch.refused,
+        retries_after_outage=len(after),
         retries_succeeded=sum(r.status_code < 300 for r in after),
-        rows_without_object=missing + missing_during, orphan_objects=orphans,
-    )  # fmt: skip
+        rows_without_object=missing + missing_during,
+        orphan_objects=orphans,
+    )
     assert missing == missing_during == 0 and orphans == 0
 
 
@@ -658,16 +777,25 @@ def test_a_slowly_read_download_does_not_block_other_requests(lookout_factory: A
         listed = client.get("/api/projects")
     assert created.status_code == 201, created.text
     assert listed.status_code == 200
-    record(f"slow download vs other requests ({lookout.backend})", download_bytes=image[
-        "size_bytes"], requests_during_stalled_download=2, answered_ok=2)  # fmt: skip
+    record(
+        f"slow download vs other requests ({lookout.backend})",
+        download_bytes=image["size_bytes"],
+        requests_during_stalled_download=2,
+        answered_ok=2,
+    )
 
 
 def _frame_url(setup: Setup, switch: StorageSwitch) -> str:
     """A presigned GET of the setup image's object, reached through the switch."""
     with setup.lookout.sessions() as session:
         key = session.get_one(Image, uuid.UUID(setup.image_id)).object_key
-    s3 = boto3.client("s3", endpoint_url=switch.url, aws_access_key_id="test",
-                      aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=switch.url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
     bucket = setup.lookout.settings.s3_bucket
     return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
 
@@ -684,11 +812,18 @@ def test_hung_object_storage_does_not_block_other_requests(
     setup = make_setup(_s3_lookout(lookout_factory, switch, **ONE_CONNECTION))
     analysis = setup.create_analysis()["id"]
     presign = {"artifacts": [{"artifact_name": "mask.png", "content_type": "image/png"}]}
-    assert setup.v1("POST", f"/api/analyses/{analysis}/artifacts/presign",
-                    presign).status_code == 200  # fmt: skip
-    sequence = setup.client.post("/api/sequences", json={
-        "project_id": setup.project_id, "source": "reliability", "source_id": "hung",
-        "started_at": "2024-06-01T12:00:00Z"}).json()["id"]  # fmt: skip
+    assert (
+        setup.v1("POST", f"/api/analyses/{analysis}/artifacts/presign", presign).status_code == 200
+    )
+    sequence = setup.client.post(
+        "/api/sequences",
+        json={
+            "project_id": setup.project_id,
+            "source": "reliability",
+            "source_id": "hung",
+            "started_at": "2024-06-01T12:00:00Z",
+        },
+    ).json()["id"]
     frame = {"url": _frame_url(setup, switch), "source": "reliability", "source_id": "by-url"}
     switch.set("hang")
     with ThreadPoolExecutor(4) as pool:
@@ -699,19 +834,21 @@ def test_hung_object_storage_does_not_block_other_requests(
             pool.submit(setup.client.post, f"/api/sequences/{sequence}/frames", json=frame),
         ]
         assert wait_until(lambda: switch.held >= 4, timeout=60), "storage calls never started"
-        others = [setup.client.post("/api/projects", json={"name": "during-hang"}),
-                  setup.client.get(f"/api/images/{setup.image_id}"),
-                  setup.client.get(f"/api/analyses/{analysis}")]  # fmt: skip
+        others = [
+            setup.client.post("/api/projects", json={"name": "during-hang"}),
+            setup.client.get(f"/api/images/{setup.image_id}"),
+            setup.client.get(f"/api/analyses/{analysis}"),
+        ]
         switch.set("up")
         completed = [future.result() for future in hung]
     switch.close()
     assert [r.status_code for r in others] == [201, 200, 200], [r.text for r in others]
-    assert [r.status_code for r in completed] == [201, 200, 200, 201], [
-        r.text for r in completed]  # fmt: skip
+    assert [r.status_code for r in completed] == [201, 200, 200, 201], [r.text for r in completed]
     record(
         f"hung object storage vs other requests ({setup.lookout.backend})",
-        requests_waiting_on_storage=len(hung), storage_connections_held=switch.held,
+        requests_waiting_on_storage=len(hung),
+        storage_connections_held=switch.held,
         other_requests_during_hang=len(others),
         answered_ok=sum(r.status_code < 300 for r in others),
         completed_after_storage_returned=sum(r.status_code < 300 for r in completed),
-    )  # fmt: skip
+    )

@@ -81,12 +81,24 @@ class Console:
         self.expected.append(fragment)
 
     def attach(self, page: Any) -> None:
-        page.on("console", lambda m: self._add(f"console {m.type}: {m.text} @ {m.location}")
-                if m.type == "error" else None)  # fmt: skip
+        page.on(
+            "console",
+            lambda m: (
+                self._add(f"console {m.type}: {m.text} @ {m.location}")
+                if m.type == "error"
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: self._add(f"uncaught: {e}"))
         # Leaving a page aborts its pending image loads: that is not an error.
-        page.on("requestfailed", lambda r: self._add(f"request failed: {r.url} {r.failure}")
-                if "ERR_ABORTED" not in (r.failure or "") else None)  # fmt: skip
+        page.on(
+            "requestfailed",
+            lambda r: (
+                self._add(f"request failed: {r.url} {r.failure}")
+                if "ERR_ABORTED" not in (r.failure or "")
+                else None
+            ),
+        )
 
     def _add(self, text: str) -> None:
         self.errors.append(text)

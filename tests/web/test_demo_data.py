@@ -15,8 +15,16 @@ from PIL import Image as PILImage
 from lookout.demo import ALL_TYPES_SOURCE_ID, PIPELINE_SEQUENCES, REVIEWED, SEQUENCES, load_demo
 from tests.web.web_support import image_id, sequence_id
 
-TABLES = ("cameras", "sequences", "images", "analyses", "predictions", "sequence_reviews",
-          "artifacts", "projects")  # fmt: skip
+TABLES = (
+    "cameras",
+    "sequences",
+    "images",
+    "analyses",
+    "predictions",
+    "sequence_reviews",
+    "artifacts",
+    "projects",
+)
 
 
 def test_demo_loads_everything_once(lookout_factory):
@@ -58,8 +66,9 @@ def test_demo_through_the_api(lookout_factory):
         assert review["reviewed_by"] == "camille.reviewer@example.org"
         assert verdict in review["smoke_types"] + review["false_positive_types"]
 
-    queue = api.get("/api/sequences", params={"processing_stage": "ready_to_annotate",
-                                              "order": "oldest"}).json()  # fmt: skip
+    queue = api.get(
+        "/api/sequences", params={"processing_stage": "ready_to_annotate", "order": "oldest"}
+    ).json()
     draft = api.get(f"/api/sequences/{queue['items'][0]['id']}").json()
     assert draft["review"]["tracks"], "drafts hold tracks clustered from the platform's boxes"
     assert [f["captured_at"] for f in draft["frames"]] == sorted(
@@ -67,8 +76,9 @@ def test_demo_through_the_api(lookout_factory):
     )
     models = {p["model_name"] for f in draft["frames"] for p in f["predictions"]}
     assert models == {"platform", "yolo_v8", "yolo_v11"}  # demo-seq-03 was analysed by both
-    platform = api.get(f"/api/sequences/{queue['items'][0]['id']}",
-                       params={"model_name": "platform"}).json()  # fmt: skip
+    platform = api.get(
+        f"/api/sequences/{queue['items'][0]['id']}", params={"model_name": "platform"}
+    ).json()
     assert sum(len(f["predictions"]) for f in platform["frames"]) >= len(platform["frames"]) - 1
 
     # Two pipeline models that partly agree, on the frames of a few sequences.
@@ -80,11 +90,18 @@ def test_demo_through_the_api(lookout_factory):
         assert by_model["yolo_v8"]["model_version"] == "v8.0.0"
         assert by_model["yolo_v11"]["model_version"] == "v11.0.0"
         assert {a["status"] for a in analyses} == {"completed"}
-        compared = api.get(f"/api/images/{frame['id']}/analyses/compare", params=[
-            ("analysis_id", by_model["yolo_v8"]["id"]), ("analysis_id", by_model["yolo_v11"]["id"]),
-        ]).json()["comparison"]  # fmt: skip
-        agreement.update(matched=compared["matched_count"], only_a=compared["only_a_count"],
-                         only_b=compared["only_b_count"])  # fmt: skip
+        compared = api.get(
+            f"/api/images/{frame['id']}/analyses/compare",
+            params=[
+                ("analysis_id", by_model["yolo_v8"]["id"]),
+                ("analysis_id", by_model["yolo_v11"]["id"]),
+            ],
+        ).json()["comparison"]
+        agreement.update(
+            matched=compared["matched_count"],
+            only_a=compared["only_a_count"],
+            only_b=compared["only_b_count"],
+        )
     assert agreement["matched"] >= 5 and agreement["only_a"] >= 3 and agreement["only_b"] >= 2
 
     # One image with every annotation type, its heatmap artifact in storage.
@@ -93,13 +110,19 @@ def test_demo_through_the_api(lookout_factory):
     (analysis,) = api.get(f"/api/images/{image}/analyses").json()["items"]
     annotations = api.get(f"/api/analyses/{analysis['id']}").json()["annotations"]
     kinds = Counter(
-        (a["annotation_type"], a["data"].get("format")) if a["annotation_type"] == "segmentation"
+        (a["annotation_type"], a["data"].get("format"))
+        if a["annotation_type"] == "segmentation"
         else a["annotation_type"]
         for a in annotations
-    )  # fmt: skip
-    assert kinds == {"bounding_box": 2, ("segmentation", "polygon"): 1,
-                     ("segmentation", "rle"): 1, "keypoint": 1, "classification": 1,
-                     "heatmap": 1}  # fmt: skip
+    )
+    assert kinds == {
+        "bounding_box": 2,
+        ("segmentation", "polygon"): 1,
+        ("segmentation", "rle"): 1,
+        "keypoint": 1,
+        "classification": 1,
+        "heatmap": 1,
+    }
     heatmap = api.get(f"/api/analyses/{analysis['id']}/artifacts/heatmap.png")
     assert heatmap.status_code == 200
     with PILImage.open(io.BytesIO(heatmap.content)) as picture:
@@ -110,11 +133,15 @@ def test_demo_through_the_api(lookout_factory):
 
     rle = next(a for a in annotations if a["data"].get("format") == "rle")["data"]["rle"]
     height, width = rle["size"]
-    decoded = coco.decode(coco.frPyObjects({"counts": rle["counts"], "size": [height, width]},
-                                           height, width))  # fmt: skip
+    decoded = coco.decode(
+        coco.frPyObjects({"counts": rle["counts"], "size": [height, width]}, height, width)
+    )
     ys, xs = np.nonzero(decoded)
-    smoke = next(a for a in annotations if a["annotation_type"] == "bounding_box"
-                 and a["class_name"] == "smoke")["bbox_xyxyn"]  # fmt: skip
+    smoke = next(
+        a
+        for a in annotations
+        if a["annotation_type"] == "bounding_box" and a["class_name"] == "smoke"
+    )["bbox_xyxyn"]
     centre = ((xs.mean() + 0.5) / width, (ys.mean() + 0.5) / height)
     assert smoke[0] < centre[0] < smoke[2] and smoke[1] < centre[1] < smoke[3]
 
@@ -123,8 +150,9 @@ def test_next_in_queue_follows_the_oldest_first_order(lookout_factory):
     lookout = lookout_factory(LOOKOUT_LOCAL_MODE=True)
     load_demo(lookout.settings)
     client = lookout.client()
-    queue = [s.key for s in sorted(SEQUENCES, key=lambda s: (s.day, s.minute))
-             if s.key not in REVIEWED]  # fmt: skip
+    queue = [
+        s.key for s in sorted(SEQUENCES, key=lambda s: (s.day, s.minute)) if s.key not in REVIEWED
+    ]
     after = sequence_id(lookout, queue[0])
     for expected in [*queue[1:], queue[0]]:  # wraps around at the end
         response = client.get(f"/sequences/next?after={after}", follow_redirects=False)
@@ -139,8 +167,13 @@ def test_lookout_demo_command(tmp_path):
     env["LOOKOUT_DATA_DIR"] = str(tmp_path / "data")
 
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "lookout.cli", "demo"], env=env,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "lookout.cli", "demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     first = run()
     assert first.returncode == 0, first.stderr
@@ -149,6 +182,11 @@ def test_lookout_demo_command(tmp_path):
     second = run()
     assert second.returncode == 0, second.stderr
     assert "created nothing new" in second.stdout.replace("\n", " ")
-    help_text = subprocess.run([sys.executable, "-m", "lookout.cli", "serve", "--help"], env=env,
-                               capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    help_text = subprocess.run(
+        [sys.executable, "-m", "lookout.cli", "serve", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "--demo" in help_text

@@ -25,8 +25,14 @@ from tests.web.web_support import (
 pytestmark = [pytest.mark.browser, sqlite_only]
 
 ALL_KINDS = ("bounding_box", "polygon", "mask", "keypoint", "classification", "heatmap")
-KIND_KEYS = {"bounding_box": "b", "polygon": "p", "mask": "m", "keypoint": "k",
-             "classification": "c", "heatmap": "h"}  # fmt: skip
+KIND_KEYS = {
+    "bounding_box": "b",
+    "polygon": "p",
+    "mask": "m",
+    "keypoint": "k",
+    "classification": "c",
+    "heatmap": "h",
+}
 
 
 def overlay(page: Any) -> dict[str, Any]:
@@ -104,8 +110,14 @@ def test_every_annotation_type_draws_pixels(ui: UI) -> None:
     ui.goto(f"/images/{image}")
     wait_js(page, "window.lookoutOverlay.ready && window.lookoutOverlay.counts.heatmap === 1")
     state = overlay(page)
-    assert state["counts"] == {"bounding_box": 2, "polygon": 1, "mask": 1, "keypoint": 1,
-                               "classification": 1, "heatmap": 1}  # fmt: skip
+    assert state["counts"] == {
+        "bounding_box": 2,
+        "polygon": 1,
+        "mask": 1,
+        "keypoint": 1,
+        "classification": 1,
+        "heatmap": 1,
+    }
     assert page.locator("#overlay").get_attribute("data-drawn-count") == "7"
     save_screenshot(page, "image-view")
 
@@ -141,8 +153,14 @@ def test_every_annotation_type_draws_pixels(ui: UI) -> None:
     # The confidence threshold hides what scores below it.
     set_range(page, "#threshold", 0.9)
     wait_js(page, "window.lookoutOverlay.drawn === 3")
-    assert overlay(page)["counts"] == {"bounding_box": 1, "polygon": 0, "mask": 0, "keypoint": 0,
-                                       "classification": 1, "heatmap": 1}  # fmt: skip
+    assert overlay(page)["counts"] == {
+        "bounding_box": 1,
+        "polygon": 0,
+        "mask": 0,
+        "keypoint": 0,
+        "classification": 1,
+        "heatmap": 1,
+    }
     set_range(page, "#threshold", 0)
     wait_js(page, "window.lookoutOverlay.drawn === 7")
 
@@ -180,13 +198,28 @@ def test_every_annotation_type_draws_pixels(ui: UI) -> None:
 def test_compare_counts_for_a_known_pair(ui: UI) -> None:
     page = ui.page
     image = upload(ui, jpeg(640, 360), "pair.jpg")
-    a = add_analysis(ui.lookout, image, "model_a", [
-        box(0.1, 0.1, 0.3, 0.3), box(0.5, 0.5, 0.7, 0.7), box(0.8, 0.1, 0.95, 0.2),
-    ])  # fmt: skip
-    b = add_analysis(ui.lookout, image, "model_b", [
-        box(0.11, 0.1, 0.31, 0.3), box(0.52, 0.5, 0.72, 0.7), box(0.1, 0.6, 0.2, 0.8),
-        box(0.3, 0.8, 0.4, 0.9), box(0.8, 0.1, 0.95, 0.2, cls="cloud"),
-    ])  # fmt: skip
+    a = add_analysis(
+        ui.lookout,
+        image,
+        "model_a",
+        [
+            box(0.1, 0.1, 0.3, 0.3),
+            box(0.5, 0.5, 0.7, 0.7),
+            box(0.8, 0.1, 0.95, 0.2),
+        ],
+    )
+    b = add_analysis(
+        ui.lookout,
+        image,
+        "model_b",
+        [
+            box(0.11, 0.1, 0.31, 0.3),
+            box(0.52, 0.5, 0.72, 0.7),
+            box(0.1, 0.6, 0.2, 0.8),
+            box(0.3, 0.8, 0.4, 0.9),
+            box(0.8, 0.1, 0.95, 0.2, cls="cloud"),
+        ],
+    )
     ui.goto(f"/images/{image}/compare?a={a}&b={b}")
     wait_js(page, "window.lookoutCompare.ready")
     counts = page.evaluate("window.lookoutCompare")
@@ -271,15 +304,25 @@ def test_access_denied_and_sign_in_pages(lookout_factory: Any, page: Any, consol
     alice = lookout.keyed_client("alice@example.org", group="team-a")
     project = lookout.create_project(alice, "alice-secret-project")
     image = lookout.upload(alice, project["id"], data=jpeg()).json()["id"]
-    sequence = alice.post("/api/sequences", json={
-        "project_id": project["id"], "source": "test", "source_id": "s1",
-        "started_at": "2025-07-14T10:00:00Z"}).json()["id"]  # fmt: skip
+    sequence = alice.post(
+        "/api/sequences",
+        json={
+            "project_id": project["id"],
+            "source": "test",
+            "source_id": "s1",
+            "started_at": "2025-07-14T10:00:00Z",
+        },
+    ).json()["id"]
 
     page.set_extra_http_headers(
         {"X-User-Email": "bob@example.org", "X-Proxy-Secret": "proxy-secret"}
     )
-    for path in (f"/projects/{project['id']}", f"/images/{image}", f"/images/{image}/compare",
-                 f"/sequences/{sequence}"):  # fmt: skip
+    for path in (
+        f"/projects/{project['id']}",
+        f"/images/{image}",
+        f"/images/{image}/compare",
+        f"/sequences/{sequence}",
+    ):
         response = page.goto(lookout.url + path)
         assert response.status == 404, path
         assert response.headers["content-type"].startswith("text/html")
@@ -339,9 +382,15 @@ def test_every_page_has_a_clean_console_and_a_strict_policy(ui: UI) -> None:
     page = ui.page
     frame = image_id(ui.lookout, "demo-seq-01-frame-04")
     seq = sequence_id(ui.lookout, "demo-seq-02")
-    for path in ("/projects", f"/projects/{ui.demo.project_id}", f"/images/{frame}",
-                 f"/images/{frame}/compare", "/sequences", "/sequences/queue",
-                 f"/sequences/{seq}"):  # fmt: skip
+    for path in (
+        "/projects",
+        f"/projects/{ui.demo.project_id}",
+        f"/images/{frame}",
+        f"/images/{frame}/compare",
+        "/sequences",
+        "/sequences/queue",
+        f"/sequences/{seq}",
+    ):
         response = ui.goto(path)
         assert response.status == 200, path
         policy = response.headers["content-security-policy"]

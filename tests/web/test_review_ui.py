@@ -127,9 +127,20 @@ def test_help_overlay_lists_every_shortcut(ui: UI) -> None:
     help_dialog = page.locator("#help")
     assert help_dialog.is_visible()
     text = help_dialog.inner_text()
-    for words in ("Play or pause", "Previous or next frame", "Next or previous track",
-                  "Confirm smoke", "false positive", "Draw a box", "Delete", "missed",
-                  "Save", "Next sequence in the queue", "raw predictions", "Undo"):  # fmt: skip
+    for words in (
+        "Play or pause",
+        "Previous or next frame",
+        "Next or previous track",
+        "Confirm smoke",
+        "false positive",
+        "Draw a box",
+        "Delete",
+        "missed",
+        "Save",
+        "Next sequence in the queue",
+        "raw predictions",
+        "Undo",
+    ):
         assert words in text, words
     save_screenshot(page, "review-help")
     press(page, "Escape")

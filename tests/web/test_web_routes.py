@@ -33,18 +33,30 @@ def _assert_no_inline_code(html: str) -> None:
 def _setup(lookout, client):
     project = lookout.create_project(client, "cams")
     image = lookout.upload(client, project["id"], jpeg_bytes(160, 90)).json()
-    sequence = client.post("/api/sequences", json={
-        "project_id": project["id"], "source": "test", "source_id": "s1",
-        "started_at": "2025-07-14T10:00:00Z"}).json()  # fmt: skip
+    sequence = client.post(
+        "/api/sequences",
+        json={
+            "project_id": project["id"],
+            "source": "test",
+            "source_id": "s1",
+            "started_at": "2025-07-14T10:00:00Z",
+        },
+    ).json()
     return project, image, sequence
 
 
 def test_pages_carry_a_strict_policy_and_no_inline_code(lookout):
     client = lookout.keyed_client()
     project, image, sequence = _setup(lookout, client)
-    for path in ("/projects", f"/projects/{project['id']}", f"/images/{image['id']}",
-                 f"/images/{image['id']}/compare", "/sequences", "/sequences/queue",
-                 f"/sequences/{sequence['id']}"):  # fmt: skip
+    for path in (
+        "/projects",
+        f"/projects/{project['id']}",
+        f"/images/{image['id']}",
+        f"/images/{image['id']}/compare",
+        "/sequences",
+        "/sequences/queue",
+        f"/sequences/{sequence['id']}",
+    ):
         response = client.get(path)
         assert response.status_code == 200, (path, response.text[:500])
         assert response.headers["content-type"].startswith("text/html")
@@ -87,9 +99,14 @@ def test_another_groups_pages_are_a_404_page_in_words(lookout):
     alice = lookout.keyed_client("alice@example.org", group="team-a")
     bob = lookout.keyed_client("bob@example.org", group="team-b")
     project, image, sequence = _setup(lookout, alice)
-    for path in (f"/projects/{project['id']}", f"/images/{image['id']}",
-                 f"/images/{image['id']}/compare", f"/sequences/{sequence['id']}",
-                 f"/projects/{uuid.uuid4()}", "/sequences/not-an-id"):  # fmt: skip
+    for path in (
+        f"/projects/{project['id']}",
+        f"/images/{image['id']}",
+        f"/images/{image['id']}/compare",
+        f"/sequences/{sequence['id']}",
+        f"/projects/{uuid.uuid4()}",
+        "/sequences/not-an-id",
+    ):
         response = bob.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"].startswith("text/html")
@@ -119,13 +136,24 @@ def test_gallery_pages_by_keyset_newest_first(lookout):
     project = lookout.create_project(client, "many")
     base = datetime(2025, 1, 1, tzinfo=UTC)
     with lookout.sessions() as session:
-        session.execute(sa.insert(Image), [
-            {"id": uuid.uuid4(), "project_id": uuid.UUID(project["id"]),
-             "object_key": f"projects/{project['id']}/images/{i}.jpg", "content_type": "image/jpeg",
-             "size_bytes": 1000, "width": 64, "height": 48, "sha256": f"{i:064x}",
-             "created_at": base + timedelta(seconds=i), "updated_at": base}
-            for i in range(130)
-        ])  # fmt: skip
+        session.execute(
+            sa.insert(Image),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "project_id": uuid.UUID(project["id"]),
+                    "object_key": f"projects/{project['id']}/images/{i}.jpg",
+                    "content_type": "image/jpeg",
+                    "size_bytes": 1000,
+                    "width": 64,
+                    "height": 48,
+                    "sha256": f"{i:064x}",
+                    "created_at": base + timedelta(seconds=i),
+                    "updated_at": base,
+                }
+                for i in range(130)
+            ],
+        )
         session.commit()
     url = f"/projects/{project['id']}"
     pages = []
@@ -143,11 +171,13 @@ def test_gallery_pages_by_keyset_newest_first(lookout):
     assert len(set(everything)) == 130
     with lookout.sessions() as session:
         newest_first = [
-            str(i) for i in session.scalars(
-                sa.select(Image.id).where(Image.project_id == uuid.UUID(project["id"]))
+            str(i)
+            for i in session.scalars(
+                sa.select(Image.id)
+                .where(Image.project_id == uuid.UUID(project["id"]))
                 .order_by(Image.created_at.desc(), Image.id.desc())
             )
-        ]  # fmt: skip
+        ]
     assert everything == newest_first
 
 
@@ -189,19 +219,32 @@ def test_gallery_of_100000_images_pages_in_constant_time(lookout):
     base = datetime(2024, 1, 1, tzinfo=UTC)
     with lookout.sessions() as session:
         for start in range(0, 100_000, 20_000):
-            session.execute(sa.insert(Image), [
-                {"id": uuid.uuid4(), "project_id": project_id,
-                 "object_key": f"projects/{project_id}/images/{i}.jpg",
-                 "content_type": "image/jpeg", "size_bytes": 1000, "width": 64, "height": 48,
-                 "sha256": f"{i:064x}", "created_at": base + timedelta(seconds=i),
-                 "updated_at": base}
-                for i in range(start, start + 20_000)
-            ])  # fmt: skip
+            session.execute(
+                sa.insert(Image),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "project_id": project_id,
+                        "object_key": f"projects/{project_id}/images/{i}.jpg",
+                        "content_type": "image/jpeg",
+                        "size_bytes": 1000,
+                        "width": 64,
+                        "height": 48,
+                        "sha256": f"{i:064x}",
+                        "created_at": base + timedelta(seconds=i),
+                        "updated_at": base,
+                    }
+                    for i in range(start, start + 20_000)
+                ],
+            )
         session.commit()
         deep = session.scalars(
-            sa.select(Image).where(Image.project_id == project_id)
-            .order_by(Image.created_at.desc(), Image.id.desc()).offset(90_000).limit(1)
-        ).one()  # fmt: skip
+            sa.select(Image)
+            .where(Image.project_id == project_id)
+            .order_by(Image.created_at.desc(), Image.id.desc())
+            .offset(90_000)
+            .limit(1)
+        ).one()
         cursor = encode_cursor(deep)
 
     def fetch(url: str) -> str:

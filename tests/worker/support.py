@@ -49,9 +49,13 @@ def yolo_output(candidates: list[tuple[float, ...]] = CANDIDATES) -> np.ndarray:
 
 
 def tiny_yolo(
-    path: Path, output: np.ndarray | None = None, *, names: list[str] | None = NAMES,
-    input_size: int | str = INPUT, metadata: dict[str, str] | None = None,
-) -> Path:  # fmt: skip
+    path: Path,
+    output: np.ndarray | None = None,
+    *,
+    names: list[str] | None = NAMES,
+    input_size: int | str = INPUT,
+    metadata: dict[str, str] | None = None,
+) -> Path:
     """Write an ONNX model whose output is `output` (default: the CANDIDATES) for any image."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -129,7 +133,7 @@ class Project:
                 sa.select(Prediction)
                 .where(Prediction.analysis_id == analysis_id)
                 .order_by(Prediction.created_at, Prediction.id)
-            )  # fmt: skip
+            )
             return list(session.scalars(query))
 
 
@@ -144,8 +148,18 @@ def make_project(lookout: Lookout, images: int = 1, *, name: str = "cams") -> Pr
 
 def worker_command(url: str, model: Path, *args: str) -> list[str]:
     """`lookout worker` as a separate process (the console script's entry point)."""
-    return [sys.executable, "-m", "lookout.cli", "worker",
-            "--url", url, "--model", str(model), "--no-progress", *args]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "lookout.cli",
+        "worker",
+        "--url",
+        url,
+        "--model",
+        str(model),
+        "--no-progress",
+        *args,
+    ]
 
 
 def worker_env(**extra: str) -> dict[str, str]:
@@ -156,5 +170,9 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 def start_worker(url: str, model: Path, *args: str, log: Path, **env: str) -> subprocess.Popen:
     handle = log.open("w")
-    return subprocess.Popen(worker_command(url, model, *args), env=worker_env(**env),
-                            stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        worker_command(url, model, *args),
+        env=worker_env(**env),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )

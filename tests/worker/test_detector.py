@@ -67,18 +67,21 @@ def test_decoding_filters_by_confidence_and_suppresses_per_class():
 
 
 def test_decoding_keeps_overlaps_below_the_iou_threshold_and_caps_the_count():
-    _, scores, _ = decode_predictions(yolo_output(), num_classes=2, confidence=0.25, iou=0.95,
-                                      max_detections=300)  # fmt: skip
+    _, scores, _ = decode_predictions(
+        yolo_output(), num_classes=2, confidence=0.25, iou=0.95, max_detections=300
+    )
     assert scores.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6])  # IoU 0.88 < 0.95: kept
-    _, scores, _ = decode_predictions(yolo_output(), num_classes=2, confidence=0.25, iou=0.45,
-                                      max_detections=2)  # fmt: skip
+    _, scores, _ = decode_predictions(
+        yolo_output(), num_classes=2, confidence=0.25, iou=0.45, max_detections=2
+    )
     assert scores.tolist() == pytest.approx([0.9, 0.7])
 
 
 def test_transposed_exports_are_read_when_the_class_count_is_known():
     transposed = yolo_output().transpose(0, 2, 1)  # [1, N, 4 + nc]
-    _, scores, classes = decode_predictions(transposed, num_classes=2, confidence=0.25, iou=0.45,
-                                            max_detections=300)  # fmt: skip
+    _, scores, classes = decode_predictions(
+        transposed, num_classes=2, confidence=0.25, iou=0.45, max_detections=300
+    )
     assert classes.tolist() == [0, 1, 1] and scores.tolist() == pytest.approx([0.9, 0.7, 0.6])
 
 
@@ -94,8 +97,9 @@ def test_transposed_exports_are_read_when_the_class_count_is_known():
 )
 def test_outputs_that_are_not_yolo_are_refused_with_a_clear_message(output, num_classes, message):
     with pytest.raises(ModelError, match=message.replace("[", r"\[").replace("+", r"\+")):
-        decode_predictions(output, num_classes=num_classes, confidence=0.25, iou=0.45,
-                           max_detections=300)  # fmt: skip
+        decode_predictions(
+            output, num_classes=num_classes, confidence=0.25, iou=0.45, max_detections=300
+        )
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():
@@ -199,7 +203,8 @@ def test_the_worker_imports_no_server_code():
         "{'sqlalchemy', 'fastapi', 'starlette', 'alembic', 'boto3'} or m.startswith("
         "('lookout.analyses', 'lookout.db', 'lookout.images', 'lookout.storage', 'lookout.auth'))))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

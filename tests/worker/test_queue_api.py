@@ -26,8 +26,9 @@ def _client(project: Project, **kwargs) -> QueueClient:
 
 def _set(project: Project, analysis_id, **values) -> None:
     with project.lookout.sessions() as session:
-        session.execute(sa.update(Analysis).where(Analysis.id == uuid.UUID(str(analysis_id)))
-                        .values(**values))  # fmt: skip
+        session.execute(
+            sa.update(Analysis).where(Analysis.id == uuid.UUID(str(analysis_id))).values(**values)
+        )
         session.commit()
 
 
@@ -43,8 +44,7 @@ def test_queueing_is_idempotent_per_model_and_version(project: Project):
     project.upload(2)
     first = project.queue(model_version="v1", parameters={"confidence_threshold": 0.5})
     assert first == {"queued": 3, "already_present": 0, "over_limit": 0}
-    assert project.queue(model_version="v1") == {"queued": 0, "already_present": 3,
-                                                 "over_limit": 0}  # fmt: skip
+    assert project.queue(model_version="v1") == {"queued": 0, "already_present": 3, "over_limit": 0}
     assert project.queue(model_version="v2")["queued"] == 3
     assert project.queue("other_model", model_version="v1")["queued"] == 3
     v1 = [a for a in project.analyses("yolo_v8") if a.model_version == "v1"]
@@ -63,8 +63,7 @@ def test_an_image_analyzed_by_hand_is_already_present(project: Project):
     created = project.client.post(f"/api/images/{project.image_ids[0]}/analyses", json=body)
     assert created.status_code == 201
     project.upload(1)
-    assert project.queue(model_version="v1") == {"queued": 1, "already_present": 1,
-                                                 "over_limit": 0}  # fmt: skip
+    assert project.queue(model_version="v1") == {"queued": 1, "already_present": 1, "over_limit": 0}
 
 
 def test_queueing_in_batches_covers_every_image_once(lookout: Lookout):
@@ -74,13 +73,23 @@ def test_queueing_in_batches_covers_every_image_once(lookout: Lookout):
 
     admin = Principal(user_id=uuid.uuid4(), email="admin", is_admin=True)
     with lookout.sessions() as session:
-        result = queue.queue_model(session, principal=admin, project_id=uuid.UUID(
-            project.project_id), model_name="yolo_v8", batch_size=3)  # fmt: skip
+        result = queue.queue_model(
+            session,
+            principal=admin,
+            project_id=uuid.UUID(project.project_id),
+            model_name="yolo_v8",
+            batch_size=3,
+        )
     assert (result.queued, result.already_present) == (7, 0)
     assert len({a.image_id for a in project.analyses()}) == 7
     with lookout.sessions() as session:
-        again = queue.queue_model(session, principal=admin, project_id=uuid.UUID(
-            project.project_id), model_name="yolo_v8", batch_size=2)  # fmt: skip
+        again = queue.queue_model(
+            session,
+            principal=admin,
+            project_id=uuid.UUID(project.project_id),
+            model_name="yolo_v8",
+            batch_size=2,
+        )
     assert (again.queued, again.already_present) == (0, 7)
 
 
@@ -89,8 +98,9 @@ def test_concurrent_queue_calls_never_duplicate(lookout: Lookout):
     answers: list[dict] = []
 
     def call() -> None:
-        response = project.client.post(f"/api/projects/{project.project_id}/analyses:queue",
-                                       json={"model_name": "yolo_v8"})  # fmt: skip
+        response = project.client.post(
+            f"/api/projects/{project.project_id}/analyses:queue", json={"model_name": "yolo_v8"}
+        )
         assert response.status_code == 200, response.text
         answers.append(response.json())
 
@@ -105,18 +115,24 @@ def test_concurrent_queue_calls_never_duplicate(lookout: Lookout):
 
 def test_queue_a_sequence_or_a_capture_range(project: Project):
     client = project.client
-    sequence = client.post("/api/sequences", json={
-        "project_id": project.project_id, "source": "test", "source_id": "seq-1",
-        "started_at": "2024-05-01T10:00:00Z"}).json()  # fmt: skip
-    in_sequence = project.upload(2, sequence_id=sequence["id"],
-                                 captured_at="2024-05-01T10:00:00Z")  # fmt: skip
+    sequence = client.post(
+        "/api/sequences",
+        json={
+            "project_id": project.project_id,
+            "source": "test",
+            "source_id": "seq-1",
+            "started_at": "2024-05-01T10:00:00Z",
+        },
+    ).json()
+    in_sequence = project.upload(2, sequence_id=sequence["id"], captured_at="2024-05-01T10:00:00Z")
     early = project.upload(1, captured_at="2024-04-30T23:59:59Z")
     late = project.upload(1, captured_at="2024-05-02T00:00:00Z")
     by_sequence = project.queue("by_sequence", sequence_id=sequence["id"])
     assert by_sequence["queued"] == 2
     assert {str(a.image_id) for a in project.analyses("by_sequence")} == set(in_sequence)
-    by_range = project.queue("by_range", captured_after="2024-05-01T00:00:00Z",
-                             captured_before="2024-05-02T00:00:00Z")  # fmt: skip
+    by_range = project.queue(
+        "by_range", captured_after="2024-05-01T00:00:00Z", captured_before="2024-05-02T00:00:00Z"
+    )
     assert by_range["queued"] == 2  # after is inclusive, before exclusive
     assert {str(a.image_id) for a in project.analyses("by_range")} == set(in_sequence)
     naive = project.queue("naive_is_utc", captured_after="2024-05-02T00:00:00")
@@ -140,8 +156,7 @@ def test_retry_failed_queues_a_new_run_for_failed_images(project: Project):
         claimed = client.claim("w", "yolo_v8", limit=1)["analyses"][0]
         client.finalize_analysis(claimed["id"], "failed", error_message="boom")
     assert project.queue()["queued"] == 0
-    assert project.queue(retry_failed=True) == {"queued": 1, "already_present": 1,
-                                                "over_limit": 0}  # fmt: skip
+    assert project.queue(retry_failed=True) == {"queued": 1, "already_present": 1, "over_limit": 0}
     again = [a for a in project.analyses() if str(a.image_id) == claimed["image_id"]]
     assert sorted(a.status for a in again) == ["failed", "queued"]
 
@@ -149,8 +164,9 @@ def test_retry_failed_queues_a_new_run_for_failed_images(project: Project):
 def test_images_at_their_analysis_limit_are_skipped(lookout_factory):
     lookout = lookout_factory(ML_MAX_ANALYSES_PER_IMAGE=1)
     project = make_project(lookout, images=2)
-    created = project.client.post(f"/api/images/{project.image_ids[0]}/analyses",
-                                  json={"model_name": "other"})  # fmt: skip
+    created = project.client.post(
+        f"/api/images/{project.image_ids[0]}/analyses", json={"model_name": "other"}
+    )
     assert created.status_code == 201
     assert project.queue() == {"queued": 1, "already_present": 0, "over_limit": 1}
 
@@ -162,13 +178,19 @@ def test_images_at_their_analysis_limit_are_skipped(lookout_factory):
         ({}, 400, "model_name"),
         ({"model_name": "m", "limit": 0}, 400, "limit"),
         ({"model_name": "m", "sequence_id": str(uuid.uuid4())}, 404, "sequence_id"),
-        ({"model_name": "m", "captured_after": "2024-02-01T00:00:00Z",
-          "captured_before": "2024-01-01T00:00:00Z"}, 400, "captured_after"),
+        (
+            {
+                "model_name": "m",
+                "captured_after": "2024-02-01T00:00:00Z",
+                "captured_before": "2024-01-01T00:00:00Z",
+            },
+            400,
+            "captured_after",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_queue_requests_name_the_field(project: Project, body, status, field):
-    response = project.client.post(f"/api/projects/{project.project_id}/analyses:queue",
-                                   json=body)  # fmt: skip
+    response = project.client.post(f"/api/projects/{project.project_id}/analyses:queue", json=body)
     assert response.status_code == status, response.text
     assert response.json()["field"] == field
     assert project.analyses() == []
@@ -206,7 +228,11 @@ def test_claim_hands_out_analyses_under_a_lease(project: Project):
         assert stored.lease_expires_at - utcnow() > timedelta(seconds=50)
         assert len(client.claim("worker-b", "yolo_v8", limit=5)["analyses"]) == 1
         assert client.claim("worker-b", "yolo_v8", limit=5) == {
-            "analyses": [], "remaining": 0, "requeued": 0, "failed": 0}  # fmt: skip
+            "analyses": [],
+            "remaining": 0,
+            "requeued": 0,
+            "failed": 0,
+        }
 
 
 def test_claim_filters_by_model_version_and_project(lookout: Lookout):
@@ -298,8 +324,10 @@ def test_heartbeat_extends_only_the_holders_lease_and_release_gives_it_back(proj
         assert beat["status"] == "processing" and beat["worker_id"] == "worker-a"
         after = _get(project, held["id"]).lease_expires_at
         assert after - before > timedelta(seconds=500)
-        for call in (lambda: client.heartbeat(held["id"], "worker-b"),
-                     lambda: client.release(held["id"], "worker-b")):  # fmt: skip
+        for call in (
+            lambda: client.heartbeat(held["id"], "worker-b"),
+            lambda: client.release(held["id"], "worker-b"),
+        ):
             with pytest.raises(LookoutAPIError) as refused:
                 call()
             assert refused.value.status_code == 409
@@ -358,8 +386,9 @@ def test_worker_endpoints_require_a_v1_signature(project: Project):
     claim = {"worker_id": "w", "model_name": "yolo_v8"}
     unsigned = raw.post("/api/analyses:claim", json=claim)
     assert unsigned.status_code == 401
-    legacy = raw.post("/api/analyses:claim", content=json.dumps(claim),
-                      headers=python_client_headers(claim))  # fmt: skip
+    legacy = raw.post(
+        "/api/analyses:claim", content=json.dumps(claim), headers=python_client_headers(claim)
+    )
     assert legacy.status_code == 401 and "only the v1 scheme" in legacy.json()["detail"]
     with QueueClient(project.url, "wrong-secret", retries=0) as wrong:
         with pytest.raises(LookoutAPIError) as refused:
@@ -392,8 +421,9 @@ def test_the_image_of_an_analysis_is_served_to_signed_workers_only(project: Proj
 def test_the_queue_client_queues_with_the_api_key(project: Project):
     project.upload(1)
     with _client(project) as client:
-        answer = client.queue(project.project_id, "yolo_v8", "v1", limit=1,
-                              parameters={"iou_threshold": 0.5})  # fmt: skip
+        answer = client.queue(
+            project.project_id, "yolo_v8", "v1", limit=1, parameters={"iou_threshold": 0.5}
+        )
         assert answer == {"queued": 1, "already_present": 0, "over_limit": 0}
         assert client.queue(project.project_id, "yolo_v8", "v1")["queued"] == 1
     assert [a.parameters for a in project.analyses()][0] == {"iou_threshold": 0.5}

@@ -24,8 +24,14 @@ PYTHON = SCRIPTS / "yolov8_ml_pipeline.py"
 def _env(project: Project, **extra: str) -> dict[str, str]:
     drop = ("ML_CALLBACK_HMAC", "API_KEY", "YOLO_MODEL_PATH", "LOOKOUT_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update({"LOOKOUT_URL": project.url, "API_KEY": project.api_key,
-                "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET, **extra})  # fmt: skip
+    env.update(
+        {
+            "LOOKOUT_URL": project.url,
+            "API_KEY": project.api_key,
+            "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET,
+            **extra,
+        }
+    )
     return env
 
 
@@ -54,8 +60,11 @@ def test_the_documented_command_analyzes_limit_images(
     analyses = project.analyses()
     assert sorted(str(a.image_id) for a in analyses) == sorted(project.image_ids[:2])
     assert all(a.status == "completed" and a.model_version == version for a in analyses)
-    assert all([(p.class_name, p.confidence, p.data["bbox"]) for p in project.predictions(a.id)]
-               == EXPECTED for a in analyses)  # fmt: skip
+    assert all(
+        [(p.class_name, p.confidence, p.data["bbox"]) for p in project.predictions(a.id)]
+        == EXPECTED
+        for a in analyses
+    )
     # Again, with room for more: only the image left is analyzed.
     second = _run(["./run_yolov8_pipeline.sh", project.project_id, "--limit", "5"], env)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -64,20 +73,24 @@ def test_the_documented_command_analyzes_limit_images(
     assert sorted(str(a.image_id) for a in project.analyses()) == sorted(project.image_ids)
 
 
-def test_install_deps_runs_uv_sync_first(sqlite_project: Project, model: Path, tmp_path: Path,
-                                         needs_uv):  # fmt: skip
+def test_install_deps_runs_uv_sync_first(
+    sqlite_project: Project, model: Path, tmp_path: Path, needs_uv
+):
     real_uv = shutil.which("uv")
     calls = tmp_path / "uv-calls.txt"
     fake = tmp_path / "bin" / "uv"
     fake.parent.mkdir()
     # Records each call; `uv sync` is recorded only (the test environment is already synced).
-    fake.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\n[ "$1" = sync ] && exit 0\n'
-                    f'exec "{real_uv}" "$@"\n')  # fmt: skip
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" >> "{calls}"\n[ "$1" = sync ] && exit 0\nexec "{real_uv}" "$@"\n'
+    )
     fake.chmod(0o755)
     env = _env(sqlite_project, YOLO_MODEL_PATH=str(model))
     env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
-    result = _run(["./run_yolov8_pipeline.sh", sqlite_project.project_id, "--install-deps",
-                   "--limit", "5"], env)  # fmt: skip
+    result = _run(
+        ["./run_yolov8_pipeline.sh", sqlite_project.project_id, "--install-deps", "--limit", "5"],
+        env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     recorded = calls.read_text().splitlines()
     assert recorded[0] == "sync" and recorded[1].startswith("run --no-sync")
@@ -93,8 +106,16 @@ def test_a_missing_model_is_a_clear_error_and_queues_nothing(
     assert result.returncode == 2
     assert "pass --model PATH or set YOLO_MODEL_PATH" in result.stderr
     assert "never downloads" in result.stderr and "Traceback" not in result.stderr
-    absent = _run([sys.executable, str(PYTHON), sqlite_project.project_id, "--model",
-                   str(tmp_path / "absent.onnx")], env)  # fmt: skip
+    absent = _run(
+        [
+            sys.executable,
+            str(PYTHON),
+            sqlite_project.project_id,
+            "--model",
+            str(tmp_path / "absent.onnx"),
+        ],
+        env,
+    )
     assert absent.returncode == 2 and "model file not found" in absent.stderr
     no_project = _run(["./run_yolov8_pipeline.sh"], env)
     assert no_project.returncode == 2 and "name the project" in no_project.stderr
@@ -108,15 +129,20 @@ def test_the_python_script_reads_a_dotenv_file_and_reports_server_errors(
     env = _env(project)
     del env["ML_CALLBACK_HMAC_SECRET"]
     # `source .env` without export does not reach the script: it reads .env itself.
-    (tmp_path / ".env").write_text(f"ML_CALLBACK_HMAC_SECRET='{HMAC_SECRET}'\n"
-                                   f"YOLO_MODEL_PATH={model}\n")  # fmt: skip
-    ok = _run([sys.executable, str(PYTHON), project.project_id, "--model-version", "v1"], env,
-              cwd=tmp_path)  # fmt: skip
+    (tmp_path / ".env").write_text(
+        f"ML_CALLBACK_HMAC_SECRET='{HMAC_SECRET}'\nYOLO_MODEL_PATH={model}\n"
+    )
+    ok = _run(
+        [sys.executable, str(PYTHON), project.project_id, "--model-version", "v1"],
+        env,
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     [analysis] = project.analyses()
     assert (analysis.model_version, analysis.status) == ("v1", "completed")
     assert analysis.parameters == {"confidence_threshold": 0.25, "iou_threshold": 0.45}
-    unknown = _run([sys.executable, str(PYTHON), "00000000-0000-0000-0000-000000000000"], env,
-                   cwd=tmp_path)  # fmt: skip
+    unknown = _run(
+        [sys.executable, str(PYTHON), "00000000-0000-0000-0000-000000000000"], env, cwd=tmp_path
+    )
     assert unknown.returncode == 4
     assert "could not queue the model" in unknown.stderr and "not found" in unknown.stderr

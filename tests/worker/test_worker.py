@@ -47,8 +47,13 @@ from tests.worker.support import (
 
 
 def _config(project: Project, *models: ModelSpec, **settings: Any) -> WorkerConfig:
-    values: dict[str, Any] = {"drain": True, "progress": False, "poll_seconds": 0.1,
-                              "max_poll_seconds": 0.5, "retries": 1}  # fmt: skip
+    values: dict[str, Any] = {
+        "drain": True,
+        "progress": False,
+        "poll_seconds": 0.1,
+        "max_poll_seconds": 0.5,
+        "retries": 1,
+    }
     values.update(settings)
     return WorkerConfig(project.url, HMAC_SECRET, list(models), **values)
 
@@ -62,8 +67,7 @@ def _run(project: Project, *models: ModelSpec, **settings: Any) -> tuple[int, Wo
 
 
 def _boxes(project: Project, analysis_id: Any) -> list[tuple[str, float, list[float]]]:
-    return [(p.class_name, p.confidence, p.data["bbox"])
-            for p in project.predictions(analysis_id)]  # fmt: skip
+    return [(p.class_name, p.confidence, p.data["bbox"]) for p in project.predictions(analysis_id)]
 
 
 def _log(path: Path) -> str:
@@ -73,17 +77,21 @@ def _log(path: Path) -> str:
 def test_the_worker_posts_the_known_boxes_with_overlay_and_summary(project: Project, model: Path):
     project.upload(2)
     assert project.queue(model_version="v8.0.0")["queued"] == 3
-    code, worker = _run(project, ModelSpec("yolo_v8", model), concurrency=2, batch_size=2,
-                        worker_id="worker-1")  # fmt: skip
+    code, worker = _run(
+        project, ModelSpec("yolo_v8", model), concurrency=2, batch_size=2, worker_id="worker-1"
+    )
     assert code == EXIT_OK
     assert (worker.stats.completed, worker.stats.failed, worker.stats.detections) == (3, 0, 9)
     for analysis in project.analyses():
         read = project.client.get(f"/api/analyses/{analysis.id}").json()
         assert read["status"] == "completed" and read["error_message"] is None
-        assert [(a["class_name"], a["confidence"], a["data"]["bbox"], a["data"]["format"])
-                for a in read["annotations"]] == [(*e, "xyxy") for e in EXPECTED]  # fmt: skip
+        assert [
+            (a["class_name"], a["confidence"], a["data"]["bbox"], a["data"]["format"])
+            for a in read["annotations"]
+        ] == [(*e, "xyxy") for e in EXPECTED]
         assert read["annotations"][0]["bbox_xyxyn"] == pytest.approx(
-            [48 / IMAGE_W, 32 / IMAGE_H, 80 / IMAGE_W, 64 / IMAGE_H])  # fmt: skip
+            [48 / IMAGE_W, 32 / IMAGE_H, 80 / IMAGE_W, 64 / IMAGE_H]
+        )
         summary = read["summary"]
         assert summary["total_detections"] == 3
         assert summary["classes"] == {"fire": 2, "smoke": 1}
@@ -95,7 +103,8 @@ def test_the_worker_posts_the_known_boxes_with_overlay_and_summary(project: Proj
         stored = project.analyses()
         assert all(a.worker_id == "worker-1" and a.attempts == 1 for a in stored)
         [artifact] = project.client.get(f"/api/analyses/{analysis.id}/artifacts").json()[
-            "artifacts"]  # fmt: skip
+            "artifacts"
+        ]
         assert (artifact["name"], artifact["state"]) == ("detections.png", "uploaded")
         png = project.client.get(f"/api/analyses/{analysis.id}/artifacts/detections.png")
         with Image.open(io.BytesIO(png.content)) as overlay:
@@ -145,8 +154,9 @@ def test_a_corrupt_image_fails_with_its_reason_and_the_worker_carries_on(
     assert failed.error_message == "could not decode the image: not a known image format"
     assert failed.summary["error"] == failed.error_message
     assert project.predictions(failed.id) == []
-    assert all(a.status == "completed" and len(_boxes(project, a.id)) == 3
-               for a in by_image.values())  # fmt: skip
+    assert all(
+        a.status == "completed" and len(_boxes(project, a.id)) == 3 for a in by_image.values()
+    )
 
 
 def test_a_corrupt_model_fails_its_analyses_and_the_worker_serves_the_others(
@@ -158,8 +168,9 @@ def test_a_corrupt_model_fails_its_analyses_and_the_worker_serves_the_others(
     project.upload(1)
     project.queue("yolo_v8")
     project.queue("broken_model")
-    code, worker = _run(project, ModelSpec("yolo_v8", model), ModelSpec("broken_model", broken),
-                        batch_size=4)  # fmt: skip
+    code, worker = _run(
+        project, ModelSpec("yolo_v8", model), ModelSpec("broken_model", broken), batch_size=4
+    )
     assert code == EXIT_FAILURES
     assert (worker.stats.completed, worker.stats.failed) == (2, 2)
     for analysis in project.analyses("broken_model"):
@@ -205,8 +216,15 @@ def test_a_worker_that_lost_its_lease_writes_nothing(project: Project, model: Pa
             claimed.set()
             go_on.wait(30)
 
-    worker = Paused(_config(project, ModelSpec("yolo_v8", model), worker_id="worker-a",
-                            heartbeat_seconds=3600, lease_seconds=60))  # fmt: skip
+    worker = Paused(
+        _config(
+            project,
+            ModelSpec("yolo_v8", model),
+            worker_id="worker-a",
+            heartbeat_seconds=3600,
+            lease_seconds=60,
+        )
+    )
     outcome: list[int] = []
     thread = threading.Thread(target=lambda: outcome.append(worker.run()))
     thread.start()
@@ -221,8 +239,11 @@ def test_a_worker_that_lost_its_lease_writes_nothing(project: Project, model: Pa
         from lookout.db import utcnow
 
         with project.lookout.sessions() as session:
-            session.execute(sa.update(Analysis).where(Analysis.id == held.id)
-                            .values(lease_expires_at=utcnow() - timedelta(seconds=1)))  # fmt: skip
+            session.execute(
+                sa.update(Analysis)
+                .where(Analysis.id == held.id)
+                .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+            )
             session.commit()
         with QueueClient(project.url, HMAC_SECRET) as other:
             [taken] = other.claim("worker-b", "yolo_v8")["analyses"]
@@ -278,22 +299,43 @@ def test_a_killed_worker_s_analysis_is_requeued_after_its_lease_and_completed_by
 ):
     project.queue()
     [analysis] = project.analyses()
-    victim = start_worker(project.url, model, "--worker-id", "victim", "--lease-seconds", "2",
-                          log=tmp_path / "victim.log",
-                          LOOKOUT_WORKER_PAUSE_AFTER_CLAIM="600")  # fmt: skip
+    victim = start_worker(
+        project.url,
+        model,
+        "--worker-id",
+        "victim",
+        "--lease-seconds",
+        "2",
+        log=tmp_path / "victim.log",
+        LOOKOUT_WORKER_PAUSE_AFTER_CLAIM="600",
+    )
     try:
-        assert wait_until(lambda: project.analyses()[0].worker_id == "victim", timeout=60), (
-            _log(tmp_path / "victim.log"))  # fmt: skip
+        assert wait_until(lambda: project.analyses()[0].worker_id == "victim", timeout=60), _log(
+            tmp_path / "victim.log"
+        )
         assert wait_until(lambda: "pausing" in _log(tmp_path / "victim.log"), timeout=30)
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
     assert project.analyses()[0].status == "processing"
     rescuer = subprocess.run(
-        worker_command(project.url, model, "--worker-id", "rescuer", "--limit", "1",
-                       "--poll-seconds", "0.2", "--max-poll-seconds", "0.5"),
-        env=worker_env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        worker_command(
+            project.url,
+            model,
+            "--worker-id",
+            "rescuer",
+            "--limit",
+            "1",
+            "--poll-seconds",
+            "0.2",
+            "--max-poll-seconds",
+            "0.5",
+        ),
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rescuer.returncode == EXIT_OK, rescuer.stdout + rescuer.stderr
     [done] = project.analyses()
     assert done.id == analysis.id
@@ -308,9 +350,18 @@ def test_sigterm_releases_claimed_analyses_and_exits_cleanly(
     project.upload(1)
     project.queue()
     log = tmp_path / "worker.log"
-    process = start_worker(project.url, model, "--worker-id", "polite", "--batch-size", "2",
-                           "--concurrency", "2", log=log,
-                           LOOKOUT_WORKER_PAUSE_AFTER_CLAIM="600")  # fmt: skip
+    process = start_worker(
+        project.url,
+        model,
+        "--worker-id",
+        "polite",
+        "--batch-size",
+        "2",
+        "--concurrency",
+        "2",
+        log=log,
+        LOOKOUT_WORKER_PAUSE_AFTER_CLAIM="600",
+    )
     try:
         assert wait_until(lambda: _log(log).count("pausing") == 2, timeout=60), _log(log)
         assert all(a.status == "processing" for a in project.analyses())
@@ -321,31 +372,44 @@ def test_sigterm_releases_claimed_analyses_and_exits_cleanly(
             process.kill()
     assert "SIGTERM" in _log(log)
     analyses = project.analyses()
-    assert all(a.status == "queued" and a.attempts == 0 and a.worker_id is None
-               for a in analyses)  # fmt: skip
+    assert all(a.status == "queued" and a.attempts == 0 and a.worker_id is None for a in analyses)
 
 
 def test_the_command_line_explains_bad_settings_with_exit_codes(
     sqlite_project: Project, model: Path, tmp_path: Path
 ):
     project = sqlite_project  # SQLite only: nothing here depends on the database
-    missing = subprocess.run(worker_command(project.url, tmp_path / "nope.onnx"), env=worker_env(),
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    missing = subprocess.run(
+        worker_command(project.url, tmp_path / "nope.onnx"),
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == EXIT_CONFIG
     assert "model file not found" in missing.stderr and "Traceback" not in missing.stderr
     env = worker_env()
     del env["ML_CALLBACK_HMAC_SECRET"]
-    no_secret = subprocess.run(worker_command(project.url, model), env=env,
-                               capture_output=True, text=True, timeout=60)  # fmt: skip
+    no_secret = subprocess.run(
+        worker_command(project.url, model), env=env, capture_output=True, text=True, timeout=60
+    )
     assert no_secret.returncode == EXIT_CONFIG and "ML_CALLBACK_HMAC_SECRET" in no_secret.stderr
-    wrong = subprocess.run(worker_command(project.url, model, "--drain"),
-                           env=worker_env(ML_CALLBACK_HMAC_SECRET="wrong"),
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    wrong = subprocess.run(
+        worker_command(project.url, model, "--drain"),
+        env=worker_env(ML_CALLBACK_HMAC_SECRET="wrong"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert wrong.returncode == EXIT_SERVER
     assert "refused the claim" in wrong.stderr and "Invalid HMAC signature" in wrong.stderr
-    bad_serve = subprocess.run(worker_command(project.url, model, "--serve", "nopath"),
-                               env=worker_env(), capture_output=True, text=True,
-                               timeout=60)  # fmt: skip
+    bad_serve = subprocess.run(
+        worker_command(project.url, model, "--serve", "nopath"),
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad_serve.returncode == EXIT_CONFIG and "NAME=PATH" in bad_serve.stderr
 
 
@@ -356,9 +420,19 @@ def test_the_queue_command_queues_like_the_api(project: Project):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOKOUT_", "DATABASE_URL"))}
     env["DATABASE_URL"] = project.lookout.settings.resolved_database_url
     env["LOOKOUT_DATA_DIR"] = str(project.lookout.settings.data_dir)
-    command = [sys.executable, "-m", "lookout.cli", "queue", project.project_id,
-               "--model-name", "yolo_v8", "--model-version", "v1",
-               "--parameters", '{"confidence_threshold": 0.5}']  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "lookout.cli",
+        "queue",
+        project.project_id,
+        "--model-name",
+        "yolo_v8",
+        "--model-version",
+        "v1",
+        "--parameters",
+        '{"confidence_threshold": 0.5}',
+    ]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     assert "queued 1 analyses of yolo_v8 v1; 0 images already had one" in first.stdout
@@ -366,11 +440,19 @@ def test_the_queue_command_queues_like_the_api(project: Project):
     assert "queued 0 analyses" in again.stdout and "1 images already had one" in again.stdout
     [analysis] = project.analyses()
     assert analysis.parameters == {"confidence_threshold": 0.5} and analysis.created_by_id is None
-    as_owner = subprocess.run([*command, "--as", "worker-owner@example.org"], env=env,
-                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+    as_owner = subprocess.run(
+        [*command, "--as", "worker-owner@example.org"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert as_owner.returncode == 0 and "queued 0" in as_owner.stdout
     unknown = subprocess.run(
         [sys.executable, "-m", "lookout.cli", "queue", str(uuid.uuid4())],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unknown.returncode == 1 and "not found" in unknown.stderr
