@@ -111,7 +111,7 @@ def build(url: str, storage: Path, images: int) -> str:
         for number, key in enumerate(keys):
             # The same bytes for every frame: hard links, not copies, with a new source file
             # before the file system's limit of links to one file (65,000 on ext4).
-            source = storage / f"bench-{number // 50_000}.jpg"
+            source = storage / f"{tag}-{number // 50_000}.jpg"
             if number % 50_000 == 0:
                 source.write_bytes(JPEG)
             target = storage / key
