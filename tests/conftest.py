@@ -24,6 +24,15 @@ from tests.support import LiveServer, Lookout, free_port
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 HMAC_SECRET = "test-hmac-secret"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def unavailable(reason: str) -> None:
@@ -165,3 +174,25 @@ def lookout(lookout_factory: Any) -> Lookout:
 @pytest.fixture
 def tables() -> list[str]:
     return sorted(Base.metadata.tables)
+
+
+# One browser for the whole session (here, so every folder's tests share it: two Playwright
+# sync instances cannot run at once).
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable(f"playwright is not installed: {exc}")
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    except Exception as exc:
+        playwright.stop()
+        unavailable(f"could not launch {CHROMIUM}: {exc}")
+    yield browser
+    browser.close()
+    playwright.stop()

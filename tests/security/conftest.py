@@ -29,7 +29,6 @@ from lookout.storage import LocalStorage, make_storage
 from tests.conftest import HMAC_SECRET
 from tests.exports.builders import Seq, World, distinct_jpeg, make_world, smoke
 from tests.support import Lookout
-from tests.web.conftest import chromium  # noqa: F401 - the browser, for the API docs' policy
 
 PROXY_SECRET = "proxy-secret-3c1f9b2e"
 WRONG_SECRET = "not-the-hmac-secret"

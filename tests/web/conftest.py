@@ -22,16 +22,6 @@ from lookout.config import Settings
 from lookout.demo import DemoSummary, load_demo
 from tests.support import Lookout
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # The guide's screenshots are rewritten only when asked (LOOKOUT_SCREENSHOTS=docs/screenshots),
 # so a test run leaves the working tree as it found it.
 SCREENSHOTS = Path(
@@ -40,33 +30,6 @@ SCREENSHOTS = Path(
 VIEWPORT = {"width": 1280, "height": 800}
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def unavailable(reason: str) -> None:
-    """Fail in CI, skip elsewhere (as tests/conftest.py does for every component)."""
-    if IN_CI:
-        pytest.fail(f"required test component unavailable in CI: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session."""
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        unavailable(f"playwright is not installed: {exc}")
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    except Exception as exc:
-        playwright.stop()
-        unavailable(f"could not launch {CHROMIUM}: {exc}")
-    yield browser
-    browser.close()
-    playwright.stop()
 
 
 class Console:
