@@ -9,9 +9,7 @@ callbacks are signed with the v1 scheme exactly as the SDK signs them.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -224,32 +222,6 @@ class Database:
 
 
 # --- requests ---------------------------------------------------------------------------------
-
-
-def boxes(count: int, seed: int = 0, *, width: int = 640, height: int = 480) -> list[dict]:
-    """`count` boxes in the ML document's default format (xywh pixels)."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        w, h = rng.uniform(5, width / 5), rng.uniform(5, height / 5)
-        x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
-        out.append(
-            {
-                "annotation_type": "bounding_box",
-                "class_name": rng.choice(("smoke", "fire", "cloud")),
-                "confidence": round(rng.uniform(0.05, 0.99), 4),
-                "data": {
-                    "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
-                    "format": "xywh",
-                },
-            }
-        )
-    return out
-
-
-def bulk_body(count: int, seed: int = 0) -> bytes:
-    """A bulk post body as the SDK sends it (compact JSON)."""
-    return json.dumps({"annotations": boxes(count, seed)}, separators=(",", ":")).encode()
 
 
 def bulk_path(analysis_id: str) -> str:

@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import bulk_body
 from tests.reliability.record import record, size
 from tests.reliability.server_support import (
     Database,
     ServeProcess,
     backend_of,
-    bulk_body,
     create_analysis,
     create_project,
     fresh_postgres_url,

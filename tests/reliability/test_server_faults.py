@@ -23,6 +23,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bench.common import bulk_body
 from lookout.accounts import service as accounts
 from lookout.analyses.models import Artifact, ArtifactState
 from lookout.images.models import Image
@@ -33,7 +34,6 @@ from tests.reliability.server_support import (
     ServeProcess,
     StorageSwitch,
     backend_of,
-    bulk_body,
     bulk_path,
     create_analysis,
     create_project,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
 from PIL import Image as PILImage
 
+from bench.ui import wait_js as wait_js  # one poller for the tests and the UI benchmark
 from lookout.analyses import service as analyses
 from lookout.analyses.models import Analysis
 from lookout.images.models import Image
@@ -109,27 +109,6 @@ def canvas_alpha_sum(page: Any, selector: str, rect: tuple[float, float, float, 
 def to_screen(view: dict[str, float], xn: float, yn: float) -> tuple[float, float]:
     """Normalized image coordinates to CSS pixels of the stage, from the page's view."""
     return view["ox"] + xn * view["w"] * view["scale"], view["oy"] + yn * view["h"] * view["scale"]
-
-
-def wait_js(page: Any, expression: str, timeout: float = 15.0) -> Any:
-    """Poll a JavaScript expression until it is truthy.
-
-    Playwright's wait_for_function evaluates its predicate with `eval`, which the pages' CSP
-    (rightly) forbids; page.evaluate goes through the debugger protocol and is not affected.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = page.evaluate(expression)
-        except Exception as exc:  # a navigation replaced the page under us: poll again
-            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
-                raise
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {expression}: last value {value!r}")
-        page.wait_for_timeout(50)
 
 
 def stable_view(page: Any, name: str = "lookoutReview") -> dict[str, float]:
