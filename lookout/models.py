@@ -8,6 +8,7 @@ from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: 
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.sequences.models import Camera, Sequence, SequenceReview
+from lookout.storage.models import LeftoverObject
 
 __all__ = [
     "ApiKey",
@@ -18,6 +19,7 @@ __all__ = [
     "Group",
     "IdempotencyRecord",
     "Image",
+    "LeftoverObject",
     "Membership",
     "Prediction",
     "Project",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -31,6 +34,7 @@ class LiveServer:
     """A real uvicorn server on loopback in a background thread."""
 
     def __init__(self, app: Any, *, port: int | None = None) -> None:
+        self.app = app
         self.port = port or free_port()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none"
@@ -161,3 +165,111 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+class TcpProxy:
+    """A TCP forwarder in front of a server that can be cut: an outage of that server.
+
+    Cut, it resets every open connection and every new one (the client sees its connection
+    reset, as when a storage node goes down behind its load balancer); restored, it forwards
+    again on the same address. Muted, requests still reach the server but each connection is
+    reset as its answer comes back: the client cannot tell whether its write happened.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.up = True
+        self.answers = True
+        self.closed = False
+        self.refused = 0
+        self.forwarded = 0
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept_loop, name="proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        return self
+
+    def cut(self) -> None:
+        self.up = False
+        with self._lock:
+            doomed, self._open = self._open, set()
+        for sock in doomed:
+            _reset(sock)
+
+    def restore(self) -> None:
+        self.up = True
+        self.answers = True
+
+    def mute(self) -> None:
+        self.answers = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.cut()
+        self._thread.join(5)
+        self.listener.close()
+
+    def _accept_loop(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self.up:
+                self.refused += 1
+                _reset(client)
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                _reset(client)
+                continue
+            server.settimeout(None)
+            client.settimeout(None)
+            self.forwarded += 1
+            with self._lock:
+                self._open |= {client, server}
+            for source, target, answer in ((client, server, False), (server, client, True)):
+                pump = threading.Thread(
+                    target=self._pump, args=(source, target, answer), daemon=True
+                )
+                pump.start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, answer: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                # "100 Continue" only asks for the body: what is muted is the final answer.
+                if answer and not self.answers and not data.startswith(b"HTTP/1.1 100 "):
+                    _reset(target)
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._open -= {source, target}
+            for sock in (source, target):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    """Drop a connection: the peer sees it reset (the shutdown also wakes a pump's recv)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()

@@ -50,7 +50,7 @@ from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.rendering import RenderedCache, iso, render_json
-from lookout.storage import ObjectNotFound, ObjectStorage
+from lookout.storage import ObjectNotFound, ObjectStorage, cleanup
 
 log = logging.getLogger(__name__)
 
@@ -985,7 +985,7 @@ def delete_analysis(
     session.delete(analysis)
     session.commit()
     for key in keys:
-        _delete_quietly(storage, key)
+        cleanup.discard(session, storage, key)
 
 
 def analyses_of_image(
@@ -1025,5 +1025,5 @@ def analyses_of_image(
 def _delete_quietly(storage: ObjectStorage, key: str) -> None:
     try:
         storage.delete(key)
-    except Exception:  # the row is gone; a leftover object is only logged
+    except Exception:  # a rejected upload keeps its row; a leftover object is only logged
         log.exception("could not delete object %s", key)

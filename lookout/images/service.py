@@ -33,7 +33,7 @@ from lookout.projects import service as projects
 from lookout.projects.models import Project
 from lookout.rendering import RenderedCache, render_json
 from lookout.sequences.models import Sequence
-from lookout.storage import ObjectNotFound, ObjectStorage
+from lookout.storage import ObjectNotFound, ObjectStorage, StorageError, cleanup
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,12 @@ def store_image(
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
     image_id = uuid.uuid4()
     key = f"projects/{project_id}/images/{image_id}.{EXTENSIONS[facts.content_type]}"
-    storage.put_file(key, upload.stream, facts.content_type)
+    try:
+        storage.put_file(key, upload.stream, facts.content_type)
+    except StorageError:
+        # The object may have landed even though the answer did not.
+        cleanup.note_leftover(session, storage, key, "upload failed")
+        raise
     image = Image(
         id=image_id,
         project_id=project_id,
@@ -149,13 +154,14 @@ def store_image(
     except BaseException as exc:
         # No object without its row: undo the write, then answer with the winner if it raced.
         session.rollback()
-        _delete_quietly(storage, key)
+        cleanup.discard(session, storage, key)
         if isinstance(exc, IntegrityError) and upload.source:
             existing = _find_by_source(session, upload.source, upload.source_id or "")
             if existing is not None:
                 _check_same_project(existing, project_id)
                 return StoredImage(existing, existing=True)
         raise
+    cleanup.sweep_if_due(session, storage, keys_in_use)
     return StoredImage(image, existing=False)
 
 
@@ -173,13 +179,6 @@ def _clean_filename(name: str | None) -> str | None:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())
     return name[:255] or None
-
-
-def _delete_quietly(storage: ObjectStorage, key: str) -> None:
-    try:
-        storage.delete(key)
-    except Exception:  # the original error matters more; the orphan is logged
-        log.exception("could not remove object %s after a failed upload", key)
 
 
 def encode_cursor(image: Image) -> str:
@@ -450,7 +449,11 @@ def thumbnail_bytes(session: Session, storage: ObjectStorage, *, image: Image, s
         raise NotFound(f"the content of image {image.id} is missing from storage") from exc
     thumb = make_thumbnail(original, size)
     key = f"projects/{image.project_id}/thumbnails/{image.id}.jpg"
-    storage.put_bytes(key, thumb, "image/jpeg")
+    try:
+        storage.put_bytes(key, thumb, "image/jpeg")
+    except StorageError:
+        cleanup.note_leftover(session, storage, key, "thumbnail upload failed")
+        raise
     image.thumbnail_key = key
     session.commit()
     return thumb
@@ -472,6 +475,16 @@ def stored_keys(session: Session, condition: sa.ColumnElement[bool]) -> list[str
     return keys + list(session.scalars(artifacts))
 
 
+def keys_in_use(session: Session, keys: list[str]) -> set[str]:
+    """Those of `keys` a row holds (a thumbnail key comes back when it is made again)."""
+    held = sa.union_all(
+        sa.select(Image.object_key.label("key")).where(Image.object_key.in_(keys)),
+        sa.select(Image.thumbnail_key).where(Image.thumbnail_key.in_(keys)),
+        sa.select(Artifact.object_key).where(Artifact.object_key.in_(keys)),
+    )
+    return set(session.scalars(held))
+
+
 def delete_image(
     session: Session, storage: ObjectStorage, *, principal: Principal, image_id: uuid.UUID
 ) -> None:
@@ -481,7 +494,7 @@ def delete_image(
     session.delete(image)
     session.commit()
     for key in keys:
-        _delete_quietly(storage, key)
+        cleanup.discard(session, storage, key)
 
 
 def delete_project(
@@ -493,4 +506,4 @@ def delete_project(
     session.delete(project)
     session.commit()
     for key in keys:
-        _delete_quietly(storage, key)
+        cleanup.discard(session, storage, key)

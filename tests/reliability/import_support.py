@@ -10,14 +10,11 @@ import leaves behind, keyed by (source, source_id) so two databases can be compa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -30,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import sqlalchemy as sa
@@ -45,6 +41,7 @@ from lookout.fake_platform import create_app as create_platform_app
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.sequences.models import Camera, Sequence, SequenceReview
+from lookout.storage.models import LeftoverObject
 from tests.conftest import _ensure_template, make_settings
 from tests.support import LiveServer, Lookout
 
@@ -286,101 +283,6 @@ def new_sqlite_url(template: Path, folder: Path) -> str:
     return f"sqlite:///{target}"
 
 
-class TcpProxy:
-    """A TCP forwarder in front of a server that can be cut: an outage of that server.
-
-    Cut, it resets every open connection and every new one (the client sees its connection
-    reset, as when a storage node goes down behind its load balancer); restored, it forwards
-    again on the same address.
-    """
-
-    def __init__(self, upstream_url: str) -> None:
-        parts = urlsplit(upstream_url)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.up = True
-        self.closed = False
-        self.refused = 0
-        self.forwarded = 0
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept_loop, name="proxy", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def start(self) -> TcpProxy:
-        self._thread.start()
-        return self
-
-    def cut(self) -> None:
-        self.up = False
-        with self._lock:
-            doomed, self._open = self._open, set()
-        for sock in doomed:
-            _reset(sock)
-
-    def restore(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.closed = True
-        self.cut()
-        self._thread.join(5)
-        self.listener.close()
-
-    def _accept_loop(self) -> None:
-        while not self.closed:
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self.up:
-                self.refused += 1
-                _reset(client)
-                continue
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                _reset(client)
-                continue
-            server.settimeout(None)
-            client.settimeout(None)
-            self.forwarded += 1
-            with self._lock:
-                self._open |= {client, server}
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with self._lock:
-                self._open -= {source, target}
-            for sock in (source, target):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-
-
-def _reset(sock: socket.socket) -> None:
-    """Drop a connection: the peer sees it reset (the shutdown also wakes a pump's recv)."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(OSError):
-        sock.close()
-
-
 # ---------------------------------------------------------------- importer
 
 
@@ -505,6 +407,7 @@ class Snapshot:
     rows: dict[str, int]  # table -> row count (duplicates would show here)
     orphan_objects: list[str]
     missing_objects: list[str]
+    leftovers: list[str]  # keys noted for deletion (an upload or delete storage failed)
 
     def comparable(self, skip_review: str | None = None, versions: bool = True) -> dict[str, Any]:
         """Everything but the row counts, without the review of `skip_review`.
@@ -615,6 +518,7 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
             )
         review_rows = list(s.scalars(sa.select(SequenceReview)))
         artifact_keys = list(s.scalars(sa.select(Artifact.object_key)))
+        leftovers = sorted(s.scalars(sa.select(LeftoverObject.object_key)))
         rows = {
             table: s.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
             for table in (
@@ -707,4 +611,5 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
         rows=rows,
         orphan_objects=sorted(set(stored) - row_keys),
         missing_objects=sorted(row_keys - set(stored)),
+        leftovers=leftovers,
     )
