@@ -42,8 +42,8 @@ VIA_SERVER = "via-server"
 VIA_IMPORTER = "via-importer"
 # Review stages a person has touched: a draft never replaces them.
 HUMAN_STAGES = frozenset({"in_review", "annotated", "needs_check"})
-# At most this many sequences are worked on at once (frames have their own bound).
-MAX_SEQUENCE_WORKERS = 4
+# Frames the server fetches in one request (a sequence of the platform has 1 to ~30).
+FRAMES_PER_BATCH = 10
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -359,8 +359,10 @@ class Importer:
         return self.stats
 
     def _sequence_workers(self) -> int:
-        """How many sequences are worked on at once."""
-        return max(1, min(self.options.concurrency, MAX_SEQUENCE_WORKERS))
+        """How many sequences are worked on at once: each has one platform call at a time
+        (its detections, or Lookout fetching one of its frames), so the platform sees at
+        most --concurrency of them."""
+        return self.options.concurrency
 
     def _platform(self, cred: Credential) -> PlatformClient:
         """A platform client for one login, on the shared connection pool."""
@@ -621,11 +623,21 @@ class Importer:
         self._draft(seq.id, made.id, changed=not made.existing or created > 0)
 
     def _store_frames(self, job: Job, sequence_id: str, detections: list[PlatformDetection]) -> int:
-        """Store every frame on the bounded pool; returns how many are new, raises if any failed."""
+        """Store every frame; returns how many are new, raises if any failed.
+
+        Via the server, frames with a URL go in batches from this sequence's worker; the
+        others (and every frame via the importer) go through the pool bounded by --concurrency.
+        """
         assert self._frame_pool is not None
-        results = list(
-            self._frame_pool.map(lambda d: self._store_frame(job, sequence_id, d), detections)
-        )
+        via_server = self.options.transfer == VIA_SERVER
+        batched = [d for d in detections if via_server and d.url]
+        alone = [d for d in detections if not (via_server and d.url)]
+        pending = self._frame_pool.map(lambda d: self._store_frame(job, sequence_id, d), alone)
+        results: list[FrameResult] = []
+        for start in range(0, len(batched), FRAMES_PER_BATCH):
+            chunk = batched[start : start + FRAMES_PER_BATCH]
+            results += self._store_batch(job, sequence_id, chunk)
+        results += pending
         counts = Counter(r.status for r in results)
         created = {r.detection_id for r in results if r.status == "created"}
         flat = sum(not b.has_area for d in detections if d.id in created for b in d.boxes)
@@ -685,10 +697,46 @@ class Importer:
 
     # ------------------------------------------------------------ frames
 
-    def _store_frame(self, job: Job, sequence_id: str, det: PlatformDetection) -> FrameResult:
+    def _store_batch(
+        self, job: Job, sequence_id: str, batch: list[PlatformDetection]
+    ) -> list[FrameResult]:
+        """Frames the server fetches in one request; a frame it could not store goes alone."""
+        payloads = [frame_metadata(d) | {"url": d.url} for d in batch]
+        try:
+            answers = self.lookout.add_frames_from_urls(sequence_id, payloads)
+        except (LookoutError, TransportFailure) as exc:
+            log.warning(
+                "sequence %d: %d frames could not be sent together (%s); sending them one by one",
+                job.sequence.id,
+                len(batch),
+                exc,
+            )
+            return [self._store_frame(job, sequence_id, d) for d in batch]
+        results = []
+        for det, answer in zip(batch, answers, strict=True):
+            status = answer.get("status") if isinstance(answer, dict) else None
+            if status in (200, 201):
+                results.append(FrameResult(det.id, "existing" if status == 200 else "created"))
+                continue
+            detail = answer.get("detail") if isinstance(answer, dict) else answer
+            if status == 502:
+                log.warning(
+                    "Lookout could not fetch the frame of detection %d (%s); "
+                    "downloading it here instead",
+                    det.id,
+                    detail,
+                )
+            else:  # e.g. storage unavailable: retried alone, with the retry policy
+                log.info("frame of detection %d: %s (%s); sent alone", det.id, status, detail)
+            results.append(self._store_frame(job, sequence_id, det, via_server=status != 502))
+        return results
+
+    def _store_frame(
+        self, job: Job, sequence_id: str, det: PlatformDetection, *, via_server: bool = True
+    ) -> FrameResult:
         """Store one frame; any error is this frame's result, never an exception."""
         try:
-            return self._store_frame_steps(job, sequence_id, det)
+            return self._store_frame_steps(job, sequence_id, det, via_server)
         except (PlatformError, LookoutError, TransportFailure, SequenceFailed) as exc:
             log.warning("frame of detection %d failed: %s", det.id, exc)
             return FrameResult(det.id, "failed", str(exc))
@@ -696,10 +744,12 @@ class Importer:
             log.exception("frame of detection %d: unexpected error", det.id)
             return FrameResult(det.id, "failed", repr(exc))
 
-    def _store_frame_steps(self, job: Job, sequence_id: str, det: PlatformDetection) -> FrameResult:
+    def _store_frame_steps(
+        self, job: Job, sequence_id: str, det: PlatformDetection, via_server: bool
+    ) -> FrameResult:
         """Via the server (it fetches the URL); on a 502 or by choice, via the importer."""
         metadata = frame_metadata(det)
-        if self.options.transfer == VIA_SERVER and det.url:
+        if via_server and self.options.transfer == VIA_SERVER and det.url:
             try:
                 made = self.lookout.add_frame_from_url(sequence_id, metadata | {"url": det.url})
                 return FrameResult(det.id, "existing" if made.existing else "created")

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import httpx
 
-from lookout.platform_import.http import RetryPolicy, TransportFailure, error_detail, send
+from lookout.platform_import.http import (
+    RetryPolicy,
+    TransportFailure,
+    call_timeout,
+    error_detail,
+    send,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +103,26 @@ class LookoutClient:
         """Let the server fetch the frame from its URL and store it with its predictions."""
         path = f"/api/sequences/{sequence_id}/frames"
         return _upserted(self.request("POST", path, json=payload, final=_fetch_verdict))
+
+    def add_frames_from_urls(
+        self, sequence_id: str, payloads: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Let the server fetch several frames (one after the other); an answer per frame.
+
+        Each answer has `status` (201 stored, 200 already there, else this frame's error) and
+        `detail`. The call may last the single-frame timeout once per frame.
+        """
+        path = f"/api/sequences/{sequence_id}/frames:batch"
+        each = self.policy.timeout_s
+        timeout = call_timeout(replace(self.policy, timeout_s=each * len(payloads)))
+        response = self.request("POST", path, json={"frames": payloads}, timeout=timeout)
+        try:
+            answers = response.json()["frames"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LookoutError(f"{path}: the answer has no frames") from exc
+        if not isinstance(answers, list) or len(answers) != len(payloads):
+            raise LookoutError(f"{path}: {len(payloads)} frames sent, the answer does not match")
+        return answers
 
     def add_frame_file(
         self,

@@ -6,6 +6,8 @@ import logging
 import tempfile
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
@@ -23,15 +25,17 @@ from tenacity import (
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
 from lookout.db import release_read_only
-from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge
+from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge, Unavailable
 from lookout.fetching import BlockedAddress
 from lookout.images import service as images
 from lookout.images.models import Image
-from lookout.sequences.schemas import FrameMetadata
+from lookout.sequences.schemas import FrameFromUrl, FrameMetadata
 from lookout.sequences.service import get_sequence
-from lookout.storage import ObjectStorage
+from lookout.storage import ObjectStorage, StorageError
 
 log = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "object storage is unavailable, try again"
 
 
 class FetchFailed(LookoutError):
@@ -126,21 +130,138 @@ def add_frame(
 ) -> StoredFrame:
     """Store a frame and its model boxes in one transaction; a repeat answers the stored one."""
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
-    if (metadata.source is None) != (metadata.source_id is None):
-        raise InvalidInput("source and source_id go together", field="source_id")
-    if metadata.source and (existing := _existing_frame(session, metadata)) is not None:
-        if existing.sequence_id != sequence.id:
-            raise InvalidInput(
-                f"{metadata.source}:{metadata.source_id} is a frame of another sequence",
-                field="source_id",
-            )
-        return StoredFrame(existing, True, None, 0)
+    target = _Target(principal, sequence.id, sequence.project_id, max_pixels)
+    _check_source(metadata)
+    stored = _found(target, metadata, _existing_frames(session, [metadata]))
+    if stored is not None:
+        return stored
     if stream is None:
         assert http is not None and url is not None
         release_read_only(session)  # no database lock held while the URL answers
         stream = fetch_frame(http, url, limit=fetch_limit)
         # Named after the object, as when a client downloads the frame and uploads it.
         filename = filename or _object_name(url)
+    return _store_new(session, storage, target, metadata, stream, filename)
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    """One frame of a batch: stored (or found), or the error that stopped it."""
+
+    stored: StoredFrame | None = None
+    error: LookoutError | None = None
+
+
+def add_frames_from_urls(
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    sequence_id: uuid.UUID,
+    items: list[FrameFromUrl],
+    max_pixels: int,
+    http: httpx.Client,
+    fetch_limit: int,
+) -> list[FrameOutcome]:
+    """Frames the server fetches by URL, each stored in a transaction of its own.
+
+    The URLs are fetched one at a time, in order (a client's concurrency towards their host
+    stays its number of requests in flight), the next while the last one is stored. A frame
+    that fails does not stop the others.
+    """
+    sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
+    target = _Target(principal, sequence.id, sequence.project_id, max_pixels)
+    found = _existing_frames(session, items)
+    release_read_only(session)  # no database lock held while the URLs answer
+    outcomes: dict[int, FrameOutcome] = {}
+    new: list[int] = []
+    for index, item in enumerate(items):
+        try:
+            _check_source(item)
+            if (stored := _found(target, item, found)) is not None:
+                outcomes[index] = FrameOutcome(stored=stored)
+            else:
+                new.append(index)
+        except LookoutError as exc:
+            outcomes[index] = FrameOutcome(error=exc)
+    with ThreadPoolExecutor(1, thread_name_prefix="frame-fetch") as fetcher:
+        fetches = [
+            fetcher.submit(fetch_frame, http, items[index].url, limit=fetch_limit) for index in new
+        ]
+        for index, fetch in zip(new, fetches, strict=True):
+            outcomes[index] = _store_fetched(session, storage, target, items[index], fetch)
+    return [outcomes[index] for index in range(len(items))]
+
+
+def _store_fetched(
+    session: Session,
+    storage: ObjectStorage,
+    target: _Target,
+    item: FrameFromUrl,
+    fetch: Future[IO[bytes]],
+) -> FrameOutcome:
+    try:
+        stream = fetch.result()
+        stored = _store_new(session, storage, target, item, stream, _object_name(item.url))
+    except LookoutError as exc:
+        session.rollback()
+        return FrameOutcome(error=exc)
+    except StorageError as exc:
+        session.rollback()
+        log.error("object storage failed: %s", exc)
+        return FrameOutcome(error=Unavailable(STORAGE_UNAVAILABLE))
+    return FrameOutcome(stored=stored)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The sequence frames go to, read once (its row expires at every commit)."""
+
+    principal: Principal
+    sequence_id: uuid.UUID
+    project_id: uuid.UUID
+    max_pixels: int
+
+
+def _check_source(metadata: FrameMetadata) -> None:
+    if (metadata.source is None) != (metadata.source_id is None):
+        raise InvalidInput("source and source_id go together", field="source_id")
+
+
+def _existing_frames(
+    session: Session, frames: Sequence[FrameMetadata]
+) -> dict[tuple[str, str], Image]:
+    """Stored frames with the (source, source_id) of any of `frames`, in one query."""
+    keys = {(f.source, f.source_id) for f in frames if f.source and f.source_id}
+    if not keys:
+        return {}
+    query = sa.select(Image).where(sa.tuple_(Image.source, Image.source_id).in_(list(keys)))
+    return {(i.source or "", i.source_id or ""): i for i in session.scalars(query)}
+
+
+def _found(
+    target: _Target, metadata: FrameMetadata, found: dict[tuple[str, str], Image]
+) -> StoredFrame | None:
+    """The stored frame a repeat refers to, if any; it must be of the same sequence."""
+    existing = found.get((metadata.source or "", metadata.source_id or ""))
+    if existing is None:
+        return None
+    if existing.sequence_id != target.sequence_id:
+        raise InvalidInput(
+            f"{metadata.source}:{metadata.source_id} is a frame of another sequence",
+            field="source_id",
+        )
+    return StoredFrame(existing, True, None, 0)
+
+
+def _store_new(
+    session: Session,
+    storage: ObjectStorage,
+    target: _Target,
+    metadata: FrameMetadata,
+    stream: IO[bytes],
+    filename: str | None,
+) -> StoredFrame:
     created: dict[str, Any] = {}
 
     def with_predictions(image: Image) -> None:
@@ -150,33 +271,23 @@ def add_frame(
         stream=stream,
         filename=filename,
         captured_at=metadata.captured_at,
-        sequence_id=sequence.id,
+        sequence_id=target.sequence_id,
         source=metadata.source,
         source_id=metadata.source_id,
     )
     stored = images.store_image(
         session,
         storage,
-        principal=principal,
-        project_id=sequence.project_id,
+        principal=target.principal,
+        project_id=target.project_id,
         upload=upload,
-        max_pixels=max_pixels,
+        max_pixels=target.max_pixels,
         on_stored=with_predictions,
         checked=True,  # the sequence is visible (so is its project), the source is new
     )
     return StoredFrame(
         stored.image, stored.existing, created.get("analysis_id"), created.get("count", 0)
     )
-
-
-_BY_SOURCE = sa.select(Image).where(
-    Image.source == sa.bindparam("source"), Image.source_id == sa.bindparam("source_id")
-)
-
-
-def _existing_frame(session: Session, metadata: FrameMetadata) -> Image | None:
-    params = {"source": metadata.source, "source_id": metadata.source_id}
-    return session.scalar(_BY_SOURCE, params)
 
 
 def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) -> dict[str, Any]:

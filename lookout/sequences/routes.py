@@ -23,6 +23,9 @@ from lookout.sequences.schemas import (
     CameraRead,
     DraftRequest,
     DraftResult,
+    FrameBatch,
+    FrameBatchItem,
+    FrameBatchResult,
     FrameCreated,
     FrameFromUrl,
     FrameMetadata,
@@ -310,6 +313,58 @@ def add_frame(
     # Rendered here: FastAPI would validate the model again against response_model.
     status_code = status.HTTP_200_OK if stored.existing else status.HTTP_201_CREATED
     return json_response(_frame_created(stored).model_dump(mode="json"), status_code)
+
+
+@router.post(
+    "/api/sequences/{sequence_id}/frames:batch",
+    response_model=FrameBatchResult,
+    responses={404: {"description": "No such sequence (or not yours)"}},
+)
+def add_frames(
+    sequence_id: uuid.UUID,
+    body: FrameBatch,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Add up to 100 frames by URL in one request; each frame gets its own status.
+
+    The server fetches the URLs one after the other (a client's concurrency towards their
+    host is its number of requests in flight) and stores each frame in its own transaction:
+    a frame that fails (502 when its URL cannot be fetched) leaves the others stored.
+    """
+    outcomes = frames.add_frames_from_urls(
+        session,
+        storage,
+        principal=principal,
+        sequence_id=sequence_id,
+        items=body.frames,
+        max_pixels=settings.max_image_pixels,
+        http=get_runtime(request).http,
+        fetch_limit=settings.max_upload_bytes,
+    )
+    items = [_batch_item(index, outcome) for index, outcome in enumerate(outcomes)]
+    statuses = [item.status for item in items]
+    result = FrameBatchResult(
+        created=statuses.count(status.HTTP_201_CREATED),
+        existing=statuses.count(status.HTTP_200_OK),
+        failed=sum(code >= 400 for code in statuses),
+        frames=items,
+    )
+    return json_response(result.model_dump(mode="json"))
+
+
+def _batch_item(index: int, outcome: frames.FrameOutcome) -> FrameBatchItem:
+    if outcome.stored is not None:
+        created = _frame_created(outcome.stored)
+        code = status.HTTP_200_OK if created.existing else status.HTTP_201_CREATED
+        return FrameBatchItem(status=code, frame=created)
+    error = outcome.error
+    assert error is not None
+    field = f"frames.{index}.{error.field}" if error.field else f"frames.{index}"
+    return FrameBatchItem(status=error.status, detail=error.message, field=field)
 
 
 @router.post("/api/sequences/{sequence_id}/draft", response_model=DraftResult)

@@ -148,6 +148,33 @@ class FrameFromUrl(FrameMetadata):
     url: str = Field(min_length=8, max_length=4000, description="http(s) URL the server fetches")
 
 
+MAX_FRAMES_PER_BATCH = 100
+
+
+class FrameBatch(BaseModel):
+    """Frames the server fetches by URL one after the other, each stored on its own."""
+
+    frames: list[FrameFromUrl] = Field(min_length=1, max_length=MAX_FRAMES_PER_BATCH)
+
+
+class FrameBatchItem(BaseModel):
+    """One frame of a batch, in the order sent."""
+
+    status: int = Field(
+        description="201 stored, 200 already there, else the HTTP status of this frame's error"
+    )
+    frame: FrameCreated | None = None
+    detail: str | None = Field(None, description="What went wrong with this frame")
+    field: str | None = Field(None, description="The field at fault, e.g. frames.3.url")
+
+
+class FrameBatchResult(BaseModel):
+    created: int
+    existing: int
+    failed: int
+    frames: list[FrameBatchItem]
+
+
 class TrackBox(BaseModel):
     frame_id: uuid.UUID
     xyxyn: list[float] = Field(min_length=4, max_length=4)
