@@ -179,7 +179,14 @@ def import_platform(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Frames transferred at once.")
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Sequences worked on at once, each with one platform call at a time "
+            "(its detections, or a frame being fetched): the platform sees at most this many "
+            "calls of frames at once. Via the importer, also the uploads at once.",
+        ),
     ] = 8,
     transfer: Annotated[
         Transfer,
@@ -187,7 +194,8 @@ def import_platform(
             "--transfer",
             help="via-server: Lookout fetches each frame from its URL; via-importer: "
             "this command downloads and uploads it (when Lookout cannot reach "
-            "the platform's storage). via-server falls back per frame on a 502.",
+            "the platform's storage). via-server sends a sequence's frames in batches of "
+            "10 and falls back per frame on a 502.",
         ),
     ] = Transfer.via_server,
     timeout: Annotated[

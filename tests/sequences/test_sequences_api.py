@@ -332,3 +332,87 @@ def test_other_group_sees_nothing(setup):
         ).status_code
         == 404
     )
+
+
+def test_frames_batch_fetches_in_order_one_at_a_time(setup):
+    """A batch: each frame its own status, URLs fetched in order, never two at once."""
+    lookout, client, _project, _camera, sequence = setup
+    import threading
+    import time
+
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    source = FastAPI()
+    seen: list[str] = []
+    state = {"in_flight": 0, "most": 0}
+    lock = threading.Lock()
+
+    @source.get("/f/{name}")
+    def frame(name: str) -> Response:
+        with lock:
+            seen.append(name)
+            state["in_flight"] += 1
+            state["most"] = max(state["most"], state["in_flight"])
+        time.sleep(0.05)  # long enough for a second fetch to overlap, if one were started
+        with lock:
+            state["in_flight"] -= 1
+        if name == "missing.jpg":
+            return Response(status_code=404)
+        return Response(jpeg_bytes(80, 60), media_type="image/jpeg")
+
+    server = LiveServer(source).start()
+    path = f"/api/sequences/{sequence['id']}/frames:batch"
+
+    def item(name: str, source_id: str, boxes=()) -> dict:
+        return {
+            "url": f"{server.url}/f/{name}?X-Amz-Signature=secret",
+            "source": "pyronear",
+            "source_id": source_id,
+            "captured_at": "2024-01-01T10:00:00Z",
+            "predictions": {"annotations": list(boxes)},
+        }
+
+    try:
+        assert _frame(client, sequence["id"], 0, [], source_id="stored").status_code == 201
+        frames = [
+            item("a.jpg", "a", [_box(0.1, 0.2, 0.3, 0.4)]),
+            item("stored.jpg", "stored"),
+            item("missing.jpg", "m"),
+            {**item("x.jpg", "x"), "url": "file:///etc/passwd"},
+            item("b.jpg", "b"),
+            item("a.jpg", "a"),  # a repeat within the batch
+        ]
+        response = client.post(path, json={"frames": frames})
+        assert response.status_code == 200, response.text
+        body = response.json()
+    finally:
+        server.stop()
+    assert [f["status"] for f in body["frames"]] == [201, 200, 502, 400, 201, 200]
+    assert (body["created"], body["existing"], body["failed"]) == (2, 2, 2)
+    assert body["frames"][0]["frame"]["prediction_count"] == 1
+    assert body["frames"][5]["frame"]["id"] == body["frames"][0]["frame"]["id"]
+    assert body["frames"][2]["field"] == "frames.2.url"
+    assert "404" in body["frames"][2]["detail"] and "secret" not in response.text
+    assert body["frames"][3]["field"] == "frames.3.url"
+    # The stored frame and the file:// URL were never fetched; the others in order, one by one.
+    assert seen == ["a.jpg", "missing.jpg", "b.jpg", "a.jpg"]
+    assert state["most"] == 1
+    assert lookout.count("images") == 3
+
+
+def test_frames_batch_refuses_bad_batches(setup):
+    lookout, client, _project, _camera, sequence = setup
+    path = f"/api/sequences/{sequence['id']}/frames:batch"
+    one = {"url": "https://example.org/f.jpg", "source": "pyronear", "source_id": "z"}
+    for body, where in (
+        ({"frames": []}, ["body", "frames"]),
+        ({"frames": [one] * 101}, ["body", "frames"]),
+        ({"frames": [{"source": "pyronear"}]}, ["body", "frames", 0, "url"]),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == where
+    bob = lookout.keyed_client("bob@example.org", "other")
+    assert bob.post(path, json={"frames": [one]}).status_code == 404
+    assert lookout.count("images") == 0
