@@ -97,6 +97,7 @@ RULES: dict[str, str] = {
     "GET /api/sequences": USER,
     "GET /api/sequences/{sequence_id}": PROJECT,
     "POST /api/sequences/{sequence_id}/frames": PROJECT,
+    "POST /api/sequences/{sequence_id}/frames:batch": PROJECT,
     "POST /api/sequences/{sequence_id}/draft": PROJECT,
     "GET /api/sequences/{sequence_id}/review": PROJECT,
     "PUT /api/sequences/{sequence_id}/review": PROJECT,

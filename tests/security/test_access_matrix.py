@@ -187,6 +187,12 @@ EXAMPLES: dict[str, Example] = {
         files=_jpeg_file(),
         data={"metadata": json.dumps({"source": "sec", "source_id": w.unique("frame")})},
     ),
+    # An ftp URL is refused per frame without any fetch: the request itself answers 200.
+    "POST /api/sequences/{sequence_id}/frames:batch": lambda w: Call(
+        "POST",
+        f"/api/sequences/{w.sequence.id}/frames:batch",
+        json_body={"frames": [{"url": "ftp://example.org/frame.jpg"}]},
+    ),
     "POST /api/sequences/{sequence_id}/draft": lambda w: Call(
         "POST", f"/api/sequences/{w.sequence.id}/draft", json_body={"model_name": "platform"}
     ),
