@@ -218,6 +218,60 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve_command(port: int, workers: int) -> list[str]:
+    """`lookout serve` on loopback, as people run it, on a database migrated beforehand."""
+    return [
+        sys.executable,
+        "-m",
+        "lookout.cli",
+        "serve",
+        "--host",
+        LOCALHOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-migrate",
+    ]
+
+
+def wait_for_health(
+    process: subprocess.Popen[bytes],
+    url: str,
+    name: str,
+    timeout: float,
+    output: Callable[[], str] = lambda: "",
+) -> None:
+    """Until `GET /api/health` answers 200; RuntimeError if the process exits or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}: {output()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not start within {timeout} s")
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a server started with start_new_session (supervisor and workers), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
 class LookoutServer:
     """`lookout serve` in a subprocess on loopback (local mode: no proxy secret is set).
 
@@ -258,21 +312,7 @@ class LookoutServer:
 
     def command(self) -> list[str]:
         if self.app is None:
-            return [
-                sys.executable,
-                "-m",
-                "lookout.cli",
-                "serve",
-                "--host",
-                LOCALHOST,
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-                "--log-level",
-                "warning",
-                "--no-migrate",
-            ]
+            return serve_command(self.port, self.workers)
         return [
             sys.executable,
             "-m",
@@ -309,31 +349,15 @@ class LookoutServer:
     def wait_ready(self, timeout: float = 60.0) -> None:
         import httpx
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    # Every worker should answer: warm them all up a little.
-                    for _ in range(10 * self.workers):
-                        httpx.get(f"{self.url}/api/health", timeout=5)
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not start within {timeout} s")
+        assert self.process is not None
+        wait_for_health(self.process, self.url, self.name, timeout)
+        # Every worker should answer: warm them all up a little.
+        for _ in range(10 * self.workers):
+            httpx.get(f"{self.url}/api/health", timeout=5)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            # Our own process group (start_new_session): uvicorn's supervisor and its workers.
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_process_group(self.process)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> LookoutServer:
@@ -395,24 +419,30 @@ def create_analysis(client: Any, image_id: str, model_name: str = "bench-model")
     return response.json()["id"]
 
 
-def boxes(count: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`count` bounding boxes in the ML document's default format (xywh pixels, 640x480)."""
+def boxes(count: int, seed: int = 0, *, normalized: bool = False) -> list[dict[str, Any]]:
+    """`count` bounding boxes of three classes, as a pipeline posts them.
+
+    In the ML document's default format (xywh pixels of a 640x480 image), or `normalized`
+    (xyxyn, as the platform's boxes).
+    """
     import random
 
     rng = random.Random(seed)
     out = []
     for _ in range(count):
-        w, h = rng.uniform(10, 120), rng.uniform(10, 90)
-        x, y = rng.uniform(0, 640 - w), rng.uniform(0, 480 - h)
+        w, h = rng.uniform(0.015, 0.19), rng.uniform(0.02, 0.19)
+        x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+        if normalized:
+            bbox = {"bbox": [round(v, 5) for v in (x, y, x + w, y + h)], "format": "xyxyn"}
+        else:
+            pixels = (x * 640, y * 480, w * 640, h * 480)
+            bbox = {"bbox": [round(v, 2) for v in pixels], "format": "xywh"}
         out.append(
             {
                 "annotation_type": "bounding_box",
                 "class_name": rng.choice(("smoke", "fire", "cloud")),
                 "confidence": round(rng.uniform(0.05, 0.99), 4),
-                "data": {
-                    "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
-                    "format": "xywh",
-                },
+                "data": bbox,
             }
         )
     return out

@@ -28,7 +28,6 @@ The targets are absolute times (no reference is measured): `ratio` is value / ta
 from __future__ import annotations
 
 import io
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from bench.common import (
     LookoutServer,
     Report,
     at_most,
+    boxes,
     log,
     median,
     postgres,
@@ -53,7 +53,7 @@ WIDTH, HEIGHT = 1280, 720
 DRAW_TARGET_MS = 100.0
 READY_TARGET_MS = 1000.0
 CHROMIUM = Path("/usr/bin/chromium")
-# The flags of the browser tests (tests/web/conftest.py).
+# Also the flags of the browser tests (tests/conftest.py).
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -92,27 +92,6 @@ def frame_jpeg(seed: int) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85)
     return out.getvalue()
-
-
-def many_boxes(count: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`count` boxes (normalized xyxy) of three classes, as a pipeline would post them."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        w, h = rng.uniform(0.01, 0.12), rng.uniform(0.01, 0.12)
-        x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
-        out.append(
-            {
-                "annotation_type": "bounding_box",
-                "class_name": rng.choice(("smoke", "fire", "cloud")),
-                "confidence": round(rng.uniform(0.05, 0.99), 4),
-                "data": {
-                    "bbox": [round(x, 5), round(y, 5), round(x + w, 5), round(y + h, 5)],
-                    "format": "xyxyn",
-                },
-            }
-        )
-    return out
 
 
 def frame_boxes(index: int) -> list[dict[str, Any]]:
@@ -195,7 +174,7 @@ class Store:
             self.session, image=image, model_name="bench", model_version="1", status="completed"
         )
         analyses.insert_annotations(
-            self.session, analysis=analysis, image=image, annotations=many_boxes(BOXES)
+            self.session, analysis=analysis, image=image, annotations=boxes(BOXES, normalized=True)
         )
         self.session.commit()
         return str(image.id)

@@ -204,7 +204,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StorageError)
     async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
         log.error("object storage failed: %s", exc)
-        return JSONResponse({"detail": "object storage is unavailable, try again"}, 503)
+        return JSONResponse({"detail": StorageError.answer}, 503)
 
     @app.exception_handler(sa.exc.OperationalError)
     async def database_error(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:

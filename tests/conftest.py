@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bench.ui import CHROMIUM, CHROMIUM_ARGS
 from lookout.app import create_app
 from lookout.config import Settings
 from lookout.db import make_engine, make_session_factory
@@ -24,15 +25,6 @@ from tests.support import LiveServer, Lookout, free_port
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 HMAC_SECRET = "test-hmac-secret"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def unavailable(reason: str) -> None:
@@ -62,17 +54,21 @@ _pg_counter = iter(range(1_000_000))
 
 
 @pytest.fixture
-def postgres_url(postgres_server: Any) -> Iterator[str]:
+def postgres_url(postgres_server: Any) -> str:
     """A fresh, migrated database for one test."""
+    return new_postgres_database(postgres_server)
+
+
+def new_postgres_database(server: Any) -> str:
+    """The URL of a fresh migrated database: a copy of the session's template."""
+    _ensure_template(server)
     name = f"lookout_test_{os.getpid()}_{next(_pg_counter)}"
-    admin = make_engine(postgres_server.get_uri(), pool_size=1)
+    admin = make_engine(server.get_uri(), pool_size=1)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE lookout_template'))
     admin.dispose()
-    base = sa.engine.make_url(
-        postgres_server.get_uri().replace("postgresql://", "postgresql+psycopg://")
-    )
-    yield base.set(database=name).render_as_string(hide_password=False)
+    base = sa.engine.make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _ensure_template(server: Any) -> None:
@@ -106,8 +102,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         target.parent.mkdir()
         shutil.copy(sqlite_template, target)
         return f"sqlite:///{target}"
-    server = request.getfixturevalue("postgres_server")
-    _ensure_template(server)
     return request.getfixturevalue("postgres_url")
 
 

@@ -35,8 +35,6 @@ from lookout.storage import ObjectStorage, StorageError
 
 log = logging.getLogger(__name__)
 
-STORAGE_UNAVAILABLE = "object storage is unavailable, try again"
-
 
 class FetchFailed(LookoutError):
     """The server could not download a frame from the URL it was given."""
@@ -209,7 +207,7 @@ def _store_fetched(
     except StorageError as exc:
         session.rollback()
         log.error("object storage failed: %s", exc)
-        return FrameOutcome(error=Unavailable(STORAGE_UNAVAILABLE))
+        return FrameOutcome(error=Unavailable(StorageError.answer))
     return FrameOutcome(stored=stored)
 
 

@@ -14,6 +14,9 @@ _KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 class StorageError(Exception):
     """The storage backend failed or is unavailable."""
 
+    # What a client is told (the cause, which may name hosts and keys, is only logged).
+    answer = "object storage is unavailable, try again"
+
 
 class ObjectNotFound(StorageError):
     pass

@@ -42,20 +42,11 @@ from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.sequences.models import Camera, Sequence, SequenceReview
 from lookout.storage.models import LeftoverObject
-from tests.conftest import _ensure_template, make_settings
+from tests.conftest import make_settings
+from tests.platform_import.helpers import ENV_NAMES, FAST
 from tests.support import LiveServer, Lookout
 
 REPO = Path(__file__).resolve().parents[2]
-# Short retry pauses keep the scenarios quick; the behaviour is the same as with long ones.
-FAST = ["--backoff-base", "0.01", "--backoff-max", "0.05", "--timeout", "5"]
-IMPORTER_VARS = (
-    "PLATFORM_LOGIN",
-    "PLATFORM_PASSWORD",
-    "PLATFORM_ADMIN_LOGIN",
-    "PLATFORM_ADMIN_PASSWORD",
-    "PLATFORM_EXTRA_CREDENTIALS",
-    "LOOKOUT_API_KEY",
-)
 BOTH_ORGS = {
     "PLATFORM_LOGIN": "org1-user",
     "PLATFORM_PASSWORD": "org1-pass",
@@ -258,23 +249,6 @@ def running(*servers: Platform | GatedLookout) -> Iterator[None]:
             server.stop()
 
 
-_databases = iter(range(1_000_000))
-
-
-def new_postgres_url(postgres_server: Any) -> str:
-    """A fresh migrated PostgreSQL database (a copy of the session's template)."""
-    _ensure_template(postgres_server)
-    name = f"lookout_import_{os.getpid()}_{next(_databases)}"
-    admin = make_engine(postgres_server.get_uri(), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE lookout_template'))
-    admin.dispose()
-    base = sa.engine.make_url(
-        postgres_server.get_uri().replace("postgresql://", "postgresql+psycopg://")
-    )
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
 def new_sqlite_url(template: Path, folder: Path) -> str:
     """A fresh migrated SQLite database (a copy of the session's template)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -345,7 +319,7 @@ def spawn_importer(
     from an empty folder so no developer's .env is read.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in IMPORTER_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
     env |= (credentials or BOTH_ORGS) | {"PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     command = [
         sys.executable,

@@ -13,9 +13,7 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +24,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bench.common import serve_command, stop_process_group, wait_for_health
 from lookout.accounts import service as accounts
 from lookout.db import make_engine, make_session_factory
 from lookout.pipeline.signing import sign_request
-from tests.conftest import HMAC_SECRET, _ensure_template
+from tests.conftest import HMAC_SECRET, new_postgres_database
 from tests.support import free_port, jpeg_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,25 +83,10 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> ServeProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "lookout.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--log-level",
-            "warning",
-            "--no-migrate",
-        ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command,
+                serve_command(self.port, self.workers),
                 cwd=self.data_dir,
                 env=self.env,
                 stdout=log,
@@ -114,18 +98,8 @@ class ServeProcess:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start within {timeout} s")
+        assert self.process is not None
+        wait_for_health(self.process, self.url, self.name, timeout, self.log_text)
 
     def kill(self) -> None:
         """SIGKILL the server and its workers (no graceful shutdown)."""
@@ -134,12 +108,8 @@ class ServeProcess:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            stop_process_group(self.process)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -162,9 +132,7 @@ def serving(*servers: ServeProcess) -> Iterator[tuple[ServeProcess, ...]]:
 
 def fresh_postgres_url(request: pytest.FixtureRequest) -> str:
     """A fresh migrated PostgreSQL database (the session's pgserver, from the template)."""
-    server = request.getfixturevalue("postgres_server")
-    _ensure_template(server)
-    return request.getfixturevalue("postgres_url")
+    return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
 def backend_of(database_url: str) -> str:

@@ -29,13 +29,13 @@ import sqlalchemy as sa
 from lookout.accounts.models import Group
 from lookout.fake_platform import FakePlatformConfig
 from lookout.sequences.models import SequenceReview
+from tests.conftest import new_postgres_database
 from tests.platform_import.helpers import small_config
 from tests.reliability.import_support import (
     GatedLookout,
     ImporterRun,
     Platform,
     Snapshot,
-    new_postgres_url,
     new_sqlite_url,
     run_importer,
     running,
@@ -100,7 +100,7 @@ def reference(
 def database(request: pytest.FixtureRequest, backend: str, folder: Path, template: Path) -> str:
     """A fresh migrated database of this backend."""
     if backend == "postgres":
-        return new_postgres_url(request.getfixturevalue("postgres_server"))
+        return new_postgres_database(request.getfixturevalue("postgres_server"))
     return new_sqlite_url(template, folder / "db")
 
 
