@@ -17,76 +17,19 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookout import __version__, apidocs
+from lookout.auth import signatures
+from lookout.auth.middleware import LocalOnly, SingleCredentialHeaders
+from lookout.body_limits import BodySizeLimit
 from lookout.config import Settings, get_settings
 from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
 from lookout.fetching import make_fetch_client
+from lookout.jsonbody import UnstorableBody
 from lookout.storage import StorageError, make_storage
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED_REQUEST = 499
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodySizeLimit:
-    """Refuse bodies over the limit while they stream in, never buffering them whole.
-
-    JSON bodies get the request limit; uploads (multipart, binary) get the upload limit.
-    """
-
-    def __init__(self, app: ASGIApp, *, json_limit: int, upload_limit: int) -> None:
-        self.app = app
-        self.json_limit = json_limit
-        self.upload_limit = upload_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        is_json = headers.get("content-type", "").lower().startswith("application/json")
-        limit = self.json_limit if is_json else self.upload_limit
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
-            return
-        received = 0
-        exceeded = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    raise BodyTooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            # Parsers may turn our exception into their own 400; the answer is still 413.
-            if not exceeded:
-                await send(message)
-            elif message["type"] == "http.response.start":
-                await _too_large(send, limit)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except BodyTooLarge:
-            await _too_large(send, limit)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    response = JSONResponse({"detail": f"request body is larger than {limit} bytes"}, 413)
-    await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 class SecurityHeaders:
@@ -201,6 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(_error_body(exc), status_code=exc.status, headers=headers)
 
+    @app.exception_handler(UnstorableBody)
+    async def unstorable_body(_request: Request, exc: UnstorableBody) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "field": exc.field}, exc.status_code)
+
     @app.exception_handler(StorageError)
     async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
         log.error("object storage failed: %s", exc)
@@ -276,8 +223,25 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.add_middleware(
         BodySizeLimit, json_limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
     )
+    app.add_middleware(SingleCredentialHeaders, names=_credential_headers(settings))
+    if settings.local_mode:
+        app.add_middleware(LocalOnly, extra_hosts=settings.local_hosts)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _credential_headers(settings: Settings) -> list[str]:
+    """Headers that say who the caller is or prove it: each may be sent once only."""
+    return [
+        settings.proxy_user_header,
+        settings.proxy_secret_header,
+        "x-api-key",
+        "authorization",
+        signatures.SIGNATURE_HEADER,
+        signatures.TIMESTAMP_HEADER,
+        signatures.NONCE_HEADER,
+        signatures.KEY_ID_HEADER,
+    ]
 
 
 def _include_routers(app: FastAPI) -> None:

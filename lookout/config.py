@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     proxy_secret: SecretStr | None = Field(None, alias="PROXY_SECRET")
     local_mode: bool = Field(False, alias="LOOKOUT_LOCAL_MODE")
     local_user_email: str = Field("local-admin@localhost", alias="LOOKOUT_LOCAL_USER")
+    # Host names besides localhost and loopback addresses a local-mode server answers for.
+    local_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="LOOKOUT_LOCAL_HOSTS"
+    )
     # Whether URLs the server is asked to fetch may point at loopback or private addresses
     # (SSRF); unset: only in local mode, where the caller is the machine's own user.
     fetch_allow_private: bool | None = Field(None, alias="LOOKOUT_FETCH_ALLOW_PRIVATE")
@@ -73,7 +77,7 @@ class Settings(BaseSettings):
 
     log_level: str = Field("info", alias="LOOKOUT_LOG_LEVEL")
 
-    @field_validator("ml_allowed_models", mode="before")
+    @field_validator("ml_allowed_models", "local_hosts", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):

@@ -273,7 +273,11 @@ class _Loader:
         for index in range(spec.frames):
             source_id = f"{spec.key}-frame-{index:02d}"
             existing = self.session.scalar(
-                sa.select(Image).where(Image.source == SOURCE, Image.source_id == source_id)
+                sa.select(Image).where(
+                    Image.project_id == sequence.project_id,
+                    Image.source == SOURCE,
+                    Image.source_id == source_id,
+                )
             )
             if existing is not None:
                 stored.append(existing)
@@ -407,7 +411,11 @@ class _Loader:
 
     def all_types_image(self) -> uuid.UUID:
         existing = self.session.scalar(
-            sa.select(Image).where(Image.source == SOURCE, Image.source_id == ALL_TYPES_SOURCE_ID)
+            sa.select(Image).where(
+                Image.project_id == self.project_id,
+                Image.source == SOURCE,
+                Image.source_id == ALL_TYPES_SOURCE_ID,
+            )
         )
         if existing is not None:
             return existing.id

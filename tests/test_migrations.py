@@ -26,5 +26,5 @@ def test_unique_source_ids_are_enforced_by_the_database(database_url):
     inspector = sa.inspect(engine)
     for table in ("cameras", "sequences", "images"):
         uniques = [set(u["column_names"]) for u in inspector.get_unique_constraints(table)]
-        assert {"source", "source_id"} in uniques, table
+        assert {"project_id", "source", "source_id"} in uniques, table
     engine.dispose()

@@ -17,14 +17,17 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookout.analyses import queue
-from lookout.analyses.routes import _json_body, parse_model, require_ml_enabled
+from lookout.analyses.routes import require_ml_enabled
 from lookout.auth.dependencies import RawBodyDep, SignedCallback, SignedCallbackDep
 from lookout.auth.signatures import INVALID, SIGNATURE_HEADER, V1
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
 from lookout.errors import Unauthenticated
 from lookout.images import service as images
+from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
 
-router = APIRouter(tags=["work-queue"], dependencies=[Depends(require_ml_enabled)])
+router = APIRouter(
+    tags=["work-queue"], dependencies=[Depends(require_ml_enabled)], route_class=CheckedJSONRoute
+)
 
 WORKER_NOTE = (
     "For workers. Authenticated by an HMAC-SHA256 signature of Lookout's v1 scheme only "
@@ -138,7 +141,7 @@ def image_path(analysis_id: uuid.UUID) -> str:
 @router.post(
     "/api/projects/{project_id}/analyses:queue",
     response_model=QueueResponse,
-    openapi_extra=_json_body(QueueRequest),
+    openapi_extra=openapi_body(QueueRequest),
 )
 def queue_model(
     project_id: uuid.UUID,
@@ -180,7 +183,7 @@ def queue_model(
 @router.post(
     "/api/analyses:claim",
     response_model=ClaimResponse,
-    openapi_extra=_json_body(ClaimRequest),
+    openapi_extra=openapi_body(ClaimRequest),
     description=WORKER_NOTE,
 )
 def claim(signed: SignedCallbackDep, session: SessionDep) -> ClaimResponse:
@@ -223,7 +226,7 @@ def claim(signed: SignedCallbackDep, session: SessionDep) -> ClaimResponse:
 @router.post(
     "/api/analyses/{analysis_id}/heartbeat",
     response_model=LeaseRead,
-    openapi_extra=_json_body(HeartbeatRequest),
+    openapi_extra=openapi_body(HeartbeatRequest),
     description=WORKER_NOTE + " 409 when this worker does not hold the analysis.",
 )
 def heartbeat(analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep) -> LeaseRead:
@@ -242,7 +245,7 @@ def heartbeat(analysis_id: uuid.UUID, signed: SignedCallbackDep, session: Sessio
 @router.post(
     "/api/analyses/{analysis_id}/release",
     response_model=LeaseRead,
-    openapi_extra=_json_body(ReleaseRequest),
+    openapi_extra=openapi_body(ReleaseRequest),
     description=WORKER_NOTE + " 409 when this worker does not hold the analysis.",
 )
 def release(analysis_id: uuid.UUID, signed: SignedCallbackDep, session: SessionDep) -> LeaseRead:

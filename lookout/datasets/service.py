@@ -382,10 +382,26 @@ def _yolo_names(folder: Path) -> tuple[list[str], dict[str, Any]]:
     raise _bad(f"{folder}: a YOLO folder needs a data.yaml (with names) or a classes.txt", "path")
 
 
-def _yolo_image_files(folder: Path, config: dict[str, Any]) -> list[Path]:
-    root = folder
+def _yolo_root(folder: Path, config: dict[str, Any]) -> Path:
+    """The folder a YOLO dataset's files must lie in: its own, or data.yaml's absolute path."""
     if isinstance(config.get("path"), str) and Path(config["path"]).is_absolute():
-        root = Path(config["path"])
+        return Path(config["path"])
+    return folder
+
+
+def _check_inside(path: Path, root: Path, shown: str) -> Path:
+    """`path` when it resolves inside `root`; a link to a file elsewhere is refused."""
+    if not _inside(path, root):
+        raise _bad(
+            f"{shown}: resolves to {path.resolve()}, outside the dataset folder {root}; "
+            "links out of the dataset are not imported",
+            "path",
+        )
+    return path
+
+
+def _yolo_image_files(folder: Path, config: dict[str, Any]) -> list[Path]:
+    root = _yolo_root(folder, config)
     entries: list[Any] = []
     for split in ("train", "val", "test"):
         value = config.get(split)
@@ -398,7 +414,9 @@ def _yolo_image_files(folder: Path, config: dict[str, Any]) -> list[Path]:
         if not _inside(target, root):
             raise _bad(f"{entry}: points outside the dataset folder", "path")
         if target.is_dir():
-            files.extend(p for p in sorted(target.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+            for path in sorted(target.rglob("*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    files.append(_check_inside(path, root, str(path.relative_to(root))))
         elif target.is_file() and target.suffix == ".txt":
             for line in target.read_text(encoding="utf-8").splitlines():
                 if line.strip():
@@ -427,6 +445,7 @@ def read_yolo(folder: Path) -> Dataset:
         raise _bad(f"{folder}: no such YOLO folder", "path")
     names, config = _yolo_names(folder)
     files = _yolo_image_files(folder, config)
+    root = _yolo_root(folder, config)
     if not files:
         raise _bad(f"{folder}: no images found", "path")
     out: list[DatasetImage] = []
@@ -436,6 +455,7 @@ def read_yolo(folder: Path) -> Dataset:
         image = DatasetImage(file_path, shown, width, height, sha256=sha)
         label_path = _label_path(file_path)
         if label_path.is_file():
+            _check_inside(label_path, root, f"{shown}'s label {label_path.name}")
             for number, line in enumerate(label_path.read_text(encoding="utf-8").splitlines(), 1):
                 if line.strip():
                     image.boxes.append(_yolo_line(line, f"{label_path.name}:{number}", names))

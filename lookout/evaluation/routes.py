@@ -19,8 +19,9 @@ from lookout.evaluation.schemas import (
     OutcomeRead,
     summary_of,
 )
+from lookout.jsonbody import CheckedJSONRoute
 
-router = APIRouter(tags=["evaluations"])
+router = APIRouter(tags=["evaluations"], route_class=CheckedJSONRoute)
 
 
 @router.post(

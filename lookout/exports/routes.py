@@ -15,8 +15,9 @@ from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_r
 from lookout.exports import service
 from lookout.exports.schemas import ExportOptions, make_selection, parse_split
 from lookout.exports.sinks import Writable, ZipSink, stream_in_thread
+from lookout.jsonbody import CheckedJSONRoute
 
-router = APIRouter(tags=["exports"])
+router = APIRouter(tags=["exports"], route_class=CheckedJSONRoute)
 
 
 def archive_name(project_name: str, fmt: str) -> str:

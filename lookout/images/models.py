@@ -16,7 +16,8 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "images"
     __table_args__ = (
-        sa.UniqueConstraint("source", "source_id"),
+        # Source ids are unique per project: two groups may import the same platform frame.
+        sa.UniqueConstraint("project_id", "source", "source_id"),
         # Keyset paging of a project's gallery, newest first.
         sa.Index("ix_images_project_created", "project_id", "created_at", "id"),
         sa.Index("ix_images_project_captured", "project_id", "captured_at", "id"),

@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 
+from lookout.body_limits import accepts_uploads
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
 from lookout.images import service
 from lookout.images.schemas import ImagePage, ImageRead, image_json
+from lookout.jsonbody import CheckedJSONRoute
 from lookout.rendering import json_response, raw_json_response, splice
 
-router = APIRouter(tags=["images"])
+router = APIRouter(tags=["images"], route_class=CheckedJSONRoute)
 
 PRIVATE_CACHE = "private, max-age=3600"
 
@@ -25,6 +27,7 @@ PRIVATE_CACHE = "private, max-age=3600"
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "An image with this source and source_id already exists"}},
 )
+@accepts_uploads
 def upload_image(
     project_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="JPEG, PNG, WebP, BMP, TIFF or GIF")],

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lookout.analyses.models import Analysis, Artifact
+from lookout.analyses.models import Analysis, Artifact, upload_key
 from lookout.auth.principal import (
     Principal,
     project_scope,
@@ -70,9 +70,13 @@ class ImageUpload:
     source_id: str | None = None
 
 
-def _find_by_source(session: Session, source: str, source_id: str) -> Image | None:
+def _find_by_source(
+    session: Session, project_id: uuid.UUID, source: str, source_id: str | None
+) -> Image | None:
     return session.scalar(
-        sa.select(Image).where(Image.source == source, Image.source_id == source_id)
+        sa.select(Image).where(
+            Image.project_id == project_id, Image.source == source, Image.source_id == source_id
+        )
     )
 
 
@@ -113,9 +117,8 @@ def store_image(
     if (
         not checked
         and upload.source
-        and (existing := _find_by_source(session, upload.source, upload.source_id or ""))
+        and (existing := _find_by_source(session, project_id, upload.source, upload.source_id))
     ):
-        _check_same_project(existing, project_id)
         return StoredImage(existing, existing=True)
     if not checked:
         _check_sequence(session, project_id, upload.sequence_id)
@@ -156,20 +159,12 @@ def store_image(
         session.rollback()
         cleanup.discard(session, storage, key)
         if isinstance(exc, IntegrityError) and upload.source:
-            existing = _find_by_source(session, upload.source, upload.source_id or "")
+            existing = _find_by_source(session, project_id, upload.source, upload.source_id)
             if existing is not None:
-                _check_same_project(existing, project_id)
                 return StoredImage(existing, existing=True)
         raise
     cleanup.sweep_if_due(session, storage, keys_in_use)
     return StoredImage(image, existing=False)
-
-
-def _check_same_project(image: Image, project_id: uuid.UUID) -> None:
-    if image.project_id != project_id:
-        raise InvalidInput(
-            f"source_id {image.source_id} already belongs to another project", field="source_id"
-        )
 
 
 def _clean_filename(name: str | None) -> str | None:
@@ -472,7 +467,8 @@ def stored_keys(session: Session, condition: sa.ColumnElement[bool]) -> list[str
         .join(Image, Image.id == Analysis.image_id)
         .where(condition)
     )
-    return keys + list(session.scalars(artifacts))
+    # An artifact's upload too (one not confirmed yet, or sent again after confirmation).
+    return keys + [k for key in session.scalars(artifacts) for k in (key, upload_key(key))]
 
 
 def keys_in_use(session: Session, keys: list[str]) -> set[str]:

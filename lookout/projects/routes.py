@@ -8,10 +8,11 @@ from fastapi import APIRouter, Response, status
 
 from lookout.deps import PrincipalDep, SessionDep, StorageDep
 from lookout.images import service as images
+from lookout.jsonbody import CheckedJSONRoute
 from lookout.projects import service
 from lookout.projects.schemas import ProjectCreate, ProjectRead
 
-router = APIRouter(prefix="/api/projects", tags=["projects"])
+router = APIRouter(prefix="/api/projects", tags=["projects"], route_class=CheckedJSONRoute)
 
 
 @router.get("", response_model=list[ProjectRead])

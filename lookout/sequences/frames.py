@@ -42,6 +42,12 @@ class FetchFailed(LookoutError):
     status = 502
 
 
+class FrameCrashed(LookoutError):
+    """A frame of a batch failed for a reason of the server's own (logged)."""
+
+    status = 500
+
+
 @dataclass(frozen=True)
 class StoredFrame:
     image: Image
@@ -89,10 +95,19 @@ def _object_name(url: str) -> str | None:
     return unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]) or None
 
 
+def check_frame_url(url: str) -> None:
+    """Refuse, naming `url`, what is not an http(s) URL httpx can send."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise InvalidInput(f"url is not a valid URL: {exc}", field="url") from None
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise InvalidInput("url must be an http or https URL", field="url")
+
+
 def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> IO[bytes]:
     """Download a frame with retries; a failure answers 502 naming the URL without its query."""
-    if urlsplit(url).scheme not in {"http", "https"}:
-        raise InvalidInput("url must be an http or https URL", field="url")
+    check_frame_url(url)
     try:
         return _download(client, url, limit)
     except BlockedAddress as exc:
@@ -101,6 +116,8 @@ def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> IO[bytes]:
             "(set LOOKOUT_FETCH_ALLOW_PRIVATE=true on the server to allow private ones)",
             field="url",
         ) from exc
+    except httpx.InvalidURL as exc:  # a redirect to a URL that cannot be sent
+        raise FetchFailed(f"could not fetch the frame at {_host(url)}: {exc}", field="url") from exc
     except httpx.HTTPStatusError as exc:
         raise FetchFailed(
             f"could not fetch the frame at {_host(url)}: HTTP {exc.response.status_code}",
@@ -130,7 +147,7 @@ def add_frame(
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
     target = _Target(principal, sequence.id, sequence.project_id, max_pixels)
     _check_source(metadata)
-    stored = _found(target, metadata, _existing_frames(session, [metadata]))
+    stored = _found(target, metadata, _existing_frames(session, target.project_id, [metadata]))
     if stored is not None:
         return stored
     if stream is None:
@@ -169,13 +186,14 @@ def add_frames_from_urls(
     """
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
     target = _Target(principal, sequence.id, sequence.project_id, max_pixels)
-    found = _existing_frames(session, items)
+    found = _existing_frames(session, target.project_id, items)
     release_read_only(session)  # no database lock held while the URLs answer
     outcomes: dict[int, FrameOutcome] = {}
     new: list[int] = []
     for index, item in enumerate(items):
         try:
             _check_source(item)
+            check_frame_url(item.url)
             if (stored := _found(target, item, found)) is not None:
                 outcomes[index] = FrameOutcome(stored=stored)
             else:
@@ -208,6 +226,11 @@ def _store_fetched(
         session.rollback()
         log.error("object storage failed: %s", exc)
         return FrameOutcome(error=Unavailable(StorageError.answer))
+    except Exception:
+        # One frame's bug must not hide what happened to the frames already stored.
+        session.rollback()
+        log.exception("frame %s:%s could not be stored", item.source, item.source_id)
+        return FrameOutcome(error=FrameCrashed("the server failed to store this frame"))
     return FrameOutcome(stored=stored)
 
 
@@ -227,13 +250,15 @@ def _check_source(metadata: FrameMetadata) -> None:
 
 
 def _existing_frames(
-    session: Session, frames: Sequence[FrameMetadata]
+    session: Session, project_id: uuid.UUID, frames: Sequence[FrameMetadata]
 ) -> dict[tuple[str, str], Image]:
-    """Stored frames with the (source, source_id) of any of `frames`, in one query."""
+    """The project's stored frames with the (source, source_id) of any of `frames`, at once."""
     keys = {(f.source, f.source_id) for f in frames if f.source and f.source_id}
     if not keys:
         return {}
-    query = sa.select(Image).where(sa.tuple_(Image.source, Image.source_id).in_(list(keys)))
+    query = sa.select(Image).where(
+        Image.project_id == project_id, sa.tuple_(Image.source, Image.source_id).in_(list(keys))
+    )
     return {(i.source or "", i.source_id or ""): i for i in session.scalars(query)}
 
 

@@ -47,7 +47,7 @@ FALSE_POSITIVE_TYPES = (
 
 class Camera(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "cameras"
-    __table_args__ = (sa.UniqueConstraint("source", "source_id"),)
+    __table_args__ = (sa.UniqueConstraint("project_id", "source", "source_id"),)
 
     project_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
@@ -70,7 +70,7 @@ class Sequence(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "sequences"
     __table_args__ = (
-        sa.UniqueConstraint("source", "source_id"),
+        sa.UniqueConstraint("project_id", "source", "source_id"),
         sa.Index("ix_sequences_project_started", "project_id", "started_at"),
     )
 

@@ -11,9 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
 from lookout.errors import InvalidInput
+from lookout.jsonbody import CheckedJSONRoute
 from lookout.rendering import json_response
 from lookout.sequences import frames, reviews, service
 from lookout.sequences.drafting import DraftParams
@@ -39,7 +41,7 @@ from lookout.sequences.schemas import (
     SequenceRead,
 )
 
-router = APIRouter(tags=["sequences"])
+router = APIRouter(tags=["sequences"], route_class=CheckedJSONRoute)
 
 
 def _status(response: Response, existing: bool) -> None:
@@ -283,6 +285,7 @@ def _first_error(exc: ValidationError) -> str:
         }
     },
 )
+@accepts_uploads
 def add_frame(
     sequence_id: uuid.UUID,
     request: Request,

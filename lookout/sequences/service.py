@@ -21,7 +21,7 @@ from lookout.auth.principal import (
     scope_kind,
     scope_params,
 )
-from lookout.errors import Conflict, InvalidInput, NotFound
+from lookout.errors import InvalidInput, NotFound
 from lookout.images.models import Image
 from lookout.projects import service as projects
 from lookout.projects.models import Project
@@ -66,13 +66,15 @@ def get_sequence(session: Session, *, principal: Principal, sequence_id: uuid.UU
 def _get_or_create(
     session: Session, model: type[Row], values: dict[str, Any], refresh: Seq[str] = ()
 ) -> tuple[Row, bool]:
-    """Insert a row unique by (source, source_id), or return the one already there.
+    """Insert a row unique in its project by (source, source_id), or return the one there.
 
     The database's unique constraint decides, so concurrent importers never duplicate.
     `refresh` names fields the source may have updated since (e.g. last_seen_at).
     """
     query = sa.select(model).where(
-        model.source == values["source"], model.source_id == values["source_id"]
+        model.project_id == values["project_id"],
+        model.source == values["source"],
+        model.source_id == values["source_id"],
     )
     existing = session.scalar(query)
     if existing is None:
@@ -84,11 +86,6 @@ def _get_or_create(
             return row, False
         except IntegrityError:
             existing = session.scalars(query).one()
-    if existing.project_id != values["project_id"]:
-        raise Conflict(
-            f"{values['source']}:{values['source_id']} belongs to another project",
-            field="source_id",
-        )
     for name in refresh:
         if values.get(name) is not None:
             setattr(existing, name, values[name])

@@ -324,3 +324,30 @@ def test_zip_of_coco_folder_layout_is_found(lookout, tmp_path):
     assert service.detect_format(folder) == "coco"
     dataset = service.read_dataset(folder)
     assert len(dataset.images) == 4 and dataset.classes == ["smoke"]
+
+
+@pytest.mark.parametrize("linked", ["image", "label", "coco image"])
+def test_links_out_of_the_dataset_folder_are_refused(lookout, tmp_path, linked):
+    """A dataset whose files link elsewhere (`images/a.jpg -> /elsewhere/secret.jpg`) could
+    make the server read and store any file it can open: refused, naming the file."""
+    world = make_world(lookout)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(distinct_jpeg(100, 80))
+    (outside / "secret.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    if linked == "coco image":
+        path = _coco_folder(tmp_path, images=2, annotations=[_ann(1)])
+        target = path.parent / "images" / "img2.jpg"
+        shown = target.name
+    else:
+        path = _yolo_folder(tmp_path, "")
+        folder = "images" if linked == "image" else "labels"
+        suffix = ".jpg" if linked == "image" else ".txt"
+        target = path / folder / "train" / f"a1{suffix}"
+        shown = target.name
+    target.unlink()
+    target.symlink_to(outside / ("secret.txt" if linked == "label" else "secret.jpg"))
+    with pytest.raises(InvalidInput) as caught:
+        run_import(world, path, world.project_id)
+    assert shown in caught.value.message and "outside" in caught.value.message
+    assert lookout.count("images") == 0
