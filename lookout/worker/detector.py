@@ -102,7 +102,7 @@ def letterbox(image: Image.Image, width: int, height: int) -> tuple[np.ndarray, 
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     pad_x = round((width - new_w) / 2 - 0.1)
     pad_y = round((height - new_h) / 2 - 0.1)
-    resized = image if (new_w, new_h) == (w, h) else image.resize((new_w, new_h), Image.BILINEAR)
+    resized = image if (new_w, new_h) == (w, h) else image.resize((new_w, new_h), Image.Resampling.BILINEAR)
     canvas = Image.new("RGB", (width, height), (PAD_VALUE, PAD_VALUE, PAD_VALUE))
     canvas.paste(resized, (pad_x, pad_y))
     array = np.asarray(canvas, dtype=np.float32) / 255.0
@@ -261,7 +261,13 @@ class Detector:
         self.path = Path(self.path)
         if not self.path.is_file():
             raise ModelError(f"model file {self.path} does not exist")
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelError(
+                "onnxruntime is not installed: the worker needs the `worker` extra "
+                "(pip install 'lookout[worker]', or uv sync --extra worker)"
+            ) from exc
 
         options = ort.SessionOptions()
         options.log_severity_level = 3

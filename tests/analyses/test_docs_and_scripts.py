@@ -10,10 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.analyses.ml_support import Setup
-from tests.conftest import HMAC_SECRET
+from tests.conftest import HMAC_SECRET, unavailable
 from tests.support import jpeg_bytes, png_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +26,7 @@ def _doc_blocks() -> list[str]:
 def test_docs_curl_examples_run_as_printed(shared_sqlite: Setup, tmp_path: Path):
     for tool in ("curl", "openssl", "bash"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            unavailable(f"{tool} is not installed")
     blocks = _doc_blocks()
     assert len(blocks) >= 8
     (tmp_path / "frame.jpg").write_bytes(jpeg_bytes(640, 480))
@@ -130,9 +128,9 @@ def test_document_node_client_with_node(shared_sqlite: Setup, tmp_path: Path):
     """The document's createHMACHeaders, copied from the document, run by Node itself."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        unavailable("node is not installed (apt-get install nodejs)")
     if not SEED.exists():
-        pytest.skip("the seed document is not available here")
+        unavailable(f"the seed document is not at {SEED}")
     function = re.search(
         r"(function createHMACHeaders\(payload, secret\) \{.*?\n\})", SEED.read_text(), flags=re.S
     ).group(1)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.analyses.ml_support import Setup, box, raw_body_headers
 from tests.analyses.seed_client import MLPipelineClient
-from tests.conftest import HMAC_SECRET
+from tests.conftest import HMAC_SECRET, unavailable
 from tests.support import png_bytes
 
 # shared/ sits beside the repository (in CI and on developer machines).
@@ -19,7 +19,7 @@ SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "004_25bda5f21
 
 def test_seed_client_is_the_documents_code_byte_for_byte():
     if not SEED.exists():
-        pytest.skip("the seed document is not available here")
+        unavailable(f"the seed document is not at {SEED}")
     text = SEED.read_text()
     start = text.index("```python\nimport requests\nimport hmac")
     block = text[start + len("```python\n") : text.index("```", start + 10)]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.exports.builders import standard_world
 
 CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _world_with_models(lookout):
@@ -45,10 +44,11 @@ def test_page_lists_models_and_stored_evaluations(lookout):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_page_draws_curves_and_compares_models_in_a_browser(lookout):
     if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing")
-    playwright_api = pytest.importorskip("playwright.sync_api")
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api as playwright_api
+    except ImportError as exc:
+        unavailable(f"playwright is not installed: {exc}")
     world = _world_with_models(lookout)
     key = lookout.user_with_key(world.email)
     errors: list[str] = []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lookout.fake_platform import RunningFakePlatform, expected
+from tests.conftest import unavailable
 from tests.platform_import.helpers import ENV_NAMES, org1_env, run_import
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,7 +152,7 @@ def _shell(command: str, platform_url: str, lookout_url: str) -> subprocess.Comp
     """Run a command line of the document, pointed at the fake platform and a local Lookout."""
     uv = shutil.which("uv")
     if uv is None:
-        pytest.skip("uv is not on PATH")
+        unavailable("uv is not on PATH")
     argv = shlex.split(command)
     if "--url-api-platform" not in argv:
         argv += ["--url-api-platform", platform_url, "--url-api-annotation", lookout_url]

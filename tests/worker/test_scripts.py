@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lookout.worker.detector import file_sha256
-from tests.conftest import HMAC_SECRET
+from tests.conftest import HMAC_SECRET, unavailable
 from tests.worker.support import EXPECTED, Project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ def _run(command: list[str], env: dict[str, str], cwd: Path = SCRIPTS):
 @pytest.fixture
 def needs_uv() -> None:
     if shutil.which("uv") is None:
-        pytest.skip("uv is not on PATH")
+        unavailable("uv is not on PATH")
 
 
 def test_the_documented_command_analyzes_limit_images(
