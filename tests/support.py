@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.accounts import service as accounts
 from lookout.config import Settings
+from lookout.storage.local import META_DIR
 
 
 def free_port() -> int:
@@ -152,10 +153,9 @@ class Lookout:
 
 
 def stored_files(root: Path) -> list[Path]:
-    """Objects in a local storage folder (not the content-type side files)."""
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".content-type")
-    )
+    """Objects in a local storage folder (not the folder of their content types)."""
+    meta = root / META_DIR
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_relative_to(meta))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -129,7 +129,7 @@ def validate_one(
 def _client_id(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _CLIENT_ID.match(value):
+    if not isinstance(value, str) or not _CLIENT_ID.fullmatch(value):
         raise _Bad(
             "id",
             f"must be a string of 1 to {MAX_CLIENT_ID} printable characters without spaces "

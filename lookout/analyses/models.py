@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,28 @@ class Artifact(UUIDPrimaryKey, Timestamps, Base):
     size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
     state: Mapped[str] = mapped_column(sa.String(20), default=ArtifactState.PENDING)
     uploaded_at: Mapped[datetime | None]
+
+
+_ARTIFACT_KEY = re.compile(r"(analyses/[^/]+)/artifacts/([^/]+)")
+_UPLOAD_KEY = re.compile(r"(analyses/[^/]+)/uploads/([^/]+)")
+
+
+def upload_key(object_key: str) -> str:
+    """Where presigned PUTs of the artifact stored under `object_key` land.
+
+    Confirming the artifact copies the upload to `object_key` and deletes it, so a URL handed
+    out earlier can never write over a confirmed artifact (S3 serves its PUTs itself).
+    """
+    match = _ARTIFACT_KEY.fullmatch(object_key)
+    if match is None:
+        raise ValueError(f"not an artifact key: {object_key!r}")
+    return f"{match[1]}/uploads/{match[2]}"
+
+
+def artifact_key_of_upload(key: str) -> str | None:
+    """The artifact key whose uploads land under `key`, or None for any other key."""
+    match = _UPLOAD_KEY.fullmatch(key)
+    return f"{match[1]}/artifacts/{match[2]}" if match else None
 
 
 class IdempotencyRecord(Base):

@@ -572,16 +572,16 @@ def download_artifact(
         name=artifact_name,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
     )
-    chunks = service.artifact_chunks(storage, artifact)
+    opened = service.open_artifact(storage, artifact)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in artifact.name)
     headers = {
         "Content-Disposition": f'attachment; filename="{safe}"',
         "Content-Security-Policy": "sandbox",
         "Cache-Control": "private, max-age=60",
+        # What storage serves, not the row's size_bytes: they differ if the object changed.
+        "Content-Length": str(opened.size),
     }
-    if artifact.size_bytes is not None:
-        headers["Content-Length"] = str(artifact.size_bytes)
-    return StreamingResponse(chunks, media_type=artifact.content_type, headers=headers)
+    return StreamingResponse(opened.chunks, media_type=artifact.content_type, headers=headers)
 
 
 @router.get("/api/analyses/{analysis_id}/artifacts/{artifact_name}/url", response_model=ArtifactUrl)

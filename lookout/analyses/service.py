@@ -17,7 +17,7 @@ import logging
 import re
 import uuid
 import weakref
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,6 +35,8 @@ from lookout.analyses.models import (
     ArtifactState,
     IdempotencyRecord,
     Prediction,
+    artifact_key_of_upload,
+    upload_key,
 )
 from lookout.analyses.schemas import ArtifactSpec
 from lookout.auth.principal import (
@@ -50,7 +52,8 @@ from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.rendering import RenderedCache, iso, render_json
-from lookout.storage import ObjectNotFound, ObjectStorage, cleanup
+from lookout.storage import ObjectInfo, ObjectNotFound, ObjectStorage, cleanup
+from lookout.storage.base import OpenedObject
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +77,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
-ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
-CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]{0,62}/[A-Za-z0-9][\w!#$&^.+-]{0,62}$")
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# Whole-string patterns: always used with `fullmatch` (`$` would accept a trailing newline).
+ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")
+CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,62}/[A-Za-z0-9][\w!#$&^.+-]{0,62}", re.ASCII)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -471,7 +475,7 @@ def artifact_key(analysis_id: uuid.UUID, name: str) -> str:
 
 
 def check_artifact_name(name: Any, *, field: str) -> str:
-    if not isinstance(name, str) or not ARTIFACT_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not ARTIFACT_NAME.fullmatch(name) or ".." in name:
         raise InvalidInput(
             f"{field}: {name!r} is not a valid artifact name (1 to 200 letters, digits, '.', "
             "'_', '-' or spaces, starting with a letter or digit, no '..' and no '/')",
@@ -481,20 +485,57 @@ def check_artifact_name(name: Any, *, field: str) -> str:
 
 
 def _confirm_artifact(storage: ObjectStorage, artifact: Artifact, max_bytes: int) -> None:
-    """Compare a pending artifact with what storage holds; record its size once uploaded."""
+    """Move a pending artifact's upload to its own key once storage holds an acceptable one.
+
+    The presigned URL writes to `upload_key`, never to the artifact's key: what is confirmed is
+    a copy no URL can reach, checked (size, limit) as copied.
+    """
     if artifact.state != ArtifactState.PENDING:
         return
-    info = storage.head(artifact.object_key)
+    staged = upload_key(artifact.object_key)
+    info = storage.head(staged)
     if info is None:
         return
+    if _acceptable(artifact, info, max_bytes):
+        try:
+            info = storage.copy(staged, artifact.object_key)
+        except ObjectNotFound:
+            return  # a concurrent confirmation took it
     artifact.size_bytes = info.size
-    wrong_size = artifact.expected_size is not None and info.size != artifact.expected_size
-    if info.size > max_bytes or wrong_size:
+    if _acceptable(artifact, info, max_bytes):
+        artifact.state = ArtifactState.UPLOADED
+        artifact.uploaded_at = utcnow()
+    else:
         artifact.state = ArtifactState.REJECTED
         _delete_quietly(storage, artifact.object_key)
-        return
-    artifact.state = ArtifactState.UPLOADED
-    artifact.uploaded_at = utcnow()
+    _delete_quietly(storage, staged)
+
+
+def _acceptable(artifact: Artifact, info: ObjectInfo, max_bytes: int) -> bool:
+    """Within the limit and, when a size was announced, exactly that size."""
+    wrong_size = artifact.expected_size is not None and info.size != artifact.expected_size
+    return info.size <= max_bytes and not wrong_size
+
+
+def upload_refusal(session: Session, key: str) -> str | None:
+    """Why a presigned PUT to `key` must be refused now, or None (keys of no artifact pass).
+
+    An artifact takes uploads while it is pending and its analysis is not final; once
+    confirmed, only presigning it again (while the analysis runs) opens it to a new upload.
+    """
+    query = (
+        sa.select(Artifact.name, Artifact.state, Analysis.id, Analysis.status)
+        .join(Analysis, Analysis.id == Artifact.analysis_id)
+        .where(Artifact.object_key == (artifact_key_of_upload(key) or key))
+    )
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    if row.status in AnalysisStatus.FINAL:
+        return f"analysis {row.id} is {row.status}: its artifacts take no more uploads"
+    if row.state != ArtifactState.PENDING:
+        return f"artifact {row.name!r} is {row.state}: presign it again to upload it anew"
+    return None
 
 
 @dataclass(frozen=True)
@@ -531,7 +572,7 @@ def presign_artifacts(
                 field=f"artifacts[{i}].artifact_name",
             )
         seen.add(name)
-        if not CONTENT_TYPE.match(spec.content_type):
+        if not CONTENT_TYPE.fullmatch(spec.content_type):
             field = f"artifacts[{i}].content_type"
             raise InvalidInput(f"{field}: must look like type/subtype, e.g. image/png", field=field)
         if spec.size is not None and spec.size > max_artifact_bytes:
@@ -553,7 +594,7 @@ def presign_artifacts(
         row.state = ArtifactState.PENDING
         row.size_bytes = None
         row.uploaded_at = None
-        url = storage.presign_put(key, spec.content_type, expires_in, base_url)
+        url = storage.presign_put(upload_key(key), spec.content_type, expires_in, base_url)
         out.append(PresignedUpload(name, url, expires_in, spec.content_type))
     session.commit()
     return out
@@ -567,12 +608,13 @@ def list_artifacts(
     analysis_id: uuid.UUID,
     max_artifact_bytes: int,
 ) -> list[Artifact]:
-    """An analysis's artifacts; pending ones are checked against storage first."""
+    """An analysis's artifacts; pending ones are checked against storage first (until final)."""
     analysis = get_analysis(session, principal=principal, analysis_id=analysis_id)
     artifacts = analysis_artifacts(analysis)
     release_read_only(session)  # no database lock held while storage answers
-    for artifact in artifacts:
-        _confirm_artifact(storage, artifact, max_artifact_bytes)
+    if analysis.status not in AnalysisStatus.FINAL:
+        for artifact in artifacts:
+            _confirm_artifact(storage, artifact, max_artifact_bytes)
     session.commit()
     return artifacts
 
@@ -594,7 +636,8 @@ def get_artifact(
     if artifact is None:
         raise NotFound(f"analysis {analysis.id} has no artifact {name!r}", field="artifact_name")
     release_read_only(session)  # no database lock held while storage answers
-    _confirm_artifact(storage, artifact, max_artifact_bytes)
+    if analysis.status not in AnalysisStatus.FINAL:  # finalizing confirmed what had come
+        _confirm_artifact(storage, artifact, max_artifact_bytes)
     session.commit()
     if artifact.state != ArtifactState.UPLOADED:
         raise NotFound(
@@ -603,9 +646,10 @@ def get_artifact(
     return artifact
 
 
-def artifact_chunks(storage: ObjectStorage, artifact: Artifact) -> Iterator[bytes]:
+def open_artifact(storage: ObjectStorage, artifact: Artifact) -> OpenedObject:
+    """Start reading an artifact: size from what storage serves, not from the row."""
     try:
-        return storage.iter_chunks(artifact.object_key)
+        return storage.open_object(artifact.object_key)
     except ObjectNotFound as exc:
         raise NotFound(f"artifact {artifact.name!r} is missing from storage") from exc
 
@@ -671,7 +715,7 @@ def submit_annotations(
     max_count: int,
 ) -> BulkOutcome:
     """Validate every annotation, then insert them all at once (or replace the analysis's)."""
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise InvalidInput(
             f"{IDEMPOTENCY_HEADER} must be 1 to 200 printable characters", field=IDEMPOTENCY_HEADER
         )
@@ -978,7 +1022,9 @@ def delete_analysis(
 ) -> None:
     """Remove the analysis with its predictions, artifacts and their stored objects."""
     analysis = get_analysis(session, principal=principal, analysis_id=analysis_id)
-    keys = [a.object_key for a in analysis_artifacts(analysis)]
+    objects = [a.object_key for a in analysis_artifacts(analysis)]
+    # Uploads too: one not confirmed yet, or sent again to an old URL after confirmation.
+    keys = objects + [upload_key(key) for key in objects]
     session.execute(
         sa.delete(IdempotencyRecord).where(IdempotencyRecord.scope == f"bulk:{analysis.id}")
     )

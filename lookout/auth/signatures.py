@@ -98,7 +98,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def _check_timestamp(raw: str | None, now: float, window: int) -> int:
     if raw is None or raw == "":
         raise _fail(f"missing {TIMESTAMP_HEADER} header")
-    if not _TIMESTAMP.match(raw):
+    if not _TIMESTAMP.fullmatch(raw):
         raise _fail(f"{TIMESTAMP_HEADER} must be unix time in whole seconds")
     timestamp = int(raw)
     if timestamp < now - window:
@@ -174,10 +174,10 @@ def _verify_v1(
         raise _fail(f"with {NONCE_HEADER}, {SIGNATURE_HEADER} must be 'v1=<hex>'")
     if not nonce:
         raise _fail(f"missing {NONCE_HEADER} header (required by the v1 scheme)")
-    if not _NONCE.match(nonce):
+    if not _NONCE.fullmatch(nonce):
         raise _fail(f"{NONCE_HEADER} must be 16 to 128 characters of [A-Za-z0-9_.~+/=-]")
     candidate = presented[3:].strip().lower()
-    if not _HEX64.match(candidate):
+    if not _HEX64.fullmatch(candidate):
         raise _fail("the signature must be 64 hexadecimal characters")
     timestamp = _check_timestamp(_header(headers, TIMESTAMP_HEADER), now, window)
     matched: str | None = None
@@ -203,7 +203,7 @@ def _verify_legacy(
     candidate = presented.lower()
     if candidate.startswith("sha256="):
         candidate = candidate[len("sha256=") :].strip()
-    if not _HEX64.match(candidate):
+    if not _HEX64.fullmatch(candidate):
         raise _fail("the signature must be 64 hexadecimal characters")
     timestamp = _check_timestamp(_header(headers, TIMESTAMP_HEADER), now, window)
     messages = [(LEGACY_RAW, body)]

@@ -98,7 +98,7 @@ def parse_day(value: str | None, flag: str) -> date:
     if value is None:
         return datetime.now(UTC).date()
     try:
-        if not DATE.match(value):
+        if not DATE.fullmatch(value):
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 CHUNK_SIZE = 1024 * 1024
-_KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_KEY_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 class StorageError(Exception):
@@ -32,10 +32,19 @@ class ObjectInfo:
     content_type: str | None
 
 
+@dataclass(frozen=True)
+class OpenedObject:
+    """An object being read: its size and type are those of the bytes `chunks` yields."""
+
+    size: int
+    content_type: str | None
+    chunks: Iterator[bytes]
+
+
 def validate_key(key: str) -> str:
     """Keys are built by Lookout from ids; refuse anything that could escape the store."""
     parts = key.split("/")
-    if not parts or any(not _KEY_PART.match(part) or part in {".", ".."} for part in parts):
+    if not parts or any(not _KEY_PART.fullmatch(part) or part in {".", ".."} for part in parts):
         raise ValueError(f"invalid object key: {key!r}")
     return key
 
@@ -55,12 +64,21 @@ class ObjectStorage(Protocol):
 
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
 
+    def open_object(self, key: str) -> OpenedObject:
+        """Start reading an object; size and type describe what is read (ObjectNotFound)."""
+        ...
+
     def head(self, key: str) -> ObjectInfo | None:
         """Size and content type of an object, or None when it does not exist."""
         ...
 
     def delete(self, key: str) -> None:
         """Remove an object; removing a missing one is not an error."""
+        ...
+
+    def copy(self, source: str, target: str) -> ObjectInfo:
+        """Copy an object within the store (ObjectNotFound when `source` is missing); the
+        copy's size and content type."""
         ...
 
     def presign_put(self, key: str, content_type: str, expires_in: int, base_url: str) -> str:

@@ -1,4 +1,10 @@
-"""Objects in a local folder; presigned URLs point at Lookout itself."""
+"""Objects in a local folder; presigned URLs point at Lookout itself.
+
+An object's content type is kept under `META_DIR`, a top-level folder whose name starts with a
+dot: no object key can name a file there (key parts start with a letter or digit), so no
+upload can overwrite another object's content type. Side files `<key>.content-type` of older
+versions are ignored (such a name is a valid key of an object of its own).
+"""
 
 from __future__ import annotations
 
@@ -19,11 +25,14 @@ from lookout.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectTooLarge,
+    OpenedObject,
     StorageError,
     validate_key,
 )
 
 ROUTE_PREFIX = "/storage/objects/"
+META_DIR = ".content-types"
+DEFAULT_TYPE = "application/octet-stream"
 
 
 class LocalStorage:
@@ -39,8 +48,14 @@ class LocalStorage:
         return path
 
     def _meta_path(self, key: str) -> Path:
-        path = self._path(key)
-        return path.with_name(path.name + ".content-type")
+        """Where the content type of `key` is kept: out of reach of every object key."""
+        return self.root.resolve() / META_DIR / validate_key(key)
+
+    def _content_type(self, key: str) -> str | None:
+        try:
+            return self._meta_path(key).read_text()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
 
     def put_file(
         self, key: str, source: BinaryIO, content_type: str, *, max_bytes: int | None = None
@@ -57,7 +72,9 @@ class LocalStorage:
                     if max_bytes is not None and size > max_bytes:
                         raise ObjectTooLarge(f"object is larger than {max_bytes} bytes")
                     out.write(chunk)
-            self._meta_path(key).write_text(content_type)
+            meta = self._meta_path(key)
+            meta.parent.mkdir(parents=True, exist_ok=True)
+            meta.write_text(content_type)
             os.replace(tmp_name, path)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
@@ -74,23 +91,36 @@ class LocalStorage:
             raise ObjectNotFound(key) from exc
 
     def iter_chunks(self, key: str) -> Iterator[bytes]:
+        return _read_chunks(self._open(key))
+
+    def _open(self, key: str) -> BinaryIO:
         try:
-            handle = self._path(key).open("rb")
-        except FileNotFoundError as exc:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise ObjectNotFound(key) from exc
-        return _read_chunks(handle)
+
+    def open_object(self, key: str) -> OpenedObject:
+        """The open file's own size: a file replaced meanwhile does not change what is read."""
+        handle = self._open(key)
+        size = os.fstat(handle.fileno()).st_size
+        return OpenedObject(size, self._content_type(key), _read_chunks(handle))
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
         if not path.is_file():
             return None
-        meta = self._meta_path(key)
-        content_type = meta.read_text() if meta.exists() else None
-        return ObjectInfo(size=path.stat().st_size, content_type=content_type)
+        return ObjectInfo(size=path.stat().st_size, content_type=self._content_type(key))
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
         self._meta_path(key).unlink(missing_ok=True)
+
+    def copy(self, source: str, target: str) -> ObjectInfo:
+        """Copy through a temporary file and a rename, like every write."""
+        with self._open(source) as handle:
+            content_type = self._content_type(source) or DEFAULT_TYPE
+            size = self.put_file(target, handle, content_type)
+        return ObjectInfo(size=size, content_type=content_type)
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from lookout.analyses import service as analyses
+from lookout.body_limits import accepts_uploads
 from lookout.deps import get_runtime
-from lookout.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from lookout.storage.base import ObjectNotFound, ObjectTooLarge
 from lookout.storage.local import ROUTE_PREFIX, LocalStorage
 
@@ -37,7 +39,14 @@ def _verify(
         raise Forbidden(reason)
 
 
+def _upload_refusal(request: Request, key: str) -> str | None:
+    """Why `key` takes no upload now (an artifact confirmed or of a final analysis), or None."""
+    with get_runtime(request).sessions() as session:
+        return analyses.upload_refusal(session, key)
+
+
 @router.put(ROUTE_PREFIX + "{key:path}")
+@accepts_uploads
 async def presigned_put(
     key: str,
     request: Request,
@@ -51,6 +60,9 @@ async def presigned_put(
     sent_type = request.headers.get("content-type", "")
     if sent_type.split(";")[0].strip().lower() != content_type.lower():
         raise Forbidden(f"Content-Type {sent_type!r} does not match the presigned {content_type!r}")
+    refusal = await run_in_threadpool(_upload_refusal, request, key)
+    if refusal is not None:
+        raise Conflict(refusal)
     limit = get_runtime(request).settings.ml_max_artifact_bytes
     with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as buffer:
         size = 0
@@ -80,19 +92,16 @@ async def presigned_get(
     """Serve an object through a presigned GET URL, always as a download."""
     storage = _local_storage(request)
     _verify(storage, "GET", key, "", expires, signature)
-    info = await run_in_threadpool(storage.head, key)
-    if info is None:
-        raise NotFound("object not found")
     try:
-        chunks = await run_in_threadpool(storage.iter_chunks, key)
+        opened = await run_in_threadpool(storage.open_object, key)
     except ObjectNotFound as exc:
         raise NotFound("object not found") from exc
     safe_name = _SAFE_FILENAME.sub("_", filename or key.rsplit("/", 1)[-1])
     return StreamingResponse(
-        chunks,
-        media_type=info.content_type or "application/octet-stream",
+        opened.chunks,
+        media_type=opened.content_type or "application/octet-stream",
         headers={
             "Content-Disposition": f'attachment; filename="{safe_name}"',
-            "Content-Length": str(info.size),
+            "Content-Length": str(opened.size),
         },
     )

@@ -14,6 +14,7 @@ from lookout.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectTooLarge,
+    OpenedObject,
     StorageError,
     validate_key,
 )
@@ -117,6 +118,15 @@ class S3Storage:
         body = self._get(key)["Body"]
         return body.iter_chunks(CHUNK_SIZE)
 
+    def open_object(self, key: str) -> OpenedObject:
+        """Size and type from the GET's own answer, so they describe the bytes it streams."""
+        answer = self._get(key)
+        return OpenedObject(
+            int(answer["ContentLength"]),
+            answer.get("ContentType"),
+            answer["Body"].iter_chunks(CHUNK_SIZE),
+        )
+
     def head(self, key: str) -> ObjectInfo | None:
         try:
             meta = self.client.head_object(Bucket=self.bucket, Key=validate_key(key))
@@ -133,6 +143,24 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=validate_key(key))
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not delete {key}: {exc}") from exc
+
+    def copy(self, source: str, target: str) -> ObjectInfo:
+        """A server-side copy (CopyObject keeps the content type), then the copy's HEAD."""
+        copy_source = {"Bucket": self.bucket, "Key": validate_key(source)}
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=validate_key(target), CopySource=copy_source
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
+                raise ObjectNotFound(source) from exc
+            raise StorageError(f"could not copy {source} to {target}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not copy {source} to {target}: {exc}") from exc
+        info = self.head(target)
+        if info is None:
+            raise ObjectNotFound(target)
+        return info
 
     def presign_put(self, key: str, content_type: str, expires_in: int, base_url: str) -> str:
         return self.public_client.generate_presigned_url(

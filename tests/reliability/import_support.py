@@ -44,7 +44,7 @@ from lookout.sequences.models import Camera, Sequence, SequenceReview
 from lookout.storage.models import LeftoverObject
 from tests.conftest import make_settings
 from tests.platform_import.helpers import ENV_NAMES, FAST
-from tests.support import LiveServer, Lookout
+from tests.support import LiveServer, Lookout, stored_files
 
 REPO = Path(__file__).resolve().parents[2]
 BOTH_ORGS = {
@@ -453,11 +453,10 @@ def stored_objects(lookout: Lookout, s3_endpoint: str | None = None) -> dict[str
     root = settings.resolved_storage_path
     if not root.exists():
         return {}
-    # Side files hold content types; anything else (a temporary upload too) is an object.
+    # Content types are kept apart; anything else (a temporary upload too) is an object.
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.endswith(".content-type")
+        for p in stored_files(root)
     }
 
 

@@ -192,9 +192,11 @@ def frame_by_url(w: SecurityWorld, url: str) -> httpx.Response:
 
 # --- what is stored ------------------------------------------------------------------------------
 
+# An object, or its content type (kept under the same key in local storage's META_DIR).
 KEY = re.compile(
-    r"^(projects/[0-9a-f-]{36}/(images|thumbnails)/[0-9a-f-]{36}\.(jpg|png|gif|webp|bmp|tiff)"
-    r"|analyses/[0-9a-f-]{36}/artifacts/[A-Za-z0-9][A-Za-z0-9._-]*)(\.content-type)?$"
+    r"(\.content-types/)?"
+    r"(projects/[0-9a-f-]{36}/(images|thumbnails)/[0-9a-f-]{36}\.(jpg|png|gif|webp|bmp|tiff)"
+    r"|analyses/[0-9a-f-]{36}/(artifacts|uploads)/[A-Za-z0-9][A-Za-z0-9._-]*)"
 )
 
 
@@ -213,7 +215,7 @@ def storage_files(w: SecurityWorld) -> set[str]:
 
 def assert_storage_is_clean(w: SecurityWorld) -> None:
     """Only keys Lookout made: no temporary leftovers, no names a client chose."""
-    strange = sorted(f for f in storage_files(w) if not KEY.match(f))
+    strange = sorted(f for f in storage_files(w) if not KEY.fullmatch(f))
     assert strange == [], strange
 
 
