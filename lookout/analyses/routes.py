@@ -9,15 +9,12 @@ text are the same.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import uuid
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.analyses import compare, exports, service
@@ -53,10 +50,9 @@ from lookout.deps import (
     get_runtime,
 )
 from lookout.errors import InvalidInput, NotFound
+from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object, parse_model
 from lookout.rendering import raw_json_response, splice
 
-T = TypeVar("T", bound=BaseModel)
-MAX_JSON_DEPTH = 64
 MAX_COMPARED = 10
 
 
@@ -66,7 +62,9 @@ async def require_ml_enabled(request: Request) -> None:
         raise NotFound("Not Found")
 
 
-router = APIRouter(tags=["ml-analyses"], dependencies=[Depends(require_ml_enabled)])
+router = APIRouter(
+    tags=["ml-analyses"], dependencies=[Depends(require_ml_enabled)], route_class=CheckedJSONRoute
+)
 
 
 async def _sessions(request: Request) -> sessionmaker[Session]:
@@ -74,103 +72,6 @@ async def _sessions(request: Request) -> sessionmaker[Session]:
 
 
 SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
-
-
-# --- body parsing ---------------------------------------------------------------------------
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _check_values(value: Any, depth: int = 0) -> None:
-    """Refuse what the database cannot store: NUL characters (PostgreSQL text), numbers too
-    large for a float (1e999 parses as infinity), and absurd nesting.
-
-    Checking here, after a plain `json.loads`, is much cheaper than a `parse_float` hook,
-    which costs a Python call per number (5,000 of them in a 1,000-box post).
-    """
-    if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                raise ValueError("strings must not contain NUL characters")
-            if type(item) in _SCALARS:
-                _check_scalar(item)
-            else:
-                _check_values(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            if type(item) in _SCALARS:
-                _check_scalar(item)
-            else:
-                _check_values(item, depth + 1)
-    else:
-        _check_scalar(value)
-
-
-_SCALARS = frozenset({str, float, int, bool, type(None)})
-
-
-def _check_scalar(value: Any) -> None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("strings must not contain NUL characters")
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"number {value} is out of range")
-
-
-def parse_json_object(body: bytes, *, empty: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The body as a JSON object, or InvalidInput (400) saying what is wrong with it."""
-    if not body.strip():
-        if empty is not None:
-            return empty
-        raise InvalidInput("the request body must be a JSON object", field="body")
-    try:
-        data = json.loads(body, parse_constant=_reject_constant)
-        _check_values(data)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}", field="body") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the request body must be a JSON object", field="body")
-    return data
-
-
-def _field(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def parse_model(model: type[T], body: bytes, *, empty: dict[str, Any] | None = None) -> T:
-    """Validate the body against `model`; the first error answers 400 naming its field."""
-    data = parse_json_object(body, empty=empty)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        field = _field(tuple(error["loc"]))
-        raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
-
-
-def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline_refs(defs[ref.rsplit("/", 1)[-1]], defs)
-        return {k: _inline_refs(v, defs) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline_refs(v, defs) for v in node]
-    return node
-
-
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI description of a body the route reads itself (nested models inlined)."""
-    schema = model.model_json_schema()
-    schema = _inline_refs(schema, schema.pop("$defs", {}))
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 HMAC_NOTE = (
@@ -186,7 +87,7 @@ HMAC_NOTE = (
     "/api/images/{image_id}/analyses",
     response_model=AnalysisRead,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=_json_body(AnalysisCreate),
+    openapi_extra=openapi_body(AnalysisCreate),
 )
 def create_analysis(
     image_id: uuid.UUID,
@@ -219,7 +120,7 @@ def create_analysis(
 @router.patch(
     "/api/analyses/{analysis_id}/status",
     response_model=StatusRead,
-    openapi_extra=_json_body(StatusUpdate),
+    openapi_extra=openapi_body(StatusUpdate),
     description=HMAC_NOTE,
 )
 def update_status(
@@ -248,7 +149,7 @@ def update_status(
 @router.post(
     "/api/analyses/{analysis_id}/artifacts/presign",
     response_model=PresignResponse,
-    openapi_extra=_json_body(PresignRequest),
+    openapi_extra=openapi_body(PresignRequest),
     description=HMAC_NOTE,
 )
 def presign_artifacts(
@@ -291,7 +192,7 @@ def presign_artifacts(
     "/api/analyses/{analysis_id}/annotations:bulk",
     response_model=BulkResponse,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=_json_body(BulkAnnotations),
+    openapi_extra=openapi_body(BulkAnnotations),
     description=HMAC_NOTE
     + " Send an Idempotency-Key (or client `id`s per annotation) to make retries safe; "
     "`?mode=replace` swaps all annotations of the analysis in one transaction.",
@@ -333,7 +234,7 @@ def submit_annotations(
 @router.post(
     "/api/analyses/{analysis_id}/finalize",
     response_model=FinalizeRead,
-    openapi_extra=_json_body(FinalizeRequest),
+    openapi_extra=openapi_body(FinalizeRequest),
     description=HMAC_NOTE,
 )
 def finalize_analysis(
