@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# A SELECT of any columns (`sa.Select[X]` alone means one column of type X).
+AnySelect = sa.Select[*tuple[Any, ...]]
+
 # Largest OFFSET a listing accepts: SQL integers are 64 bits and the drivers fail (a 500) on
 # anything larger; no listing is anywhere near this long.
 MAX_OFFSET = 2**31 - 1
@@ -164,6 +167,17 @@ def release_read_only(session: Session) -> bool:
         return False
     session.commit()
     return True
+
+
+def affected_rows(result: sa.Result[*tuple[Any, ...]]) -> int:
+    """Rows an INSERT, UPDATE or DELETE without RETURNING touched.
+
+    `Session.execute` answers those with a CursorResult (which has `rowcount`), but its
+    overloads only promise a Result (sqlalchemy/sqlalchemy#9185).
+    """
+    if not isinstance(result, sa.CursorResult):
+        raise TypeError(f"no row count: {type(result).__name__} is not a CursorResult")
+    return result.rowcount
 
 
 def pg_json_time(column: Any) -> Any:

@@ -43,18 +43,19 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def _predictions(sessions: sessionmaker[Session], analysis_id: uuid.UUID) -> Iterator[Any]:
+def _predictions(sessions: sessionmaker[Session], analysis_id: uuid.UUID) -> Iterator[Prediction]:
     """All predictions in posted order, a page per short transaction.
 
     A slow download must not hold one long transaction: on SQLite it would hold the write lock.
     """
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
-        query = predictions_query(analysis_id)
+        # A select of Prediction rows, however `predictions_query` spells its type.
+        query: sa.Select[Any] = predictions_query(analysis_id)
         if after is not None:
             query = query.where(sa.tuple_(Prediction.created_at, Prediction.id) > sa.tuple_(*after))
         with sessions() as session:
-            page = list(session.scalars(query.limit(_BATCH)))
+            page: list[Prediction] = list(session.scalars(query.limit(_BATCH)))
         yield from page
         if len(page) < _BATCH:
             return

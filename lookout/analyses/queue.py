@@ -39,7 +39,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from lookout.analyses.models import Analysis, AnalysisStatus
 from lookout.auth.principal import Principal
-from lookout.db import JSONType, UTCDateTime, utcnow
+from lookout.db import JSONType, UTCDateTime, affected_rows, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.images.models import Image
 from lookout.projects import service as projects
@@ -282,7 +282,7 @@ def _insert_batch(
     statement = sa.insert(Analysis).from_select(columns, source)
     if session.get_bind().dialect.insert_returning:  # exact on every driver
         return len(session.execute(statement.returning(Analysis.id)).all())
-    return session.execute(statement).rowcount or 0
+    return affected_rows(session.execute(statement)) or 0
 
 
 # --- Claiming, heartbeats and release (HMAC) -----------------------------------------------
@@ -367,7 +367,7 @@ def expire_leases(session: Session, *, now: datetime, max_attempts: int) -> tupl
 
 def _claimable(
     model_name: str, model_version: str | None, project_id: uuid.UUID | None
-) -> sa.Select[tuple[uuid.UUID]]:
+) -> sa.Select[uuid.UUID]:
     query = sa.select(Analysis.id).where(
         Analysis.status == AnalysisStatus.QUEUED, Analysis.model_name == model_name
     )

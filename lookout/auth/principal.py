@@ -22,7 +22,7 @@ class Principal:
 
 
 def project_scope(
-    principal: Principal, group_column: ColumnElement[uuid.UUID]
+    principal: Principal, group_column: sa.SQLColumnExpression[uuid.UUID]
 ) -> ColumnElement[bool]:
     """A WHERE clause keeping only rows of projects in the caller's groups."""
     if principal.is_admin:
@@ -43,7 +43,7 @@ def scope_kind(principal: Principal) -> str:
     return "groups" if principal.group_ids else "none"
 
 
-def scope_clause(kind: str, group_column: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+def scope_clause(kind: str, group_column: sa.SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
     """`project_scope` with the group ids left as a parameter (`scope_params` supplies it)."""
     if kind == "all":
         return sa.true()

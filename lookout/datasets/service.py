@@ -14,6 +14,7 @@ second run of the same import adds nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -175,6 +176,16 @@ def _probe(path: Path, where: str) -> tuple[int, int, str]:
 # --- COCO ----------------------------------------------------------------------------------
 
 
+def _coco_list(
+    doc: dict[str, Any], key: str, where: str, default: list[Any] | None = None
+) -> list[Any]:
+    """A member of a COCO file that must be a list."""
+    value = doc.get(key, default)
+    if not isinstance(value, list):
+        raise _bad(f"{where}: `{key}` must be a list", key)
+    return value
+
+
 def read_coco(path: Path, images_dir: Path | None = None) -> Dataset:
     """Read and check a COCO detection file; images are looked up under `images_dir`."""
     if path.is_dir():
@@ -190,16 +201,9 @@ def read_coco(path: Path, images_dir: Path | None = None) -> Dataset:
     if images_dir is None:
         images_dir = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
     where = path.name
-    raw_images = doc.get("images")
-    raw_annotations = doc.get("annotations", [])
-    raw_categories = doc.get("categories")
-    for key, value in (
-        ("images", raw_images),
-        ("annotations", raw_annotations),
-        ("categories", raw_categories),
-    ):
-        if not isinstance(value, list):
-            raise _bad(f"{where}: `{key}` must be a list", key)
+    raw_images = _coco_list(doc, "images", where)
+    raw_annotations = _coco_list(doc, "annotations", where, default=[])
+    raw_categories = _coco_list(doc, "categories", where)
     categories: dict[Any, str] = {}
     for i, cat in enumerate(raw_categories):
         if not isinstance(cat, dict) or "id" not in cat:
@@ -688,7 +692,7 @@ def _import_analysis(
                 item,
                 options,
                 undo,
-                on_stored=lambda image, item=item: add_analysis(image, item),
+                on_stored=functools.partial(add_analysis, item=item),
             )
             report.images_created += 1
         else:
@@ -817,7 +821,7 @@ def _import_reviews(
         tracks = _tracks(members, frame_ids, f"sequence {key}")
         write = ReviewWrite(
             tracks=tracks,
-            processing_stage=options.review_stage,  # type: ignore[arg-type]
+            processing_stage=options.review_stage,
             version=current.version if current is not None else None,
         )
         reviews.save_review(session, principal=principal, sequence_id=sequence.id, write=write)

@@ -223,7 +223,7 @@ def _store_outcomes(
         session.execute(sa.insert(EvaluationOutcome), rows)
 
 
-def visible_evaluations(principal: Principal) -> sa.Select[tuple[EvaluationRun]]:
+def visible_evaluations(principal: Principal) -> sa.Select[EvaluationRun]:
     """Evaluations of projects the caller may see; every read starts here."""
     return (
         sa.select(EvaluationRun)

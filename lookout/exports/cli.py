@@ -106,7 +106,9 @@ def _prepare_output(out: Path, force: bool) -> None:
         if out.is_dir() and not any(out.iterdir()):
             return
         if not force:
-            raise InvalidInput(f"out: {out} already exists; pass --force to replace it", "out")
+            raise InvalidInput(
+                f"out: {out} already exists; pass --force to replace it", field="out"
+            )
         if out.is_dir():
             shutil.rmtree(out)
         else:

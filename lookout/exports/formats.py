@@ -139,7 +139,7 @@ class _CsvSpool:
 
     def detach(self) -> IO[bytes]:
         self.text.flush()
-        return self.text.detach()  # type: ignore[return-value]
+        return self.text.detach()
 
 
 def frame_fields(item: Item) -> dict[str, Any]:

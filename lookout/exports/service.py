@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, AnalysisStatus, Prediction
 from lookout.auth.principal import Principal
+from lookout.db import AnySelect
 from lookout.errors import InvalidInput
 from lookout.exports import formats
 from lookout.exports.schemas import (
@@ -173,7 +174,7 @@ def resolve_model(session: Session, *, project_id: uuid.UUID, model: ModelRef) -
     return ModelRef(model.name, versions[0])
 
 
-def _sequence_query(scope: Scope) -> sa.Select[Any]:
+def _sequence_query(scope: Scope) -> AnySelect:
     query = (
         sa.select(
             Sequence.id,
@@ -203,7 +204,7 @@ def _sequence_query(scope: Scope) -> sa.Select[Any]:
     return query
 
 
-def _loose_image_query(scope: Scope) -> sa.Select[Any] | None:
+def _loose_image_query(scope: Scope) -> AnySelect | None:
     """Images outside any sequence: only for a model's boxes with no review or camera filter."""
     if scope.require_review or scope.stages or scope.camera_id or scope.model is None:
         return None
@@ -300,7 +301,7 @@ def _model_boxes(
     boxes: dict[uuid.UUID, list[Box]] = defaultdict(list)
     analysis_ids = list(latest.values())
     for chunk in _chunks(analysis_ids):
-        query = (
+        box_query = (
             sa.select(
                 Prediction.analysis_id,
                 Prediction.id,
@@ -318,9 +319,11 @@ def _model_boxes(
             )
             .order_by(Prediction.analysis_id, Prediction.created_at, Prediction.id)
         )
-        for analysis_id, pid, name, conf, x1, y1, x2, y2 in session.execute(query):
+        for analysis_id, pid, name, conf, x1, y1, x2, y2 in session.execute(box_query):
             if min_confidence is not None and conf is not None and conf < min_confidence:
                 continue
+            if x1 is None or y1 is None or x2 is None or y2 is None:
+                continue  # a box with a missing side is no box
             xyxy = sanitize_xyxyn((x1, y1, x2, y2))
             if xyxy is not None:
                 boxes[analysis_id].append(Box(name, xyxy, confidence=conf, prediction_id=pid))
@@ -391,8 +394,12 @@ def _sequence_groups(session: Session, rows: list[Any], scope: Scope) -> Iterato
             )
         )
         for row in session.execute(query):
-            frames = by_sequence[row[-1]]
-            frames.append(Frame(image=_image_info(row), sequence=infos[row[-1]], index=len(frames)))
+            sequence_id = row[-1]
+            assert sequence_id is not None  # the query keeps frames of these sequences only
+            frames = by_sequence[sequence_id]
+            frames.append(
+                Frame(image=_image_info(row), sequence=infos[sequence_id], index=len(frames))
+            )
     all_frames = [f for frames in by_sequence.values() for f in frames]
     _attach_model(session, all_frames, scope)
     for row in rows:
@@ -438,12 +445,12 @@ class ExportPlan:
 def _review_classes(session: Session, scope: Scope) -> list[str]:
     """Class names the reviews in scope use (smoke, or the smoke types seen)."""
     if scope.class_from == "smoke":
-        smoke = (
+        with_smoke = (
             _sequence_query(scope)
             .with_only_columns(Sequence.id)
             .where(SequenceReview.has_smoke.is_(True))
         )
-        return ["smoke"] if session.scalar(sa.select(smoke.exists())) else []
+        return ["smoke"] if session.scalar(sa.select(with_smoke.exists())) else []
     seen: set[str] = set()
     query = _sequence_query(scope).with_only_columns(SequenceReview.tracks)
     for (tracks,) in session.execute(query.execution_options(yield_per=500)):

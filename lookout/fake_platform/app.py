@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookout.fake_platform.data import (
     Detection,
@@ -168,8 +168,9 @@ class FakePlatformState:
         if (jpeg := self.cached_image(det)) is not None:
             return jpeg
         cfg = self.config
-        key = (cfg.data_key(), det.id, tuple(cfg.image_size))
-        jpeg = render_jpeg(self.data.cameras[det.camera_id], det, tuple(cfg.image_size), cfg.seed)
+        width, height = cfg.image_size  # a list when set from JSON
+        key = (cfg.data_key(), det.id, (width, height))
+        jpeg = render_jpeg(self.data.cameras[det.camera_id], det, (width, height), cfg.seed)
         with self._lock:
             self._images[key] = jpeg
             while len(self._images) > IMAGE_CACHE_SIZE:
@@ -384,7 +385,7 @@ class FaultMiddleware:
     @staticmethod
     async def _hang(receive: Receive, seconds: float) -> Receive | None:
         """Wait ``seconds`` or until the client leaves; return a receive replaying the body."""
-        buffered: list[dict[str, Any]] = []
+        buffered: list[Message] = []
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -399,7 +400,7 @@ class FaultMiddleware:
             return None
         waiter.cancel()
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> Message:
             return buffered.pop(0) if buffered else await receive()
 
         return replay

@@ -98,8 +98,8 @@ def make_thumbnail(data: bytes, size: int) -> bytes:
     """A JPEG no larger than size x size."""
     with PILImage.open(io.BytesIO(data)) as img:
         img.draft("RGB", (size, size))  # JPEG decodes at reduced scale: much faster
-        img = img.convert("RGB")
-        img.thumbnail((size, size))
+        rgb = img.convert("RGB")
+        rgb.thumbnail((size, size))
         out = io.BytesIO()
-        img.save(out, format="JPEG", quality=80)
+        rgb.save(out, format="JPEG", quality=80)
         return out.getvalue()

@@ -24,7 +24,7 @@ from lookout.auth.principal import (
     scope_kind,
     scope_params,
 )
-from lookout.db import UTCDateTime, json_key, pg_json_time, release_read_only
+from lookout.db import AnySelect, UTCDateTime, json_key, pg_json_time, release_read_only
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
 from lookout.images.models import Image
@@ -38,7 +38,7 @@ from lookout.storage import ObjectNotFound, ObjectStorage, StorageError, cleanup
 log = logging.getLogger(__name__)
 
 
-def visible_images(principal: Principal) -> sa.Select[tuple[Image]]:
+def visible_images(principal: Principal) -> sa.Select[Image]:
     """Images of projects the caller may see; every image read starts here."""
     return (
         sa.select(Image)
@@ -237,7 +237,9 @@ def list_image_rows(
     rows = list(session.connection().execute(_page_statement(shape, "rows"), params))
     if not rows:
         projects.get_project(session, principal=principal, project_id=project_id)
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = cursor_of(rows[limit - 1].created_at, rows[limit - 1].id)
     return rows[:limit], next_cursor
 
 
@@ -249,7 +251,7 @@ def image_page_json(
     filters: ImageFilters,
     limit: int,
     cursor: str | None = None,
-) -> tuple[str, str | None]:
+) -> tuple[bytes, str | None]:
     """A page of `list_images` as the JSON of a list of ImageRead, and the next cursor.
 
     On PostgreSQL the database builds the JSON in the page query itself (access check
@@ -270,20 +272,21 @@ def image_page_json(
         return render_json([image_json(row) for row in rows]), next_cursor
     shape, params = _page_shape(principal, project_id, filters, limit, cursor)
     connection = session.connection()
-    row = connection.execute(_page_statement(shape, "digest"), params).one()
-    if row.count == 0:
+    # By name: a Row's `count` attribute is, for the type checker, tuple.count.
+    row = connection.execute(_page_statement(shape, "digest"), params).one()._mapping
+    if row["count"] == 0:
         projects.get_project(session, principal=principal, project_id=project_id)
     # The page is the same for everyone who may see the project (checked above).
     key = (project_id, shape[1:], filters, limit, cursor)
-    content = IMAGE_PAGES.get(key, row.digest)
+    content: bytes | None = IMAGE_PAGES.get(key, row["digest"])
     if content is None:
         # Digest and JSON from one statement (one snapshot), so they always go together.
-        row = connection.execute(_page_statement(shape, "json"), params).one()
-        content = row.items.encode("utf-8")
-        IMAGE_PAGES.put(key, row.digest, content)
+        row = connection.execute(_page_statement(shape, "json"), params).one()._mapping
+        content = row["items"].encode("utf-8")
+        IMAGE_PAGES.put(key, row["digest"], content)
     next_cursor = None
-    if row.count > limit:
-        next_cursor = cursor_of(row.last_created_at, uuid.UUID(row.last_id))
+    if row["count"] > limit:
+        next_cursor = cursor_of(row["last_created_at"], uuid.UUID(row["last_id"]))
     return content, next_cursor
 
 
@@ -320,7 +323,7 @@ def _page_shape(
 
 
 @functools.cache  # a few dozen shapes at most
-def _page_statement(shape: PageShape, form: str) -> sa.Select[Any]:
+def _page_statement(shape: PageShape, form: str) -> AnySelect:
     """Newest first by (created_at, id): keyset paging on ix_images_project_created.
 
     `form`: "orm" (Image objects, access checked before), "rows" (plain rows, access checked
@@ -328,7 +331,7 @@ def _page_statement(shape: PageShape, form: str) -> sa.Select[Any]:
     the last shown row's keys for the cursor).
     """
     scope, sequence, after, before, model, status, cursor = shape
-    query = sa.select(Image) if form == "orm" else sa.select(*Image.__table__.c)
+    query: AnySelect = sa.select(Image) if form == "orm" else sa.select(*Image.__table__.c)
     query = query.where(Image.project_id == sa.bindparam("project_id"))
     if form != "orm":
         visible = sa.select(Project.id).where(
@@ -386,7 +389,7 @@ def _page_statement(shape: PageShape, form: str) -> sa.Select[Any]:
 def _pg_image_json(c: Any) -> Any:
     """json_build_object of one image, field for field as `schemas.image_json`."""
     key = json_key
-    url = sa.literal_column("'/api/images/'") + sa.cast(c.id, sa.Text)
+    url: sa.ColumnElement[str] = sa.literal_column("'/api/images/'") + sa.cast(c.id, sa.Text)
     return sa.func.json_build_object(
         key("id"),
         c.id,
@@ -473,7 +476,7 @@ def stored_keys(session: Session, condition: sa.ColumnElement[bool]) -> list[str
 
 def keys_in_use(session: Session, keys: list[str]) -> set[str]:
     """Those of `keys` a row holds (a thumbnail key comes back when it is made again)."""
-    held = sa.union_all(
+    held: sa.CompoundSelect[str] = sa.union_all(
         sa.select(Image.object_key.label("key")).where(Image.object_key.in_(keys)),
         sa.select(Image.thumbnail_key).where(Image.thumbnail_key.in_(keys)),
         sa.select(Artifact.object_key).where(Artifact.object_key.in_(keys)),

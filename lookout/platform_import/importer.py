@@ -677,8 +677,11 @@ class Importer:
             return
         self._count_draft(platform_id, self.lookout.draft(sequence_id, self.options.draft_params()))
 
-    def _count_draft(self, platform_id: int | str, answer: dict[str, Any]) -> None:
-        """Count a draft answer: created/updated, skipped, or anything else."""
+    def _count_draft(self, platform_id: object, answer: dict[str, Any]) -> None:
+        """Count a draft answer: created/updated, skipped, or anything else.
+
+        `platform_id` only labels the log lines (a stored sequence may lack a source id).
+        """
         status = answer.get("status")
         if status in ("created", "updated"):
             self.stats.add(annotations_created=1)

@@ -15,6 +15,7 @@ from lookout.platform_import.platform_models import (
     PlatformDetection,
     PlatformOrganization,
     PlatformSequence,
+    ShapeProblem,
     Validated,
     validate_list,
 )
@@ -151,7 +152,7 @@ class PlatformClient:
     def sequences_on(self, day: date) -> Validated[PlatformSequence]:
         """Every sequence of the login's organization started on ``day``, all pages."""
         found: dict[int, PlatformSequence] = {}
-        problems = []
+        problems: list[ShapeProblem] = []
         offset = 0
         while True:
             page = self.get(
@@ -182,7 +183,7 @@ class PlatformClient:
     ) -> Validated[PlatformDetection]:
         """Up to ``limit`` detections of a sequence, paging by 100 where the platform can."""
         found: dict[int, PlatformDetection] = {}
-        problems = []
+        problems: list[ShapeProblem] = []
         offset = 0
         while len(found) + len(problems) < limit:
             size = min(MAX_DETECTIONS_PAGE, limit - len(found) - len(problems))

@@ -15,7 +15,7 @@ from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lookout.projects.models import Project
 
 
-def visible_projects(principal: Principal) -> sa.Select[tuple[Project]]:
+def visible_projects(principal: Principal) -> sa.Select[Project]:
     """Projects the caller may see; every project read starts here."""
     return sa.select(Project).where(project_scope(principal, Project.group_id))
 

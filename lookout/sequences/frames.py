@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -68,7 +68,7 @@ def _retryable(exc: BaseException) -> bool:
     wait=wait_exponential_jitter(multiplier=0.2, max=3),
     reraise=True,
 )
-def _download(client: httpx.Client, url: str, limit: int) -> IO[bytes]:
+def _download(client: httpx.Client, url: str, limit: int) -> BinaryIO:
     # Handed to the caller, who closes it after storing the frame.
     buffer = tempfile.SpooledTemporaryFile(max_size=2 * 1024 * 1024)  # noqa: SIM115
     with client.stream("GET", url) as response:
@@ -81,7 +81,8 @@ def _download(client: httpx.Client, url: str, limit: int) -> IO[bytes]:
                 raise PayloadTooLarge(f"the frame at {_host(url)} is larger than {limit} bytes")
             buffer.write(chunk)
     buffer.seek(0)
-    return buffer
+    # A binary-mode SpooledTemporaryFile is a binary file; typeshed only says IO[bytes].
+    return cast(BinaryIO, buffer)
 
 
 def _host(url: str) -> str:
@@ -105,7 +106,7 @@ def check_frame_url(url: str) -> None:
         raise InvalidInput("url must be an http or https URL", field="url")
 
 
-def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> IO[bytes]:
+def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> BinaryIO:
     """Download a frame with retries; a failure answers 502 naming the URL without its query."""
     check_frame_url(url)
     try:
@@ -135,7 +136,7 @@ def add_frame(
     *,
     principal: Principal,
     sequence_id: uuid.UUID,
-    stream: IO[bytes] | None,
+    stream: BinaryIO | None,
     metadata: FrameMetadata,
     max_pixels: int,
     filename: str | None = None,
@@ -214,7 +215,7 @@ def _store_fetched(
     storage: ObjectStorage,
     target: _Target,
     item: FrameFromUrl,
-    fetch: Future[IO[bytes]],
+    fetch: Future[BinaryIO],
 ) -> FrameOutcome:
     try:
         stream = fetch.result()
@@ -282,7 +283,7 @@ def _store_new(
     storage: ObjectStorage,
     target: _Target,
     metadata: FrameMetadata,
-    stream: IO[bytes],
+    stream: BinaryIO,
     filename: str | None,
 ) -> StoredFrame:
     created: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
-from lookout.db import utcnow
+from lookout.db import AnySelect, affected_rows, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.images.models import Image
 from lookout.sequences.drafting import DraftParams, FrameBox, cluster_tracks, track_to_dict
@@ -63,7 +63,7 @@ _FRAME_IDS = (
 
 
 @functools.cache
-def _draft_boxes(by_model: bool) -> sa.Select[Any]:
+def _draft_boxes(by_model: bool) -> AnySelect:
     query = (
         sa.select(
             Analysis.image_id,
@@ -181,7 +181,7 @@ def _update_versioned(session: Session, review: SequenceReview, values: dict[str
         .values(**values, version=review.version + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if session.execute(statement).rowcount != 1:
+    if affected_rows(session.execute(statement)) != 1:
         session.rollback()
         raise Conflict(
             "the review was saved by someone else meanwhile; reload it to see their changes"

@@ -36,7 +36,7 @@ from lookout.sequences.models import (
 Row = TypeVar("Row", Camera, Sequence)
 
 
-def visible_sequences(principal: Principal) -> sa.Select[tuple[Sequence]]:
+def visible_sequences(principal: Principal) -> sa.Select[Sequence]:
     """Sequences of projects the caller may see; every sequence read starts here."""
     return (
         sa.select(Sequence)
@@ -46,7 +46,7 @@ def visible_sequences(principal: Principal) -> sa.Select[tuple[Sequence]]:
 
 
 @functools.cache
-def _visible_sequence(scope: str) -> sa.Select[tuple[Sequence]]:
+def _visible_sequence(scope: str) -> sa.Select[Sequence]:
     """`visible_sequences(...).where(Sequence.id == ...)`, built once per kind of access."""
     return (
         sa.select(Sequence)

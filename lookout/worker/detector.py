@@ -102,7 +102,11 @@ def letterbox(image: Image.Image, width: int, height: int) -> tuple[np.ndarray, 
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     pad_x = round((width - new_w) / 2 - 0.1)
     pad_y = round((height - new_h) / 2 - 0.1)
-    resized = image if (new_w, new_h) == (w, h) else image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    resized = (
+        image
+        if (new_w, new_h) == (w, h)
+        else image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    )
     canvas = Image.new("RGB", (width, height), (PAD_VALUE, PAD_VALUE, PAD_VALUE))
     canvas.paste(resized, (pad_x, pad_y))
     array = np.asarray(canvas, dtype=np.float32) / 255.0

@@ -28,7 +28,7 @@ def draw_overlay(
     scale = min(1.0, max_side / max(canvas.size))
     if scale < 1.0:
         size = (max(1, round(canvas.width * scale)), max(1, round(canvas.height * scale)))
-        canvas = canvas.resize(size, Image.BILINEAR)
+        canvas = canvas.resize(size, Image.Resampling.BILINEAR)
     else:
         canvas = canvas.copy()
     draw = ImageDraw.Draw(canvas)

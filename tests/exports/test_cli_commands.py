@@ -125,3 +125,15 @@ def test_command_line_errors_name_the_problem(lookout, tmp_path):
     )
     result = run(lookout, "import-dataset", str(missing), "--project", "cams")
     assert result.returncode == 1 and "image_id 5 is not among the images" in result.stderr
+
+
+def test_export_refuses_an_existing_out_file_without_force(lookout, tmp_path):
+    standard_world(lookout)
+    out = tmp_path / "existing.zip"
+    out.write_bytes(b"an earlier export")
+    result = run(lookout, "export", "--project", "cams", "--out", str(out))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f"out: {out} already exists; pass --force to replace it" in result.stderr
+    assert "Traceback" not in output and "TypeError" not in output
+    assert out.read_bytes() == b"an earlier export"
