@@ -168,19 +168,20 @@ def test_body_shape_errors(shared_sqlite: Setup, payload, field):
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "field"),
     [
-        b'{"annotations": [NaN]}',
-        b'{"annotations": [1e999]}',
-        b'{"annotations": ["\\u0000"]}',
-        b"\xff\xfe",
+        (b'{"annotations": [NaN]}', "body"),
+        (b'{"annotations": [1e999]}', "annotations[0]"),
+        (b'{"annotations": ["\\u0000"]}', "annotations[0]"),
+        (b'{"annotations": [{"class_name": "\\ud800"}]}', "annotations[0].class_name"),
+        (b"\xff\xfe", "body"),
     ],
 )
-def test_unstorable_json_is_400_not_500(shared_sqlite: Setup, raw: bytes):
+def test_unstorable_json_is_400_not_500(shared_sqlite: Setup, raw: bytes, field: str):
     analysis_id = shared_sqlite.create_analysis()["id"]
     response = shared_sqlite.v1("POST", f"/api/analyses/{analysis_id}/annotations:bulk", body=raw)
     assert response.status_code == 400, response.text
-    assert response.json()["field"] == "body"
+    assert response.json()["field"] == field  # where the value is, when there is one
 
 
 DOC_BOX = [100 / W, 150 / H, 150 / W, 250 / H]  # the document's [100, 150, 50, 100] xywh box
