@@ -25,13 +25,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from lookout.auth.models import SeenSignature
+from lookout.db import affected_rows
 from lookout.errors import Unauthenticated
 
 SIGNATURE_HEADER = "X-ML-Signature"
@@ -233,15 +236,9 @@ def remember(session: Session, verified: VerifiedSignature, *, now: float) -> No
     """
     values = {"digest": verified.replay_digest, "seen_at": datetime.fromtimestamp(now, UTC)}
     what = "nonce" if verified.scheme == V1 else "signature"
-    dialect = session.get_bind().dialect.name
-    if dialect in _UPSERT:
+    statement = _insert_if_new(session.get_bind().dialect.name, values)
+    if statement is not None:
         # One statement, no savepoint: a digest already there inserts nothing and returns nothing.
-        statement = (
-            _UPSERT[dialect](SeenSignature)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["digest"])
-            .returning(SeenSignature.digest)
-        )
         if session.execute(statement).first() is None:
             raise _fail(f"this {what} was already used (replayed request)")
         return
@@ -253,7 +250,17 @@ def remember(session: Session, verified: VerifiedSignature, *, now: float) -> No
         raise _fail(f"this {what} was already used (replayed request)") from None
 
 
-_UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+def _insert_if_new(dialect: str, values: dict[str, Any]) -> ReturningInsert[Any] | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING digest, where the database has it."""
+    if dialect == "postgresql":
+        pg = postgresql.insert(SeenSignature).values(**values)
+        return pg.on_conflict_do_nothing(index_elements=["digest"]).returning(SeenSignature.digest)
+    if dialect == "sqlite":
+        lite = sqlite.insert(SeenSignature).values(**values)
+        return lite.on_conflict_do_nothing(index_elements=["digest"]).returning(
+            SeenSignature.digest
+        )
+    return None
 
 
 def purge(session: Session, *, now: float, window: int) -> int:
@@ -264,4 +271,4 @@ def purge(session: Session, *, now: float, window: int) -> int:
     """
     cutoff = datetime.fromtimestamp(now, UTC) - timedelta(seconds=2 * window)
     result = session.execute(sa.delete(SeenSignature).where(SeenSignature.seen_at < cutoff))
-    return result.rowcount or 0
+    return affected_rows(result)
