@@ -213,12 +213,13 @@ def sqlite_database() -> Iterator[str]:
 
 
 def free_port() -> int:
+    """A TCP port free on loopback right now (also the tests' helper: tests/support.py)."""
     with socket.socket() as sock:
         sock.bind((LOCALHOST, 0))
         return sock.getsockname()[1]
 
 
-def serve_command(port: int, workers: int) -> list[str]:
+def serve_command(port: int, workers: int, log_level: str = "warning") -> list[str]:
     """`lookout serve` on loopback, as people run it, on a database migrated beforehand."""
     return [
         sys.executable,
@@ -232,7 +233,7 @@ def serve_command(port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--log-level",
-        "warning",
+        log_level,
         "--no-migrate",
     ]
 
@@ -370,13 +371,21 @@ class LookoutServer:
 # --- fixtures through the API and the services ------------------------------------------------
 
 
-def jpeg_bytes(width: int = 640, height: int = 480) -> bytes:
+def jpeg_bytes(
+    width: int = 64,
+    height: int = 48,
+    color: tuple[int, int, int] = (90, 140, 200),
+    quality: int = 85,
+) -> bytes:
+    """A small real JPEG with a drawn plume so thumbnails have content (also the tests')."""
     from PIL import Image, ImageDraw
 
-    img = Image.new("RGB", (width, height), (90, 140, 200))
-    ImageDraw.Draw(img).ellipse((width // 4, height // 4, width // 2, height // 2), fill="white")
+    img = Image.new("RGB", (width, height), color)
+    ImageDraw.Draw(img).ellipse(
+        (width // 4, height // 4, width // 2, height // 2), fill=(200, 200, 200)
+    )
     out = io.BytesIO()
-    img.save(out, format="JPEG", quality=85)
+    img.save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -405,7 +414,7 @@ def create_project(client: Any, name: str = "bench") -> str:
 
 
 def upload_image(client: Any, project_id: str, data: bytes | None = None) -> dict[str, Any]:
-    files = {"file": ("frame.jpg", data or jpeg_bytes(), "image/jpeg")}
+    files = {"file": ("frame.jpg", data or jpeg_bytes(640, 480), "image/jpeg")}
     response = client.post(f"/api/projects/{project_id}/images", files=files)
     response.raise_for_status()
     return response.json()

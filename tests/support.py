@@ -17,18 +17,16 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 import uvicorn
-from PIL import Image, ImageDraw
+from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+# One definition each, in bench (benchmarks run without the tests package; tests import
+# from bench already): `from tests.support import free_port, jpeg_bytes` keeps working.
+from bench.common import free_port as free_port
+from bench.common import jpeg_bytes as jpeg_bytes
 from lookout.accounts import service as accounts
 from lookout.config import Settings
 from lookout.storage.local import META_DIR
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:
@@ -59,22 +57,6 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-def jpeg_bytes(
-    width: int = 64,
-    height: int = 48,
-    color: tuple[int, int, int] = (90, 140, 200),
-    quality: int = 85,
-) -> bytes:
-    """A small real JPEG with a drawn plume so thumbnails have content."""
-    img = Image.new("RGB", (width, height), color)
-    ImageDraw.Draw(img).ellipse(
-        (width // 4, height // 4, width // 2, height // 2), fill=(200, 200, 200)
-    )
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
 
 
 def png_bytes(width: int = 32, height: int = 32) -> bytes:
