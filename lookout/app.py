@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookout import __version__, apidocs
+from lookout.analyses.service import upload_refusal
 from lookout.auth import signatures
 from lookout.auth.middleware import LocalOnly, SingleCredentialHeaders
 from lookout.body_limits import BodySizeLimit
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         sessions=make_session_factory(engine),
         storage=make_storage(settings),
         http=make_fetch_client(allow_private=settings.fetch_private_allowed),
+        upload_refusal=upload_refusal,
     )
 
     @asynccontextmanager

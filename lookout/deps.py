@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -33,6 +33,9 @@ class Runtime:
     auth_brake: FailureBrake = field(default_factory=FailureBrake)
     # One pooled client for everything the server fetches (frames given by URL).
     http: httpx.Client = field(default_factory=lambda: make_fetch_client(allow_private=False))
+    # Why a presigned PUT to a key must be refused now, or None: the analyses' rule, handed
+    # to the storage routes here so storage depends on no domain.
+    upload_refusal: Callable[[Session, str], str | None] = lambda _session, _key: None
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -38,19 +38,13 @@ from lookout.analyses.models import (
     artifact_key_of_upload,
     upload_key,
 )
+from lookout.analyses.repository import AnalysisRepository
 from lookout.analyses.schemas import ArtifactSpec
-from lookout.auth.principal import (
-    Principal,
-    project_scope,
-    scope_clause,
-    scope_kind,
-    scope_params,
-)
-from lookout.db import UTCDateTime, json_key, pg_json_time, release_read_only, utcnow
+from lookout.auth.principal import Principal
+from lookout.db import UTCDateTime, affected_rows, json_key, pg_json_time, release_read_only, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from lookout.images import service as images
 from lookout.images.models import Image
-from lookout.projects.models import Project
 from lookout.rendering import RenderedCache, iso, render_json
 from lookout.storage import ObjectInfo, ObjectNotFound, ObjectStorage, cleanup
 from lookout.storage.base import OpenedObject
@@ -269,34 +263,9 @@ def _present_client_ids(
     return found
 
 
-def visible_analyses(principal: Principal) -> sa.Select[tuple[Analysis]]:
-    """Analyses of images in projects the caller may see; every user read starts here."""
-    return (
-        sa.select(Analysis)
-        .join(Image, Image.id == Analysis.image_id)
-        .join(Project, Project.id == Image.project_id)
-        .where(project_scope(principal, Project.group_id))
-    )
-
-
-@functools.cache
-def _visible_analysis(scope: str) -> sa.Select[tuple[Analysis]]:
-    """`visible_analyses(...).where(Analysis.id == ...)`, built once per kind of access."""
-    return (
-        sa.select(Analysis)
-        .join(Image, Image.id == Analysis.image_id)
-        .join(Project, Project.id == Image.project_id)
-        .where(scope_clause(scope, Project.group_id), Analysis.id == sa.bindparam("analysis_id"))
-    )
-
-
 def get_analysis(session: Session, *, principal: Principal, analysis_id: uuid.UUID) -> Analysis:
     """The analysis, or NotFound whether it is missing or outside the caller's groups."""
-    params = {"analysis_id": analysis_id, **scope_params(principal)}
-    analysis = session.scalar(_visible_analysis(scope_kind(principal)), params)
-    if analysis is None:
-        raise NotFound(f"analysis {analysis_id} not found")
-    return analysis
+    return AnalysisRepository(session, principal).get(analysis_id)
 
 
 def analysis_for_export(
@@ -751,7 +720,7 @@ def submit_annotations(
     present: dict[str, Prediction] = {}
     if replace:
         result = session.execute(sa.delete(Prediction).where(Prediction.analysis_id == analysis.id))
-        replaced = result.rowcount or 0
+        replaced = affected_rows(result)
     else:
         present = _present_client_ids(session, analysis.id, valid)
     new_rows = _rows(analysis.id, [a for a in valid if a.client_id not in present])
@@ -834,7 +803,7 @@ class PredictionFilters:
 
 def predictions_query(
     analysis_id: uuid.UUID, filters: PredictionFilters | None = None
-) -> sa.Select[tuple[Prediction]]:
+) -> sa.Select[Prediction]:
     """An analysis's predictions in posted order, optionally filtered."""
     query = sa.select(Prediction).where(Prediction.analysis_id == analysis_id)
     if filters and filters.annotation_type:

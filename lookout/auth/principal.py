@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,37 +21,50 @@ class Principal:
     def can_see_group(self, group_id: uuid.UUID) -> bool:
         return self.is_admin or group_id in self.group_ids
 
-
-def project_scope(
-    principal: Principal, group_column: sa.SQLColumnExpression[uuid.UUID]
-) -> ColumnElement[bool]:
-    """A WHERE clause keeping only rows of projects in the caller's groups."""
-    if principal.is_admin:
-        return sa.true()
-    if not principal.group_ids:
-        return sa.false()
-    return group_column.in_(principal.group_ids)
+    @cached_property
+    def scope(self) -> Scope:
+        """What this caller may read (see `Scope`)."""
+        return Scope.of(self)
 
 
-# For statements built once and reused with bound values: building a statement costs more
-# than running it, so hot reads cache theirs by "shape", of which the caller's scope is part.
+GROUP_IDS = "scope_group_ids"
 
 
-def scope_kind(principal: Principal) -> str:
-    """Which `project_scope` clause applies: every project, the caller's groups', or none."""
-    if principal.is_admin:
-        return "all"
-    return "groups" if principal.group_ids else "none"
+@dataclass(frozen=True)
+class Scope:
+    """Which projects a caller may read, as SQL: the one way every read is scoped.
 
+    `clause` filters a statement by a project's group column. Hot reads build their statement
+    once per `kind` and run it with `params`, so building a statement (which costs more than
+    running it) happens once, and nothing of one caller is baked into what another runs: a
+    statement built from `template(kind)` has no group ids in it and refuses to run without
+    the caller's `params`.
+    """
 
-def scope_clause(kind: str, group_column: sa.SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
-    """`project_scope` with the group ids left as a parameter (`scope_params` supplies it)."""
-    if kind == "all":
-        return sa.true()
-    if kind == "none":
-        return sa.false()
-    return group_column.in_(sa.bindparam("scope_group_ids", expanding=True))
+    kind: str  # "all", "groups" or "none"
+    group_ids: tuple[uuid.UUID, ...] | None = None  # None: a template, ids given at execution
 
+    @classmethod
+    def of(cls, principal: Principal) -> Scope:
+        if principal.is_admin:
+            return cls("all", ())
+        return cls("groups" if principal.group_ids else "none", tuple(sorted(principal.group_ids)))
 
-def scope_params(principal: Principal) -> dict[str, list[uuid.UUID]]:
-    return {"scope_group_ids": sorted(principal.group_ids)} if principal.group_ids else {}
+    @classmethod
+    def template(cls, kind: str) -> Scope:
+        return cls(kind)
+
+    @property
+    def params(self) -> dict[str, list[uuid.UUID]]:
+        """What a statement built from `template(kind)` needs at execution."""
+        return {GROUP_IDS: list(self.group_ids or ())} if self.kind == "groups" else {}
+
+    def clause(self, group_column: sa.SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        """A WHERE clause keeping only rows of projects in the caller's groups."""
+        if self.kind == "all":
+            return sa.true()
+        if self.kind == "none":
+            return sa.false()
+        if self.group_ids is None:
+            return group_column.in_(sa.bindparam(GROUP_IDS, expanding=True, required=True))
+        return group_column.in_(sa.bindparam(GROUP_IDS, list(self.group_ids), expanding=True))

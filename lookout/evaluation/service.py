@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,17 +11,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, AnalysisStatus
-from lookout.auth.principal import Principal, project_scope
+from lookout.auth.principal import Principal
 from lookout.db import utcnow
 from lookout.errors import InvalidInput, NotFound
 from lookout.evaluation import metrics
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun, Outcome
 from lookout.evaluation.schemas import EvaluationCreate
-from lookout.exports import service as exports
-from lookout.exports.schemas import ModelRef, make_selection
 from lookout.images.models import Image
 from lookout.projects import service as projects
 from lookout.projects.models import Project
+from lookout.truth.reading import Box, Frame, check_camera, iter_groups, resolve_model, scope_for
+from lookout.truth.selection import ModelRef, Selection, describe, make_selection
 
 ANY_CLASS = "any"
 _INSERT_BATCH = 1000
@@ -31,24 +31,66 @@ _INSERT_BATCH = 1000
 class _ImageRef:
     image_id: uuid.UUID
     sequence_id: uuid.UUID | None
-    truth: list[exports.Box]
-    predictions: list[exports.Box]
+    truth: list[Box]
+    predictions: list[Box]
+
+
+@dataclass
+class _Judged:
+    """What an evaluation judges: one input per frame, and how frames form sequences."""
+
+    inputs: list[metrics.ImageInput] = field(default_factory=list)
+    refs: list[_ImageRef] = field(default_factory=list)
+    groups: list[list[tuple[int, int]]] = field(default_factory=list)  # (position, frame index)
+    not_analyzed: int = 0
 
 
 def _label(name: str, agnostic: bool) -> str:
     return ANY_CLASS if agnostic else name
 
 
-def _keep(boxes: list[exports.Box], classes: set[str]) -> list[exports.Box]:
+def _keep(boxes: list[Box], classes: set[str]) -> list[Box]:
     return [b for b in boxes if not classes or b.class_name in classes]
 
 
-def evaluate_model(
-    session: Session, *, principal: Principal, request: EvaluationCreate
-) -> tuple[dict[str, Any], EvaluationRun | None]:
-    """Compute the metrics (and store them with per-box outcomes unless told not to)."""
+def _image_input(truth: list[Box], predictions: list[Box], agnostic: bool) -> metrics.ImageInput:
+    """One frame's truth and detections as the metrics take them."""
+    return metrics.ImageInput(
+        gt_boxes=[b.xyxyn for b in truth],
+        gt_classes=[_label(b.class_name, agnostic) for b in truth],
+        dt_boxes=[b.xyxyn for b in predictions],
+        dt_scores=[1.0 if b.confidence is None else b.confidence for b in predictions],
+        dt_classes=[_label(b.class_name, agnostic) for b in predictions],
+    )
+
+
+def _judge_group(
+    judged: _Judged, frames: list[Frame], request: EvaluationCreate, wanted: set[str]
+) -> None:
+    """Add a sequence's reviewed frames (analyzed ones, unless told otherwise)."""
+    group: list[tuple[int, int]] = []
+    for frame in frames:
+        if frame.truth is None:
+            continue
+        if frame.predictions is None and not request.include_unanalyzed:
+            judged.not_analyzed += 1
+            continue
+        truth = _keep(frame.truth, wanted)
+        predictions = _keep(frame.predictions or [], wanted)
+        judged.inputs.append(_image_input(truth, predictions, request.class_agnostic))
+        sequence_id = frame.sequence.id if frame.sequence else None
+        judged.refs.append(_ImageRef(frame.image.id, sequence_id, truth, predictions))
+        group.append((len(judged.inputs) - 1, frame.index or 0))
+    if group:
+        judged.groups.append(group)
+
+
+def _selection(
+    session: Session, principal: Principal, request: EvaluationCreate
+) -> tuple[Project, Selection, ModelRef]:
+    """The project (visible to the caller), the selection and the model with its version."""
     project = projects.get_project(session, principal=principal, project_id=request.project_id)
-    exports.check_camera(session, project_id=project.id, camera_id=request.camera_id)
+    check_camera(session, project_id=project.id, camera_id=request.camera_id)
     selection = make_selection(
         project_id=project.id,
         stage=request.stage,
@@ -58,62 +100,51 @@ def evaluate_model(
         classes=request.classes,
         class_from=request.class_from,
     )
-    model = exports.resolve_model(
+    model = resolve_model(
         session, project_id=project.id, model=ModelRef(request.model_name, request.model_version)
     )
-    scope = exports.scope_for(selection, model)
-    wanted = set(selection.classes)
-    agnostic = request.class_agnostic
-    inputs: list[metrics.ImageInput] = []
-    refs: list[_ImageRef] = []
-    groups: list[list[tuple[int, int]]] = []  # per sequence: (image position, frame index)
-    not_analyzed = 0
-    for frames in exports.iter_groups(session, scope):
-        group: list[tuple[int, int]] = []
-        for frame in frames:
-            if frame.truth is None:
-                continue
-            if frame.predictions is None and not request.include_unanalyzed:
-                not_analyzed += 1
-                continue
-            truth = _keep(frame.truth, wanted)
-            predictions = _keep(frame.predictions or [], wanted)
-            inputs.append(
-                metrics.ImageInput(
-                    gt_boxes=[b.xyxyn for b in truth],
-                    gt_classes=[_label(b.class_name, agnostic) for b in truth],
-                    dt_boxes=[b.xyxyn for b in predictions],
-                    dt_scores=[1.0 if b.confidence is None else b.confidence for b in predictions],
-                    dt_classes=[_label(b.class_name, agnostic) for b in predictions],
-                )
-            )
-            sequence_id = frame.sequence.id if frame.sequence else None
-            refs.append(_ImageRef(frame.image.id, sequence_id, truth, predictions))
-            group.append((len(inputs) - 1, frame.index or 0))
-        if group:
-            groups.append(group)
-    if not inputs:
-        detail = f"{exports.describe(selection)}, model {model.label}"
-        if not_analyzed:
-            detail += f" ({not_analyzed} reviewed frames were never analyzed by the model)"
-        raise InvalidInput(
-            f"the selection is empty: no reviewed frames to judge in {detail}", field="selection"
-        )
-    result = metrics.evaluate(
-        inputs,
-        iou_threshold=request.iou_threshold,
-        classes=sorted(wanted) if wanted and not agnostic else None,
+    return project, selection, model
+
+
+def _refuse_empty(judged: _Judged, selection: Selection, model: ModelRef) -> None:
+    """Nothing to judge is an error that says why (e.g. frames the model never analyzed)."""
+    if judged.inputs:
+        return
+    detail = f"{describe(selection)}, model {model.label}"
+    if judged.not_analyzed:
+        detail += f" ({judged.not_analyzed} reviewed frames were never analyzed by the model)"
+    raise InvalidInput(
+        f"the selection is empty: no reviewed frames to judge in {detail}", field="selection"
     )
-    threshold = request.confidence_threshold
-    sweep = request.sweep if request.sweep is not None else list(metrics.DEFAULT_SWEEP)
-    sequence_frames = [
+
+
+def _sequence_frames(
+    judged: _Judged, result: metrics.Evaluation, threshold: float
+) -> list[list[metrics.SequenceFrame]]:
+    """Per sequence, each frame's truth and whether the model fired on it at the threshold."""
+    return [
         [
-            metrics.SequenceFrame(index, bool(refs[i].truth), *result.image_fired(i, threshold))
+            metrics.SequenceFrame(
+                index, bool(judged.refs[i].truth), *result.image_fired(i, threshold)
+            )
             for i, index in group
         ]
-        for group in groups
+        for group in judged.groups
     ]
-    body: dict[str, Any] = {
+
+
+def _body(
+    project: Project,
+    selection: Selection,
+    model: ModelRef,
+    request: EvaluationCreate,
+    judged: _Judged,
+    result: metrics.Evaluation,
+) -> dict[str, Any]:
+    """The evaluation's answer: what was judged, overall, per class and per sequence."""
+    threshold = request.confidence_threshold
+    sweep = request.sweep if request.sweep is not None else list(metrics.DEFAULT_SWEEP)
+    return {
         "project_id": str(project.id),
         "model": {"name": model.name, "version": model.version or ""},
         "selection": {
@@ -123,22 +154,34 @@ def evaluate_model(
             "camera_id": str(request.camera_id) if request.camera_id else None,
             "classes": list(selection.classes),
             "class_from": request.class_from,
-            "class_agnostic": agnostic,
+            "class_agnostic": request.class_agnostic,
             "include_unanalyzed": request.include_unanalyzed,
         },
         "iou_threshold": request.iou_threshold,
         "confidence_threshold": threshold,
-        "images": len(inputs),
-        "images_not_analyzed": not_analyzed,
+        "images": len(judged.inputs),
+        "images_not_analyzed": judged.not_analyzed,
         "truth_boxes": sum(r.gt_count for r in result.results.values()),
         "detections": sum(r.dt_count for r in result.results.values()),
         "recall_points": [round(float(v), 2) for v in metrics.RECALL_POINTS],
         "overall": _block(result, None, threshold, sweep),
         "per_class": [_block(result, name, threshold, sweep) for name in result.classes],
-        "sequences": metrics.sequence_metrics(sequence_frames),
+        "sequences": metrics.sequence_metrics(_sequence_frames(judged, result, threshold)),
     }
-    if not request.store:
-        return body, None
+
+
+def _store_run(
+    session: Session,
+    *,
+    principal: Principal,
+    project: Project,
+    request: EvaluationCreate,
+    model: ModelRef,
+    body: dict[str, Any],
+    judged: _Judged,
+    result: metrics.Evaluation,
+) -> EvaluationRun:
+    """Store the run with its metrics (`body` gets its id and time) and per-box outcomes."""
     run = EvaluationRun(
         id=uuid.uuid4(),
         project_id=project.id,
@@ -152,8 +195,39 @@ def evaluate_model(
     run.metrics = body
     session.add(run)
     session.flush()
-    _store_outcomes(session, run.id, result, refs, threshold)
+    _store_outcomes(session, run.id, result, judged.refs, request.confidence_threshold)
     session.commit()
+    return run
+
+
+def evaluate_model(
+    session: Session, *, principal: Principal, request: EvaluationCreate
+) -> tuple[dict[str, Any], EvaluationRun | None]:
+    """Compute the metrics (and store them with per-box outcomes unless told not to)."""
+    project, selection, model = _selection(session, principal, request)
+    wanted = set(selection.classes)
+    judged = _Judged()
+    for frames in iter_groups(session, scope_for(selection, model)):
+        _judge_group(judged, frames, request, wanted)
+    _refuse_empty(judged, selection, model)
+    result = metrics.evaluate(
+        judged.inputs,
+        iou_threshold=request.iou_threshold,
+        classes=sorted(wanted) if wanted and not request.class_agnostic else None,
+    )
+    body = _body(project, selection, model, request, judged, result)
+    if not request.store:
+        return body, None
+    run = _store_run(
+        session,
+        principal=principal,
+        project=project,
+        request=request,
+        model=model,
+        body=body,
+        judged=judged,
+        result=result,
+    )
     return body, run
 
 
@@ -228,7 +302,7 @@ def visible_evaluations(principal: Principal) -> sa.Select[EvaluationRun]:
     return (
         sa.select(EvaluationRun)
         .join(Project, Project.id == EvaluationRun.project_id)
-        .where(project_scope(principal, Project.group_id))
+        .where(principal.scope.clause(Project.group_id))
     )
 
 

@@ -1,107 +1,33 @@
-"""`lookout export`, and what the dataset and evaluation commands share (session, caller)."""
+"""`lookout export`: a project's reviewed truth or a model's boxes as a dataset (folder or zip)."""
 
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from lookout.accounts import service as accounts
-from lookout.auth.principal import Principal
-from lookout.config import Settings
-from lookout.db import make_engine, make_session_factory
-from lookout.errors import InvalidInput, LookoutError
-from lookout.projects.models import Project
-from lookout.storage import ObjectStorage, StorageError, make_storage
+from lookout.cli_support import (
+    DATE,
+    Context,
+    command_context,
+    console,
+    parse_uuid,
+    progress_bar,
+    resolve_project,
+)
+from lookout.errors import InvalidInput
 
-console = Console()
-err_console = Console(stderr=True)
-
-DATE = ["%Y-%m-%d"]
-
-
-@dataclass
-class Context:
-    settings: Settings
-    session: Session
-    storage: ObjectStorage
-    principal: Principal
-
-
-@contextmanager
-def command_context(user: str | None) -> Iterator[Context]:
-    """Session, storage and caller of a command; domain errors exit 1 with their message."""
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            principal = cli_principal(session, settings, user)
-            yield Context(settings, session, make_storage(settings), principal)
-    except LookoutError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
-    except StorageError as exc:
-        err_console.print(f"[red]error:[/red] object storage failed: {exc}")
-        raise typer.Exit(1) from exc
-    except ValidationError as exc:
-        for problem in exc.errors():
-            where = ".".join(str(p) for p in problem["loc"])
-            err_console.print(f"[red]error:[/red] {where}: {problem['msg']}")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
-
-
-def cli_principal(session: Session, settings: Settings, email: str | None) -> Principal:
-    """The named user (with their access), or the local admin who sees every project."""
-    if email:
-        return accounts.principal_for(session, accounts.get_user(session, email=email), via="cli")
-    user = accounts.get_or_create_user(session, email=settings.local_user_email, is_admin=True)
-    session.commit()
-    return accounts.principal_for(session, user, via="local")
-
-
-def resolve_project(session: Session, principal: Principal, value: str) -> uuid.UUID:
-    """A project by id, or by name when the name is unique among the caller's projects."""
-    from lookout.projects import service as projects
-
-    try:
-        return projects.get_project(session, principal=principal, project_id=uuid.UUID(value)).id
-    except ValueError:
-        pass
-    query = projects.visible_projects(principal).where(Project.name == value)
-    found = list(session.scalars(query.order_by(Project.id)))
-    if not found:
-        raise InvalidInput(f"project: no project named {value!r}", field="project")
-    if len(found) > 1:
-        ids = ", ".join(str(p.id) for p in found)
-        raise InvalidInput(f"project: several projects are named {value!r}; use an id: {ids}")
-    return found[0].id
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    )
+if TYPE_CHECKING:
+    from lookout.exports.schemas import ExportOptions, ExportSummary
+    from lookout.exports.service import ExportPlan
 
 
 def _prepare_output(out: Path, force: bool) -> None:
+    """Refuse an existing `out` unless forced (then remove it); an empty folder is fine."""
     if out.exists():
         if out.is_dir() and not any(out.iterdir()):
             return
@@ -165,12 +91,12 @@ def export(
     a page at a time and images copied from storage one at a time.
     """
     from lookout.exports import service
-    from lookout.exports.schemas import ExportOptions, make_selection, parse_split
-    from lookout.exports.sinks import open_output
+    from lookout.exports.schemas import ExportOptions, parse_split
+    from lookout.truth.selection import make_selection
 
     with command_context(user) as ctx:
         project_id = resolve_project(ctx.session, ctx.principal, project)
-        camera_id = _uuid(camera, "camera")
+        camera_id = parse_uuid(camera, "camera")
         selection = make_selection(
             project_id=project_id,
             source=source,
@@ -193,26 +119,41 @@ def export(
         plan = service.plan_export(ctx.session, principal=ctx.principal, selection=selection)
         ctx.session.commit()
         _prepare_output(out, force)
-        sink, handle = open_output(out)
-        try:
-            with progress_bar() as bar:
-                task = bar.add_task(f"export {format}", total=plan.candidates)
-                summary = service.write_export(
-                    ctx.session,
-                    ctx.storage,
-                    plan=plan,
-                    options=options,
-                    sink=sink,
-                    on_progress=lambda n: bar.advance(task, n),
-                )
-            sink.close()
-        except BaseException:
-            if handle is not None:
-                handle.close()
-            _remove(out)
-            raise
+        summary = _write(ctx, plan, options, out)
+    console.print(_summary_table(summary))
+    console.print(f"written to {out}")
+
+
+def _write(ctx: Context, plan: ExportPlan, options: ExportOptions, out: Path) -> ExportSummary:
+    """Write the export to `out` with a progress bar; a failed export leaves nothing behind."""
+    from lookout.exports import service
+    from lookout.exports.sinks import open_output
+
+    sink, handle = open_output(out)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task(f"export {options.format}", total=plan.candidates)
+            summary = service.write_export(
+                ctx.session,
+                ctx.storage,
+                plan=plan,
+                options=options,
+                sink=sink,
+                on_progress=lambda n: bar.advance(task, n),
+            )
+        sink.close()
+    except BaseException:
         if handle is not None:
             handle.close()
+        _remove(out)
+        raise
+    if handle is not None:
+        handle.close()
+    return summary
+
+
+def _summary_table(summary: ExportSummary) -> Table:
+    """What the export holds: counts, images per split and classes."""
     table = Table("images", "boxes", "negatives", "skipped", "train", "val", "test", "classes")
     table.add_row(
         str(summary.images),
@@ -222,21 +163,12 @@ def export(
         *(str(summary.splits[s]) for s in ("train", "val", "test")),
         ", ".join(summary.classes),
     )
-    console.print(table)
-    console.print(f"written to {out}")
+    return table
 
 
 def _remove(out: Path) -> None:
+    """Remove a half-written export."""
     if out.is_dir():
         shutil.rmtree(out, ignore_errors=True)
     else:
         out.unlink(missing_ok=True)
-
-
-def _uuid(value: str | None, field: str) -> uuid.UUID | None:
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{field}: {value!r} is not an id", field=field) from exc

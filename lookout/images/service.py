@@ -16,21 +16,17 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lookout.analyses.models import Analysis, Artifact, upload_key
-from lookout.auth.principal import (
-    Principal,
-    project_scope,
-    scope_clause,
-    scope_kind,
-    scope_params,
-)
+from lookout import stored_objects
+from lookout.analyses.models import Analysis
+from lookout.auth.principal import Principal, Scope
 from lookout.db import AnySelect, UTCDateTime, json_key, pg_json_time, release_read_only
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
 from lookout.images.models import Image
+from lookout.images.repository import ImageRepository
 from lookout.images.schemas import image_json
-from lookout.projects import service as projects
 from lookout.projects.models import Project
+from lookout.projects.repository import ProjectRepository
 from lookout.rendering import RenderedCache, render_json
 from lookout.sequences.models import Sequence
 from lookout.storage import ObjectNotFound, ObjectStorage, StorageError, cleanup
@@ -38,20 +34,8 @@ from lookout.storage import ObjectNotFound, ObjectStorage, StorageError, cleanup
 log = logging.getLogger(__name__)
 
 
-def visible_images(principal: Principal) -> sa.Select[Image]:
-    """Images of projects the caller may see; every image read starts here."""
-    return (
-        sa.select(Image)
-        .join(Project, Project.id == Image.project_id)
-        .where(project_scope(principal, Project.group_id))
-    )
-
-
 def get_image(session: Session, *, principal: Principal, image_id: uuid.UUID) -> Image:
-    image = session.scalar(visible_images(principal).where(Image.id == image_id))
-    if image is None:
-        raise NotFound(f"image {image_id} not found")
-    return image
+    return ImageRepository(session, principal).get(image_id)
 
 
 @dataclass(frozen=True)
@@ -99,29 +83,49 @@ def store_image(
     upload: ImageUpload,
     max_pixels: int,
     on_stored: Callable[[Image], None] | None = None,
-    checked: bool = False,
 ) -> StoredImage:
     """Check and store an image; an existing (source, source_id) answers with the stored one.
 
     `on_stored` adds rows that belong with the image (e.g. its predictions) in the same
-    transaction, so either all of it is stored or none of it, object included. `checked`:
-    the caller has already checked access to the project, that the sequence is the project's
-    and that no image has this source id (adding a frame does), so those queries are skipped;
-    a concurrent twin is still caught by the database.
+    transaction, so either all of it is stored or none of it, object included.
     """
-    if not checked:
-        project = projects.get_project(session, principal=principal, project_id=project_id)
-        project_id = project.id
-    if (upload.source is None) != (upload.source_id is None):
-        raise InvalidInput("source and source_id go together", field="source_id")
-    if (
-        not checked
-        and upload.source
-        and (existing := _find_by_source(session, project_id, upload.source, upload.source_id))
+    project_id = ProjectRepository(session, principal).get(project_id).id
+    _check_source_pair(upload)
+    if upload.source and (
+        existing := _find_by_source(session, project_id, upload.source, upload.source_id)
     ):
         return StoredImage(existing, existing=True)
-    if not checked:
-        _check_sequence(session, project_id, upload.sequence_id)
+    _check_sequence(session, project_id, upload.sequence_id)
+    return store_checked_image(
+        session,
+        storage,
+        principal=principal,
+        project_id=project_id,
+        upload=upload,
+        max_pixels=max_pixels,
+        on_stored=on_stored,
+    )
+
+
+def _check_source_pair(upload: ImageUpload) -> None:
+    if (upload.source is None) != (upload.source_id is None):
+        raise InvalidInput("source and source_id go together", field="source_id")
+
+
+def store_checked_image(
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    upload: ImageUpload,
+    max_pixels: int,
+    on_stored: Callable[[Image], None] | None = None,
+) -> StoredImage:
+    """`store_image` for a caller that has checked access to the project, that the sequence
+    is the project's and that no image has this source id (adding a frame does): those
+    queries are skipped; a concurrent twin is still caught by the database."""
+    _check_source_pair(upload)
     release_read_only(session)  # no database lock held while decoding and storing
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
     image_id = uuid.uuid4()
@@ -163,7 +167,7 @@ def store_image(
             if existing is not None:
                 return StoredImage(existing, existing=True)
         raise
-    cleanup.sweep_if_due(session, storage, keys_in_use)
+    cleanup.sweep_if_due(session, storage, stored_objects.keys_in_use)
     return StoredImage(image, existing=False)
 
 
@@ -212,7 +216,7 @@ def list_images(
     cursor: str | None = None,
 ) -> tuple[list[Image], str | None]:
     """A page of a project's images, newest first, with a cursor to the next page."""
-    projects.get_project(session, principal=principal, project_id=project_id)
+    ProjectRepository(session, principal).get(project_id)
     shape, params = _page_shape(principal, project_id, filters, limit, cursor)
     rows = list(session.scalars(_page_statement(shape, "orm"), params))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
@@ -236,7 +240,7 @@ def list_image_rows(
     shape, params = _page_shape(principal, project_id, filters, limit, cursor)
     rows = list(session.connection().execute(_page_statement(shape, "rows"), params))
     if not rows:
-        projects.get_project(session, principal=principal, project_id=project_id)
+        ProjectRepository(session, principal).get(project_id)
     next_cursor = None
     if len(rows) > limit:
         next_cursor = cursor_of(rows[limit - 1].created_at, rows[limit - 1].id)
@@ -275,7 +279,7 @@ def image_page_json(
     # By name: a Row's `count` attribute is, for the type checker, tuple.count.
     row = connection.execute(_page_statement(shape, "digest"), params).one()._mapping
     if row["count"] == 0:
-        projects.get_project(session, principal=principal, project_id=project_id)
+        ProjectRepository(session, principal).get(project_id)
     # The page is the same for everyone who may see the project (checked above).
     key = (project_id, shape[1:], filters, limit, cursor)
     content: bytes | None = IMAGE_PAGES.get(key, row["digest"])
@@ -315,10 +319,10 @@ def _page_shape(
     }
     params: dict[str, Any] = {k: v for k, v in values.items() if v}
     params.update(project_id=project_id, limit=limit, limit_plus_one=limit + 1)
-    params.update(scope_params(principal))
+    params.update(principal.scope.params)
     if cursor:
         params["cursor_created"], params["cursor_id"] = decode_cursor(cursor)
-    shape = (scope_kind(principal), *(bool(v) for v in values.values()), bool(cursor))
+    shape = (principal.scope.kind, *(bool(v) for v in values.values()), bool(cursor))
     return shape, params  # type: ignore[return-value]
 
 
@@ -335,7 +339,8 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
     query = query.where(Image.project_id == sa.bindparam("project_id"))
     if form != "orm":
         visible = sa.select(Project.id).where(
-            Project.id == sa.bindparam("project_id"), scope_clause(scope, Project.group_id)
+            Project.id == sa.bindparam("project_id"),
+            Scope.template(scope).clause(Project.group_id),
         )
         query = query.where(visible.exists())
     if sequence:
@@ -457,52 +462,13 @@ def thumbnail_bytes(session: Session, storage: ObjectStorage, *, image: Image, s
     return thumb
 
 
-def stored_keys(session: Session, condition: sa.ColumnElement[bool]) -> list[str]:
-    """Every object kept for the images matching `condition`: originals, thumbnails, artifacts."""
-    keys: list[str] = []
-    for original, thumbnail in session.execute(
-        sa.select(Image.object_key, Image.thumbnail_key).where(condition)
-    ):
-        keys += [key for key in (original, thumbnail) if key]
-    artifacts = (
-        sa.select(Artifact.object_key)
-        .join(Analysis, Analysis.id == Artifact.analysis_id)
-        .join(Image, Image.id == Analysis.image_id)
-        .where(condition)
-    )
-    # An artifact's upload too (one not confirmed yet, or sent again after confirmation).
-    return keys + [k for key in session.scalars(artifacts) for k in (key, upload_key(key))]
-
-
-def keys_in_use(session: Session, keys: list[str]) -> set[str]:
-    """Those of `keys` a row holds (a thumbnail key comes back when it is made again)."""
-    held: sa.CompoundSelect[str] = sa.union_all(
-        sa.select(Image.object_key.label("key")).where(Image.object_key.in_(keys)),
-        sa.select(Image.thumbnail_key).where(Image.thumbnail_key.in_(keys)),
-        sa.select(Artifact.object_key).where(Artifact.object_key.in_(keys)),
-    )
-    return set(session.scalars(held))
-
-
 def delete_image(
     session: Session, storage: ObjectStorage, *, principal: Principal, image_id: uuid.UUID
 ) -> None:
     """Remove the row first (the truth, cascading to analyses), then its objects."""
     image = get_image(session, principal=principal, image_id=image_id)
-    keys = stored_keys(session, Image.id == image.id)
+    keys = stored_objects.stored_keys(session, Image.id == image.id)
     session.delete(image)
-    session.commit()
-    for key in keys:
-        cleanup.discard(session, storage, key)
-
-
-def delete_project(
-    session: Session, storage: ObjectStorage, *, principal: Principal, project_id: uuid.UUID
-) -> None:
-    """Delete a project with everything in it, then the objects its images left in storage."""
-    project = projects.get_project(session, principal=principal, project_id=project_id)
-    keys = stored_keys(session, Image.project_id == project.id)
-    session.delete(project)
     session.commit()
     for key in keys:
         cleanup.discard(session, storage, key)

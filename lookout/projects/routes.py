@@ -7,7 +7,6 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from lookout.deps import PrincipalDep, SessionDep, StorageDep
-from lookout.images import service as images
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.projects import service
 from lookout.projects.schemas import ProjectCreate, ProjectRead
@@ -57,4 +56,4 @@ def delete_project(
     project_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
 ) -> None:
     """Delete a project with its cameras, sequences, images and analyses."""
-    images.delete_project(session, storage, principal=principal, project_id=project_id)
+    service.delete_project(session, storage, principal=principal, project_id=project_id)

@@ -8,28 +8,24 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lookout import stored_objects
 from lookout.accounts import service as accounts
 from lookout.accounts.models import Group
-from lookout.auth.principal import Principal, project_scope
-from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lookout.auth.principal import Principal
+from lookout.errors import Conflict, Forbidden, InvalidInput
+from lookout.images.models import Image
 from lookout.projects.models import Project
-
-
-def visible_projects(principal: Principal) -> sa.Select[Project]:
-    """Projects the caller may see; every project read starts here."""
-    return sa.select(Project).where(project_scope(principal, Project.group_id))
+from lookout.projects.repository import ProjectRepository
+from lookout.storage import ObjectStorage, cleanup
 
 
 def list_projects(session: Session, *, principal: Principal) -> list[Project]:
-    return list(session.scalars(visible_projects(principal).order_by(Project.name)))
+    return ProjectRepository(session, principal).all()
 
 
 def get_project(session: Session, *, principal: Principal, project_id: uuid.UUID) -> Project:
     """The project, or NotFound whether it is missing or outside the caller's groups."""
-    project = session.scalar(visible_projects(principal).where(Project.id == project_id))
-    if project is None:
-        raise NotFound(f"project {project_id} not found")
-    return project
+    return ProjectRepository(session, principal).get(project_id)
 
 
 def _target_group(
@@ -76,3 +72,15 @@ def create_project(
             return existing, True
         raise Conflict(f"group {target.name} already has a project {name}", field="name") from exc
     return project, False
+
+
+def delete_project(
+    session: Session, storage: ObjectStorage, *, principal: Principal, project_id: uuid.UUID
+) -> None:
+    """Delete a project with everything in it, then the objects its rows held in storage."""
+    project = ProjectRepository(session, principal).get(project_id)
+    keys = stored_objects.stored_keys(session, Image.project_id == project.id)
+    session.delete(project)
+    session.commit()
+    for key in keys:
+        cleanup.discard(session, storage, key)

@@ -15,18 +15,13 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from tenacity import (
-    retry,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
 from lookout.db import release_read_only
 from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge, Unavailable
 from lookout.fetching import BlockedAddress
+from lookout.httpretry import RetryPolicy, retrying
 from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.sequences.schemas import FrameFromUrl, FrameMetadata
@@ -56,30 +51,33 @@ class StoredFrame:
     prediction_count: int
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code == 429 or exc.response.status_code >= 500
-    return isinstance(exc, httpx.TransportError)
+# A frame is fetched while its request waits: four tries, pauses of at most 3 s (a longer
+# Retry-After included). Each try has the fetch client's timeout (lookout.fetching: 30 s).
+FETCH_POLICY = RetryPolicy(attempts=4, backoff_base_s=0.2, max_wait_s=3.0)
 
 
-@retry(
-    retry=retry_if_exception(_retryable),
-    stop=stop_after_attempt(4),
-    wait=wait_exponential_jitter(multiplier=0.2, max=3),
-    reraise=True,
-)
 def _download(client: httpx.Client, url: str, limit: int) -> BinaryIO:
+    """The frame at `url` in a spooled file, tried again on 429, 5xx, and connection trouble."""
+    fetch = retrying(FETCH_POLICY, f"GET {_host(url)}", logger=log)
+    return fetch(_download_once, client, url, limit)
+
+
+def _download_once(client: httpx.Client, url: str, limit: int) -> BinaryIO:
+    """One try: stream the answer into a spooled file, refusing more than `limit` bytes."""
     # Handed to the caller, who closes it after storing the frame.
     buffer = tempfile.SpooledTemporaryFile(max_size=2 * 1024 * 1024)  # noqa: SIM115
-    with client.stream("GET", url) as response:
-        response.raise_for_status()
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                buffer.close()
-                raise PayloadTooLarge(f"the frame at {_host(url)} is larger than {limit} bytes")
-            buffer.write(chunk)
+    try:
+        with client.stream("GET", url) as response:
+            response.raise_for_status()
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"the frame at {_host(url)} is larger than {limit} bytes")
+                buffer.write(chunk)
+    except BaseException:
+        buffer.close()
+        raise
     buffer.seek(0)
     # A binary-mode SpooledTemporaryFile is a binary file; typeshed only says IO[bytes].
     return cast(BinaryIO, buffer)
@@ -299,7 +297,8 @@ def _store_new(
         source=metadata.source,
         source_id=metadata.source_id,
     )
-    stored = images.store_image(
+    # The sequence is readable (so is its project) and the source id is new.
+    stored = images.store_checked_image(
         session,
         storage,
         principal=target.principal,
@@ -307,7 +306,6 @@ def _store_new(
         upload=upload,
         max_pixels=target.max_pixels,
         on_stored=with_predictions,
-        checked=True,  # the sequence is visible (so is its project), the source is new
     )
     return StoredFrame(
         stored.image, stored.existing, created.get("analysis_id"), created.get("count", 0)

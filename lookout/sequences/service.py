@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
@@ -14,17 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lookout.accounts.models import User
-from lookout.auth.principal import (
-    Principal,
-    project_scope,
-    scope_clause,
-    scope_kind,
-    scope_params,
-)
-from lookout.errors import InvalidInput, NotFound
+from lookout.auth.principal import Principal
+from lookout.errors import InvalidInput
 from lookout.images.models import Image
 from lookout.projects import service as projects
-from lookout.projects.models import Project
 from lookout.sequences.models import (
     FALSE_POSITIVE_TYPES,
     Camera,
@@ -32,35 +24,13 @@ from lookout.sequences.models import (
     Sequence,
     SequenceReview,
 )
+from lookout.sequences.repository import SequenceRepository
 
 Row = TypeVar("Row", Camera, Sequence)
 
 
-def visible_sequences(principal: Principal) -> sa.Select[Sequence]:
-    """Sequences of projects the caller may see; every sequence read starts here."""
-    return (
-        sa.select(Sequence)
-        .join(Project, Project.id == Sequence.project_id)
-        .where(project_scope(principal, Project.group_id))
-    )
-
-
-@functools.cache
-def _visible_sequence(scope: str) -> sa.Select[Sequence]:
-    """`visible_sequences(...).where(Sequence.id == ...)`, built once per kind of access."""
-    return (
-        sa.select(Sequence)
-        .join(Project, Project.id == Sequence.project_id)
-        .where(scope_clause(scope, Project.group_id), Sequence.id == sa.bindparam("sequence_id"))
-    )
-
-
 def get_sequence(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> Sequence:
-    params = {"sequence_id": sequence_id, **scope_params(principal)}
-    sequence = session.scalar(_visible_sequence(scope_kind(principal)), params)
-    if sequence is None:
-        raise NotFound(f"sequence {sequence_id} not found")
-    return sequence
+    return SequenceRepository(session, principal).get(sequence_id)
 
 
 def _get_or_create(
@@ -204,7 +174,8 @@ def list_sequences(
 ) -> tuple[list[SequenceRow], int]:
     """A page of sequences with their camera, review and frame count, plus the total."""
     base = (
-        visible_sequences(principal)
+        SequenceRepository(session, principal)
+        .readable()
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
         .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
     )

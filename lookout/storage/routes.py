@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import tempfile
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from lookout.analyses import service as analyses
 from lookout.body_limits import accepts_uploads
 from lookout.deps import get_runtime
 from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
@@ -42,7 +41,7 @@ def _verify(
 def _upload_refusal(request: Request, key: str) -> str | None:
     """Why `key` takes no upload now (an artifact confirmed or of a final analysis), or None."""
     with get_runtime(request).sessions() as session:
-        return analyses.upload_refusal(session, key)
+        return get_runtime(request).upload_refusal(session, key)
 
 
 @router.put(ROUTE_PREFIX + "{key:path}")
@@ -73,7 +72,9 @@ async def presigned_put(
             buffer.write(chunk)
         buffer.seek(0)
         try:
-            await run_in_threadpool(storage.put_file, key, buffer, content_type, max_bytes=limit)
+            # A spooled file is a binary file; typeshed only calls it IO[bytes].
+            stream = cast(BinaryIO, buffer)
+            await run_in_threadpool(storage.put_file, key, stream, content_type, max_bytes=limit)
         except ObjectTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:

@@ -1,7 +1,8 @@
 """Small read-only queries the pages need beyond the services (counts, pickers, neighbours).
 
-Every query starts from a service's scoped select (`visible_projects`, `visible_images`,
-`visible_sequences`), so a page can never show a row the caller may not see.
+Every query takes the caller and starts from a repository's scoped select (or filters by
+the caller's scope itself), so a page can never show a row the caller may not see, whatever
+ids it is handed.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis
-from lookout.auth.principal import Principal, project_scope
-from lookout.images import service as images
+from lookout.auth.principal import Principal
 from lookout.images.models import Image
-from lookout.projects import service as projects
+from lookout.images.repository import ImageRepository
 from lookout.projects.models import Project
-from lookout.sequences import service as sequences
+from lookout.projects.repository import ProjectRepository
 from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
+from lookout.sequences.repository import SequenceRepository
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,7 @@ def project_stats(
     """Image, sequence and review counts per visible project (one grouped query each)."""
     if not project_ids:
         return {}
-    scope = projects.visible_projects(principal).where(Project.id.in_(project_ids))
-    visible = [p.id for p in session.scalars(scope)]
+    visible = ProjectRepository(session, principal).readable_ids(project_ids)
     image_counts = dict(
         session.execute(
             sa.select(Image.project_id, sa.func.count())
@@ -76,19 +76,30 @@ def project_stats(
 def queue_size(session: Session, principal: Principal) -> int:
     """Sequences ready to review that the caller can see."""
     query = (
-        sequences.visible_sequences(principal)
+        SequenceRepository(session, principal)
+        .readable()
         .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
         .where(SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE)
     )
     return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
 
 
-def model_names(session: Session, project_id: uuid.UUID) -> list[str]:
-    """Model names with analyses in a project (the caller's access is checked before)."""
+def _readable_images(principal: Principal) -> sa.Select[uuid.UUID]:
+    """Ids of the images the caller may read (a subquery for the queries below)."""
+    return (
+        sa.select(Image.id)
+        .join(Project, Project.id == Image.project_id)
+        .where(principal.scope.clause(Project.group_id))
+    )
+
+
+def model_names(session: Session, principal: Principal, project_id: uuid.UUID) -> list[str]:
+    """Model names with analyses in a project the caller may read."""
     query = (
         sa.select(Analysis.model_name)
         .join(Image, Image.id == Analysis.image_id)
-        .where(Image.project_id == project_id)
+        .join(Project, Project.id == Image.project_id)
+        .where(Image.project_id == project_id, principal.scope.clause(Project.group_id))
         .distinct()
         .order_by(Analysis.model_name)
         .limit(200)
@@ -97,7 +108,7 @@ def model_names(session: Session, project_id: uuid.UUID) -> list[str]:
 
 
 def analyses_by_image(
-    session: Session, image_ids: list[uuid.UUID]
+    session: Session, principal: Principal, image_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[str, str]]]:
     """(model name, status) of each image's analyses, for gallery badges."""
     if not image_ids:
@@ -105,7 +116,10 @@ def analyses_by_image(
     found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
     query = (
         sa.select(Analysis.image_id, Analysis.model_name, Analysis.status)
-        .where(Analysis.image_id.in_(image_ids))
+        .where(
+            Analysis.image_id.in_(image_ids),
+            Analysis.image_id.in_(_readable_images(principal).scalar_subquery()),
+        )
         .order_by(Analysis.created_at)
     )
     for image_id, model_name, status in session.execute(query):
@@ -115,10 +129,14 @@ def analyses_by_image(
     return found
 
 
-def project_sequences(session: Session, project_id: uuid.UUID, limit: int = 300) -> list[Any]:
+def project_sequences(
+    session: Session, principal: Principal, project_id: uuid.UUID, limit: int = 300
+) -> list[Any]:
     """Recent sequences of a project with their camera name, for the gallery's picker."""
     query = (
-        sa.select(Sequence.id, Sequence.started_at, Camera.name)
+        SequenceRepository(session, principal)
+        .readable()
+        .with_only_columns(Sequence.id, Sequence.started_at, Camera.name)
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
         .where(Sequence.project_id == project_id)
         .order_by(Sequence.started_at.desc())
@@ -128,17 +146,12 @@ def project_sequences(session: Session, project_id: uuid.UUID, limit: int = 300)
 
 
 def visible_cameras(session: Session, principal: Principal, limit: int = 500) -> list[Any]:
-    query = (
-        sa.select(Camera.id, Camera.name, Camera.organization_name, Project.name)
-        .join(Project, Project.id == Camera.project_id)
-        .where(project_scope(principal, Project.group_id))
-        .order_by(Project.name, Camera.name)
-        .limit(limit)
-    )
-    return list(session.execute(query))
+    return SequenceRepository(session, principal).cameras(limit)
 
 
-def first_frames(session: Session, sequence_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+def first_frames(
+    session: Session, principal: Principal, sequence_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
     """The first frame of each sequence (by capture time), for list thumbnails."""
     if not sequence_ids:
         return {}
@@ -153,7 +166,10 @@ def first_frames(session: Session, sequence_ids: list[uuid.UUID]) -> dict[uuid.U
             )
             .label("rank"),
         )
-        .where(Image.sequence_id.in_(sequence_ids))
+        .where(
+            Image.sequence_id.in_(sequence_ids),
+            Image.id.in_(_readable_images(principal).scalar_subquery()),
+        )
         .subquery()
     )
     rows = session.execute(
@@ -166,7 +182,9 @@ def image_neighbours(
     session: Session, principal: Principal, image: Image
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
     """The newer and the older image of the same project, in gallery order."""
-    base = images.visible_images(principal).where(Image.project_id == image.project_id)
+    base = (
+        ImageRepository(session, principal).readable().where(Image.project_id == image.project_id)
+    )
     key = sa.tuple_(Image.created_at, Image.id)
     here = sa.tuple_(
         sa.literal(image.created_at, Image.created_at.type), sa.literal(image.id, Image.id.type)
@@ -195,7 +213,8 @@ def next_in_queue(
 ) -> uuid.UUID | None:
     """The next sequence ready to review, oldest first, after `after` (wrapping around)."""
     query = (
-        sequences.visible_sequences(principal)
+        SequenceRepository(session, principal)
+        .readable()
         .with_only_columns(Sequence.id)
         .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
         .where(SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE)

@@ -12,7 +12,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 
-from lookout.images import service as images
+from lookout import stored_objects
 from lookout.storage import cleanup
 from lookout.storage.models import LeftoverObject
 from tests.support import Lookout, TcpProxy, jpeg_bytes
@@ -118,6 +118,6 @@ def test_a_noted_key_a_row_holds_again_is_kept(
         thumbnail = session.scalar(sa.text("SELECT thumbnail_key FROM images"))
         storage = instance.server.app.state.runtime.storage
         cleanup.note_leftover(session, storage, thumbnail, "thumbnail upload failed")
-        assert cleanup.sweep_if_due(session, storage, images.keys_in_use) == 0
+        assert cleanup.sweep_if_due(session, storage, stored_objects.keys_in_use) == 0
     assert thumbnail in stored_keys(s3_endpoint, bucket)
     assert noted(instance) == set()
