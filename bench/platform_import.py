@@ -102,9 +102,9 @@ class Platform:
 
 
 def import_once(platform: Platform, server: LookoutServer) -> tuple[float, object]:
-    from lookout.platform_import.http import RetryPolicy
-    from lookout.platform_import.importer import Importer, ImportOptions
-    from lookout.platform_import.settings import Credential
+    from lookout.httpretry import RetryPolicy
+    from lookout.platform_import.importer import Importer
+    from lookout.platform_import.settings import Credential, ImportOptions
 
     options = ImportOptions(
         date_from=date.fromisoformat(DAYS[0]),

@@ -9,8 +9,9 @@
         client.submit_annotations(analysis["id"], annotations)
         client.finalize_analysis(analysis["id"], summary={"total_detections": 1})
 
-This package needs only the standard library, httpx and tenacity; it imports nothing else from
-Lookout, so it can be vendored into a pipeline.
+This package needs only the standard library, httpx and tenacity; from Lookout it imports only
+`lookout.httpretry` (the client-side retry helper, httpx and tenacity too), so the two can be
+vendored into a pipeline.
 """
 
 from lookout.pipeline.client import LookoutAPIError, LookoutPipelineClient

@@ -1,11 +1,13 @@
 """An HTTP client for the six steps of the ML analysis API, with retries and v1 signatures.
 
-Only the standard library, httpx and tenacity: pipelines install it without the server.
+Only the standard library, httpx, tenacity and ``lookout.httpretry`` (the client-side retry
+helper, itself httpx and tenacity only): pipelines install it without the server.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -15,11 +17,10 @@ from typing import Any
 import httpx
 import tenacity
 
+from lookout.httpretry import RetryPolicy, call_timeout, retrying, safe_url
 from lookout.pipeline.signing import sign_request
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# A create that failed with one of these never reached the database.
-RETRY_STATUSES_UNSAFE = frozenset({429, 502, 503, 504})
+log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
@@ -56,10 +57,12 @@ class LookoutPipelineClient:
     """Run an analysis against Lookout: create, status, presign, upload, annotate, finalize.
 
     `hmac_secret` signs the pipeline callbacks (v1 scheme: timestamp, nonce, method, path and
-    body digest); `api_key` authenticates the user calls (create, reads). Requests are retried
-    with exponential backoff on connection errors, 429 and 5xx; every attempt is signed afresh,
-    and bulk posts reuse one Idempotency-Key across their attempts, so a retry never stores
-    anything twice.
+    body digest); `api_key` authenticates the user calls (create, reads). Requests are tried
+    `retries` more times, with exponential backoff (or the server's Retry-After, in seconds or
+    as an HTTP date), on connection errors, timeouts, 429 and 5xx, never longer than
+    `max_backoff` at a time; a create is tried again only when it cannot have run. Every
+    attempt is signed afresh, and bulk posts reuse one Idempotency-Key across their attempts,
+    so a retry never stores anything twice.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class LookoutPipelineClient:
         max_backoff: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """Prepare the clients; nothing is sent until the first call."""
         self.api_url = api_url.rstrip("/")
         self.hmac_secret = hmac_secret
         self.api_key = api_key
@@ -82,10 +86,13 @@ class LookoutPipelineClient:
         self.retries = max(0, retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self._exponential = tenacity.wait_exponential_jitter(
-            multiplier=backoff, max=max_backoff, jitter=backoff
+        self.policy = RetryPolicy(
+            attempts=self.retries + 1,
+            timeout_s=timeout,
+            backoff_base_s=backoff,
+            max_wait_s=max_backoff,
         )
-        timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        timeouts = call_timeout(self.policy)
         self._http = httpx.Client(
             base_url=self.api_url,
             timeout=timeouts,
@@ -107,27 +114,10 @@ class LookoutPipelineClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        outcome = state.outcome
-        if outcome is not None and not outcome.failed:
-            retry_after = outcome.result().headers.get("Retry-After", "")
-            if retry_after.isdigit():
-                return min(float(retry_after), self.max_backoff)
-        return self._exponential(state)
-
-    def _retrying(self, *, safe: bool) -> tenacity.Retrying:
-        statuses = RETRY_STATUSES if safe else RETRY_STATUSES_UNSAFE
-        errors = (httpx.TransportError,) if safe else (httpx.ConnectError, httpx.ConnectTimeout)
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retries + 1),
-            wait=self._wait,
-            retry=(
-                tenacity.retry_if_exception_type(errors)
-                | tenacity.retry_if_result(lambda r: r.status_code in statuses)
-            ),
-            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
-            reraise=True,
-        )
+    def _retrying(self, what: str, *, safe: bool) -> tenacity.Retrying:
+        """Retries under this client's policy; a call that must not run twice (``safe=False``)
+        is tried again only on answers and errors that prove it did not run."""
+        return retrying(self.policy if safe else self.policy.not_run_only(), what, logger=log)
 
     def _user_headers(self) -> dict[str, str]:
         return {"X-API-Key": self.api_key} if self.api_key else {}
@@ -171,7 +161,7 @@ class LookoutPipelineClient:
                 request.headers.update(self._user_headers())
             return self._http.send(request)
 
-        response = self._retrying(safe=safe)(attempt)
+        response = self._retrying(f"{method} {path}", safe=safe)(attempt)
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -244,7 +234,7 @@ class LookoutPipelineClient:
             headers["Content-Length"] = str(path.stat().st_size)
             return self._uploads.put(presigned_url, content=_read_file(path), headers=headers)
 
-        response = self._retrying(safe=True)(attempt)
+        response = self._retrying(f"PUT {safe_url(presigned_url)}", safe=True)(attempt)
         if response.status_code >= 400:
             raise _error(response)
 

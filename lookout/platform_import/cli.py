@@ -13,17 +13,17 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from lookout.platform_import.http import RetryPolicy
-from lookout.platform_import.importer import (
+from lookout.httpretry import RetryPolicy
+from lookout.platform_import.importer import ImportAborted, Importer
+from lookout.platform_import.progress import Bars
+from lookout.platform_import.report import ImportStats, report_lines
+from lookout.platform_import.settings import (
     VIA_IMPORTER,
     VIA_SERVER,
-    ImportAborted,
-    Importer,
+    ConfigError,
+    ImporterSettings,
     ImportOptions,
-    ImportStats,
 )
-from lookout.platform_import.progress import Bars
-from lookout.platform_import.settings import ConfigError, ImporterSettings
 
 log = logging.getLogger("lookout.platform_import")
 
@@ -105,131 +105,171 @@ def parse_day(value: str | None, flag: str) -> date:
         raise ConfigError(f"Invalid date for {flag}: {value!r} (expected YYYY-MM-DD)") from None
 
 
+def parse_dates(date_from: str, date_end: str | None) -> tuple[date, date]:
+    """--date-from and --date-end, the first not after the second."""
+    start, end = parse_day(date_from, "--date-from"), parse_day(date_end, "--date-end")
+    if start > end:
+        raise ConfigError(
+            "Invalid combination of --date-from and --date-end parameters: "
+            f"--date-from {start} is after --date-end {end}"
+        )
+    return start, end
+
+
+def retry_policy(
+    retries: int, timeout: float, backoff_base: float, backoff_max: float
+) -> RetryPolicy:
+    """The policy of every HTTP call; --backoff-max caps every pause, a Retry-After included."""
+    return RetryPolicy(
+        attempts=retries,
+        timeout_s=timeout,
+        backoff_base_s=backoff_base,
+        max_wait_s=max(backoff_max, backoff_base),
+    )
+
+
 def usage_error(message: str) -> typer.Exit:
     """Print a usage or configuration error; exit code 2."""
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(2)
 
 
+# The command's options (their flags, help and bounds).
+
+DateFromFlag = Annotated[
+    str, typer.Option("--date-from", help="Start date (YYYY-MM-DD), required.")
+]
+DateEndFlag = Annotated[
+    str | None,
+    typer.Option("--date-end", help="End date (YYYY-MM-DD), included.", show_default="today, UTC"),
+]
+UrlApiPlatformFlag = Annotated[
+    str, typer.Option("--url-api-platform", help="Platform API base URL.")
+]
+UrlApiAnnotationFlag = Annotated[
+    str, typer.Option("--url-api-annotation", help="Annotation API (Lookout) base URL.")
+]
+DetectionsLimitFlag = Annotated[
+    int,
+    typer.Option(
+        "--detections-limit",
+        min=1,
+        help="Max detections per sequence (above 100, fetched in pages).",
+    ),
+]
+DetectionsOrderByFlag = Annotated[
+    Order, typer.Option("--detections-order-by", help="Order detections by created_at.")
+]
+ConfidenceThresholdFlag = Annotated[
+    float,
+    typer.Option(
+        "--confidence-threshold",
+        min=0.0,
+        max=1.0,
+        help="Min AI prediction confidence (0.0-1.0).",
+    ),
+]
+IouThresholdFlag = Annotated[
+    float,
+    typer.Option(
+        "--iou-threshold", min=0.0, max=1.0, help="Min IoU for clustering overlapping boxes."
+    ),
+]
+MinClusterSizeFlag = Annotated[
+    int, typer.Option("--min-cluster-size", min=1, help="Min boxes required in a cluster.")
+]
+DryRunFlag = Annotated[
+    bool, typer.Option("--dry-run", help="Preview actions without execution (writes nothing).")
+]
+SkipPlatformFetchFlag = Annotated[
+    bool,
+    typer.Option(
+        "--skip-platform-fetch",
+        help="Skip platform data fetching: draft the sequences already stored.",
+    ),
+]
+LoglevelFlag = Annotated[
+    LogLevel, typer.Option("--loglevel", case_sensitive=False, help="Logging level.")
+]
+ApiKeyFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="LOOKOUT_API_KEY",
+        show_default=False,
+        help="Lookout API key (sent as X-API-Key); none means Lookout's local mode.",
+    ),
+]
+ConcurrencyFlag = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        help="Sequences worked on at once, each with one platform call at a time "
+        "(its detections, or a frame being fetched): the platform sees at most this many "
+        "calls of frames at once. Via the importer, also the uploads at once.",
+    ),
+]
+TransferFlag = Annotated[
+    Transfer,
+    typer.Option(
+        "--transfer",
+        help="via-server: Lookout fetches each frame from its URL; via-importer: "
+        "this command downloads and uploads it (when Lookout cannot reach "
+        "the platform's storage). via-server sends a sequence's frames in batches of "
+        "10 and falls back per frame on a 502.",
+    ),
+]
+TimeoutFlag = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        help="Seconds before a platform call times out (calls to Lookout get at least 60 s: "
+        "they include Lookout's own download of the frame).",
+    ),
+]
+RetriesFlag = Annotated[
+    int, typer.Option("--retries", min=1, help="Attempts per HTTP call (429, 5xx, errors).")
+]
+BackoffBaseFlag = Annotated[
+    float, typer.Option("--backoff-base", min=0.0, help="First retry pause in seconds.")
+]
+BackoffMaxFlag = Annotated[
+    float, typer.Option("--backoff-max", min=0.0, help="Longest retry pause in seconds.")
+]
+PageSizeFlag = Annotated[
+    int, typer.Option("--page-size", min=1, help="Sequences asked per platform page.")
+]
+
+
 def import_platform(
-    date_from: Annotated[
-        str, typer.Option("--date-from", help="Start date (YYYY-MM-DD), required.")
-    ],
-    date_end: Annotated[
-        str | None,
-        typer.Option(
-            "--date-end", help="End date (YYYY-MM-DD), included.", show_default="today, UTC"
-        ),
-    ] = None,
-    url_api_platform: Annotated[
-        str, typer.Option("--url-api-platform", help="Platform API base URL.")
-    ] = "https://alertapi.pyronear.org",
-    url_api_annotation: Annotated[
-        str, typer.Option("--url-api-annotation", help="Annotation API (Lookout) base URL.")
-    ] = "http://localhost:5050",
-    detections_limit: Annotated[
-        int,
-        typer.Option(
-            "--detections-limit",
-            min=1,
-            help="Max detections per sequence (above 100, fetched in pages).",
-        ),
-    ] = 30,
-    detections_order_by: Annotated[
-        Order, typer.Option("--detections-order-by", help="Order detections by created_at.")
-    ] = Order.asc,
-    confidence_threshold: Annotated[
-        float,
-        typer.Option(
-            "--confidence-threshold",
-            min=0.0,
-            max=1.0,
-            help="Min AI prediction confidence (0.0-1.0).",
-        ),
-    ] = 0.0,
-    iou_threshold: Annotated[
-        float,
-        typer.Option(
-            "--iou-threshold", min=0.0, max=1.0, help="Min IoU for clustering overlapping boxes."
-        ),
-    ] = 0.3,
-    min_cluster_size: Annotated[
-        int, typer.Option("--min-cluster-size", min=1, help="Min boxes required in a cluster.")
-    ] = 1,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Preview actions without execution (writes nothing).")
-    ] = False,
-    skip_platform_fetch: Annotated[
-        bool,
-        typer.Option(
-            "--skip-platform-fetch",
-            help="Skip platform data fetching: draft the sequences already stored.",
-        ),
-    ] = False,
-    loglevel: Annotated[
-        LogLevel, typer.Option("--loglevel", case_sensitive=False, help="Logging level.")
-    ] = LogLevel.info,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="LOOKOUT_API_KEY",
-            show_default=False,
-            help="Lookout API key (sent as X-API-Key); none means Lookout's local mode.",
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            "--concurrency",
-            min=1,
-            help="Sequences worked on at once, each with one platform call at a time "
-            "(its detections, or a frame being fetched): the platform sees at most this many "
-            "calls of frames at once. Via the importer, also the uploads at once.",
-        ),
-    ] = 8,
-    transfer: Annotated[
-        Transfer,
-        typer.Option(
-            "--transfer",
-            help="via-server: Lookout fetches each frame from its URL; via-importer: "
-            "this command downloads and uploads it (when Lookout cannot reach "
-            "the platform's storage). via-server sends a sequence's frames in batches of "
-            "10 and falls back per frame on a 502.",
-        ),
-    ] = Transfer.via_server,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            min=0.1,
-            help="Seconds before a platform call times out (calls to Lookout get at least 60 s: "
-            "they include Lookout's own download of the frame).",
-        ),
-    ] = 30.0,
-    retries: Annotated[
-        int, typer.Option("--retries", min=1, help="Attempts per HTTP call (429, 5xx, errors).")
-    ] = 5,
-    backoff_base: Annotated[
-        float, typer.Option("--backoff-base", min=0.0, help="First retry pause in seconds.")
-    ] = 0.5,
-    backoff_max: Annotated[
-        float, typer.Option("--backoff-max", min=0.0, help="Longest retry pause in seconds.")
-    ] = 30.0,
-    page_size: Annotated[
-        int, typer.Option("--page-size", min=1, help="Sequences asked per platform page.")
-    ] = 50,
+    date_from: DateFromFlag,
+    date_end: DateEndFlag = None,
+    url_api_platform: UrlApiPlatformFlag = "https://alertapi.pyronear.org",
+    url_api_annotation: UrlApiAnnotationFlag = "http://localhost:5050",
+    detections_limit: DetectionsLimitFlag = 30,
+    detections_order_by: DetectionsOrderByFlag = Order.asc,
+    confidence_threshold: ConfidenceThresholdFlag = 0.0,
+    iou_threshold: IouThresholdFlag = 0.3,
+    min_cluster_size: MinClusterSizeFlag = 1,
+    dry_run: DryRunFlag = False,
+    skip_platform_fetch: SkipPlatformFetchFlag = False,
+    loglevel: LoglevelFlag = LogLevel.info,
+    api_key: ApiKeyFlag = None,
+    concurrency: ConcurrencyFlag = 8,
+    transfer: TransferFlag = Transfer.via_server,
+    timeout: TimeoutFlag = 30.0,
+    retries: RetriesFlag = 5,
+    backoff_base: BackoffBaseFlag = 0.5,
+    backoff_max: BackoffMaxFlag = 30.0,
+    page_size: PageSizeFlag = 50,
 ) -> None:
     """Import sequences from the Pyronear alert platform and draft their annotations."""
     console = Console(stderr=True)
     setup_logging(loglevel.value, console)
     try:
-        start, end = parse_day(date_from, "--date-from"), parse_day(date_end, "--date-end")
-        if start > end:
-            raise ConfigError(
-                "Invalid combination of --date-from and --date-end parameters: "
-                f"--date-from {start} is after --date-end {end}"
-            )
+        start, end = parse_dates(date_from, date_end)
         settings = ImporterSettings()
         options = ImportOptions(
             date_from=start,
@@ -249,12 +289,7 @@ def import_platform(
             concurrency=concurrency,
             transfer=transfer.value,
             page_size=page_size,
-            policy=RetryPolicy(
-                attempts=retries,
-                timeout_s=timeout,
-                backoff_base_s=backoff_base,
-                backoff_max_s=max(backoff_max, backoff_base),
-            ),
+            policy=retry_policy(retries, timeout, backoff_base, backoff_max),
         )
     except ConfigError as exc:
         raise usage_error(str(exc)) from None
@@ -286,10 +321,7 @@ def run(options: ImportOptions, console: Console) -> int:
 
 def report(importer: Importer, stats: ImportStats) -> None:
     """Print the statistics (or the dry-run plan) and recall the failures."""
-    lines = importer.plan.lines() if importer.plan is not None else stats.lines()
-    if importer.plan is not None and not stats.ok:
-        lines.append(f"  Problems: {len(stats.failures)} (see the log above)")
-    typer.echo("\n".join(lines))
+    typer.echo("\n".join(report_lines(importer.plan, stats)))
     if stats.failures:
         log.error("%d problem(s):", len(stats.failures))
         for failure in stats.failures[:FAILURES_SHOWN]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from lookout.platform_import.http import (
+from lookout.httpretry import (
     RetryPolicy,
     TransportFailure,
     call_timeout,
@@ -70,6 +70,7 @@ class LookoutClient:
                 method,
                 f"{self.base_url}{path}",
                 policy=self.policy,
+                logger=log,
                 headers=self._headers,
                 **kwargs,
             )

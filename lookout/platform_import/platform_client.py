@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from lookout.platform_import.http import RetryPolicy, TransportFailure, error_detail, send
+from lookout.httpretry import RetryPolicy, TransportFailure, error_detail, send
 from lookout.platform_import.platform_models import (
     PlatformCamera,
     PlatformDetection,
@@ -84,7 +84,7 @@ class PlatformClient:
         url = f"{self.base_url}{API}/login/creds"
         form = {"username": self.username, "password": self._password}
         try:
-            response = send(self.http, "POST", url, policy=self.policy, data=form)
+            response = send(self.http, "POST", url, policy=self.policy, logger=log, data=form)
         except TransportFailure as exc:
             message = f"Failed to fetch access token for {self.username!r}: {exc}"
             raise PlatformAuthError(message) from exc
@@ -126,7 +126,13 @@ class PlatformClient:
             headers = {"Authorization": f"Bearer {token}"}
             try:
                 response = send(
-                    self.http, "GET", url, policy=self.policy, params=params, headers=headers
+                    self.http,
+                    "GET",
+                    url,
+                    policy=self.policy,
+                    logger=log,
+                    params=params,
+                    headers=headers,
                 )
             except TransportFailure as exc:
                 raise PlatformError(f"platform unreachable: {exc}") from exc

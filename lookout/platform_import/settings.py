@@ -1,11 +1,16 @@
-"""Credentials from the environment or a ``.env`` file."""
+"""A run's settings: credentials from the environment or a ``.env`` file, the resolved flags."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lookout.httpretry import RetryPolicy
+from lookout.platform_import.payloads import MODEL_NAME
 
 REQUIRED = (
     "PLATFORM_LOGIN",
@@ -13,6 +18,11 @@ REQUIRED = (
     "PLATFORM_ADMIN_LOGIN",
     "PLATFORM_ADMIN_PASSWORD",
 )
+
+# Lookout stores a frame only after fetching it from the platform itself (with its own retries).
+LOOKOUT_MIN_TIMEOUT_S = 60.0
+VIA_SERVER = "via-server"
+VIA_IMPORTER = "via-importer"
 
 
 class ConfigError(ValueError):
@@ -95,3 +105,49 @@ def parse_extra_credentials(text: str) -> list[Credential]:
             )
         found.append(Credential(login.strip(), password))
     return found
+
+
+@dataclass
+class ImportOptions:
+    """Everything one run needs (the command line's flags, resolved)."""
+
+    date_from: date
+    date_end: date
+    url_api_platform: str
+    url_api_annotation: str
+    credentials: list[Credential] = field(default_factory=list)
+    admin: Credential | None = None
+    api_key: str | None = None
+    detections_limit: int = 30
+    detections_desc: bool = False
+    confidence_threshold: float = 0.0
+    iou_threshold: float = 0.3
+    min_cluster_size: int = 1
+    dry_run: bool = False
+    skip_platform_fetch: bool = False
+    concurrency: int = 8
+    transfer: str = VIA_SERVER
+    page_size: int = 50
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def days(self) -> list[date]:
+        """Every day from date_from to date_end, both included."""
+        span = (self.date_end - self.date_from).days
+        return [self.date_from + timedelta(days=i) for i in range(span + 1)]
+
+    def draft_params(self) -> dict[str, Any]:
+        """The body of a draft request."""
+        return {
+            "confidence_threshold": self.confidence_threshold,
+            "iou_threshold": self.iou_threshold,
+            "min_cluster_size": self.min_cluster_size,
+            "model_name": MODEL_NAME,
+            "force": False,
+        }
+
+    def lookout_policy(self) -> RetryPolicy:
+        """The policy of calls to Lookout: at least LOOKOUT_MIN_TIMEOUT_S per call.
+
+        A frame posted to Lookout includes Lookout's own download of it from the platform.
+        """
+        return replace(self.policy, timeout_s=max(self.policy.timeout_s, LOOKOUT_MIN_TIMEOUT_S))

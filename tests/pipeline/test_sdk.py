@@ -281,6 +281,7 @@ def test_sdk_imports_nothing_else_from_lookout():
     )
     assert result.stdout.split() == [
         "lookout",
+        "lookout.httpretry",
         "lookout.pipeline",
         "lookout.pipeline.client",
         "lookout.pipeline.signing",

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from lookout.fake_platform import RunningFakePlatform, expected, generate
+from lookout.httpretry import RetryPolicy, parse_retry_after, pooled_client, send
 from lookout.platform_import import platform_client
-from lookout.platform_import.http import RetryPolicy, make_http_client, parse_retry_after, send
 from lookout.platform_import.platform_client import (
     PlatformAuthError,
     PlatformClient,
@@ -19,13 +19,13 @@ from lookout.platform_import.platform_client import (
     PlatformShapeError,
 )
 
-FAST = RetryPolicy(attempts=6, timeout_s=2.0, backoff_base_s=0.01, backoff_max_s=0.05)
+FAST = RetryPolicy(attempts=6, timeout_s=2.0, backoff_base_s=0.01, max_wait_s=0.05)
 DAY = date(2024, 1, 1)
 
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with make_http_client(FAST, pool_size=8) as client:
+    with pooled_client(FAST, pool_size=8) as client:
         yield client
 
 
@@ -94,7 +94,7 @@ def test_5xx_429_drops_and_timeouts_are_retried(
         retry_after_s=0,
     )
     client = connect(
-        fp, policy=RetryPolicy(attempts=10, timeout_s=0.3, backoff_base_s=0.01, backoff_max_s=0.05)
+        fp, policy=RetryPolicy(attempts=10, timeout_s=0.3, backoff_base_s=0.01, max_wait_s=0.05)
     )
     for day in fp.config.day_list():
         assert {s.id for s in client.sequences_on(day).items} == _ids_on(fp, day, 1)
@@ -111,7 +111,8 @@ def test_5xx_429_drops_and_timeouts_are_retried(
 
 def test_retry_after_is_honoured(start_platform: Callable, http: httpx.Client) -> None:
     fp = start_platform(rate_limit_rate=1.0, retry_after_s=1)
-    policy = RetryPolicy(attempts=2, timeout_s=2, backoff_base_s=0.01, backoff_max_s=0.01)
+    # The backoff alone would pause 0.01 s to 0.02 s; the cap allows the 1 s asked for.
+    policy = RetryPolicy(attempts=2, timeout_s=2, backoff_base_s=0.01, max_wait_s=5)
     started = time.monotonic()
     answer = send(http, "GET", f"{fp.url}/api/v1/cameras/", policy=policy)
     assert answer.status_code == 429
@@ -129,7 +130,7 @@ def test_parse_retry_after() -> None:
 def test_retries_give_up_with_the_last_answer(start_platform: Callable, connect: Callable) -> None:
     fp = start_platform(error_rate=1.0, error_statuses=(503,))
     client = connect(
-        fp, policy=RetryPolicy(attempts=3, timeout_s=1, backoff_base_s=0.01, backoff_max_s=0.01)
+        fp, policy=RetryPolicy(attempts=3, timeout_s=1, backoff_base_s=0.01, max_wait_s=0.01)
     )
     with pytest.raises(PlatformError, match="HTTP 503"):
         client.cameras()

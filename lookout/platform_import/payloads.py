@@ -1,0 +1,138 @@
+"""Payload shaping: the platform's cameras, sequences and detections as Lookout request bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lookout.platform_import.platform_models import (
+    PlatformCamera,
+    PlatformDetection,
+    PlatformSequence,
+)
+
+SOURCE = "pyronear"
+MODEL_NAME = "platform"
+MODEL_VERSION = "pyronear-alert-api"
+# Camera fields with a column of their own in Lookout (the others go to ``extra``).
+CAMERA_FIELDS = frozenset(
+    {
+        "id",
+        "organization_id",
+        "name",
+        "angle_of_view",
+        "elevation",
+        "lat",
+        "lon",
+        "is_trustable",
+        # A presigned URL that expires within a day: not worth keeping.
+        "last_image_url",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a platform camera's sequences go in Lookout."""
+
+    project_id: str
+    camera_id: str
+    camera: PlatformCamera
+    organization_name: str
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 with an explicit UTC offset."""
+    return value.isoformat() if value is not None else None
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop the keys whose value is None."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def camera_payload(target_project: str, cam: PlatformCamera, org_name: str) -> dict[str, Any]:
+    """POST /api/cameras body for a platform camera."""
+    extra = {k: v for k, v in cam.model_dump(mode="json").items() if k not in CAMERA_FIELDS}
+    return {
+        "project_id": target_project,
+        "source": SOURCE,
+        "source_id": str(cam.id),
+        "name": cam.name,
+        "organization_id": str(cam.organization_id),
+        "organization_name": org_name,
+        "lat": cam.lat,
+        "lon": cam.lon,
+        "elevation": cam.elevation,
+        "angle_of_view": cam.angle_of_view,
+        "is_trustable": cam.is_trustable,
+        "extra": _compact(extra),
+    }
+
+
+def _sequence_extra(seq: PlatformSequence, target: Target) -> dict[str, Any]:
+    """The platform's sequence fields Lookout keeps in ``extra``, with its camera's names."""
+    cam = target.camera
+    return {
+        "cone_azimuth": seq.cone_azimuth,
+        "cone_angle": seq.cone_angle,
+        "pose_id": seq.pose_id,
+        "max_conf": seq.max_conf,
+        "temporal_model_score": seq.temporal_model_score,
+        "camera_azimuth": seq.camera_azimuth,
+        "sequence_azimuth": seq.sequence_azimuth,
+        "is_wildfire": seq.is_wildfire,
+        "camera_name": cam.name,
+        "organisation_id": cam.organization_id,
+        "organisation_name": target.organization_name,
+    }
+
+
+def sequence_payload(seq: PlatformSequence, target: Target) -> dict[str, Any]:
+    """POST /api/sequences body for a platform sequence."""
+    cam = target.camera
+    return {
+        "project_id": target.project_id,
+        "camera_id": target.camera_id,
+        "source": SOURCE,
+        "source_id": str(seq.id),
+        "azimuth": seq.best_azimuth,
+        "started_at": iso(seq.started_at),
+        "last_seen_at": iso(seq.last_seen_at),
+        "source_label": seq.source_label,
+        "lat": cam.lat,
+        "lon": cam.lon,
+        "extra": _compact(_sequence_extra(seq, target)) | seq.unknown_fields(),
+    }
+
+
+def predictions(det: PlatformDetection) -> dict[str, Any]:
+    """The detection's boxes as one analysis of the platform's model."""
+    # Lookout refuses a box without area (and drafting would drop it): leave those out.
+    annotations = [
+        {
+            "annotation_type": "bounding_box",
+            "class_name": "smoke",
+            "confidence": box.confidence,
+            "data": {"bbox": box.xyxyn, "format": "xyxyn"},
+        }
+        for box in det.boxes
+        if box.has_area
+    ]
+    return {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "annotations": annotations}
+
+
+def frame_metadata(det: PlatformDetection) -> dict[str, Any]:
+    """Frame fields besides the image itself (the multipart ``metadata``)."""
+    return {
+        "captured_at": iso(det.captured_at),
+        "source": SOURCE,
+        "source_id": str(det.id),
+        "predictions": predictions(det),
+    }
+
+
+def frame_from_url(det: PlatformDetection) -> dict[str, Any]:
+    """A frame Lookout fetches itself: the metadata and the detection's URL."""
+    return frame_metadata(det) | {"url": det.url}
