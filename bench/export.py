@@ -143,9 +143,10 @@ def child(url: str, storage: str, project_id: str, fmt: str) -> None:
     from lookout.config import Settings
     from lookout.db import make_engine, make_session_factory
     from lookout.exports import service
-    from lookout.exports.schemas import ExportOptions, Selection
+    from lookout.exports.schemas import ExportOptions
     from lookout.exports.sinks import ZipSink, stream_in_thread
     from lookout.storage import make_storage
+    from lookout.truth.selection import Selection
 
     settings = Settings(_env_file=None)
     sessions = make_session_factory(make_engine(settings.resolved_database_url))

@@ -156,6 +156,7 @@ class Store:
     project_id: Any = None
 
     def image_with_boxes(self) -> str:
+        from lookout.analyses import bulk
         from lookout.analyses import service as analyses
         from lookout.images import service as images
 
@@ -173,7 +174,7 @@ class Store:
         analysis = analyses.create_analysis_row(
             self.session, image=image, model_name="bench", model_version="1", status="completed"
         )
-        analyses.insert_annotations(
+        bulk.insert_annotations(
             self.session, analysis=analysis, image=image, annotations=boxes(BOXES, normalized=True)
         )
         self.session.commit()

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookout import __version__, apidocs
-from lookout.analyses.service import upload_refusal
+from lookout.analyses.artifacts import upload_refusal
 from lookout.auth import signatures
 from lookout.auth.middleware import LocalOnly, SingleCredentialHeaders
 from lookout.body_limits import BodySizeLimit

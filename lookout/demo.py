@@ -26,7 +26,9 @@ from PIL import ImageDraw, ImageFilter
 from sqlalchemy.orm import Session
 
 from lookout.accounts import service as accounts
+from lookout.analyses import bulk
 from lookout.analyses import service as analyses
+from lookout.analyses.artifacts import artifact_key
 from lookout.analyses.models import Analysis, Artifact, ArtifactState
 from lookout.auth.principal import Principal
 from lookout.config import Settings
@@ -343,7 +345,7 @@ class _Loader:
         )
         if before_insert is not None:
             before_insert(analysis)
-        rows = analyses.insert_annotations(
+        rows = bulk.insert_annotations(
             self.session, analysis=analysis, image=image, annotations=annotations
         )
         now = utcnow()
@@ -426,7 +428,7 @@ class _Loader:
 
         def with_artifact(analysis: Analysis) -> None:
             png = heatmap_png(scene.plume_mask)
-            key = analyses.artifact_key(analysis.id, "heatmap.png")
+            key = artifact_key(analysis.id, "heatmap.png")
             self.storage.put_bytes(key, png, "image/png")
             heatmap_key.append(key)
             self.session.add(

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.analyses.models import Prediction
+from lookout.analyses.predictions import predictions_query
 from lookout.analyses.schemas import bbox_xyxyn
-from lookout.analyses.service import predictions_query
 from lookout.db import utcnow
 
 FORMATS = ("json", "csv")

@@ -57,3 +57,12 @@ def _analysis_by_id(kind: str) -> sa.Select[Analysis]:
             Analysis.id == sa.bindparam("analysis_id"),
         )
     )
+
+
+def locked_analysis(session: Session, analysis_id: uuid.UUID) -> Analysis:
+    """The analysis a signed callback names, locked until commit (callbacks serialize per row)."""
+    query = sa.select(Analysis).where(Analysis.id == analysis_id).with_for_update()
+    analysis = session.scalar(query)
+    if analysis is None:
+        raise NotFound(f"analysis {analysis_id} not found")
+    return analysis

@@ -17,7 +17,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from lookout.analyses import compare, exports, service
+from lookout.analyses import artifacts as artifact_service
+from lookout.analyses import bulk, compare, exports, service
+from lookout.analyses import predictions as prediction_reads
 from lookout.analyses.annotations import TYPES
 from lookout.analyses.schemas import (
     AnalysisCreate,
@@ -162,7 +164,7 @@ def presign_artifacts(
 ) -> PresignResponse:
     """Step 3: one presigned PUT URL per artifact (send the same Content-Type with the PUT)."""
     request = parse_model(PresignRequest, signed.body)
-    uploads = service.presign_artifacts(
+    uploads = artifact_service.presign_artifacts(
         session,
         storage,
         analysis_id=analysis_id,
@@ -210,7 +212,7 @@ def submit_annotations(
     if "annotations" not in data:
         raise InvalidInput("annotations: is required (a list of annotations)", field="annotations")
     request_hash = hashlib.sha256(mode.encode() + b"\n" + signed.body).hexdigest()
-    outcome = service.submit_annotations(
+    outcome = bulk.submit_annotations(
         session,
         analysis_id=analysis_id,
         annotations=data["annotations"],
@@ -305,7 +307,9 @@ def compare_analyses(
         analysis_ids=analysis_id or [],
         max_count=MAX_COMPARED,
     )
-    predictions = {a.id: list(session.scalars(service.predictions_query(a.id))) for a in analyses}
+    predictions = {
+        a.id: list(session.scalars(prediction_reads.predictions_query(a.id))) for a in analyses
+    }
     compared = [
         {
             **AnalysisRead.model_validate(a).model_dump(),
@@ -347,10 +351,10 @@ def get_analysis(
 ) -> Response:
     """One analysis with a page of its annotations (posted order) and their total."""
     analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
-    items, total = service.predictions_json(
+    items, total = prediction_reads.predictions_json(
         session,
         analysis=analysis,
-        filters=service.PredictionFilters(),
+        filters=prediction_reads.PredictionFilters(),
         limit=annotations_limit,
         offset=annotations_offset,
     )
@@ -379,11 +383,11 @@ def list_annotations(
         raise InvalidInput(
             f"annotation_type must be one of {', '.join(TYPES)}", field="annotation_type"
         )
-    filters = service.PredictionFilters(
+    filters = prediction_reads.PredictionFilters(
         annotation_type=annotation_type, class_name=class_name, min_confidence=min_confidence
     )
     analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
-    items, total = service.predictions_json(
+    items, total = prediction_reads.predictions_json(
         session, analysis=analysis, filters=filters, limit=limit, offset=offset
     )
     body = {"total": total, "limit": limit, "offset": offset}
@@ -425,7 +429,7 @@ def list_artifacts(
     principal: PrincipalDep,
 ) -> dict[str, list[ArtifactRead]]:
     """An analysis's artifacts with their upload state (pending ones are checked in storage)."""
-    artifacts = service.list_artifacts(
+    artifacts = artifact_service.list_artifacts(
         session,
         storage,
         principal=principal,
@@ -465,7 +469,7 @@ def download_artifact(
     principal: PrincipalDep,
 ) -> StreamingResponse:
     """The artifact's bytes, always as a download."""
-    artifact = service.get_artifact(
+    artifact = artifact_service.get_artifact(
         session,
         storage,
         principal=principal,
@@ -473,7 +477,7 @@ def download_artifact(
         name=artifact_name,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
     )
-    opened = service.open_artifact(storage, artifact)
+    opened = artifact_service.open_artifact(storage, artifact)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in artifact.name)
     headers = {
         "Content-Disposition": f'attachment; filename="{safe}"',
@@ -496,7 +500,7 @@ def artifact_url(
     base_url: BaseUrlDep,
 ) -> ArtifactUrl:
     """A presigned GET URL for the artifact (S3, or Lookout's local storage)."""
-    artifact = service.get_artifact(
+    artifact = artifact_service.get_artifact(
         session,
         storage,
         principal=principal,
@@ -505,7 +509,9 @@ def artifact_url(
         max_artifact_bytes=settings.ml_max_artifact_bytes,
     )
     expires_in = settings.ml_presign_expires_seconds
-    url = service.artifact_download_url(storage, artifact, expires_in=expires_in, base_url=base_url)
+    url = artifact_service.artifact_download_url(
+        storage, artifact, expires_in=expires_in, base_url=base_url
+    )
     return ArtifactUrl(artifact_name=artifact.name, url=url, expires_in=expires_in)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lookout.exports.cli import command_context, console, progress_bar, resolve_project
+from lookout.cli_support import command_context, console, progress_bar, resolve_project
 
 
 def import_dataset(
@@ -41,6 +41,7 @@ def import_dataset(
     the project (same bytes) are reused, so a tool's predictions land on the same images.
     """
     from lookout.datasets import service
+    from lookout.formats.registry import read_dataset
 
     with command_context(user) as ctx:
         project_id = resolve_project(ctx.session, ctx.principal, project)
@@ -53,7 +54,7 @@ def import_dataset(
             max_pixels=ctx.settings.max_image_pixels,
         )
         with console.status("reading the dataset"):
-            dataset = service.read_dataset(path, format, images)
+            dataset = read_dataset(path, format, images)
         boxes = sum(len(i.boxes) for i in dataset.images)
         console.print(
             f"{dataset.format} dataset {dataset.name}: {len(dataset.images)} images, "

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lookout.exports.cli import DATE, _uuid, command_context, console, resolve_project
+from lookout.cli_support import DATE, command_context, console, parse_uuid, resolve_project
 
 
 def _pct(value: float | None) -> str:
@@ -134,7 +134,7 @@ def evaluate(
     """Evaluate models against reviewed truth: AP, precision/recall/F1, sequences caught."""
     from lookout.evaluation import service
     from lookout.evaluation.schemas import EvaluationCreate
-    from lookout.exports.schemas import parse_model
+    from lookout.truth.selection import parse_model
 
     results: list[dict[str, Any]] = []
     with command_context(user) as ctx:
@@ -148,7 +148,7 @@ def evaluate(
                 stage=stage,
                 date_from=date_from.date() if date_from else None,
                 date_to=date_to.date() if date_to else None,
-                camera_id=_uuid(camera, "camera"),
+                camera_id=parse_uuid(camera, "camera"),
                 classes=class_name or [],
                 class_from=class_from,
                 class_agnostic=class_agnostic,

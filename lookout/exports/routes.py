@@ -13,9 +13,10 @@ from fastapi.responses import StreamingResponse
 from lookout.db import utcnow
 from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_runtime
 from lookout.exports import service
-from lookout.exports.schemas import ExportOptions, make_selection, parse_split
+from lookout.exports.schemas import ExportOptions, parse_split
 from lookout.exports.sinks import Writable, ZipSink, stream_in_thread
 from lookout.jsonbody import CheckedJSONRoute
+from lookout.truth.selection import make_selection
 
 router = APIRouter(tags=["exports"], route_class=CheckedJSONRoute)
 

@@ -1,5 +1,7 @@
 """Where an export's files go: a folder, or a zip written as a stream.
 
+Both implement `lookout.formats.writing.Sink`, what the format writers write to.
+
 The zip writer never seeks and never keeps the archive: each entry is written once (a local
 header, the data, a data descriptor with its CRC and sizes) straight to the output, and the
 entry's central-directory record goes to a spooled temporary file that is copied to the output
@@ -25,9 +27,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
+from lookout.formats.writing import Sink, file_chunks
+
 log = logging.getLogger(__name__)
 
-COPY_CHUNK = 1024 * 1024
 _U32 = 0xFFFFFFFF
 _U16 = 0xFFFF
 _FLAG_DESCRIPTOR = 0x08
@@ -46,30 +49,6 @@ def check_member(path: str) -> str:
 
 class Writable(Protocol):
     def write(self, data: bytes, /) -> object: ...
-
-
-class Sink(Protocol):
-    """Files of one export, written one after the other."""
-
-    def write_bytes(self, path: str, data: bytes, *, compress: bool = True) -> None: ...
-
-    def write_chunks(
-        self, path: str, chunks: Iterable[bytes], *, compress: bool = False, large: bool = False
-    ) -> int:
-        """Write a file from an iterator of chunks (`large`: may pass 4 GiB); returns its size."""
-        ...
-
-    def write_file(self, path: str, source: IO[bytes], *, compress: bool = True) -> None:
-        """Copy an open file (from its start) into the export."""
-        ...
-
-    def close(self) -> None: ...
-
-
-def _file_chunks(source: IO[bytes]) -> Iterator[bytes]:
-    source.seek(0)
-    while chunk := source.read(COPY_CHUNK):
-        yield chunk
 
 
 class DirectorySink:
@@ -98,7 +77,7 @@ class DirectorySink:
         return size
 
     def write_file(self, path: str, source: IO[bytes], *, compress: bool = True) -> None:
-        self.write_chunks(path, _file_chunks(source))
+        self.write_chunks(path, file_chunks(source))
 
     def close(self) -> None:
         pass
@@ -134,7 +113,7 @@ class ZipSink:
 
     def write_file(self, path: str, source: IO[bytes], *, compress: bool = True) -> None:
         # Files copied whole (metadata) may be large: their headers carry ZIP64 fields.
-        self._entry(path, _file_chunks(source), compress=compress, large=True)
+        self._entry(path, file_chunks(source), compress=compress, large=True)
 
     def write_chunks(
         self, path: str, chunks: Iterable[bytes], *, compress: bool = False, large: bool = False
@@ -242,7 +221,7 @@ class ZipSink:
             return
         self.closed = True
         start = self.offset
-        for chunk in _file_chunks(self.directory):
+        for chunk in file_chunks(self.directory):
             self._emit(chunk)
         self.directory.close()
         length = self.offset - start

@@ -313,6 +313,7 @@ def _store_new(
 
 
 def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) -> dict[str, Any]:
+    from lookout.analyses import bulk
     from lookout.analyses import service as analyses
 
     if metadata.predictions is None:
@@ -326,7 +327,7 @@ def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) 
         status="completed",
         provenance={"source": metadata.source, "source_id": metadata.source_id},
     )
-    rows = analyses.insert_annotations(
+    rows = bulk.insert_annotations(
         session, analysis=analysis, image=image, annotations=predictions.annotations
     )
     return {"analysis_id": analysis.id, "count": len(rows)}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from lookout.analyses import service
+from lookout.analyses import bulk, service
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth import dependencies, signatures
 from lookout.auth.models import SeenSignature
@@ -30,7 +30,7 @@ def test_create_row_and_insert_annotations_share_the_callers_transaction(ml: Set
             status="completed",
         )
         assert analysis.completed_at is not None
-        inserted = service.insert_annotations(
+        inserted = bulk.insert_annotations(
             session,
             analysis=analysis,
             image=image,
@@ -50,19 +50,15 @@ def test_create_row_and_insert_annotations_share_the_callers_transaction(ml: Set
         )
         items = [box(id="det-1"), box(id="det-2")]
         assert (
-            len(
-                service.insert_annotations(
-                    session, analysis=analysis, image=image, annotations=items
-                )
-            )
+            len(bulk.insert_annotations(session, analysis=analysis, image=image, annotations=items))
             == 2
         )
-        again = service.insert_annotations(
+        again = bulk.insert_annotations(
             session, analysis=analysis, image=image, annotations=[*items, box(id="det-3")]
         )
         assert [p.client_id for p in again] == ["det-3"]
         with pytest.raises(InvalidInput) as error:
-            service.insert_annotations(
+            bulk.insert_annotations(
                 session, analysis=analysis, image=image, annotations=[box(), box(confidence=3)]
             )
         assert error.value.field == "annotations[1].confidence"

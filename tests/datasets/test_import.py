@@ -13,6 +13,7 @@ import pytest
 
 from lookout.datasets import service
 from lookout.errors import InvalidInput
+from lookout.formats.registry import detect_format, read_dataset
 from lookout.storage import StorageError
 from tests.exports.builders import distinct_jpeg, make_world, read_zip, standard_world
 from tests.support import stored_files
@@ -53,7 +54,7 @@ def new_project(world, name):
 
 def run_import(world, path, project_id, **options):
     fmt = options.pop("fmt", None)
-    dataset = service.read_dataset(Path(path), fmt)
+    dataset = read_dataset(Path(path), fmt)
     with world.lookout.sessions() as session:
         return service.import_dataset(
             session,
@@ -208,13 +209,13 @@ def test_unknown_format_and_broken_files(lookout, tmp_path):
     text = tmp_path / "data.txt"
     text.write_text("hello")
     with pytest.raises(InvalidInput, match="cannot tell the dataset format"):
-        service.read_dataset(text)
+        read_dataset(text)
     with pytest.raises(InvalidInput, match="unknown dataset format 'pascal'"):
-        service.read_dataset(text, "pascal")
+        read_dataset(text, "pascal")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InvalidInput, match="not valid JSON"):
-        service.read_dataset(broken)
+        read_dataset(broken)
     path = _coco_folder(tmp_path)
     (path.parent / "images" / "img1.jpg").write_bytes(b"not an image")
     with pytest.raises(InvalidInput, match="not a readable image"):
@@ -295,7 +296,7 @@ class FailingStorage:
 def test_a_failure_while_storing_leaves_nothing_behind(lookout, tmp_path, import_as):
     world = make_world(lookout)
     path = _coco_folder(tmp_path, images=4, annotations=[_ann(1), _ann(2, image_id=3)])
-    dataset = service.read_dataset(path)
+    dataset = read_dataset(path)
     before = stored_files(Path(lookout.settings.resolved_storage_path))
     storage = FailingStorage(world.storage(), fail_at=3)
     with pytest.raises(StorageError), lookout.sessions() as session:
@@ -321,8 +322,8 @@ def test_zip_of_coco_folder_layout_is_found(lookout, tmp_path):
     """A folder holding annotations.json and images/ is read as COCO."""
     world = standard_world(lookout)
     folder = unpack(export(world, format="coco"), tmp_path / "export")
-    assert service.detect_format(folder) == "coco"
-    dataset = service.read_dataset(folder)
+    assert detect_format(folder) == "coco"
+    dataset = read_dataset(folder)
     assert len(dataset.images) == 4 and dataset.classes == ["smoke"]
 
 

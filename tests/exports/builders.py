@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from lookout.accounts import service as accounts
+from lookout.analyses import bulk
 from lookout.analyses import service as analyses
 from lookout.auth.principal import Principal
 from lookout.images.models import Image
@@ -123,7 +124,7 @@ class World:
             analysis = analyses.create_analysis_row(
                 session, image=image, model_name=model, model_version=version, status=status
             )
-            analyses.insert_annotations(
+            bulk.insert_annotations(
                 session,
                 analysis=analysis,
                 image=image,

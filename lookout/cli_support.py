@@ -1,0 +1,113 @@
+"""What the data commands share (export, import-dataset, evaluate): session, storage, caller.
+
+`command_context` opens the database and storage as the named user (or the local admin) and
+turns domain errors into a message and exit code; `resolve_project` finds a project by id or
+by its name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
+
+from lookout.accounts import service as accounts
+from lookout.auth.principal import Principal
+from lookout.config import Settings
+from lookout.db import make_engine, make_session_factory
+from lookout.errors import InvalidInput, LookoutError
+from lookout.storage import ObjectStorage, StorageError, make_storage
+
+console = Console()
+err_console = Console(stderr=True)
+
+DATE = ["%Y-%m-%d"]
+
+
+@dataclass
+class Context:
+    """A command's settings, session, storage and caller."""
+
+    settings: Settings
+    session: Session
+    storage: ObjectStorage
+    principal: Principal
+
+
+@contextmanager
+def command_context(user: str | None) -> Iterator[Context]:
+    """Session, storage and caller of a command; domain errors exit 1 with their message."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            principal = cli_principal(session, settings, user)
+            yield Context(settings, session, make_storage(settings), principal)
+    except LookoutError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    except StorageError as exc:
+        err_console.print(f"[red]error:[/red] object storage failed: {exc}")
+        raise typer.Exit(1) from exc
+    except ValidationError as exc:
+        for problem in exc.errors():
+            where = ".".join(str(p) for p in problem["loc"])
+            err_console.print(f"[red]error:[/red] {where}: {problem['msg']}")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+def cli_principal(session: Session, settings: Settings, email: str | None) -> Principal:
+    """The named user (with their access), or the local admin who sees every project."""
+    if email:
+        return accounts.principal_for(session, accounts.get_user(session, email=email), via="cli")
+    user = accounts.get_or_create_user(session, email=settings.local_user_email, is_admin=True)
+    session.commit()
+    return accounts.principal_for(session, user, via="local")
+
+
+def resolve_project(session: Session, principal: Principal, value: str) -> uuid.UUID:
+    """A project by id, or by name when the name is unique among the caller's projects."""
+    from lookout.projects import service as projects
+
+    try:
+        return projects.get_project(session, principal=principal, project_id=uuid.UUID(value)).id
+    except ValueError:
+        pass
+    visible = projects.list_projects(session, principal=principal)
+    found = sorted((p for p in visible if p.name == value), key=lambda p: p.id)
+    if not found:
+        raise InvalidInput(f"project: no project named {value!r}", field="project")
+    if len(found) > 1:
+        ids = ", ".join(str(p.id) for p in found)
+        raise InvalidInput(f"project: several projects are named {value!r}; use an id: {ids}")
+    return found[0].id
+
+
+def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:
+    """An id given on the command line (None stays None); anything else names the option."""
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{field}: {value!r} is not an id", field=field) from exc
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr: description, bar, done of total, time elapsed."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )

@@ -1,0 +1,323 @@
+"""COCO detection: reading a COCO file (checked) and writing `annotations.json` with `images/`.
+
+Boxes are [x, y, width, height] in pixels; category ids start at 1 in what Lookout writes.
+Lookout keeps its own fields beside COCO's (sequence, frame time, false positives), and reads
+them back, so an export imported again keeps its sequences.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lookout.formats.dataset import (
+    PIXEL_TOLERANCE,
+    Dataset,
+    DatasetBox,
+    DatasetFalsePositive,
+    DatasetImage,
+    Xyxy,
+    bad,
+    clip,
+    inside,
+    is_number,
+    normalized_xyxy,
+    parse_time,
+    probe,
+)
+from lookout.formats.writing import (
+    PIXEL_DIGITS,
+    Item,
+    Writer,
+    false_positive_fields,
+    file_chunks,
+    frame_fields,
+    iso,
+    json_bytes,
+    pixels,
+    spool,
+    xywh,
+)
+from lookout.sequences.models import FALSE_POSITIVE_TYPES
+from lookout.truth.reading import Box
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def read_coco(path: Path, images_dir: Path | None = None) -> Dataset:
+    """Read and check a COCO detection file; images are looked up under `images_dir`."""
+    if path.is_dir():
+        path = path / "annotations.json"
+    doc = _load(path)
+    if images_dir is None:
+        images_dir = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
+    where = path.name
+    raw_images = _coco_list(doc, "images", where)
+    raw_annotations = _coco_list(doc, "annotations", where, default=[])
+    categories = _categories(_coco_list(doc, "categories", where), where)
+    by_id = _images(raw_images, where, images_dir)
+    seen_annotations: set[Any] = set()
+    for i, ann in enumerate(raw_annotations):
+        _coco_annotation(ann, i, where, by_id, categories, seen_annotations)
+    used = {box.class_name for image in by_id.values() for box in image.boxes}
+    classes = [name for name in categories.values() if name in used]
+    return Dataset("coco", path.stem, classes, list(by_id.values()))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """The COCO file's JSON object."""
+    if not path.is_file():
+        raise bad(f"{path}: no such COCO file", "path")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise bad(f"{path}: not valid JSON ({exc})", "path") from exc
+    if not isinstance(doc, dict):
+        raise bad(f"{path}: a COCO file is a JSON object with images, annotations, categories")
+    return doc
+
+
+def _coco_list(
+    doc: dict[str, Any], key: str, where: str, default: list[Any] | None = None
+) -> list[Any]:
+    """A member of a COCO file that must be a list."""
+    value = doc.get(key, default)
+    if not isinstance(value, list):
+        raise bad(f"{where}: `{key}` must be a list", key)
+    return value
+
+
+def _categories(raw: list[Any], where: str) -> dict[Any, str]:
+    """Category names by id; ids used twice and nameless categories are refused."""
+    categories: dict[Any, str] = {}
+    for i, cat in enumerate(raw):
+        if not isinstance(cat, dict) or "id" not in cat:
+            raise bad(f"{where}: categories[{i}] must be an object with id and name", "categories")
+        name = cat.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise bad(f"{where}: categories[{i}].name must be a non-empty string", "categories")
+        if cat["id"] in categories:
+            raise bad(f"{where}: categories[{i}]: id {cat['id']!r} is used twice", "categories")
+        categories[cat["id"]] = name.strip()
+    return categories
+
+
+def _images(raw: list[Any], where: str, images_dir: Path) -> dict[Any, DatasetImage]:
+    """Images by id, each file checked; ids used twice are refused."""
+    by_id: dict[Any, DatasetImage] = {}
+    for i, entry in enumerate(raw):
+        image = _coco_image(entry, i, where, images_dir)
+        if entry["id"] in by_id:
+            raise bad(f"{where}: images[{i}]: id {entry['id']!r} is used twice", "images")
+        by_id[entry["id"]] = image
+    return by_id
+
+
+def _image_file(entry: Any, label: str, images_dir: Path) -> DatasetImage:
+    """The image file an entry names, probed, its declared size checked against the file."""
+    if not isinstance(entry, dict) or "id" not in entry:
+        raise bad(f"{label} must be an object with id, file_name, width and height", "images")
+    name = entry.get("file_name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad(f"{label}.file_name must be a non-empty string", "images")
+    file_path = images_dir / name
+    if not inside(file_path, images_dir):
+        raise bad(f"{label}.file_name {name!r} points outside the images folder", "images")
+    width, height, sha = probe(file_path, label)
+    for key, actual in (("width", width), ("height", height)):
+        declared = entry.get(key)
+        if declared is not None and declared != actual:
+            raise bad(
+                f"{label}: {key} is {declared} in the file but {name} is {width}x{height}", "images"
+            )
+    return DatasetImage(file_path, name, width, height, sha256=sha)
+
+
+def _coco_image(entry: Any, i: int, where: str, images_dir: Path) -> DatasetImage:
+    """One entry of `images`, with Lookout's sequence fields and false positives."""
+    label = f"{where}: images[{i}]"
+    image = _image_file(entry, label, images_dir)
+    image.captured_at = parse_time(entry.get("frame_time")) or parse_time(
+        entry.get("date_captured")
+    )
+    seq = entry.get("sequence_source_id") or entry.get("sequence_id")
+    if seq is not None:
+        image.sequence_key = f"{entry.get('sequence_source') or ''}:{seq}"
+    if isinstance(entry.get("frame_index"), int):
+        image.frame_index = entry["frame_index"]
+    for k, fp in enumerate(entry.get("false_positives") or []):
+        image.false_positives.append(_false_positive(fp, f"{label}.false_positives[{k}]", image))
+    return image
+
+
+def _false_positive(fp: Any, label: str, image: DatasetImage) -> DatasetFalsePositive:
+    """A false positive by normalized `xyxyn` or pixel `bbox`; unknown types are dropped."""
+    if not isinstance(fp, dict):
+        raise bad(f"{label} must be an object with types and bbox", "images")
+    types = [t for t in fp.get("types") or [] if t in FALSE_POSITIVE_TYPES]
+    if fp.get("xyxyn") is not None:
+        box = normalized_xyxy(fp["xyxyn"], label)
+    else:
+        box = _pixel_box(fp.get("bbox"), label, image)
+    return DatasetFalsePositive(types, box, fp.get("track_id"))
+
+
+def _pixel_box(bbox: Any, label: str, image: DatasetImage) -> Xyxy:
+    """COCO [x, y, w, h] in pixels to normalized xyxy; outside the image is an error."""
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
+        raise bad(f"{label}.bbox must be [x, y, width, height] with 4 numbers", "annotations")
+    x, y, w, h = (float(v) for v in bbox)
+    if w <= 0 or h <= 0:
+        raise bad(f"{label}.bbox {bbox} has no area (width and height must be > 0)", "annotations")
+    tol = PIXEL_TOLERANCE
+    if x < -tol or y < -tol or x + w > image.width + tol or y + h > image.height + tol:
+        raise bad(
+            f"{label}.bbox {bbox} lies outside its image {image.file_name} "
+            f"({image.width}x{image.height})",
+            "annotations",
+        )
+    return clip((x / image.width, y / image.height, (x + w) / image.width, (y + h) / image.height))
+
+
+def _check_references(
+    ann: dict[str, Any],
+    label: str,
+    by_id: dict[Any, DatasetImage],
+    categories: dict[Any, str],
+    seen: set[Any],
+) -> None:
+    """An annotation's id is new, its image and category exist, and it is not a crowd."""
+    if "id" in ann:
+        if ann["id"] in seen:
+            raise bad(f"{label}: id {ann['id']!r} is used twice", "annotations")
+        seen.add(ann["id"])
+    if ann.get("image_id") not in by_id:
+        raise bad(
+            f"{label}: image_id {ann.get('image_id')!r} is not among the images (dangling id)",
+            "annotations",
+        )
+    if ann.get("category_id") not in categories:
+        raise bad(
+            f"{label}: category_id {ann.get('category_id')!r} is not among the categories "
+            "(dangling id)",
+            "annotations",
+        )
+    if ann.get("iscrowd"):
+        raise bad(f"{label}: crowd annotations (iscrowd 1) are not supported", "annotations")
+
+
+def _coco_annotation(
+    ann: Any,
+    i: int,
+    where: str,
+    by_id: dict[Any, DatasetImage],
+    categories: dict[Any, str],
+    seen: set[Any],
+) -> None:
+    """Check one entry of `annotations` and add its box to its image."""
+    label = f"{where}: annotations[{i}]"
+    if not isinstance(ann, dict):
+        raise bad(f"{label} must be an object", "annotations")
+    _check_references(ann, label, by_id, categories, seen)
+    image = by_id[ann["image_id"]]
+    box = _pixel_box(ann.get("bbox"), label, image)
+    score = ann.get("score")
+    if score is not None and not (is_number(score) and 0 <= score <= 1):
+        raise bad(f"{label}.score must be a number between 0 and 1", "annotations")
+    x, y, w, h = (float(v) for v in ann["bbox"])
+    image.boxes.append(
+        DatasetBox(
+            categories[ann["category_id"]],
+            box,
+            confidence=score,
+            track_id=ann.get("track_id"),
+            data={"bbox": [x, y, w, h], "format": "xywh"},
+        )
+    )
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+class CocoWriter(Writer):
+    """`annotations.json` (COCO detection) and `images/`; category ids start at 1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.images = spool()
+        self.annotations = spool()
+        self.image_count = 0
+        self.annotation_count = 0
+
+    def add(self, item: Item) -> None:
+        """Spool the image's entry and its boxes' annotations."""
+        super().add(item)
+        self.image_count += 1
+        entry = self._image_entry(item)
+        self.images.write((b",\n" if self.image_count > 1 else b"") + json_bytes(entry))
+        for box in item.boxes:
+            self.annotation_count += 1
+            ann = self._annotation(item, box)
+            self.annotations.write((b",\n" if self.annotation_count > 1 else b"") + json_bytes(ann))
+
+    def _image_entry(self, item: Item) -> dict[str, Any]:
+        """An entry of `images`: COCO's fields, then Lookout's."""
+        image = item.frame.image
+        entry: dict[str, Any] = {
+            "id": self.image_count,
+            "file_name": item.name,
+            "width": image.width,
+            "height": image.height,
+            "date_captured": iso(image.captured_at) or "",
+        }
+        if item.url:
+            entry["coco_url"] = item.url
+        entry.update(frame_fields(item))
+        if item.false_positives:
+            entry["false_positives"] = false_positive_fields(item)
+        return entry
+
+    def _annotation(self, item: Item, box: Box) -> dict[str, Any]:
+        """An entry of `annotations` for one box of the current image."""
+        image = item.frame.image
+        sequence = item.frame.sequence
+        bbox = xywh(pixels(box.xyxyn, image.width, image.height))
+        ann: dict[str, Any] = {
+            "id": self.annotation_count,
+            "image_id": self.image_count,
+            "category_id": self.class_index[box.class_name] + 1,
+            "bbox": bbox,
+            "area": round(bbox[2] * bbox[3], PIXEL_DIGITS),
+            "iscrowd": 0,
+            "segmentation": [],
+            "track_id": box.track_id,
+            "sequence_id": str(sequence.id) if sequence else None,
+            "frame_time": iso(image.captured_at),
+        }
+        if box.confidence is not None:
+            ann["score"] = box.confidence
+        if box.prediction_id is not None:
+            ann["lookout_prediction_id"] = str(box.prediction_id)
+        return ann
+
+    def _document(self) -> Iterator[bytes]:
+        """The whole JSON document, the spooled images and annotations copied in."""
+        categories = [
+            {"id": i + 1, "name": name, "supercategory": "smoke" if name == "smoke" else "object"}
+            for i, name in enumerate(self.classes)
+        ]
+        yield b'{"info":' + json_bytes(self.header()) + b',\n"licenses":[],\n"categories":'
+        yield json_bytes(categories) + b',\n"images":[\n'
+        yield from file_chunks(self.images)
+        yield b'\n],\n"annotations":[\n'
+        yield from file_chunks(self.annotations)
+        yield b"\n]}\n"
+
+    def finish(self) -> None:
+        """Write `annotations.json` (may pass 4 GiB) and the manifest."""
+        self.sink.write_chunks("annotations.json", self._document(), compress=True, large=True)
+        self.images.close()
+        self.annotations.close()
+        super().finish()
