@@ -67,19 +67,19 @@ def _items() -> list[Item]:
         _frame(3, (100, 60), second),
     ]
     boxes = [
-        [Box("smoke", (0.1, 0.2, 0.3, 0.5), track_id=0)],
+        [Box("smoke", (0.1031, 0.2017, 0.3123, 0.4977), track_id=0)],
         [
-            Box("smoke", (0.12, 0.2, 0.35, 0.55), confidence=0.91, track_id=0),
-            Box("cloud", (0.5, 0.5, 0.9, 0.8), confidence=0.42, track_id=1),
+            Box("smoke", (0.1234567, 0.2019, 0.3531, 0.5512), confidence=0.91, track_id=0),
+            Box("cloud", (0.5009, 0.4987, 0.9013, 0.8011), confidence=0.42, track_id=1),
         ],
-        [Box("wildfire", (0.0, 0.0, 0.2, 0.1), track_id=0)],
+        [Box("wildfire", (0.0, 0.0, 0.2017, 0.1003), track_id=0)],
         [],
     ]
     false_positives = [
         [],
         [],
         [],
-        [FalsePositive(("high_cloud", "building"), (0.4, 0.4, 0.6, 0.6), 1)],
+        [FalsePositive(("high_cloud", "building"), (0.4011, 0.3989, 0.6021, 0.6007), 1)],
     ]
     splits = ["train", "train", "val", "test"]
     return [
@@ -267,7 +267,12 @@ def test_csv_rows_hold_boxes_negatives_and_false_positives(tmp_path):
     assert kinds == expected
     first = rows[0]
     assert first["camera_name"] == "'=Ridge"  # a formula-like cell is quoted
-    assert tuple(float(first[k]) for k in ("x1", "y1", "x2", "y2")) == (0.1, 0.2, 0.3, 0.5)
+    assert tuple(float(first[k]) for k in ("x1", "y1", "x2", "y2")) == (
+        0.1031,
+        0.2017,
+        0.3123,
+        0.4977,
+    )
 
 
 def test_jsonl_lines_hold_every_image_with_its_boxes(tmp_path):
