@@ -10,13 +10,21 @@ shape in OpenAPI. The text is the same JSON pydantic would send (UTC times end i
 from __future__ import annotations
 
 import json
+import operator
 import threading
+import types
+import typing
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+from pydantic import BaseModel
 from starlette.responses import Response
+
+from lookout.db import json_key, pg_json_time
 
 MEDIA_TYPE = "application/json"
 
@@ -96,3 +104,66 @@ class RenderedCache:
             while self._bytes > self.max_bytes:
                 _, (_, dropped, _) = self._items.popitem(last=False)
                 self._bytes -= len(dropped)
+
+
+# --- One definition per resource: its pydantic response model ------------------------------
+
+Computed = Callable[[Any], Any]
+
+
+class SchemaRenderer:
+    """A response model's JSON values, built straight from a row or an ORM object.
+
+    The model is the one definition of the resource's JSON: its fields, in its order, read as
+    attributes of the same name unless `computed` says how, and converted by the field's type
+    (UUIDs as strings, times as pydantic writes them). The result equals
+    `model.model_validate(...).model_dump(mode="json")` without pydantic's cost per object,
+    which is most of a page of hundreds. `pg_object` builds the same JSON in PostgreSQL.
+    """
+
+    def __init__(self, model: type[BaseModel], computed: Mapping[str, Computed] | None = None):
+        self.model = model
+        self.computed = dict(computed or {})
+        unknown = set(self.computed) - set(model.model_fields)
+        if unknown:
+            raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
+        self._readers = [
+            (name, self.computed.get(name) or _reader(name, info.annotation))
+            for name, info in model.model_fields.items()
+        ]
+
+    def __call__(self, obj: Any) -> dict[str, Any]:
+        return {name: read(obj) for name, read in self._readers}
+
+    def pg_object(self, columns: Any, computed: Mapping[str, Any]) -> Any:
+        """json_build_object of one row of `columns`, field for field as `__call__`
+        (`computed` gives the SQL of the fields that are no column)."""
+        arguments: list[Any] = []
+        for name, info in self.model.model_fields.items():
+            if name in computed:
+                value = computed[name]
+            elif datetime in _types(info.annotation):
+                value = pg_json_time(getattr(columns, name))
+            else:
+                value = getattr(columns, name)
+            arguments += [json_key(name), value]
+        return sa.func.json_build_object(*arguments)
+
+
+def _types(annotation: Any) -> tuple[Any, ...]:
+    return (
+        typing.get_args(annotation) if typing.get_origin(annotation) in _UNIONS else (annotation,)
+    )
+
+
+_UNIONS = (typing.Union, types.UnionType)
+
+
+def _reader(name: str, annotation: Any) -> Computed:
+    kinds = _types(annotation)
+    get = operator.attrgetter(name)
+    if uuid.UUID in kinds:
+        return lambda obj: uuid_str(get(obj))
+    if datetime in kinds:
+        return lambda obj: iso(get(obj))
+    return get

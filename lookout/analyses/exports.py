@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.analyses.models import Prediction
 from lookout.analyses.predictions import predictions_query
-from lookout.analyses.schemas import bbox_xyxyn
+from lookout.analyses.schemas import PREDICTION_JSON
 from lookout.db import utcnow
+from lookout.rendering import iso
 
 FORMATS = ("json", "csv")
 CSV_COLUMNS = ("id", "annotation_type", "class_name", "confidence", "x1", "y1", "x2", "y2", "data")
@@ -63,8 +64,11 @@ def _predictions(sessions: sessionmaker[Session], analysis_id: uuid.UUID) -> Ite
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, (uuid.UUID, datetime)):
-        return value.isoformat() if isinstance(value, datetime) else str(value)
+    """Times and ids as every answer of the API writes them (`Z` for UTC)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
@@ -77,17 +81,7 @@ def export_json(
     first = True
     buffer: list[str] = []
     for p in _predictions(sessions, analysis_id):
-        item = {
-            "id": p.id,
-            "annotation_type": p.annotation_type,
-            "class_name": p.class_name,
-            "confidence": p.confidence,
-            "data": p.data,
-            "bbox_xyxyn": bbox_xyxyn(p),
-            "client_id": p.client_id,
-            "created_at": p.created_at,
-        }
-        buffer.append(("" if first else ",") + json.dumps(item, default=_json_default))
+        buffer.append(("" if first else ",") + json.dumps(PREDICTION_JSON(p)))
         first = False
         if len(buffer) >= _BATCH:
             yield "".join(buffer).encode()

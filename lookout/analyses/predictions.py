@@ -18,9 +18,10 @@ from lookout.analyses.models import (
     Prediction,
 )
 from lookout.analyses.repository import AnalysisRepository
+from lookout.analyses.schemas import PREDICTION_JSON
 from lookout.auth.principal import Principal
-from lookout.db import json_key, pg_json_time, utcnow
-from lookout.rendering import RenderedCache, iso, render_json
+from lookout.db import utcnow
+from lookout.rendering import RenderedCache, render_json
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def predictions_json(
         content, count = row.items.encode("utf-8"), row.total
     else:
         rows = session.connection().execute(_page_statement(shape, "rows"), params)
-        content = render_json([_prediction_dict(row) for row in rows])
+        content = render_json([PREDICTION_JSON(row) for row in rows])
         count = session.connection().execute(_page_statement(shape, "total"), params).scalar()
     PAGE_CACHE.put(key, version, content, (content, count or 0))
     return content, count or 0
@@ -175,41 +176,8 @@ def _page_statement(shape: tuple[bool, bool, bool], form: str) -> sa.Select[Any]
 PAGE_CACHE = RenderedCache(max_bytes=64 * 1024 * 1024)
 
 
-def _prediction_dict(row: Any) -> dict[str, Any]:
-    """PredictionRead as JSON values (see `schemas.prediction_read`)."""
-    box = None if None in (row.x1, row.y1, row.x2, row.y2) else [row.x1, row.y1, row.x2, row.y2]
-    return {
-        "id": str(row.id),
-        "annotation_type": row.annotation_type,
-        "class_name": row.class_name,
-        "confidence": row.confidence,
-        "data": row.data,
-        "bbox_xyxyn": box,
-        "client_id": row.client_id,
-        "created_at": iso(row.created_at),
-    }
-
-
 def _pg_prediction_json(c: Any) -> Any:
-    """json_build_object of one prediction, field for field as `_prediction_dict`."""
+    """json_build_object of one prediction, field for field as `PREDICTION_JSON`."""
     has_box = sa.and_(c.x1.is_not(None), c.y1.is_not(None), c.x2.is_not(None), c.y2.is_not(None))
     box = sa.case((has_box, sa.func.json_build_array(c.x1, c.y1, c.x2, c.y2)), else_=sa.null())
-    key = json_key
-    return sa.func.json_build_object(
-        key("id"),
-        c.id,
-        key("annotation_type"),
-        c.annotation_type,
-        key("class_name"),
-        c.class_name,
-        key("confidence"),
-        c.confidence,
-        key("data"),
-        c.data,
-        key("bbox_xyxyn"),
-        box,
-        key("client_id"),
-        c.client_id,
-        key("created_at"),
-        pg_json_time(c.created_at),
-    )
+    return PREDICTION_JSON.pg_object(c, {"bbox_xyxyn": box})

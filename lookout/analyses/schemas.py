@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from lookout.rendering import SchemaRenderer
+
 # --- requests -------------------------------------------------------------------------------
 
 
@@ -145,17 +147,13 @@ def bbox_xyxyn(prediction: Any) -> list[float] | None:
     return None if any(c is None for c in coords) else [float(c) for c in coords]
 
 
+# The JSON of a prediction, defined once by PredictionRead: rendered in Python for pages and
+# exports, built by PostgreSQL (`PREDICTION_JSON.pg_object`) where that pays.
+PREDICTION_JSON = SchemaRenderer(PredictionRead, computed={"bbox_xyxyn": bbox_xyxyn})
+
+
 def prediction_read(prediction: Any) -> PredictionRead:
-    return PredictionRead(
-        id=prediction.id,
-        annotation_type=prediction.annotation_type,
-        class_name=prediction.class_name,
-        confidence=prediction.confidence,
-        data=prediction.data,
-        bbox_xyxyn=bbox_xyxyn(prediction),
-        client_id=prediction.client_id,
-        created_at=prediction.created_at,
-    )
+    return PredictionRead.model_validate(PREDICTION_JSON(prediction))
 
 
 class AnalysisDetail(AnalysisRead):

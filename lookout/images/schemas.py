@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lookout.rendering import iso
+from lookout.rendering import SchemaRenderer
 
 
 class ImageRead(BaseModel):
@@ -33,55 +33,30 @@ class ImageRead(BaseModel):
 
     @classmethod
     def of(cls, image: object, *, existing: bool = False) -> ImageRead:
-        image_id = image.id  # type: ignore[attr-defined]
-        return cls.model_validate(
-            {
-                **{name: getattr(image, name) for name in _COLUMNS},
-                "content_url": f"/api/images/{image_id}/content",
-                "thumbnail_url": f"/api/images/{image_id}/thumbnail",
-                "existing": existing,
-            }
-        )
+        return cls.model_validate(image_json(image, existing=existing))
+
+
+def _image_url(what: str) -> Any:
+    return lambda image: f"/api/images/{image.id}/{what}"
+
+
+# The JSON of an image, defined once by ImageRead: rendered in Python for single images and
+# pages, built by PostgreSQL (`IMAGE_JSON.pg_object`) for pages there.
+IMAGE_JSON = SchemaRenderer(
+    ImageRead,
+    computed={
+        "content_url": _image_url("content"),
+        "thumbnail_url": _image_url("thumbnail"),
+        "existing": lambda _image: False,
+    },
+)
 
 
 def image_json(image: Any, *, existing: bool = False) -> dict[str, Any]:
-    """ImageRead as plain JSON values, rendered without pydantic (pages of hundreds)."""
-    image_id = str(image.id)
-    return {
-        "id": image_id,
-        "project_id": str(image.project_id),
-        "sequence_id": None if image.sequence_id is None else str(image.sequence_id),
-        "filename": image.filename,
-        "content_type": image.content_type,
-        "size_bytes": image.size_bytes,
-        "width": image.width,
-        "height": image.height,
-        "sha256": image.sha256,
-        "captured_at": iso(image.captured_at),
-        "source": image.source,
-        "source_id": image.source_id,
-        "created_at": iso(image.created_at),
-        "content_url": f"/api/images/{image_id}/content",
-        "thumbnail_url": f"/api/images/{image_id}/thumbnail",
-        "existing": existing,
-    }
-
-
-_COLUMNS = (
-    "id",
-    "project_id",
-    "sequence_id",
-    "filename",
-    "content_type",
-    "size_bytes",
-    "width",
-    "height",
-    "sha256",
-    "captured_at",
-    "source",
-    "source_id",
-    "created_at",
-)
+    """ImageRead's JSON values of an image (or a row of the images table)."""
+    body = IMAGE_JSON(image)
+    body["existing"] = existing
+    return body
 
 
 class ImagePage(BaseModel):

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from lookout import stored_objects
 from lookout.analyses.models import Analysis
 from lookout.auth.principal import Principal, Scope
-from lookout.db import AnySelect, UTCDateTime, json_key, pg_json_time, release_read_only
+from lookout.db import AnySelect, UTCDateTime, release_read_only
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
 from lookout.images.models import Image
 from lookout.images.repository import ImageRepository
-from lookout.images.schemas import image_json
+from lookout.images.schemas import IMAGE_JSON, image_json
 from lookout.projects.models import Project
 from lookout.projects.repository import ProjectRepository
 from lookout.rendering import RenderedCache, render_json
@@ -392,43 +392,14 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
 
 
 def _pg_image_json(c: Any) -> Any:
-    """json_build_object of one image, field for field as `schemas.image_json`."""
-    key = json_key
+    """json_build_object of one image, field for field as `IMAGE_JSON`."""
     url: sa.ColumnElement[str] = sa.literal_column("'/api/images/'") + sa.cast(c.id, sa.Text)
-    return sa.func.json_build_object(
-        key("id"),
-        c.id,
-        key("project_id"),
-        c.project_id,
-        key("sequence_id"),
-        c.sequence_id,
-        key("filename"),
-        c.filename,
-        key("content_type"),
-        c.content_type,
-        key("size_bytes"),
-        c.size_bytes,
-        key("width"),
-        c.width,
-        key("height"),
-        c.height,
-        key("sha256"),
-        c.sha256,
-        key("captured_at"),
-        pg_json_time(c.captured_at),
-        key("source"),
-        c.source,
-        key("source_id"),
-        c.source_id,
-        key("created_at"),
-        pg_json_time(c.created_at),
-        key("content_url"),
-        url + sa.literal_column("'/content'"),
-        key("thumbnail_url"),
-        url + sa.literal_column("'/thumbnail'"),
-        key("existing"),
-        sa.false(),
-    )
+    computed = {
+        "content_url": url + sa.literal_column("'/content'"),
+        "thumbnail_url": url + sa.literal_column("'/thumbnail'"),
+        "existing": sa.false(),
+    }
+    return IMAGE_JSON.pg_object(c, computed)
 
 
 def image_chunks(storage: ObjectStorage, image: Image) -> Iterator[bytes]:

@@ -1,0 +1,111 @@
+"""Each resource's JSON is defined once, by its response model: the fast renderer, the JSON
+PostgreSQL builds for pages, and pydantic's own rendering agree field for field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from lookout.analyses.models import Prediction
+from lookout.analyses.schemas import PREDICTION_JSON, PredictionRead, bbox_xyxyn
+from lookout.images.models import Image
+from lookout.images.schemas import IMAGE_JSON, ImageRead
+from lookout.rendering import SchemaRenderer
+from tests.analyses.ml_support import box, make_setup
+
+
+def _pydantic(model: type[BaseModel], orm: object, **computed: object) -> dict:
+    """What pydantic itself renders for the row: attributes of the fields' names, plus the
+    computed ones."""
+    values = {n: getattr(orm, n) for n in model.model_fields if n not in computed}
+    return model.model_validate({**values, **computed}).model_dump(mode="json")
+
+
+def test_the_renderer_follows_the_model_and_refuses_unknown_fields():
+    class Thing(BaseModel):
+        id: uuid.UUID
+        at: datetime | None
+        name: str
+        size: float | None
+
+    render = SchemaRenderer(Thing)
+    row = Thing(
+        id=uuid.uuid4(), at=datetime(2024, 5, 1, 10, 0, 0, 5, tzinfo=UTC), name="x", size=None
+    )
+    assert render(row) == row.model_dump(mode="json")
+    assert list(render(row)) == list(Thing.model_fields)
+    with pytest.raises(ValueError, match="no fields"):
+        SchemaRenderer(Thing, computed={"nope": lambda _: 1})
+
+
+def test_every_image_field_is_rendered_alike_everywhere(lookout):
+    setup = make_setup(lookout)
+    sequence = setup.client.post(
+        "/api/sequences",
+        json={
+            "project_id": setup.project_id,
+            "source": "pyronear",
+            "source_id": "s1",
+            "started_at": "2024-06-01T10:00:00Z",
+        },
+    ).json()
+    full = lookout.upload(
+        setup.client,
+        setup.project_id,
+        filename="cam 1.jpg",
+        source="pyronear",
+        source_id="d1",
+        captured_at="2024-06-01T10:00:30.250000Z",
+        sequence_id=sequence["id"],
+    )
+    assert full.status_code == 201, full.text
+    page = setup.client.get(f"/api/projects/{setup.project_id}/images").json()["items"]
+    with lookout.sessions() as session:
+        rows = {str(i.id): i for i in session.scalars(sa.select(Image))}
+    assert len(page) == 2
+    for item in page:  # on PostgreSQL, JSON the database built
+        orm = rows[item["id"]]
+        expected = _pydantic(
+            ImageRead,
+            orm,
+            content_url=f"/api/images/{orm.id}/content",
+            thumbnail_url=f"/api/images/{orm.id}/thumbnail",
+            existing=False,
+        )
+        assert ImageRead.of(orm).model_dump(mode="json") == expected
+        assert item == expected
+        assert IMAGE_JSON(orm) == expected
+        assert setup.client.get(f"/api/images/{item['id']}").json() == expected
+    assert any(item["sequence_id"] and item["captured_at"] for item in page)
+    assert any(item["sequence_id"] is None for item in page)
+
+
+def test_every_prediction_field_is_rendered_alike_everywhere(lookout):
+    setup = make_setup(lookout)
+    analysis = setup.create_analysis()
+    annotations = [
+        box(client_id="a"),
+        box(10, 20, 30, 40, class_name="smoke", confidence=0.5),
+        {"annotation_type": "classification", "class_name": "fire", "confidence": 0.9, "data": {}},
+    ]
+    body = json.dumps({"annotations": annotations})
+    posted = setup.raw_signed(
+        "POST", f"/api/analyses/{analysis['id']}/annotations:bulk", body.encode()
+    )
+    assert posted.status_code in (200, 201), posted.text
+    detail = setup.client.get(f"/api/analyses/{analysis['id']}").json()
+    listed = setup.client.get(f"/api/analyses/{analysis['id']}/annotations").json()["items"]
+    with lookout.sessions() as session:
+        rows = {str(p.id): p for p in session.scalars(sa.select(Prediction))}
+    assert len(detail["annotations"]) == len(listed) == 3
+    for item in [*detail["annotations"], *listed]:
+        orm = rows[item["id"]]
+        expected = _pydantic(PredictionRead, orm, bbox_xyxyn=bbox_xyxyn(orm))
+        assert item == expected
+        assert PREDICTION_JSON(orm) == expected
+    assert any(item["bbox_xyxyn"] is None for item in listed)
