@@ -336,15 +336,16 @@ def queue_command(
             session,
             principal=principal,
             project_id=project_id,
-            model_name=model_name,
-            model_version=model_version,
-            parameters=params,
+            job=queue.QueueJob(
+                model_name=model_name,
+                model_version=model_version,
+                parameters=params,
+                retry_failed=retry_failed,
+                created_by_id=created_by,
+            ),
+            limits=settings.queue_limits,
             limit=limit,
             selection=queue.QueueSelection(sequence_id, captured_after, captured_before),
-            retry_failed=retry_failed,
-            created_by_id=created_by,
-            allowed_models=settings.ml_allowed_models,
-            max_per_image=settings.ml_max_analyses_per_image,
         )
     console.print(
         f"queued {result.queued} analyses of {model_name} {model_version}".rstrip()

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """What queueing a model over a project may do (`Settings.queue_limits`)."""
+
+    allowed_models: tuple[str, ...] = ()
+    max_per_image: int = 200
+    batch_size: int = 500  # images examined, and analyses inserted, per transaction
 
 
 class Settings(BaseSettings):
@@ -64,6 +74,7 @@ class Settings(BaseSettings):
         default_factory=list, alias="ML_ALLOWED_MODELS"
     )
     ml_max_analyses_per_image: int = Field(200, alias="ML_MAX_ANALYSES_PER_IMAGE")
+    queue_batch_size: int = Field(500, ge=1, alias="LOOKOUT_QUEUE_BATCH_SIZE")
     ml_max_annotations_per_request: int = Field(10_000, alias="ML_MAX_ANNOTATIONS_PER_REQUEST")
     ml_presign_expires_seconds: int = Field(3600, alias="ML_PRESIGN_EXPIRES_SECONDS")
     ml_max_artifact_bytes: int = Field(200 * 1024 * 1024, alias="ML_MAX_ARTIFACT_BYTES")
@@ -110,6 +121,14 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_path(self) -> Path:
         return (self.storage_local_path or self.data_dir / "objects").resolve()
+
+    @property
+    def queue_limits(self) -> QueueLimits:
+        return QueueLimits(
+            allowed_models=tuple(self.ml_allowed_models),
+            max_per_image=self.ml_max_analyses_per_image,
+            batch_size=self.queue_batch_size,
+        )
 
     def hmac_secrets(self) -> dict[str, bytes]:
         """All accepted callback secrets by name."""

@@ -25,7 +25,7 @@ IMMEDIATE`, so select-then-update is atomic) and moved to `processing` under the
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -39,6 +39,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from lookout.analyses.models import Analysis, AnalysisStatus
 from lookout.auth.principal import Principal
+from lookout.config import QueueLimits
 from lookout.db import JSONType, UTCDateTime, affected_rows, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.images.models import Image
@@ -46,7 +47,6 @@ from lookout.projects import service as projects
 from lookout.projects.models import Project
 from lookout.sequences.models import Sequence
 
-QUEUE_BATCH = 500
 MAX_CLAIM = 100
 MAX_LEASE_SECONDS = 24 * 3600
 
@@ -133,121 +133,151 @@ def _selection_filter(project_id: uuid.UUID, selection: QueueSelection) -> list[
     return conditions
 
 
+@dataclass(frozen=True)
+class QueueJob:
+    """The analyses a queue call creates: which model, with what, by whom."""
+
+    model_name: str
+    model_version: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    retry_failed: bool = False
+    created_by_id: uuid.UUID | None = None
+
+
 def queue_model(
     session: Session,
     *,
     principal: Principal,
     project_id: uuid.UUID,
-    model_name: str,
-    model_version: str = "",
-    parameters: dict[str, Any] | None = None,
+    job: QueueJob,
+    limits: QueueLimits,
     selection: QueueSelection = QueueSelection(),
     limit: int | None = None,
-    retry_failed: bool = False,
-    created_by_id: uuid.UUID | None = None,
-    allowed_models: list[str] | tuple[str, ...] = (),
-    max_per_image: int = 200,
-    batch_size: int = QUEUE_BATCH,
 ) -> QueueResult:
     """Queue one analysis per selected image that has none of this model and version yet.
 
     `limit` caps the number of analyses queued by this call (images in upload order);
-    `retry_failed` queues a new analysis for images whose analyses of the model all failed or
-    were cancelled. Images already holding `max_per_image` analyses are skipped and counted in
-    `over_limit`. Commits once per batch.
+    `job.retry_failed` queues a new analysis for images whose analyses of the model all failed
+    or were cancelled. Images already holding `limits.max_per_image` analyses are skipped and
+    counted in `over_limit`. Commits once per batch.
     """
-    if allowed_models and model_name not in allowed_models:
+    _check_request(job, limits, selection, limit)
+    project = projects.get_project(session, principal=principal, project_id=project_id)
+    _check_sequence(session, project.id, selection.sequence_id)
+    session.commit()
+    run = _QueueRun(session, project.id, job, limits, selection)
+    total = QueueResult(0, 0, 0)
+    while limit is None or total.queued < limit:
+        batch, more = run.next_batch(None if limit is None else limit - total.queued)
+        total = QueueResult(
+            total.queued + batch.queued,
+            total.already_present + batch.already_present,
+            total.over_limit + batch.over_limit,
+        )
+        if not more:
+            break
+    return total
+
+
+def _check_request(
+    job: QueueJob, limits: QueueLimits, selection: QueueSelection, limit: int | None
+) -> None:
+    if limits.allowed_models and job.model_name not in limits.allowed_models:
         raise InvalidInput(
-            f"Model not in allowed list: {model_name!r} is not one of "
-            f"{', '.join(sorted(allowed_models))} (ML_ALLOWED_MODELS)",
+            f"Model not in allowed list: {job.model_name!r} is not one of "
+            f"{', '.join(sorted(limits.allowed_models))} (ML_ALLOWED_MODELS)",
             field="model_name",
         )
     if limit is not None and limit < 1:
         raise InvalidInput("limit must be at least 1", field="limit")
-    if (
-        selection.captured_after is not None
-        and selection.captured_before is not None
-        and selection.captured_after >= selection.captured_before
-    ):
+    after, before = selection.captured_after, selection.captured_before
+    if after is not None and before is not None and after >= before:
         raise InvalidInput("captured_after must be before captured_before", field="captured_after")
-    project = projects.get_project(session, principal=principal, project_id=project_id)
-    if selection.sequence_id is not None:
-        in_project = session.scalar(
-            sa.select(Sequence.id).where(
-                Sequence.id == selection.sequence_id, Sequence.project_id == project.id
-            )
-        )
-        if in_project is None:
-            raise NotFound(
-                f"project {project.id} has no sequence {selection.sequence_id}", field="sequence_id"
-            )
-    session.commit()
 
-    conditions = _selection_filter(project.id, selection)
-    same_model = _same_model(model_name, model_version, retry_failed=retry_failed)
-    analyses_count = (
-        sa.select(sa.func.count(Analysis.id)).where(Analysis.image_id == Image.id).scalar_subquery()
+
+def _check_sequence(session: Session, project_id: uuid.UUID, sequence_id: uuid.UUID | None) -> None:
+    if sequence_id is None:
+        return
+    query = sa.select(Sequence.id).where(
+        Sequence.id == sequence_id, Sequence.project_id == project_id
     )
-    queued = present = over = 0
-    after: tuple[datetime, uuid.UUID] | None = None
-    while limit is None or queued < limit:
+    if session.scalar(query) is None:
+        raise NotFound(f"project {project_id} has no sequence {sequence_id}", field="sequence_id")
+
+
+class _QueueRun:
+    """One queue call's walk over the selected images, a batch (and a commit) at a time."""
+
+    def __init__(
+        self,
+        session: Session,
+        project_id: uuid.UUID,
+        job: QueueJob,
+        limits: QueueLimits,
+        selection: QueueSelection,
+    ) -> None:
+        self.session = session
+        self.project_id = project_id
+        self.job = job
+        self.limits = limits
+        self.conditions = _selection_filter(project_id, selection)
+        self.same_model = _same_model(
+            job.model_name, job.model_version, retry_failed=job.retry_failed
+        )
+        self.after: tuple[datetime, uuid.UUID] | None = None
+
+    def next_batch(self, remaining: int | None) -> tuple[QueueResult, bool]:
+        """Queue the next batch (at most `remaining`); whether there may be more after it."""
         # Lock first: the batch below must see every analysis a concurrent call committed.
-        session.execute(
-            sa.select(Project.id).where(Project.id == project.id).with_for_update(key_share=True)
+        self.session.execute(
+            sa.select(Project.id)
+            .where(Project.id == self.project_id)
+            .with_for_update(key_share=True)
         )
-        page = sa.select(Image.created_at, Image.id).where(*conditions)
-        if after is not None:
-            page = page.where(sa.tuple_(Image.created_at, Image.id) > sa.tuple_(*after))
-        rows = session.execute(page.order_by(Image.created_at, Image.id).limit(batch_size)).all()
-        if not rows:
-            session.commit()
-            break
-        after = (rows[-1][0], rows[-1][1])
-        ids = [row[1] for row in rows]
-        present_ids = set(session.scalars(sa.select(Image.id).where(Image.id.in_(ids), same_model)))
-        full_ids = set(
-            session.scalars(
-                sa.select(Image.id).where(
-                    Image.id.in_(ids), ~same_model, analyses_count >= max_per_image
-                )
-            )
-        )
+        ids = self._next_image_ids()
+        if not ids:
+            self.session.commit()
+            return QueueResult(0, 0, 0), False
+        present_ids, full_ids = self._skipped(ids)
         candidates = [i for i in ids if i not in present_ids and i not in full_ids]
-        if limit is not None:
-            candidates = candidates[: limit - queued]
+        if remaining is not None and len(candidates) > remaining:
+            candidates = candidates[:remaining]
             # Images after the cut were not examined: leave them out of the counts.
-            last = candidates[-1] if candidates else None
-            if last is not None and len(candidates) < len(ids):
-                examined = ids[: ids.index(last) + 1]
-                present_ids &= set(examined)
-                full_ids &= set(examined)
+            examined = set(ids[: ids.index(candidates[-1]) + 1]) if candidates else set()
+            present_ids &= examined
+            full_ids &= examined
         inserted = _insert_batch(
-            session,
-            image_ids=candidates,
-            model_name=model_name,
-            model_version=model_version,
-            parameters=parameters or {},
-            created_by_id=created_by_id,
-            same_model=same_model,
+            self.session, image_ids=candidates, job=self.job, same_model=self.same_model
         )
-        session.commit()
-        queued += inserted
-        present += len(present_ids) + (len(candidates) - inserted)
-        over += len(full_ids)
-        if len(rows) < batch_size:
-            break
-    return QueueResult(queued=queued, already_present=present, over_limit=over)
+        self.session.commit()
+        present = len(present_ids) + (len(candidates) - inserted)
+        return QueueResult(inserted, present, len(full_ids)), len(ids) == self.limits.batch_size
+
+    def _next_image_ids(self) -> list[uuid.UUID]:
+        page = sa.select(Image.created_at, Image.id).where(*self.conditions)
+        if self.after is not None:
+            page = page.where(sa.tuple_(Image.created_at, Image.id) > sa.tuple_(*self.after))
+        order = page.order_by(Image.created_at, Image.id).limit(self.limits.batch_size)
+        rows = self.session.execute(order).all()
+        if rows:
+            self.after = (rows[-1][0], rows[-1][1])
+        return [row[1] for row in rows]
+
+    def _skipped(self, ids: list[uuid.UUID]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+        """Images that have the model already, and images with too many analyses."""
+        count = (
+            sa.select(sa.func.count(Analysis.id)).where(Analysis.image_id == Image.id)
+        ).scalar_subquery()
+        in_batch = Image.id.in_(ids)
+        present = set(self.session.scalars(sa.select(Image.id).where(in_batch, self.same_model)))
+        full = sa.select(Image.id).where(
+            in_batch, ~self.same_model, count >= self.limits.max_per_image
+        )
+        return present, set(self.session.scalars(full))
 
 
 def _insert_batch(
-    session: Session,
-    *,
-    image_ids: list[uuid.UUID],
-    model_name: str,
-    model_version: str,
-    parameters: dict[str, Any],
-    created_by_id: uuid.UUID | None,
-    same_model: sa.Exists,
+    session: Session, *, image_ids: list[uuid.UUID], job: QueueJob, same_model: sa.Exists
 ) -> int:
     """One INSERT ... SELECT for a batch of images; the NOT EXISTS guard makes it idempotent."""
     if not image_ids:
@@ -269,13 +299,13 @@ def _insert_batch(
     source = sa.select(
         new_uuid(),
         Image.id,
-        sa.literal(model_name, sa.String(200)),
-        sa.literal(model_version, sa.String(100)),
-        sa.literal(parameters, JSONType),
+        sa.literal(job.model_name, sa.String(200)),
+        sa.literal(job.model_version, sa.String(100)),
+        sa.literal(job.parameters, JSONType),
         sa.literal({"source": "queue"}, JSONType),
         sa.literal(AnalysisStatus.QUEUED, sa.String(20)),
         sa.literal(0, sa.Integer),
-        sa.literal(created_by_id, sa.Uuid),
+        sa.literal(job.created_by_id, sa.Uuid),
         sa.literal(now, UTCDateTime),
         sa.literal(now, UTCDateTime),
     ).where(Image.id.in_(image_ids), ~same_model)

@@ -162,15 +162,16 @@ def queue_model(
         session,
         principal=principal,
         project_id=project_id,
-        model_name=request.model_name,
-        model_version=request.model_version,
-        parameters=request.parameters,
+        job=queue.QueueJob(
+            model_name=request.model_name,
+            model_version=request.model_version,
+            parameters=request.parameters or {},
+            retry_failed=request.retry_failed,
+            created_by_id=principal.user_id,
+        ),
+        limits=settings.queue_limits,
         selection=selection,
         limit=request.limit,
-        retry_failed=request.retry_failed,
-        created_by_id=principal.user_id,
-        allowed_models=settings.ml_allowed_models,
-        max_per_image=settings.ml_max_analyses_per_image,
     )
     return QueueResponse(
         queued=result.queued, already_present=result.already_present, over_limit=result.over_limit

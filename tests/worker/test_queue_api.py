@@ -70,6 +70,7 @@ def test_queueing_in_batches_covers_every_image_once(lookout: Lookout):
     project = make_project(lookout, images=7)
     from lookout.analyses import queue
     from lookout.auth.principal import Principal
+    from lookout.config import QueueLimits
 
     admin = Principal(user_id=uuid.uuid4(), email="admin", is_admin=True)
     with lookout.sessions() as session:
@@ -77,8 +78,8 @@ def test_queueing_in_batches_covers_every_image_once(lookout: Lookout):
             session,
             principal=admin,
             project_id=uuid.UUID(project.project_id),
-            model_name="yolo_v8",
-            batch_size=3,
+            job=queue.QueueJob(model_name="yolo_v8"),
+            limits=QueueLimits(batch_size=3),
         )
     assert (result.queued, result.already_present) == (7, 0)
     assert len({a.image_id for a in project.analyses()}) == 7
@@ -87,8 +88,8 @@ def test_queueing_in_batches_covers_every_image_once(lookout: Lookout):
             session,
             principal=admin,
             project_id=uuid.UUID(project.project_id),
-            model_name="yolo_v8",
-            batch_size=2,
+            job=queue.QueueJob(model_name="yolo_v8"),
+            limits=QueueLimits(batch_size=2),
         )
     assert (again.queued, again.already_present) == (0, 7)
 
