@@ -16,7 +16,7 @@ from lookout.evaluation import service
 from lookout.evaluation.schemas import summary_of
 from lookout.projects import service as projects
 from lookout.sequences.models import ProcessingStage
-from lookout.web.routes import PageRoute, _page
+from lookout.web.routes import PageRoute, render_page
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -34,7 +34,7 @@ def evaluation_page(
         "models": [{"name": n, "version": v, "images": c} for n, v, c in models],
         "evaluations": [summary_of(r).model_dump(mode="json") for r in runs],
     }
-    return _page(
+    return render_page(
         request,
         "evaluation.html",
         session=session,

@@ -170,7 +170,7 @@ class PageRoute(APIRoute):
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def _page(
+def render_page(
     request: Request,
     template: str,
     *,
@@ -251,7 +251,7 @@ def projects_page(request: Request, session: SessionDep, principal: PrincipalDep
     """The caller's projects with their counts."""
     found = projects.list_projects(session, principal=principal)
     stats = queries.project_stats(session, principal, [p.id for p in found])
-    return _page(
+    return render_page(
         request,
         "projects.html",
         session=session,
@@ -310,7 +310,7 @@ def gallery_page(
     }
     page_number = _int(page, 1, 1)
     filtered = any(params.values())
-    return _page(
+    return render_page(
         request,
         "gallery.html",
         session=session,
@@ -357,7 +357,7 @@ def image_page(
         "newer": f"/images/{newer}" if newer else None,
         "older": f"/images/{older}" if older else None,
     }
-    return _page(
+    return render_page(
         request,
         "image.html",
         session=session,
@@ -393,7 +393,7 @@ def compare_page(
         "b": str(_uuid(b, "b", problems) or "") or None,
         "also": [str(v) for v in extra if v],
     }
-    return _page(
+    return render_page(
         request,
         "compare.html",
         session=session,
@@ -474,7 +474,7 @@ def _sequence_list(
     params = {k: (v or "") for k, v in raw.items() if not queue or k == "project_id"}
     base = "/sequences/queue" if queue else "/sequences"
     suffix = f"?{_query({'project_id': raw.get('project_id')})}" if raw.get("project_id") else ""
-    return _page(
+    return render_page(
         request,
         "sequences.html",
         session=session,
@@ -562,7 +562,7 @@ def review_page(
         "false_positive_types": list(FALSE_POSITIVE_TYPES),
         "user": principal.email,
     }
-    return _page(
+    return render_page(
         request,
         "review.html",
         session=session,
