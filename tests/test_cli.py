@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.support import free_port, jpeg_bytes
+from tests.reliability.server_support import ServeProcess, serving
+from tests.support import jpeg_bytes
 
 
 def run(args, env, **kwargs):
@@ -65,30 +64,9 @@ def test_serve_with_an_api_key_end_to_end(env, tmp_path):
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("lk_")
-    port = free_port()
     # Bound to loopback, but the API key is still checked: a wrong one is refused.
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lookout.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        client = httpx.Client(base_url=base, headers={"X-API-Key": key})
+    server = ServeProcess(None, tmp_path / "data", local_mode=True)  # the default database
+    with serving(server), httpx.Client(base_url=server.url, headers={"X-API-Key": key}) as client:
         project = client.post("/api/projects", json={"name": "cams"}).json()
         image = client.post(
             f"/api/projects/{project['id']}/images",
@@ -97,14 +75,11 @@ def test_serve_with_an_api_key_end_to_end(env, tmp_path):
         listed = client.get(f"/api/projects/{project['id']}/images").json()
         assert [item["id"] for item in listed["items"]] == [image["id"]]
         assert client.get(image["thumbnail_url"]).headers["content-type"] == "image/jpeg"
-        bad = httpx.get(f"{base}/api/projects", headers={"X-API-Key": key + "x"})
+        bad = httpx.get(f"{server.url}/api/projects", headers={"X-API-Key": key + "x"})
         assert bad.status_code == 401
         revoked = run(["apikeys", "revoke", key.split("_")[1]], env)
         assert revoked.returncode == 0
         assert client.get("/api/projects").status_code == 401
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=20)
     listing = run(["apikeys", "list"], env)
     assert "revoked" in listing.stdout
 

@@ -39,30 +39,40 @@ PROXY_SECRET = "reliability-proxy-secret"
 class ServeProcess:
     """`lookout serve` in a subprocess (its own process group), logging to a file.
 
-    Several instances may share one database and one data folder, as several machines share
-    PostgreSQL and object storage. `kill()` is SIGKILL of the whole process group: no shutdown
-    handler runs, exactly like a crashed machine.
+    The one way the tests start, await and stop a `lookout serve` process (the command, the
+    health wait and the group stop are bench's). Several instances may share one database and
+    one data folder, as several machines share PostgreSQL and object storage. `kill()` is
+    SIGKILL of the whole process group: no shutdown handler runs, exactly like a crashed
+    machine. No Lookout setting of the environment the tests run in reaches the server; with
+    no `database_url` it uses its default database (in the data folder), as a user's does.
     """
 
     def __init__(
         self,
-        database_url: str,
+        database_url: str | None,
         data_dir: Path,
         *,
         workers: int = 1,
         env: dict[str, str] | None = None,
         name: str = "lookout",
         local_mode: bool = False,
+        log_level: str = "warning",
     ) -> None:
         self.database_url = database_url
         self.data_dir = data_dir
         self.workers = workers
         self.name = name
+        self.log_level = log_level
         self.port = free_port()
         self.log_path = data_dir.parent / f"{name}-{self.port}.log"
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("LOOKOUT_", "PROXY_", "PLATFORM_", "DATABASE_URL"))
+        }
         self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
+            **inherited,
+            **({"DATABASE_URL": database_url} if database_url else {}),
             "LOOKOUT_DATA_DIR": str(data_dir),
             "LOOKOUT_SECRET_KEY": "reliability-signing-key",
             "ML_CALLBACK_HMAC_SECRET": HMAC_SECRET,
@@ -74,7 +84,7 @@ class ServeProcess:
         if local_mode:  # on loopback without a proxy secret: requests act as the local admin
             self.env.pop("PROXY_SECRET", None)
         else:  # authentication required: keys and signatures are checked as in production
-            self.env["PROXY_SECRET"] = PROXY_SECRET
+            self.env.setdefault("PROXY_SECRET", PROXY_SECRET)
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -86,7 +96,7 @@ class ServeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                serve_command(self.port, self.workers),
+                serve_command(self.port, self.workers, self.log_level),
                 cwd=self.data_dir,
                 env=self.env,
                 stdout=log,

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -36,10 +35,11 @@ from lookout.web.routes import CSP
 from tests.analyses.ml_support import python_client_headers
 from tests.platform_import.helpers import small_config
 from tests.reliability.record import record
+from tests.reliability.server_support import ServeProcess
 from tests.security import access_rules as rules
 from tests.security.conftest import PROXY_SECRET, SecurityWorld, sqlite_only
 from tests.security.test_access_matrix import EXAMPLES, send_cell
-from tests.support import LiveServer, Lookout, free_port, jpeg_bytes, wait_until
+from tests.support import LiveServer, Lookout, jpeg_bytes
 
 # --- nosniff everywhere ---------------------------------------------------------------------------
 
@@ -259,28 +259,6 @@ def test_failed_authentication_of_every_kind_is_braked(lookout_factory: Any) -> 
 # --- secrets never reach the logs -----------------------------------------------------------------
 
 
-class Served:
-    """A process whose output goes to a file."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
-        self.log = log
-        self.handle = log.open("wb")
-        self.process = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=self.handle, stderr=subprocess.STDOUT
-        )
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.handle.close()
-        return self.log.read_text(errors="replace")
-
-
 def _environment(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOKOUT_", "PLATFORM_"))}
     env.update(values)
@@ -288,48 +266,23 @@ def _environment(**values: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, sqlite_template: Path) -> Iterator[Callable[..., tuple[str, Served]]]:
-    """`lookout serve` in a process of its own, on a copy of the migrated template database."""
-    started: list[Served] = []
+def serve(tmp_path: Path, sqlite_template: Path) -> Iterator[Callable[..., ServeProcess]]:
+    """`lookout serve` at debug level in a process of its own (the shared helper), on a copy
+    of the migrated template database; stopped when the test ends."""
+    started: list[ServeProcess] = []
 
-    def start(**settings: str) -> tuple[str, Served]:
+    def start(**settings: str) -> ServeProcess:
         database = tmp_path / "serve.db"
         shutil.copy(sqlite_template, database)
-        port = free_port()
-        env = _environment(
-            LOOKOUT_FETCH_ALLOW_PRIVATE="true",  # the frame source listens on loopback
-            DATABASE_URL=f"sqlite:///{database}",
-            LOOKOUT_DATA_DIR=str(tmp_path / "data"),
-            **settings,
+        server = ServeProcess(
+            f"sqlite:///{database}", tmp_path / "data", env=settings, log_level="debug"
         )
-        argv = [
-            sys.executable,
-            "-m",
-            "lookout.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "debug",
-            "--no-migrate",
-        ]
-        served = Served(argv, env, tmp_path, tmp_path / "serve.log")
-        started.append(served)
-        url = f"http://127.0.0.1:{port}"
-        up = wait_until(lambda: _answers(url), timeout=60)
-        assert up, served.stop()
-        return url, served
+        started.append(server)
+        return server.start()
 
     yield start
-    for served in started:
-        served.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    for server in started:
+        server.stop()
 
 
 def _key_for(database_url: str) -> str:
@@ -463,13 +416,13 @@ def _exercise_server(url: str, key: str, hmac_secret: str, secrets: list[str]) -
     return sent
 
 
-def test_secrets_never_reach_the_server_log(serve: Any, tmp_path: Path) -> None:
-    url, served = serve(**SERVER_SECRETS)
-    database = f"sqlite:///{tmp_path / 'serve.db'}"
-    key = _key_for(database)
+def test_secrets_never_reach_the_server_log(serve: Any) -> None:
+    server = serve(**SERVER_SECRETS)
+    key = _key_for(server.database_url)
     secrets = [key, key.split("_", 2)[2], *SERVER_SECRETS.values()]
-    sent = _exercise_server(url, key, SERVER_SECRETS["ML_CALLBACK_HMAC_SECRET"], secrets)
-    log = served.stop()
+    sent = _exercise_server(server.url, key, SERVER_SECRETS["ML_CALLBACK_HMAC_SECRET"], secrets)
+    server.stop()
+    log = server.log_text()
     # The log is the real one, at debug level, with the requests in it.
     assert "GET /api/projects" in log and "PUT /storage/objects/" in log and "DEBUG" in log
     assert "HTTP Request: GET" in log  # the frame download, logged by the server's HTTP client
