@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from lookout.config import Settings
-from lookout.demo import DemoSummary, load_demo
+from lookout.demo.loader import DemoSummary, load_demo
 from tests.support import Lookout
 
 # The guide's screenshots are rewritten only when asked (LOOKOUT_SCREENSHOTS=docs/screenshots),
@@ -173,15 +173,33 @@ def save_screenshot(page: Any, name: str) -> Path:
     return path
 
 
-def _wait_for_visible_images(page: Any, timeout_ms: int = 10_000) -> None:
-    """Let every image inside the viewport finish loading, so screenshots show them."""
-    script = """() => [...document.images].every((img) => {
+# Image URLs inside the viewport not loaded yet, polled every animation frame until there are
+# none or time runs out; then two more frames, so what canvases draw from them is drawn.
+PENDING_VISIBLE_IMAGES = """async (timeoutMs) => {
+    const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+    const pending = () => [...document.images].filter((img) => {
         const r = img.getBoundingClientRect();
         const visible = r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
-        return !visible || (img.complete && img.naturalWidth > 0);
-    })"""
-    waited = 0
-    while waited < timeout_ms and not page.evaluate(script):
-        page.wait_for_timeout(100)
-        waited += 100
-    page.wait_for_timeout(150)  # one more frame for canvases
+        return visible && !(img.complete && img.naturalWidth > 0);
+    }).map((img) => img.currentSrc || img.src);
+    const deadline = performance.now() + timeoutMs;
+    let left = pending();
+    while (left.length && performance.now() < deadline) {
+        await frame();
+        left = pending();
+    }
+    await frame();
+    await frame();
+    return left;
+}"""
+
+
+def _wait_for_visible_images(page: Any, timeout_ms: int = 10_000) -> None:
+    """Let every image inside the viewport finish loading, so screenshots show them; fail,
+    naming the images, if some do not within `timeout_ms` (or are broken)."""
+    pending = page.evaluate(PENDING_VISIBLE_IMAGES, timeout_ms)
+    if pending:
+        pytest.fail(
+            f"{len(pending)} image(s) in the viewport not loaded after {timeout_ms} ms "
+            f"(still loading or broken): {pending[:10]}"
+        )

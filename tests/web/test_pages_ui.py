@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.exports.builders import make_world
+from tests.support import wait_until
 from tests.web.conftest import UI, save_screenshot, sqlite_only
 from tests.web.web_support import (
     add_analysis,
+    after_frames,
     analysis_ids,
     box,
     canvas_alpha_sum,
@@ -128,7 +131,7 @@ def test_every_annotation_type_draws_pixels(ui: UI) -> None:
     assert r > 200 and 100 < g < 180 and b < 90 and a > 180, (r, g, b, a)
     set_range(page, "#opacity", 0.3)
     wait_js(page, "document.getElementById('opacity-out').textContent === '30%'")
-    page.wait_for_timeout(100)
+    after_frames(page)  # the redraw the slider asked for
     faint = canvas_pixel(page, "#overlay", *edge)
     assert 20 < faint[3] < a * 0.5, (faint, a)
     set_range(page, "#opacity", 0.9)
@@ -172,16 +175,21 @@ def test_every_annotation_type_draws_pixels(ui: UI) -> None:
     classes.filter(has_text="cloud").locator("input").check()
     page.locator("#color-by-class").check()  # the cloud box takes its class colour
     wait_js(page, "window.lookoutOverlay.drawn === 7")
-    page.wait_for_timeout(100)
+    after_frames(page)  # the redraw the switch asked for
     assert canvas_pixel(page, "#overlay", *edge)[:3] != [r, g, b]
     page.locator("#color-by-class").uncheck()
 
     page.keyboard.press("s")  # original | overlay
     original = page.locator("#original-pane")
     original.wait_for(state="visible")
-    page.wait_for_timeout(200)
-    size = page.locator("#original-stage canvas").bounding_box()
-    assert canvas_alpha_sum(page, "#original-stage canvas", (0, 0, size["width"], size["height"]))
+
+    def original_alpha() -> int:
+        canvas = "#original-stage canvas"
+        size = page.locator(canvas).bounding_box()
+        return canvas_alpha_sum(page, canvas, (0, 0, size["width"], size["height"]))
+
+    wait_until(lambda: original_alpha() > 0)  # resized to the shown pane, then drawn
+    assert original_alpha()
     save_screenshot(page, "image-side-by-side")
 
     client = ui.api()
@@ -301,18 +309,10 @@ def test_access_denied_and_sign_in_pages(lookout_factory: Any, page: Any, consol
     console.expect("status of 404")  # the pages under test answer 404 and 401, by design
     console.expect("status of 401")
     lookout = lookout_factory(PROXY_SECRET="proxy-secret")
-    alice = lookout.keyed_client("alice@example.org", group="team-a")
-    project = lookout.create_project(alice, "alice-secret-project")
-    image = lookout.upload(alice, project["id"], data=jpeg()).json()["id"]
-    sequence = alice.post(
-        "/api/sequences",
-        json={
-            "project_id": project["id"],
-            "source": "test",
-            "source_id": "s1",
-            "started_at": "2025-07-14T10:00:00Z",
-        },
-    ).json()["id"]
+    alice = make_world(lookout, group="team-a", name="alice-secret-project", camera=False)
+    project = alice.project
+    image = lookout.upload(alice.client, project["id"], data=jpeg()).json()["id"]
+    sequence = alice.add_sequence("s1", frames=0, started_at="2025-07-14T10:00:00").id
 
     page.set_extra_http_headers(
         {"X-User-Email": "bob@example.org", "X-Proxy-Secret": "proxy-secret"}
@@ -396,14 +396,14 @@ def test_every_page_has_a_clean_console_and_a_strict_policy(ui: UI) -> None:
         policy = response.headers["content-security-policy"]
         assert "script-src 'self'" in policy and "style-src 'self'" in policy
         assert "frame-ancestors 'none'" in policy
-        page.wait_for_timeout(300)
+        after_frames(page)  # what the page's scripts draw after their last fetch is drawn
     assert not ui.console.errors
 
 
 def test_running_analyses_refresh_until_they_finish(ui: UI) -> None:
     import uuid
 
-    from lookout.analyses import service as analyses
+    from lookout.analyses import bulk
     from lookout.analyses.models import Analysis
     from lookout.images.models import Image
 
@@ -419,7 +419,7 @@ def test_running_analyses_refresh_until_they_finish(ui: UI) -> None:
     with ui.lookout.sessions() as session:  # the pipeline finishes meanwhile
         analysis = session.get_one(Analysis, uuid.UUID(running))
         row = session.get_one(Image, uuid.UUID(image))
-        analyses.insert_annotations(
+        bulk.insert_annotations(
             session,
             analysis=analysis,
             image=row,

@@ -6,10 +6,12 @@ import io
 import uuid
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image as PILImage
 
 from bench.ui import wait_js as wait_js  # one poller for the tests and the UI benchmark
+from lookout.analyses import bulk
 from lookout.analyses import service as analyses
 from lookout.analyses.models import Analysis
 from lookout.images.models import Image
@@ -55,7 +57,7 @@ def add_analysis(
         analysis = analyses.create_analysis_row(
             session, image=row, model_name=model_name, model_version=version, status=status
         )
-        analyses.insert_annotations(session, analysis=analysis, image=row, annotations=annotations)
+        bulk.insert_annotations(session, analysis=analysis, image=row, annotations=annotations)
         session.commit()
         return str(analysis.id)
 
@@ -111,13 +113,51 @@ def to_screen(view: dict[str, float], xn: float, yn: float) -> tuple[float, floa
     return view["ox"] + xn * view["w"] * view["scale"], view["oy"] + yn * view["h"] * view["scale"]
 
 
-def stable_view(page: Any, name: str = "lookoutReview") -> dict[str, float]:
-    """The stage's view once two reads 150 ms apart agree (layout has settled)."""
-    previous = None
-    for _ in range(40):
-        view = wait_js(page, f"window.{name} && window.{name}.view")
-        if view == previous:
-            return view
-        previous = view
-        page.wait_for_timeout(150)
-    return previous
+# Resolves after `count` animation frames. A stage draws on the animation frame after any
+# change (stage.js `render()`), and animation-frame callbacks run in the order they were asked
+# for: once these have run, every redraw asked for before is on the canvases.
+AFTER_FRAMES = """async (count) => {
+    for (let i = 0; i < count; i++) {
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+    }
+}"""
+
+# The view once it has been the same for `frames` animation frames in a row, or, when time runs
+# out, the last views seen (as JSON).
+SETTLED_VIEW = """async ([name, frames, timeoutMs]) => {
+    const read = () => JSON.stringify((window[name] && window[name].view) || null);
+    const deadline = performance.now() + timeoutMs;
+    const seen = [read()];
+    let same = 0;
+    while (performance.now() < deadline) {
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+        const now = read();
+        if (now !== "null" && now === seen[seen.length - 1]) {
+            if (++same >= frames) return { settled: true, view: JSON.parse(now), seen };
+        } else {
+            same = 0;
+            seen.push(now);
+        }
+    }
+    return { settled: false, view: null, seen: seen.slice(-5) };
+}"""
+
+
+def after_frames(page: Any, count: int = 2) -> None:
+    """Return once the page has run `count` more animation frames (redraws asked for are done)."""
+    page.evaluate(AFTER_FRAMES, count)
+
+
+def stable_view(
+    page: Any, name: str = "lookoutReview", frames: int = 10, timeout_ms: int = 10_000
+) -> dict[str, float]:
+    """The stage's view once it has stayed the same for `frames` animation frames (layout has
+    settled); fails, with the views it saw, if it does not settle within `timeout_ms`."""
+    wait_js(page, f"window.{name} && window.{name}.view")
+    result = page.evaluate(SETTLED_VIEW, [name, frames, timeout_ms])
+    if not result["settled"]:
+        pytest.fail(
+            f"window.{name}.view did not stay the same for {frames} animation frames within "
+            f"{timeout_ms} ms; the last views seen: {result['seen']}"
+        )
+    return result["view"]
