@@ -6,7 +6,7 @@ import json
 
 from lookout.pipeline.signing import sign_request
 from tests.conftest import HMAC_SECRET
-from tests.support import jpeg_bytes
+from tests.exports.builders import make_world
 
 
 def _ids(client, project_id, **params):
@@ -16,36 +16,13 @@ def _ids(client, project_id, **params):
 
 
 def test_filters_paging_and_scoping_agree(lookout):
-    admin = lookout.keyed_client("boss@example.org", "team", admin=True)
+    world = make_world(lookout, email="boss@example.org", group="team", name="cams")
+    admin = lookout.keyed_client("boss@example.org", "team", admin=True)  # boss, made admin
     member = lookout.keyed_client("member@example.org", "team")
     outsider = lookout.keyed_client("outsider@example.org", "elsewhere")
-    project_id = lookout.create_project(admin, "cams", group="team")["id"]
-    camera = admin.post(
-        "/api/cameras",
-        json={
-            "project_id": project_id,
-            "source": "s",
-            "source_id": "c",
-            "name": "cam",
-        },
-    ).json()
-    sequence = admin.post(
-        "/api/sequences",
-        json={
-            "project_id": project_id,
-            "camera_id": camera["id"],
-            "source": "s",
-            "source_id": "q",
-            "started_at": "2024-01-01T00:00:00Z",
-        },
-    ).json()
-    frame = admin.post(
-        f"/api/sequences/{sequence['id']}/frames",
-        files={"file": ("f.jpg", jpeg_bytes(), "image/jpeg")},
-        data={"metadata": json.dumps({"captured_at": "2024-01-01T00:30:00Z"})},
-    )
-    assert frame.status_code == 201, frame.text
-    in_sequence = frame.json()["id"]
+    project_id = world.project_id
+    sequence = world.add_sequence("q", frames=1, started_at="2024-01-01T00:30:00")
+    in_sequence = sequence.frames[0]
     loose = [
         lookout.upload(admin, project_id, captured_at=f"2024-01-01T0{h}:00:00Z").json()["id"]
         for h in range(1, 5)
@@ -65,7 +42,7 @@ def test_filters_paging_and_scoping_agree(lookout):
     assert len(everything) == 5 and set(loose) | {in_sequence} == set(everything)
     assert _ids(member, project_id) == everything
     assert outsider.get(f"/api/projects/{project_id}/images").status_code == 404
-    assert _ids(admin, project_id, sequence_id=sequence["id"]) == [in_sequence]
+    assert _ids(admin, project_id, sequence_id=sequence.id) == [in_sequence]
     assert _ids(admin, project_id, model_name="yolo") == [loose[0]]
     assert _ids(member, project_id, analysis_status="processing") == [loose[0]]
     assert _ids(admin, project_id, model_name="yolo", analysis_status="completed") == []
