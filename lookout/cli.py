@@ -123,7 +123,7 @@ def serve(
 
 
 def load_demo_data(settings: Settings, group: str = "default") -> None:
-    from lookout.demo import load_demo
+    from lookout.demo.loader import load_demo
 
     console.print("loading the demo dataset…")
     try:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from lookout.demo import ALL_TYPES_SOURCE_ID, PIPELINE_SEQUENCES, REVIEWED, SEQUENCES, load_demo
+from lookout.demo.loader import ALL_TYPES_SOURCE_ID, PIPELINE_SEQUENCES, REVIEWED, load_demo
+from lookout.demo.scenes import SEQUENCES
 from tests.web.web_support import image_id, sequence_id
 
 TABLES = (
