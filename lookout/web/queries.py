@@ -84,15 +84,6 @@ def queue_size(session: Session, principal: Principal) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
 
 
-def _readable_images(principal: Principal) -> sa.Select[uuid.UUID]:
-    """Ids of the images the caller may read (a subquery for the queries below)."""
-    return (
-        sa.select(Image.id)
-        .join(Project, Project.id == Image.project_id)
-        .where(principal.scope.clause(Project.group_id))
-    )
-
-
 def model_names(session: Session, principal: Principal, project_id: uuid.UUID) -> list[str]:
     """Model names with analyses in a project the caller may read."""
     query = (
@@ -116,10 +107,9 @@ def analyses_by_image(
     found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
     query = (
         sa.select(Analysis.image_id, Analysis.model_name, Analysis.status)
-        .where(
-            Analysis.image_id.in_(image_ids),
-            Analysis.image_id.in_(_readable_images(principal).scalar_subquery()),
-        )
+        .join(Image, Image.id == Analysis.image_id)
+        .join(Project, Project.id == Image.project_id)
+        .where(Analysis.image_id.in_(image_ids), principal.scope.clause(Project.group_id))
         .order_by(Analysis.created_at)
     )
     for image_id, model_name, status in session.execute(query):
@@ -166,10 +156,8 @@ def first_frames(
             )
             .label("rank"),
         )
-        .where(
-            Image.sequence_id.in_(sequence_ids),
-            Image.id.in_(_readable_images(principal).scalar_subquery()),
-        )
+        .join(Project, Project.id == Image.project_id)
+        .where(Image.sequence_id.in_(sequence_ids), principal.scope.clause(Project.group_id))
         .subquery()
     )
     rows = session.execute(
