@@ -14,7 +14,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,14 +51,7 @@ class RetryPolicy:
 
     def not_run_only(self) -> RetryPolicy:
         """This policy restricted to failures that prove the request did not run."""
-        return RetryPolicy(
-            self.attempts,
-            self.timeout_s,
-            self.backoff_base_s,
-            self.max_wait_s,
-            self.statuses & NOT_RUN_STATUSES,
-            NOT_SENT_ERRORS,
-        )
+        return replace(self, statuses=self.statuses & NOT_RUN_STATUSES, errors=NOT_SENT_ERRORS)
 
 
 @dataclass(frozen=True)

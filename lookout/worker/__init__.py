@@ -5,7 +5,8 @@ secret, so it runs on any machine that can reach the server:
 
     uv run lookout worker --model yolov8n.onnx --model-name yolo_v8 --url http://lookout:5050
 
-Modules: `detector` (letterbox, YOLOv8/YOLO11 decoding, NMS, onnxruntime), `overlay` (the PNG
-artifact with the boxes), `runner` (claim → infer → post → finalize, heartbeats, stopping) and
-`cli` (the `lookout worker` command).
+Modules: `config` (the models served, the options and their checks, the exit codes),
+`detector` (letterbox, YOLOv8/YOLO11 decoding, NMS, onnxruntime), `overlay` (the PNG artifact
+with the boxes), `runner` (claim → infer → post → finalize, heartbeats, stopping), `progress`
+(the progress bar) and `cli` (the `lookout worker` command).
 """

@@ -7,9 +7,12 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from lookout.worker.config import ModelSpec, WorkerConfig
 
 
 def configure_logging(level: str, rich_console: Any | None) -> None:
@@ -58,69 +61,95 @@ def _classes(value: str | None) -> list[str] | None:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
+# The command's options (their flags, help and environment variables).
+
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="ONNX model file (YOLOv8/YOLO11 layout); served as --model-name.",
+        envvar="LOOKOUT_WORKER_MODEL",
+    ),
+]
+ModelNameOption = Annotated[str, typer.Option(help="Model name the analyses were queued with.")]
+ModelVersionOption = Annotated[
+    str | None, typer.Option(help="Only analyses of this version (default: any).")
+]
+ServeOption = Annotated[
+    list[str] | None,
+    typer.Option(help="More models: NAME=PATH or NAME@VERSION=PATH (repeat)."),
+]
+UrlOption = Annotated[str, typer.Option(help="Lookout server.", envvar="LOOKOUT_URL")]
+HmacSecretOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Callback secret (prefer the environment variable).",
+        envvar="ML_CALLBACK_HMAC_SECRET",
+        show_default=False,
+    ),
+]
+KeyIdOption = Annotated[
+    str | None,
+    typer.Option(help="Name of the secret on the server.", envvar="ML_CALLBACK_HMAC_KEY_ID"),
+]
+ProjectIdOption = Annotated[str | None, typer.Option(help="Only this project's analyses.")]
+BatchSizeOption = Annotated[int, typer.Option(min=1, max=100, help="Analyses per claim.")]
+ConcurrencyOption = Annotated[int, typer.Option(min=1, help="Analyses processed at once.")]
+LeaseSecondsOption = Annotated[int, typer.Option(min=1, help="Lease of a claimed analysis.")]
+HeartbeatSecondsOption = Annotated[
+    float | None, typer.Option(help="Heartbeat interval (default: a third of the lease).")
+]
+PollSecondsOption = Annotated[float, typer.Option(help="Wait when the queue is empty.")]
+MaxPollSecondsOption = Annotated[float, typer.Option(help="Longest wait between polls.")]
+LimitOption = Annotated[int | None, typer.Option(min=1, help="Stop after N analyses.")]
+DrainOption = Annotated[bool, typer.Option("--drain", help="Stop when the queue is empty.")]
+ConfidenceOption = Annotated[float, typer.Option(help="Minimum confidence of a box.")]
+IouOption = Annotated[float, typer.Option(help="IoU threshold of class-wise NMS.")]
+MaxDetectionsOption = Annotated[int, typer.Option(help="Most boxes kept per image.")]
+ClassesOption = Annotated[
+    str | None,
+    typer.Option(help="Class names 'a,b,c' or @file (default: the model's metadata)."),
+]
+WorkerIdOption = Annotated[
+    str | None, typer.Option(help="Name of this worker (default: host-pid).")
+]
+OverlayOption = Annotated[bool, typer.Option(help="Upload detections.png with the boxes.")]
+ProgressOption = Annotated[
+    bool | None, typer.Option(help="Progress bar (default: when stderr is a terminal).")
+]
+ThreadsOption = Annotated[int, typer.Option(help="onnxruntime threads per model (0 = auto).")]
+LogLevelOption = Annotated[str, typer.Option(help="debug, info, warning or error.")]
+PauseAfterClaimOption = Annotated[
+    float | None, typer.Option(hidden=True, help="Test hook: sleep after claiming.")
+]
+
+
 def worker(
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            help="ONNX model file (YOLOv8/YOLO11 layout); served as --model-name.",
-            envvar="LOOKOUT_WORKER_MODEL",
-        ),
-    ] = None,
-    model_name: Annotated[str, typer.Option(help="Model name the analyses were queued with.")] = (
-        "yolo_v8"
-    ),
-    model_version: Annotated[
-        str | None, typer.Option(help="Only analyses of this version (default: any).")
-    ] = None,
-    serve: Annotated[
-        list[str] | None,
-        typer.Option(help="More models: NAME=PATH or NAME@VERSION=PATH (repeat)."),
-    ] = None,
-    url: Annotated[str, typer.Option(help="Lookout server.", envvar="LOOKOUT_URL")] = (
-        "http://127.0.0.1:5050"
-    ),
-    hmac_secret: Annotated[
-        str | None,
-        typer.Option(
-            help="Callback secret (prefer the environment variable).",
-            envvar="ML_CALLBACK_HMAC_SECRET",
-            show_default=False,
-        ),
-    ] = None,
-    key_id: Annotated[
-        str | None,
-        typer.Option(help="Name of the secret on the server.", envvar="ML_CALLBACK_HMAC_KEY_ID"),
-    ] = None,
-    project_id: Annotated[str | None, typer.Option(help="Only this project's analyses.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100, help="Analyses per claim.")] = 4,
-    concurrency: Annotated[int, typer.Option(min=1, help="Analyses processed at once.")] = 1,
-    lease_seconds: Annotated[int, typer.Option(min=1, help="Lease of a claimed analysis.")] = 120,
-    heartbeat_seconds: Annotated[
-        float | None, typer.Option(help="Heartbeat interval (default: a third of the lease).")
-    ] = None,
-    poll_seconds: Annotated[float, typer.Option(help="Wait when the queue is empty.")] = 2.0,
-    max_poll_seconds: Annotated[float, typer.Option(help="Longest wait between polls.")] = 30.0,
-    limit: Annotated[int | None, typer.Option(min=1, help="Stop after N analyses.")] = None,
-    drain: Annotated[bool, typer.Option("--drain", help="Stop when the queue is empty.")] = False,
-    confidence: Annotated[float, typer.Option(help="Minimum confidence of a box.")] = 0.25,
-    iou: Annotated[float, typer.Option(help="IoU threshold of class-wise NMS.")] = 0.45,
-    max_detections: Annotated[int, typer.Option(help="Most boxes kept per image.")] = 300,
-    classes: Annotated[
-        str | None,
-        typer.Option(help="Class names 'a,b,c' or @file (default: the model's metadata)."),
-    ] = None,
-    worker_id: Annotated[
-        str | None, typer.Option(help="Name of this worker (default: host-pid).")
-    ] = None,
-    overlay: Annotated[bool, typer.Option(help="Upload detections.png with the boxes.")] = True,
-    progress: Annotated[
-        bool | None, typer.Option(help="Progress bar (default: when stderr is a terminal).")
-    ] = None,
-    threads: Annotated[int, typer.Option(help="onnxruntime threads per model (0 = auto).")] = 0,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    pause_after_claim: Annotated[
-        float | None, typer.Option(hidden=True, help="Test hook: sleep after claiming.")
-    ] = None,
+    model: ModelOption = None,
+    model_name: ModelNameOption = "yolo_v8",
+    model_version: ModelVersionOption = None,
+    serve: ServeOption = None,
+    url: UrlOption = "http://127.0.0.1:5050",
+    hmac_secret: HmacSecretOption = None,
+    key_id: KeyIdOption = None,
+    project_id: ProjectIdOption = None,
+    batch_size: BatchSizeOption = 4,
+    concurrency: ConcurrencyOption = 1,
+    lease_seconds: LeaseSecondsOption = 120,
+    heartbeat_seconds: HeartbeatSecondsOption = None,
+    poll_seconds: PollSecondsOption = 2.0,
+    max_poll_seconds: MaxPollSecondsOption = 30.0,
+    limit: LimitOption = None,
+    drain: DrainOption = False,
+    confidence: ConfidenceOption = 0.25,
+    iou: IouOption = 0.45,
+    max_detections: MaxDetectionsOption = 300,
+    classes: ClassesOption = None,
+    worker_id: WorkerIdOption = None,
+    overlay: OverlayOption = True,
+    progress: ProgressOption = None,
+    threads: ThreadsOption = 0,
+    log_level: LogLevelOption = "info",
+    pause_after_claim: PauseAfterClaimOption = None,
 ) -> None:
     """Claim queued analyses and run an ONNX object detector on them (see docs/worker.md).
 
@@ -131,17 +160,11 @@ def worker(
 
     err = _stderr_console()
     try:
-        specs = (
-            [runner.ModelSpec(model_name.strip(), model.expanduser(), model_version)]
-            if (model is not None)
-            else []
-        )
-        specs += [runner.ModelSpec.parse(text) for text in serve or []]
         config = runner.WorkerConfig(
             api_url=url,
             hmac_secret=hmac_secret or "",
             key_id=key_id,
-            models=specs,
+            models=_models(model, model_name, model_version, serve),
             worker_id=worker_id or runner.default_worker_id(),
             project_id=project_id,
             batch_size=batch_size,
@@ -167,16 +190,36 @@ def worker(
     except (runner.ConfigError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(runner.EXIT_CONFIG) from exc
-    show = progress if progress is not None else sys.stderr.isatty()
+    raise typer.Exit(_run(config, log_level, err))
+
+
+def _models(
+    model: Path | None, model_name: str, model_version: str | None, serve: list[str] | None
+) -> list[ModelSpec]:
+    """The models to serve: --model as --model-name (and --model-version), then each --serve."""
+    from lookout.worker import runner
+
+    specs = (
+        [runner.ModelSpec(model_name.strip(), model.expanduser(), model_version)]
+        if model is not None
+        else []
+    )
+    return specs + [runner.ModelSpec.parse(text) for text in serve or []]
+
+
+def _run(config: WorkerConfig, log_level: str, err: Any) -> int:
+    """Run a worker with this configuration until it ends; its exit code."""
+    from lookout.worker import runner
+
+    show = config.progress if config.progress is not None else sys.stderr.isatty()
     config.progress = show
     configure_logging(log_level, err if show else None)
     instance = runner.Worker(config, console=err)
     install_signal_handlers(instance)
     try:
-        code = instance.run()
+        return instance.run()
     finally:
         instance.close()
-    raise typer.Exit(code)
 
 
 def _stderr_console() -> Any:

@@ -17,39 +17,58 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from lookout.pipeline.client import LookoutAPIError
 from lookout.pipeline.queue import QueueClient
+from lookout.worker.config import (
+    EXIT_CONFIG,
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_NO_MODEL,
+    EXIT_OK,
+    EXIT_SERVER,
+    PAUSE_ENV,
+    ConfigError,
+    ModelSpec,
+    WorkerConfig,
+    default_worker_id,
+    pause_from_env,
+)
 from lookout.worker.detector import Detection, Detector, ImageError, ModelError, decode_image
 from lookout.worker.overlay import draw_overlay
+from lookout.worker.progress import Progress
+
+# The worker's Python API (settings and exit codes live in `config`).
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILURES",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_MODEL",
+    "EXIT_OK",
+    "EXIT_SERVER",
+    "ConfigError",
+    "LeaseLost",
+    "ModelSpec",
+    "ServerRefused",
+    "Stats",
+    "Worker",
+    "WorkerConfig",
+    "default_worker_id",
+    "pause_from_env",
+]
 
 log = logging.getLogger("lookout.worker")
 
-EXIT_OK = 0  # everything claimed was completed (or there was nothing to do)
-EXIT_FAILURES = 1  # the run finished, but some analyses were finalized as failed
-EXIT_CONFIG = 2  # bad settings: no secret, missing model file, bad option
-EXIT_NO_MODEL = 3  # none of the models could be loaded
-EXIT_SERVER = 4  # the server refused the worker (secret, URL) or could not be reached
-EXIT_INTERRUPTED = 130  # stopped at once by a second Ctrl-C
-
 OVERLAY_NAME = "detections.png"
-PAUSE_ENV = "LOOKOUT_WORKER_PAUSE_AFTER_CLAIM"
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong; the message says which."""
 
 
 class LeaseLost(Exception):
@@ -58,94 +77,6 @@ class LeaseLost(Exception):
 
 class ServerRefused(Exception):
     """The server answered in a way retrying cannot fix (bad secret, wrong URL)."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model the worker serves: analyses named `name` (and `version`, if given) → `path`."""
-
-    name: str
-    path: Path
-    version: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ModelSpec:
-        """`name=path` or `name@version=path`."""
-        target, sep, path = text.partition("=")
-        if not sep or not target.strip() or not path.strip():
-            raise ConfigError(f"--serve {text!r}: use NAME=PATH or NAME@VERSION=PATH")
-        name, _, version = target.partition("@")
-        return cls(name.strip(), Path(path.strip()).expanduser(), version.strip() or None)
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.version}" if self.version is not None else self.name
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-@dataclass
-class WorkerConfig:
-    api_url: str
-    hmac_secret: str
-    models: list[ModelSpec]
-    key_id: str | None = None
-    worker_id: str = field(default_factory=default_worker_id)
-    project_id: str | None = None
-    batch_size: int = 4
-    concurrency: int = 1
-    lease_seconds: int = 120
-    heartbeat_seconds: float | None = None  # default: a third of the lease
-    poll_seconds: float = 2.0
-    max_poll_seconds: float = 30.0
-    limit: int | None = None
-    drain: bool = False
-    confidence: float = 0.25
-    iou: float = 0.45
-    max_detections: int = 300
-    class_names: list[str] | None = None
-    overlay: bool = True
-    progress: bool | None = None  # None: when stderr is a terminal
-    threads_per_model: int = 0
-    pause_after_claim: float = 0.0  # test hook: sleep after claiming, before working
-    retries: int = 5
-    timeout: float = 30.0
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first wrong setting."""
-        if not self.hmac_secret:
-            raise ConfigError(
-                "no callback secret: set ML_CALLBACK_HMAC_SECRET (the server's secret) or pass "
-                "--hmac-secret"
-            )
-        if not self.models:
-            raise ConfigError("no model to serve: pass --model PATH (or --serve NAME=PATH)")
-        for spec in self.models:
-            if not spec.path.is_file():
-                raise ConfigError(f"model file not found: {spec.path} (for model {spec.label})")
-        labels = [spec.label for spec in self.models]
-        if len(set(labels)) != len(labels):
-            raise ConfigError(f"a model is served twice: {', '.join(labels)}")
-        checks = [
-            (self.batch_size >= 1, "batch size must be at least 1"),
-            (self.batch_size <= 100, "batch size must be at most 100"),
-            (self.concurrency >= 1, "concurrency must be at least 1"),
-            (self.lease_seconds >= 1, "lease must be at least 1 second"),
-            (self.limit is None or self.limit >= 1, "limit must be at least 1"),
-            (0.0 <= self.confidence <= 1.0, "confidence must be between 0 and 1"),
-            (0.0 < self.iou <= 1.0, "iou must be in (0, 1]"),
-            (self.max_detections >= 1, "max detections must be at least 1"),
-            (self.poll_seconds > 0, "poll interval must be positive"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-
-    @property
-    def heartbeat_interval(self) -> float:
-        return self.heartbeat_seconds or max(0.2, self.lease_seconds / 3)
 
 
 @dataclass
@@ -168,48 +99,6 @@ class _Served:
     detector: Detector | None
     error: str | None = None
     disabled: bool = False
-
-
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int | None, console: Any = None) -> None:
-        self._bar: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console or Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._bar.add_task("analyses", total=total)
-        self._bar.start()
-
-    def set_total(self, total: int | None) -> None:
-        if self._bar is not None and total is not None:
-            self._bar.update(self._task, total=total)
-
-    def advance(self, description: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=description)
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 class Worker:
@@ -251,7 +140,7 @@ class Worker:
         self._fatal: str | None = None
         self._served: list[_Served] = []
         self._remaining: dict[str, int] = {}
-        self._progress = _Progress(False, None)
+        self._progress = Progress(False, None)
         self._console = console
 
     # --- control -------------------------------------------------------------------------
@@ -305,7 +194,7 @@ class Worker:
         cfg = self.config
         self._served = self.load_models()
         show = cfg.progress if cfg.progress is not None else _stderr_is_terminal()
-        self._progress = _Progress(show, cfg.limit, self._console)
+        self._progress = Progress(show, cfg.limit, self._console)
         beats = threading.Thread(target=self._heartbeats, name="heartbeats", daemon=True)
         beats.start()
         executor = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="analysis")
@@ -346,55 +235,84 @@ class Worker:
         return EXIT_FAILURES if self.stats.failed else EXIT_OK
 
     def _loop(self, executor: ThreadPoolExecutor) -> None:
+        """Claim while there is room, hand the analyses out; until stopped, done or refused."""
         cfg = self.config
         idle = cfg.poll_seconds
         rotation = itertools.count()
-        while not self._stop.is_set():
-            if cfg.limit is not None and self.stats.claimed >= cfg.limit:
-                break
-            with self._slot:
-                while len(self._held) >= cfg.concurrency and not self._stop.is_set():
-                    self._slot.wait(timeout=1.0)
-                held = len(self._held)
+        while self._may_claim():
+            held = self._wait_for_room()
             if self._stop.is_set():
                 break
             active = [s for s in self._served if not s.disabled]
             if not active:
                 log.error("no usable model left; stopping")
                 break
-            want = cfg.batch_size
-            if cfg.limit is not None:
-                want = min(want, cfg.limit - self.stats.claimed)
-            try:
-                claimed = self._claim_round(active, next(rotation), want)
-            except ServerRefused as exc:
-                self._fatal = str(exc)
-                log.error("%s", exc)
-                break
-            except (httpx.TransportError, LookoutAPIError) as exc:
-                log.warning("could not claim work from %s: %s", cfg.api_url, exc)
-                if cfg.drain:
-                    self._fatal = f"could not reach {cfg.api_url}: {exc}"
+            claimed = self._claim(active, next(rotation))
+            if claimed is None:  # the server could not be asked
+                if self._fatal is not None:
                     break
-                self._stop.wait(idle)
-                idle = min(idle * 2, cfg.max_poll_seconds)
+                idle = self._idle(idle)
                 continue
             if not claimed:
                 if cfg.drain and held == 0:
                     log.info("the queue is empty")
                     break
-                if cfg.drain:  # wait for our own work to finish, then look once more
-                    with self._slot:
-                        if self._held:
-                            self._slot.wait(timeout=idle)
-                    continue
-                self._stop.wait(idle)
-                idle = min(idle * 2, cfg.max_poll_seconds)
+                idle = self._wait_for_own_work(idle) if cfg.drain else self._idle(idle)
                 continue
             idle = cfg.poll_seconds
             for analysis, served in claimed:
                 future = executor.submit(self._run_one, analysis, served)
                 future.add_done_callback(_log_crash)
+
+    def _may_claim(self) -> bool:
+        """Neither stopping nor at the limit of analyses to take."""
+        limit = self.config.limit
+        reached = limit is not None and self.stats.claimed >= limit
+        return not self._stop.is_set() and not reached
+
+    def _wait_for_room(self) -> int:
+        """Wait until fewer than `concurrency` analyses are held (or stopping); how many are."""
+        with self._slot:
+            while len(self._held) >= self.config.concurrency and not self._stop.is_set():
+                self._slot.wait(timeout=1.0)
+            return len(self._held)
+
+    def _claim(
+        self, active: list[_Served], turn: int
+    ) -> list[tuple[dict[str, Any], _Served]] | None:
+        """A claimed batch (perhaps empty), or None when the server could not be asked.
+
+        A refusal retrying cannot fix, or an unreachable server while draining, ends the run
+        (``_fatal`` says why).
+        """
+        cfg = self.config
+        want = (
+            cfg.batch_size
+            if cfg.limit is None
+            else min(cfg.batch_size, cfg.limit - self.stats.claimed)
+        )
+        try:
+            return self._claim_round(active, turn, want)
+        except ServerRefused as exc:
+            self._fatal = str(exc)
+            log.error("%s", exc)
+        except (httpx.TransportError, LookoutAPIError) as exc:
+            log.warning("could not claim work from %s: %s", cfg.api_url, exc)
+            if cfg.drain:
+                self._fatal = f"could not reach {cfg.api_url}: {exc}"
+        return None
+
+    def _idle(self, idle: float) -> float:
+        """Wait `idle` seconds (less if stopped); the next wait is twice as long, up to the max."""
+        self._stop.wait(idle)
+        return min(idle * 2, self.config.max_poll_seconds)
+
+    def _wait_for_own_work(self, idle: float) -> float:
+        """Draining: wait for the analyses in hand to finish, then look at the queue once more."""
+        with self._slot:
+            if self._held:
+                self._slot.wait(timeout=idle)
+        return idle
 
     def _claim_round(
         self, active: list[_Served], turn: int, want: int
@@ -686,11 +604,3 @@ def _log_crash(future: Future[None]) -> None:
     exc = future.exception()
     if exc is not None:  # _run_one catches everything; this is a last resort
         log.error("analysis task crashed: %r", exc)
-
-
-def pause_from_env() -> float:
-    """The test hook's pause, from LOOKOUT_WORKER_PAUSE_AFTER_CLAIM (seconds)."""
-    try:
-        return max(0.0, float(os.environ.get(PAUSE_ENV, "0") or 0))
-    except ValueError:
-        return 0.0
