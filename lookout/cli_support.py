@@ -76,20 +76,9 @@ def cli_principal(session: Session, settings: Settings, email: str | None) -> Pr
 
 def resolve_project(session: Session, principal: Principal, value: str) -> uuid.UUID:
     """A project by id, or by name when the name is unique among the caller's projects."""
-    from lookout.projects import service as projects
+    from lookout.projects.repository import ProjectRepository
 
-    try:
-        return projects.get_project(session, principal=principal, project_id=uuid.UUID(value)).id
-    except ValueError:
-        pass
-    visible = projects.list_projects(session, principal=principal)
-    found = sorted((p for p in visible if p.name == value), key=lambda p: p.id)
-    if not found:
-        raise InvalidInput(f"project: no project named {value!r}", field="project")
-    if len(found) > 1:
-        ids = ", ".join(str(p.id) for p in found)
-        raise InvalidInput(f"project: several projects are named {value!r}; use an id: {ids}")
-    return found[0].id
+    return ProjectRepository(session, principal).find(value).id
 
 
 def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:
