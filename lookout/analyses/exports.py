@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from lookout.analyses.models import Prediction
 from lookout.analyses.predictions import predictions_query
 from lookout.analyses.schemas import PREDICTION_JSON
+from lookout.csvcells import safe_cell
 from lookout.db import utcnow
 from lookout.rendering import iso
 
 FORMATS = ("json", "csv")
 CSV_COLUMNS = ("id", "annotation_type", "class_name", "confidence", "x1", "y1", "x2", "y2", "data")
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BATCH = 1000
 
 
@@ -35,13 +35,6 @@ def export_filename(model_name: str, fmt: str, now: datetime | None = None) -> s
     safe_model = re.sub(r"[^A-Za-z0-9._-]", "_", model_name)[:100] or "model"
     stamp = (now or utcnow()).strftime("%Y%m%dT%H%M%S")
     return f"analysis_{safe_model}_{stamp}.{fmt}"
-
-
-def safe_cell(value: Any) -> Any:
-    """Neutralize spreadsheet formulas: text starting with = + - @ TAB or CR gets a quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _predictions(sessions: sessionmaker[Session], analysis_id: uuid.UUID) -> Iterator[Prediction]:
