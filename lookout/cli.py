@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from lookout.accounts import service as accounts
+from lookout.auth.middleware import is_loopback_host
+from lookout.cli_support import cli_session, console, err_console
 from lookout.config import Settings
-from lookout.db import make_engine, make_session_factory
 from lookout.errors import LookoutError
 
 app = typer.Typer(
@@ -38,34 +34,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(groups_app, name="groups")
 app.add_typer(keys_app, name="apikeys")
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@contextmanager
-def cli_session() -> Iterator[Session]:
-    """A session on the configured database; domain errors exit 1 with their message."""
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            yield session
-            session.commit()
-    except LookoutError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
 
 
 def upgrade_database(settings: Settings) -> None:
@@ -94,8 +62,8 @@ def serve(
     Local mode is refused on any other address.
     """
     settings = Settings()
-    local = settings.proxy_secret is None and is_loopback(host)
-    if settings.local_mode and not is_loopback(host):
+    local = settings.proxy_secret is None and is_loopback_host(host)
+    if settings.local_mode and not is_loopback_host(host):
         err_console.print(
             f"[red]error:[/red] local mode only runs on a loopback address, not {host}"
         )

@@ -1,4 +1,5 @@
-"""What the data commands share (export, import-dataset, evaluate): session, storage, caller.
+"""What the commands share: consoles, a session, and for the data commands (export,
+import-dataset, evaluate) storage and the caller.
 
 `command_context` opens the database and storage as the named user (or the local admin) and
 turns domain errors into a message and exit code; `resolve_project` finds a project by id or
@@ -61,6 +62,22 @@ def command_context(user: str | None) -> Iterator[Context]:
             where = ".".join(str(p) for p in problem["loc"])
             err_console.print(f"[red]error:[/red] {where}: {problem['msg']}")
         raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def cli_session() -> Iterator[Session]:
+    """A session on the configured database; domain errors exit 1 with their message."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+            session.commit()
+    except LookoutError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
 
