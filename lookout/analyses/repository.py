@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis
-from lookout.auth.principal import Principal, Scope
+from lookout.auth.principal import AccessScope, Principal
 from lookout.errors import NotFound
 from lookout.images.models import Image
 from lookout.projects.models import Project
@@ -53,7 +53,7 @@ def _analysis_by_id(kind: str) -> sa.Select[Analysis]:
         .join(Image, Image.id == Analysis.image_id)
         .join(Project, Project.id == Image.project_id)
         .where(
-            Scope.template(kind).clause(Project.group_id),
+            AccessScope.template(kind).clause(Project.group_id),
             Analysis.id == sa.bindparam("analysis_id"),
         )
     )

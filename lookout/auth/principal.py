@@ -22,16 +22,16 @@ class Principal:
         return self.is_admin or group_id in self.group_ids
 
     @cached_property
-    def scope(self) -> Scope:
-        """What this caller may read (see `Scope`)."""
-        return Scope.of(self)
+    def scope(self) -> AccessScope:
+        """What this caller may read (see `AccessScope`)."""
+        return AccessScope.of(self)
 
 
 GROUP_IDS = "scope_group_ids"
 
 
 @dataclass(frozen=True)
-class Scope:
+class AccessScope:
     """Which projects a caller may read, as SQL: the one way every read is scoped.
 
     `clause` filters a statement by a project's group column. Hot reads build their statement
@@ -45,13 +45,13 @@ class Scope:
     group_ids: tuple[uuid.UUID, ...] | None = None  # None: a template, ids given at execution
 
     @classmethod
-    def of(cls, principal: Principal) -> Scope:
+    def of(cls, principal: Principal) -> AccessScope:
         if principal.is_admin:
             return cls("all", ())
         return cls("groups" if principal.group_ids else "none", tuple(sorted(principal.group_ids)))
 
     @classmethod
-    def template(cls, kind: str) -> Scope:
+    def template(cls, kind: str) -> AccessScope:
         return cls(kind)
 
     @property

@@ -26,7 +26,7 @@ from lookout.storage import ObjectNotFound, ObjectStorage
 from lookout.truth.reading import (
     Box,
     Frame,
-    Scope,
+    TruthScope,
     check_camera,
     classes_in_scope,
     count_candidates,
@@ -47,7 +47,7 @@ class ExportPlan:
     """A checked selection: its scope, the classes to write and the frames to look at."""
 
     selection: Selection
-    scope: Scope
+    scope: TruthScope
     project_name: str
     classes: list[str]
     candidates: int

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lookout import stored_objects
 from lookout.analyses.models import Analysis
-from lookout.auth.principal import Principal, Scope
+from lookout.auth.principal import AccessScope, Principal
 from lookout.db import AnySelect, UTCDateTime, release_read_only
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
@@ -340,7 +340,7 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
     if form != "orm":
         visible = sa.select(Project.id).where(
             Project.id == sa.bindparam("project_id"),
-            Scope.template(scope).clause(Project.group_id),
+            AccessScope.template(scope).clause(Project.group_id),
         )
         query = query.where(visible.exists())
     if sequence:

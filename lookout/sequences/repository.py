@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lookout.auth.principal import Principal, Scope
+from lookout.auth.principal import AccessScope, Principal
 from lookout.errors import NotFound
 from lookout.projects.models import Project
 from lookout.sequences.models import Camera, Sequence
@@ -58,7 +58,7 @@ def _sequence_by_id(kind: str) -> sa.Select[Sequence]:
         sa.select(Sequence)
         .join(Project, Project.id == Sequence.project_id)
         .where(
-            Scope.template(kind).clause(Project.group_id),
+            AccessScope.template(kind).clause(Project.group_id),
             Sequence.id == sa.bindparam("sequence_id"),
         )
     )

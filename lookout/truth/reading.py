@@ -106,7 +106,7 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Scope:
+class TruthScope:
     """What `iter_groups` reads: a resolved selection."""
 
     project_id: uuid.UUID
@@ -120,9 +120,9 @@ class Scope:
     min_confidence: float | None = None
 
 
-def scope_for(selection: Selection, model: ModelRef | None) -> Scope:
+def scope_for(selection: Selection, model: ModelRef | None) -> TruthScope:
     """The scope of a selection, with its model's version resolved (`resolve_model`)."""
-    return Scope(
+    return TruthScope(
         project_id=selection.project_id,
         require_review=selection.model is None or selection.review_stages is not None,
         stages=selection.review_stages,
@@ -202,7 +202,7 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
         yield values[start : start + _IN_CHUNK]
 
 
-def _sequence_query(scope: Scope) -> AnySelect:
+def _sequence_query(scope: TruthScope) -> AnySelect:
     """Sequences in scope with their review's stage and tracks (outer join without a filter)."""
     query = (
         sa.select(
@@ -246,7 +246,7 @@ _IMAGE_COLUMNS = (
 )
 
 
-def _loose_image_query(scope: Scope) -> AnySelect | None:
+def _loose_image_query(scope: TruthScope) -> AnySelect | None:
     """Images outside any sequence: only for a model's boxes with no review or camera filter."""
     if scope.require_review or scope.stages or scope.camera_id or scope.model is None:
         return None
@@ -265,7 +265,7 @@ def _image_info(row: Any) -> ImageInfo:
     return ImageInfo(*row[: len(_IMAGE_COLUMNS)])
 
 
-def count_candidates(session: Session, scope: Scope) -> int:
+def count_candidates(session: Session, scope: TruthScope) -> int:
     """Frames `iter_groups` will look at (an upper bound of what an export holds)."""
     ids = _sequence_query(scope).with_only_columns(Sequence.id).subquery()
     total = session.scalar(
@@ -374,7 +374,7 @@ def _analysis_boxes(
     return boxes
 
 
-def _attach_model(session: Session, frames: list[Frame], scope: Scope) -> None:
+def _attach_model(session: Session, frames: list[Frame], scope: TruthScope) -> None:
     """Set each frame's analysis and predictions (frames the model did not analyze keep None)."""
     if scope.model is None or not frames:
         return
@@ -389,7 +389,9 @@ def _attach_model(session: Session, frames: list[Frame], scope: Scope) -> None:
 # --- Frames --------------------------------------------------------------------------------
 
 
-def iter_groups(session: Session, scope: Scope, page: int = SEQUENCE_PAGE) -> Iterator[list[Frame]]:
+def iter_groups(
+    session: Session, scope: TruthScope, page: int = SEQUENCE_PAGE
+) -> Iterator[list[Frame]]:
     """Frames one sequence at a time (frames in time order), then loose images one by one.
 
     Each page is read in its own short transaction (the session is committed after each page,
@@ -400,7 +402,7 @@ def iter_groups(session: Session, scope: Scope, page: int = SEQUENCE_PAGE) -> It
     yield from _loose_pages(session, scope)
 
 
-def _sequence_pages(session: Session, scope: Scope, page: int) -> Iterator[list[Frame]]:
+def _sequence_pages(session: Session, scope: TruthScope, page: int) -> Iterator[list[Frame]]:
     """Sequences in scope, a page at a time, each as the list of its frames."""
     base = _sequence_query(scope)
     last: tuple[datetime, uuid.UUID] | None = None
@@ -419,7 +421,7 @@ def _sequence_pages(session: Session, scope: Scope, page: int) -> Iterator[list[
         yield from groups
 
 
-def _loose_pages(session: Session, scope: Scope) -> Iterator[list[Frame]]:
+def _loose_pages(session: Session, scope: TruthScope) -> Iterator[list[Frame]]:
     """Images outside sequences (when the scope takes them), each as a group of one."""
     loose = _loose_image_query(scope)
     if loose is None:
@@ -474,7 +476,7 @@ def _attach_review(frames: list[Frame], stage: str, tracks: Any, class_from: str
         frame.false_positives = false.get(key, [])
 
 
-def _sequence_groups(session: Session, rows: list[Any], scope: Scope) -> Iterator[list[Frame]]:
+def _sequence_groups(session: Session, rows: list[Any], scope: TruthScope) -> Iterator[list[Frame]]:
     """The frames of each sequence of a page, with review and model boxes attached."""
     by_sequence = _frames_of(session, rows)
     _attach_model(session, [f for frames in by_sequence.values() for f in frames], scope)
@@ -490,7 +492,7 @@ def _sequence_groups(session: Session, rows: list[Any], scope: Scope) -> Iterato
 # --- Classes -------------------------------------------------------------------------------
 
 
-def _review_classes(session: Session, scope: Scope) -> list[str]:
+def _review_classes(session: Session, scope: TruthScope) -> list[str]:
     """Class names the reviews in scope use (smoke, or the smoke types seen)."""
     if scope.class_from == "smoke":
         with_smoke = (
@@ -507,7 +509,7 @@ def _review_classes(session: Session, scope: Scope) -> list[str]:
     return sorted(seen)
 
 
-def _model_classes(session: Session, scope: Scope, model: ModelRef) -> list[str]:
+def _model_classes(session: Session, scope: TruthScope, model: ModelRef) -> list[str]:
     """Class names of the model's boxes in the project (at least the scope's confidence)."""
     query = (
         sa.select(Prediction.class_name)
@@ -530,7 +532,7 @@ def _model_classes(session: Session, scope: Scope, model: ModelRef) -> list[str]
     return sorted(session.scalars(query))
 
 
-def classes_in_scope(session: Session, scope: Scope) -> list[str]:
+def classes_in_scope(session: Session, scope: TruthScope) -> list[str]:
     """Class names found in scope: the reviews' (no model) or the model's boxes'."""
     if scope.model is None:
         return _review_classes(session, scope)
