@@ -404,18 +404,8 @@ def iter_groups(
 
 def _sequence_pages(session: Session, scope: TruthScope, page: int) -> Iterator[list[Frame]]:
     """Sequences in scope, a page at a time, each as the list of its frames."""
-    base = _sequence_query(scope)
-    last: tuple[datetime, uuid.UUID] | None = None
-    while True:
-        query = base
-        if last is not None:
-            query = query.where(
-                sa.tuple_(Sequence.started_at, Sequence.id) > sa.tuple_(last[0], last[1])
-            )
-        rows = list(session.execute(query.order_by(Sequence.started_at, Sequence.id).limit(page)))
-        if not rows:
-            return
-        last = (rows[-1][5], rows[-1][0])
+    key = (Sequence.started_at, Sequence.id)
+    for rows in _keyset_pages(session, _sequence_query(scope), key, (5, 0), page):
         groups = list(_sequence_groups(session, rows, scope))
         session.commit()  # end the read transaction: on SQLite it holds the write lock
         yield from groups
@@ -426,22 +416,33 @@ def _loose_pages(session: Session, scope: TruthScope) -> Iterator[list[Frame]]:
     loose = _loose_image_query(scope)
     if loose is None:
         return
-    cursor: tuple[datetime, uuid.UUID] | None = None
-    while True:
-        query = loose
-        if cursor is not None:
-            query = query.where(
-                sa.tuple_(Image.created_at, Image.id) > sa.tuple_(cursor[0], cursor[1])
-            )
-        rows = list(session.execute(query.order_by(Image.created_at, Image.id).limit(IMAGE_PAGE)))
-        if not rows:
-            return
-        cursor = (rows[-1][8], rows[-1][0])
+    key = (Image.created_at, Image.id)
+    for rows in _keyset_pages(session, loose, key, (8, 0), IMAGE_PAGE):
         frames = [Frame(image=_image_info(row), sequence=None, index=None) for row in rows]
         _attach_model(session, frames, scope)
         session.commit()
         for frame in frames:
             yield [frame]
+
+
+def _keyset_pages(
+    session: Session,
+    query: AnySelect,
+    key: tuple[Any, Any],
+    key_at: tuple[int, int],
+    page: int,
+) -> Iterator[list[Any]]:
+    """`query`'s rows in pages ordered by the two `key` columns, each page after the last
+    one's key (read from each row at positions `key_at`): no OFFSET, so every page costs
+    the same however far along."""
+    last: tuple[Any, Any] | None = None
+    while True:
+        paged = query if last is None else query.where(sa.tuple_(*key) > sa.tuple_(*last))
+        rows = list(session.execute(paged.order_by(*key).limit(page)))
+        if not rows:
+            return
+        last = (rows[-1][key_at[0]], rows[-1][key_at[1]])
+        yield rows
 
 
 def _frames_of(session: Session, rows: list[Any]) -> dict[uuid.UUID, list[Frame]]:
