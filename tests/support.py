@@ -231,10 +231,15 @@ class TcpProxy:
     def _pump(self, source: socket.socket, target: socket.socket, answer: bool) -> None:
         try:
             while data := source.recv(65536):
-                # "100 Continue" only asks for the body: what is muted is the final answer.
-                if answer and not self.answers and not data.startswith(b"HTTP/1.1 100 "):
-                    _reset(target)
-                    break
+                if answer and not self.answers:
+                    # "100 Continue" only asks for the body: what is muted is the final answer,
+                    # even when it arrives in the same read as the 100.
+                    interim, final = _split_interim(data)
+                    target.sendall(interim)
+                    if final:
+                        _reset(target)
+                        break
+                    continue
                 target.sendall(data)
         except OSError:
             pass
@@ -245,6 +250,17 @@ class TcpProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+def _split_interim(data: bytes) -> tuple[bytes, bytes]:
+    """The leading "100 Continue" answers of `data`, and what follows them."""
+    end = 0
+    while data.startswith(b"HTTP/1.1 100 ", end):
+        head_end = data.find(b"\r\n\r\n", end)
+        if head_end < 0:
+            return data, b""  # the rest of the 100 comes in the next read
+        end = head_end + 4
+    return data[:end], data[end:]
 
 
 def _reset(sock: socket.socket) -> None:
