@@ -99,6 +99,12 @@ def test_sdk_errors_name_the_field_and_are_not_retried(ml: Setup):
 # --- a proxy that loses answers, times out and throttles ---------------------------------
 
 
+# The client's timeout leaves a loaded CI machine room for honest answers (a 1 s timeout once
+# expired on the first create); a "slow" fault stalls well past it.
+CLIENT_TIMEOUT = 4.0
+SLOW_STALL = 7.0
+
+
 @dataclass
 class FaultProxy:
     """Forwards to Lookout byte for byte; `plans[key]` lists faults for the next calls.
@@ -137,7 +143,7 @@ class FaultProxy:
         if fault == "lose":
             return Response("lost", status_code=502)
         if fault == "slow":
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(SLOW_STALL)
         passthrough = {"content-type": answer.headers.get("content-type", "text/plain")}
         return Response(answer.content, status_code=answer.status_code, headers=passthrough)
 
@@ -195,7 +201,7 @@ def test_lost_answers_are_retried_without_storing_twice(ml: Setup, proxy: FaultP
 def test_timeouts_and_throttling_are_retried(ml: Setup, proxy: FaultProxy):
     proxy.plans["POST annotations:bulk"] = ["slow"]
     proxy.plans["PATCH status"] = ["429", "503"]
-    with _client(proxy, ml, timeout=1) as client:
+    with _client(proxy, ml, timeout=CLIENT_TIMEOUT) as client:
         analysis_id = client.create_analysis(ml.image_id, "yolo_v8")["id"]
         assert client.update_status(analysis_id, "processing")["status"] == "processing"
         assert client.submit_annotations(analysis_id, [box()])["created_count"] == 1
