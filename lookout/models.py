@@ -7,7 +7,8 @@ from lookout.db import Base
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: F401
 from lookout.images.models import Image
 from lookout.projects.models import Project
-from lookout.sequences.models import Camera, Sequence, SequenceReview
+from lookout.reviewing.models import ReviewClaim, ReviewSkip
+from lookout.sequences.models import Camera, ReviewVersion, Sequence, SequenceReview
 from lookout.storage.models import LeftoverObject
 
 __all__ = [
@@ -23,6 +24,9 @@ __all__ = [
     "Membership",
     "Prediction",
     "Project",
+    "ReviewClaim",
+    "ReviewSkip",
+    "ReviewVersion",
     "SeenSignature",
     "Sequence",
     "SequenceReview",

@@ -23,6 +23,16 @@ class ProcessingStage:
     HUMAN = (IN_REVIEW, ANNOTATED, NEEDS_CHECK)
 
 
+class TrackDecision:
+    """What a person decided about one track; drafts start undecided."""
+
+    UNDECIDED = "undecided"
+    SMOKE = "smoke"
+    FALSE_POSITIVE = "false_positive"
+    UNSURE = "unsure"
+    ALL = (UNDECIDED, SMOKE, FALSE_POSITIVE, UNSURE)
+
+
 SMOKE_TYPES = ("wildfire", "industrial", "other")
 FALSE_POSITIVE_TYPES = (
     "antenna",
@@ -41,6 +51,8 @@ FALSE_POSITIVE_TYPES = (
     "sky",
     "tree",
     "water_body",
+    "combine_harvester",
+    "unlabeled",
     "other",
 )
 
@@ -109,6 +121,11 @@ class SequenceReview(UUIDPrimaryKey, Timestamps, Base):
     false_positive_types: Mapped[list[Any]] = mapped_column(default=list)
     smoke_types: Mapped[list[Any]] = mapped_column(default=list)
     has_missed_smoke: Mapped[bool] = mapped_column(default=False)
+    # Waiting for a second opinion: a person marked the sequence or one of its tracks unsure.
+    # Such reviews count as annotated nowhere (exports, evaluation) until resolved.
+    is_unsure: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Why an annotated review was sent back to the queue (None once saved again).
+    returned_reason: Mapped[str | None] = mapped_column(sa.Text)
     processing_stage: Mapped[str] = mapped_column(sa.String(30), index=True)
     # What produced the draft: model name, thresholds.
     draft_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -120,3 +137,29 @@ class SequenceReview(UUIDPrimaryKey, Timestamps, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     sequence: Mapped[Sequence] = relationship(back_populates="review")
+
+
+class ReviewVersion(UUIDPrimaryKey, Base):
+    """One saved state of a review: every write appends one, so nothing saved is lost."""
+
+    __tablename__ = "review_versions"
+    __table_args__ = (sa.UniqueConstraint("review_id", "version"),)
+
+    review_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("sequence_reviews.id", ondelete="CASCADE")
+    )
+    sequence_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("sequences.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int]
+    # draft, save, restore, send_back or migrated
+    action: Mapped[str] = mapped_column(sa.String(30))
+    saved_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    saved_at: Mapped[datetime] = mapped_column(index=True)
+    # When the person who saved began this review (their claim), to measure time spent.
+    started_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    # The review's fields as saved (tracks, flags, stage).
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)

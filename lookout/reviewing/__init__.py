@@ -1,0 +1,1 @@
+"""The review queue: who reviews which sequence now, skips, and what reviewers did."""
