@@ -185,3 +185,50 @@ export function loadImage(url) {
     image.src = url;
   });
 }
+
+// --- view arithmetic (pure; tests/web/js/stage_view.test.mjs) ---
+// `dims` is a stage's view (or any {w, h, cssWidth, cssHeight}: the image's pixels and the
+// stage's CSS size); a view state is {zoom, panX, panY} as in ViewState.
+
+export const MAX_ZOOM = 40;
+
+/** The pan kept within what shows the image: a zoomed image never leaves a gap at its edges. */
+export function clampPan(dims, { zoom, panX, panY }) {
+  const fit = Math.min(dims.cssWidth / dims.w, dims.cssHeight / dims.h);
+  const limitX = Math.max(0, (dims.w * fit * zoom - dims.cssWidth) / 2);
+  const limitY = Math.max(0, (dims.h * fit * zoom - dims.cssHeight) / 2);
+  const clamp = (v, limit) => (limit > 0 ? Math.min(limit, Math.max(-limit, v)) : 0);
+  return { zoom, panX: clamp(panX, limitX), panY: clamp(panY, limitY) };
+}
+
+/** The view state zoomed by `factor` (within 1 and maxZoom) keeping the image point under CSS (x, y) in place. */
+export function zoomAtPoint(dims, state, x, y, factor, maxZoom = MAX_ZOOM) {
+  const fit = Math.min(dims.cssWidth / dims.w, dims.cssHeight / dims.h);
+  const scale = fit * state.zoom;
+  const xn = (x - ((dims.cssWidth - dims.w * scale) / 2 + state.panX)) / (dims.w * scale);
+  const yn = (y - ((dims.cssHeight - dims.h * scale) / 2 + state.panY)) / (dims.h * scale);
+  const zoom = Math.min(maxZoom, Math.max(1, state.zoom * factor));
+  const next = fit * zoom;
+  return clampPan(dims, {
+    zoom,
+    panX: x - xn * dims.w * next - (dims.cssWidth - dims.w * next) / 2,
+    panY: y - yn * dims.h * next - (dims.cssHeight - dims.h * next) / 2,
+  });
+}
+
+/**
+ * The view state showing a normalized box [x1, y1, x2, y2] centred (as far as the image's edges
+ * allow) with `margin` times its size around it on each side, at most maxZoom.
+ */
+export function zoomOnBox(dims, [x1, y1, x2, y2], { margin = 0.5, maxZoom = 16 } = {}) {
+  const fit = Math.min(dims.cssWidth / dims.w, dims.cssHeight / dims.h);
+  const width = Math.max(x2 - x1, 0.004) * (1 + 2 * margin) * dims.w * fit;
+  const height = Math.max(y2 - y1, 0.004) * (1 + 2 * margin) * dims.h * fit;
+  const zoom = Math.min(maxZoom, Math.max(1, Math.min(dims.cssWidth / width, dims.cssHeight / height)));
+  const scale = fit * zoom;
+  return clampPan(dims, {
+    zoom,
+    panX: dims.w * scale * (0.5 - (x1 + x2) / 2),
+    panY: dims.h * scale * (0.5 - (y1 + y2) / 2),
+  });
+}
