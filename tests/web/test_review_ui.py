@@ -64,9 +64,13 @@ def test_review_a_demo_sequence_with_the_keyboard_only(ui: UI) -> None:
     after = state(page)
     assert len(after["tracks"]) == 3 and after["selected"] == 2 and after["drawMode"] is False
     press(page, "s", "3")
+    # Alt+arrows move by 1% of the frame, with Shift resize; with Ctrl too, by 0.2%.
     press(page, "Alt+ArrowRight", "Alt+ArrowRight", "Alt+Shift+ArrowDown")
     moved = state(page)["tracks"][2]["box"]
-    assert moved == pytest.approx([0.41, 0.4, 0.61, 0.605], abs=1e-6)
+    assert moved == pytest.approx([0.42, 0.4, 0.62, 0.61], abs=1e-6)
+    press(page, "Control+Alt+ArrowLeft", "Control+Alt+Shift+ArrowUp")
+    moved = state(page)["tracks"][2]["box"]
+    assert moved == pytest.approx([0.418, 0.4, 0.618, 0.608], abs=1e-6)
 
     press(page, "ArrowRight", "n", "Enter")  # the new track gets this frame's box too
     assert state(page)["tracks"][2]["boxes"] == 2
@@ -112,7 +116,7 @@ def test_review_a_demo_sequence_with_the_keyboard_only(ui: UI) -> None:
     )
     assert len(second["boxes"]) == 7
     assert (third["is_smoke"], third["smoke_type"], len(third["boxes"])) == (True, "other", 1)
-    assert third["boxes"][0]["xyxyn"] == pytest.approx([0.41, 0.4, 0.61, 0.605], abs=1e-6)
+    assert third["boxes"][0]["xyxyn"] == pytest.approx([0.418, 0.4, 0.618, 0.608], abs=1e-6)
 
     press(page, "]")  # next in the queue, oldest first after this one
     following = sequence_id(ui.lookout, "demo-seq-07")
@@ -140,6 +144,14 @@ def test_help_overlay_lists_every_shortcut(ui: UI) -> None:
         "Next sequence in the queue",
         "raw predictions",
         "Undo",
+        "Zoom",
+        "whole frame",
+        "Crop loop",
+        "previous frame",
+        "Interpolate",
+        "Extend",
+        "Adopt",
+        "fine",
     ):
         assert words in text, words
     save_screenshot(page, "review-help")
@@ -265,3 +277,194 @@ def test_sequence_list_filters(ui: UI) -> None:
     assert rows.count() == 1
     assert "demo-seq-02" in rows.first.inner_text()
     assert "false positive: low cloud" in rows.first.inner_text()
+
+
+def _centre(xyxyn: list[float]) -> tuple[float, float]:
+    return (xyxyn[0] + xyxyn[2]) / 2, (xyxyn[1] + xyxyn[3]) / 2
+
+
+def _to_norm(view: dict[str, float], x: float, y: float) -> tuple[float, float]:
+    scale = view["scale"]
+    return (x - view["ox"]) / (view["w"] * scale), (y - view["oy"]) / (view["h"] * scale)
+
+
+def _changed_view(page: Any, before: dict[str, float]) -> dict[str, float]:
+    """The stage's view once it differs from `before` and has settled."""
+    wait_js(
+        page,
+        f"window.lookoutReview.view.scale !== {before['scale']} || "
+        f"window.lookoutReview.view.ox !== {before['ox']} || "
+        f"window.lookoutReview.view.oy !== {before['oy']}",
+    )
+    return stable_view(page)
+
+
+def test_zoom_and_pan_the_frame_and_edit_a_box_while_zoomed(ui: UI) -> None:
+    page = ui.page
+    open_review(ui, "demo-seq-08")  # a small, distant plume
+    whole = stable_view(page)
+    stage = page.locator("#overlay").bounding_box()
+    box = state(page)["tracks"][0]["box"]
+    assert box is not None and state(page)["zoom"] == {"zoom": 1, "panX": 0, "panY": 0}
+
+    press(page, "z")  # zoom on the selected track's box, with a margin around it
+    zoomed = _changed_view(page, whole)
+    zoom = state(page)["zoom"]["zoom"]
+    assert zoom > 3 and zoomed["scale"] == pytest.approx(whole["scale"] * zoom)
+    x1, y1 = to_screen(zoomed, box[0], box[1])
+    x2, y2 = to_screen(zoomed, box[2], box[3])
+    assert 0 < x1 < x2 < stage["width"] and 0 < y1 < y2 < stage["height"]
+    assert x2 - x1 > 3 * (to_screen(whole, box[2], 0)[0] - to_screen(whole, box[0], 0)[0])
+    save_screenshot(page, "review-zoomed")
+
+    # Dragging the box moves it by the pointer's travel in the zoomed image's pixels.
+    cx, cy = to_screen(zoomed, *_centre(box))
+    _drag(page, (cx, cy), (cx + 40, cy + 20))
+    moved = state(page)["tracks"][0]["box"]
+    dx = 40 / (zoomed["w"] * zoomed["scale"])
+    dy = 20 / (zoomed["h"] * zoomed["scale"])
+    assert moved == pytest.approx([box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy], abs=0.002)
+    assert state(page)["dirty"] is True
+
+    # The wheel zooms at the pointer: the image point under it stays under it.
+    px, py = stage["width"] * 0.4, stage["height"] * 0.5
+    under = _to_norm(zoomed, px, py)
+    page.mouse.move(stage["x"] + px, stage["y"] + py)
+    page.mouse.wheel(0, 200)  # out
+    wheeled = _changed_view(page, zoomed)
+    assert state(page)["zoom"]["zoom"] < zoom
+    assert to_screen(wheeled, *under) == pytest.approx((px, py), abs=1.5)
+
+    # Shift+drag pans (also over a box: the boxes stay put).
+    boxes = [t["box"] for t in state(page)["tracks"]]
+    page.keyboard.down("Shift")
+    _drag(page, (px, py), (px - 30, py + 10))
+    page.keyboard.up("Shift")
+    panned = _changed_view(page, wheeled)
+    assert to_screen(panned, *under) == pytest.approx((px - 30, py + 10), abs=1.5)
+    assert [t["box"] for t in state(page)["tracks"]] == boxes
+
+    press(page, "0")  # the whole frame again
+    assert _changed_view(page, panned) == whole
+    assert state(page)["zoom"] == {"zoom": 1, "panX": 0, "panY": 0}
+    press(page, "z", "Shift+Z")
+    wait_js(page, "window.lookoutReview.zoom.zoom === 1")
+
+
+def test_the_crop_loop_plays_the_selected_tracks_region_enlarged(ui: UI) -> None:
+    page = ui.page
+    seq = open_review(ui, "demo-seq-08")
+    crop = page.locator("#crop-loop")
+    assert not crop.is_visible() and state(page)["crop"]["open"] is False
+
+    press(page, "c")
+    wait_js(page, "window.lookoutReview.crop.drawn >= 3")
+    assert crop.is_visible()
+    info = state(page)["crop"]
+    review = ui.api().get(f"/api/sequences/{seq}/review").json()
+    region = info["region"]
+    for b in review["tracks"][0]["boxes"]:  # the region holds every box of the track
+        x1, y1, x2, y2 = b["xyxyn"]
+        assert region[0] <= x1 and region[1] <= y1 and x2 <= region[2] and y2 <= region[3]
+    assert region[2] - region[0] < 0.5  # a crop, not the frame
+    frames = {state(page)["crop"]["frame"]}
+    for _ in range(3):  # it moves on from frame to frame
+        wait_js(page, f"window.lookoutReview.crop.frame !== {max(frames)}", timeout=5)
+        frames.add(state(page)["crop"]["frame"])
+    assert len(frames) >= 2
+    canvas = page.locator("#crop-canvas").bounding_box()
+    view = stable_view(page)
+    shown = (region[2] - region[0]) * view["w"] * view["scale"]  # the region's width on the frame
+    assert canvas["width"] > 1.5 * shown and canvas["height"] >= 150  # enlarged
+    pixel = canvas_pixel(page, "#crop-canvas", canvas["width"] / 2, canvas["height"] / 2)
+    assert pixel[3] == 255  # the frame's pixels are drawn
+    save_screenshot(page, "review-crop-loop")
+
+    # The loop lets the pointer through to the frame: boxes stay editable under it.
+    stage = page.locator("#overlay").bounding_box()
+    hit = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y).id",
+        [canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2],
+    )
+    assert hit == "overlay" and stage["width"] > canvas["width"]
+
+    press(page, "Escape")  # closes the loop first, the selection stays
+    wait_js(page, "window.lookoutReview.crop.open === false")
+    assert not crop.is_visible() and state(page)["selected"] == 0
+    press(page, "c", "c")
+    assert state(page)["crop"]["open"] is False
+    press(page, "Escape")
+    assert state(page)["selected"] == -1
+    press(page, "c")  # without a track there is nothing to crop
+    assert state(page)["crop"]["open"] is False
+    assert "Select a track" in page.locator("#picker-hint").inner_text()
+
+
+def test_boxes_over_many_frames_interpolate_extend_copy_and_adopt(ui: UI) -> None:
+    page = ui.page
+    seq = open_review(ui, "demo-seq-04")
+    frames = state(page)["frames"]
+    assert frames == 6 and len(state(page)["tracks"]) == 1
+
+    # A new track, hand-drawn on the first and last frames.
+    press(page, "Escape", "Home", "n", "Enter")
+    assert state(page)["selected"] == 1
+    press(page, "End", "n", "Enter")
+    press(page, *["Alt+ArrowRight"] * 5)
+    assert state(page)["tracks"][1]["box"] == pytest.approx([0.45, 0.4, 0.65, 0.6], abs=1e-6)
+    assert state(page)["tracks"][1]["boxes"] == 2
+
+    press(page, "Home", "ArrowRight", "ArrowRight", "i")  # interpolate across the gap
+    assert state(page)["tracks"][1]["boxes"] == frames
+    assert state(page)["tracks"][1]["box"] == pytest.approx([0.42, 0.4, 0.62, 0.6], abs=1e-6)
+    press(page, "Control+z")  # one step
+    assert state(page)["tracks"][1]["boxes"] == 2
+
+    press(page, "x")  # extend: copies of the nearest box (frame 0's, two frames away)
+    assert state(page)["tracks"][1]["boxes"] == frames
+    assert state(page)["tracks"][1]["box"] == pytest.approx([0.4, 0.4, 0.6, 0.6], abs=1e-6)
+    press(page, "Control+z")
+
+    press(page, "ArrowRight", "p")  # frame 3: the box of the previous frame that has one
+    assert state(page)["tracks"][1]["boxes"] == 3
+    assert state(page)["tracks"][1]["box"] == pytest.approx([0.4, 0.4, 0.6, 0.6], abs=1e-6)
+    press(page, "Alt+ArrowDown", "ArrowRight", "p")  # frame 4 gets frame 3's moved box
+    assert state(page)["tracks"][1]["box"] == pytest.approx([0.4, 0.41, 0.6, 0.61], abs=1e-6)
+
+    # Adopt a prediction: without a selected track, the most confident one here starts a track.
+    detail = ui.api().get(f"/api/sequences/{seq}").json()
+    predictions = [p for p in detail["frames"][4]["predictions"] if p["bbox_xyxyn"]]
+    assert predictions
+    best = max(predictions, key=lambda p: p["confidence"] or 0)
+    press(page, "Escape", "e")
+    after = state(page)
+    assert len(after["tracks"]) == 3 and after["selected"] == 2
+    assert after["tracks"][2]["box"] == pytest.approx(best["bbox_xyxyn"], abs=1e-6)
+    assert "confirm it" in page.locator("#picker-hint").inner_text()
+    press(page, "Control+z")
+    assert len(state(page)["tracks"]) == 2
+
+    # Shift+E: the draft track moved off its prediction here takes it back, on every frame.
+    press(page, "j")
+    assert state(page)["selected"] == 0
+    original = state(page)["tracks"][0]["box"]
+    press(page, *["Alt+ArrowDown"] * 2)
+    assert state(page)["tracks"][0]["box"] != original
+    press(page, "Shift+E")
+    adopted = state(page)["tracks"][0]["box"]
+    assert any(adopted == pytest.approx(p["bbox_xyxyn"], abs=1e-6) for p in predictions)
+    press(page, "e")  # the prediction under the box on this frame: already there
+    assert state(page)["tracks"][0]["box"] == adopted
+
+    # Save: hand-made boxes have no confidence, adopted ones the prediction's.
+    press(page, "s", "1", "j", "s", "1", "Control+s")
+    wait_js(page, "window.lookoutReview.version === 2")
+    review = ui.api().get(f"/api/sequences/{seq}/review").json()
+    drawn = review["tracks"][1]["boxes"]
+    assert len(drawn) == 4 and all(b["confidence"] is None for b in drawn)
+    frame4 = detail["frames"][4]["id"]
+    kept = next(b for b in review["tracks"][0]["boxes"] if b["frame_id"] == frame4)
+    source = next(
+        p for p in predictions if p["bbox_xyxyn"] == pytest.approx(kept["xyxyn"], abs=1e-6)
+    )
+    assert kept["confidence"] == pytest.approx(source["confidence"])

@@ -269,3 +269,52 @@ export function stageMessage(text) {
   if (text !== null) element.textContent = text;
   element.hidden = text === null;
 }
+
+/**
+ * Draw one frame of the crop loop: the `region` ([x1, y1, x2, y2] normalized) of the frame's
+ * image enlarged into `canvas` (at most 360 x 240 CSS pixels, the region's shape), the track's
+ * box on that frame (if any) in its colour, and a label.
+ */
+export function drawCrop(canvas, { image, region, box, trackIndex, label }) {
+  const [x1, y1, x2, y2] = region;
+  const iw = image ? image.naturalWidth : 16;
+  const ih = image ? image.naturalHeight : 9;
+  const aspect = ((x2 - x1) * iw) / Math.max(1e-6, (y2 - y1) * ih);
+  let width = 360;
+  let height = width / aspect;
+  if (height > 240) {
+    height = 240;
+    width = height * aspect;
+  }
+  width = Math.round(width);
+  height = Math.round(height);
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.fillStyle = "#14171c";
+  ctx.fillRect(0, 0, width, height);
+  if (image) {
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(image, x1 * iw, y1 * ih, (x2 - x1) * iw, (y2 - y1) * ih, 0, 0, width, height);
+  }
+  if (box) {
+    const X = (xn) => ((xn - x1) / (x2 - x1)) * width;
+    const Y = (yn) => ((yn - y1) / (y2 - y1)) * height;
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = trackColor(trackIndex);
+    ctx.strokeRect(X(box[0]), Y(box[1]), X(box[2]) - X(box[0]), Y(box[3]) - Y(box[1]));
+  }
+  const text = image ? label : `${label} · loading`;
+  ctx.font = "12px system-ui, sans-serif";
+  const tw = ctx.measureText(text).width;
+  ctx.fillStyle = "rgba(0,0,0,.6)";
+  ctx.fillRect(0, height - 18, tw + 10, 18);
+  ctx.fillStyle = "#fff";
+  ctx.fillText(text, 5, height - 5);
+}

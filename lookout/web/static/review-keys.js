@@ -8,13 +8,16 @@ export const FP_KEYS = {
   lens_flare: "f", lens_droplet: "p", light: "i", rain: "r", trail: "t", road: "o", sky: "s",
   tree: "e", water_body: "w", other: "x",
 };
-export const NUDGE = 0.005;
+/** Alt+arrows move (with Shift resize) the selected box by NUDGE of the image; with Ctrl too, by FINE_NUDGE. */
+export const NUDGE = 0.01;
+export const FINE_NUDGE = 0.002;
 
 /**
  * A keydown listener for the review. `act` holds the page's actions: save, undo, nudge(dx, dy,
  * resize), setSmoke(type), toggleFp(type), closePicker, placeDefaultBox, setPlaying(on),
  * goTo(index), select(index), markSmoke, markFalsePositive, toggleDrawMode(on?), toggleRaw,
- * setSpeed(step), toggleMissed, deleteBox, deleteTrack, next, deselect.
+ * setSpeed(step), toggleMissed, deleteBox, deleteTrack, next, deselect; zoomToTrack, resetZoom,
+ * toggleCrop(on?), copyPrevious, interpolate, extend, adoptPrediction, adoptPredictions.
  */
 export function reviewKeys(model, ui, act) {
   return (event) => {
@@ -32,16 +35,17 @@ export function reviewKeys(model, ui, act) {
       act.undo();
       return;
     }
-    if (ctrl) return;
-    const onButton = event.target instanceof HTMLButtonElement || event.target instanceof HTMLAnchorElement;
     if (event.altKey) {
-      const moves = { ArrowLeft: [-NUDGE, 0], ArrowRight: [NUDGE, 0], ArrowUp: [0, -NUDGE], ArrowDown: [0, NUDGE] };
+      const step = ctrl ? FINE_NUDGE : NUDGE;
+      const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
       if (moves[key]) {
         event.preventDefault();
         act.nudge(...moves[key], event.shiftKey);
       }
       return;
     }
+    if (ctrl) return;
+    const onButton = event.target instanceof HTMLButtonElement || event.target instanceof HTMLAnchorElement;
     // Pickers take their keys first.
     if (ui.picker === "smoke" && SMOKE_KEYS[key]) {
       event.preventDefault();
@@ -86,9 +90,19 @@ export function reviewKeys(model, ui, act) {
       Backspace: () => (event.shiftKey ? act.deleteTrack() : act.deleteBox()),
       Enter: act.save,
       "]": act.next,
+      z: act.zoomToTrack,
+      Z: act.resetZoom,
+      0: act.resetZoom,
+      c: () => act.toggleCrop(),
+      p: act.copyPrevious,
+      i: act.interpolate,
+      x: act.extend,
+      e: act.adoptPrediction,
+      E: act.adoptPredictions,
       Escape: () => {
         if (ui.picker) act.closePicker();
         else if (ui.drawMode) act.toggleDrawMode(false);
+        else if (ui.crop) act.toggleCrop(false);
         else if (model.selected >= 0) act.deselect();
       },
     };

@@ -3,10 +3,11 @@
 // module wires the track model (review-model.js), its drawing (review-draw.js) and its keys
 // (review-keys.js) to the page: playback, frame loading, pointer editing, buttons and saving.
 import { ApiError, api, describe, formatWhen, h, pageData } from "./api.js";
-import { drawOverlay, hint, message, renderPanels, renderReviewMeta, stageMessage } from "./review-draw.js";
+import { adoptPrediction, adoptPredictions, copyPrevious, extend, interpolate, nearestBox, regionAround } from "./review-boxes.js";
+import { drawCrop, drawOverlay, hint, message, renderPanels, renderReviewMeta, stageMessage } from "./review-draw.js";
 import { reviewKeys } from "./review-keys.js";
 import { MIN_SIZE, ReviewModel, clampBox, resizeBox, shift } from "./review-model.js";
-import { Stage, loadImage } from "./stage.js";
+import { Stage, clampPan, loadImage, zoomAtPoint, zoomOnBox } from "./stage.js";
 
 const data = pageData();
 const HANDLE = 7;
@@ -22,6 +23,7 @@ const ui = {
   fps: 2,
   drawMode: false,
   picker: null, // "smoke" | "fp" | null
+  crop: false, // the crop loop is open
   drag: null,
   leaveArmed: 0,
   saving: false,
@@ -63,6 +65,8 @@ function refresh() {
     playing: ui.playing,
     fps: ui.fps,
     hasMissedSmoke: model.hasMissedSmoke,
+    zoom: viewZoom(),
+    crop: cropInfo(),
     tracks: model.tracks.map((t) => ({
       is_smoke: t.is_smoke,
       smoke_type: t.smoke_type,
@@ -151,6 +155,7 @@ function setSpeed(step) {
   ui.fps = values[index];
   select.value = String(ui.fps);
   hint(`Playing at ${ui.fps} frame${ui.fps === 1 ? "" : "s"} per second.`);
+  restartCrop();
   if (ui.playing) setPlaying(true);
   else refresh();
 }
@@ -278,6 +283,148 @@ function nudge(dx, dy, resize) {
   if (model.nudge(dx, dy, resize)) changed();
 }
 
+// --- boxes over many frames (review-boxes.js) ---
+
+function copyPreviousBox() {
+  if (!selectedTrack()) return;
+  const from = copyPrevious(model);
+  if (from < 0) {
+    hint(`Track ${model.selected + 1} has no box on an earlier frame to copy.`);
+    return;
+  }
+  hint(`Box of frame ${from + 1} copied to frame ${model.frameIndex + 1}.`);
+  changed();
+}
+
+function interpolateBoxes() {
+  if (!selectedTrack()) return;
+  const added = interpolate(model);
+  if (!added) {
+    hint(`Nothing to interpolate: track ${model.selected + 1} needs boxes on frames before and after this gap.`);
+    return;
+  }
+  hint(`${added} box${added === 1 ? "" : "es"} interpolated for track ${model.selected + 1}.`);
+  changed();
+}
+
+function extendTrack() {
+  if (!selectedTrack()) return;
+  const added = extend(model);
+  if (!added) {
+    hint(`Track ${model.selected + 1} already has a box on every frame.`);
+    return;
+  }
+  hint(`Track ${model.selected + 1} extended to ${added} more frame${added === 1 ? "" : "s"} (copies of its nearest box).`);
+  changed();
+}
+
+const describePrediction = (p) => `${p.model_name}${typeof p.confidence === "number" ? ` ${p.confidence.toFixed(2)}` : ""}`;
+
+function adoptOnePrediction() {
+  const adopted = adoptPrediction(model);
+  if (!adopted) {
+    hint("No prediction on this frame to adopt.");
+    return;
+  }
+  hint(
+    adopted.kind === "new"
+      ? `New track ${model.selected + 1} from the ${describePrediction(adopted.prediction)} prediction: confirm it with s or f.`
+      : `Track ${model.selected + 1} takes the ${describePrediction(adopted.prediction)} box on this frame.`,
+  );
+  changed();
+}
+
+function adoptAllPredictions() {
+  if (!selectedTrack()) return;
+  const count = adoptPredictions(model);
+  if (!count) {
+    hint(`No prediction overlaps track ${model.selected + 1} on any frame, or it has them already.`);
+    return;
+  }
+  hint(`Track ${model.selected + 1} takes the overlapping prediction on ${count} frame${count === 1 ? "" : "s"}.`);
+  changed();
+}
+
+// --- zoom, pan and the crop loop ---
+
+function viewZoom() {
+  const { zoom, panX, panY } = stage.viewState;
+  return { zoom, panX, panY };
+}
+
+/** Show the frame with this view state ({zoom, panX, panY}). */
+function setView(next) {
+  Object.assign(stage.viewState, clampPan(stage.view, next));
+  stage.viewState.changed();
+  window.lookoutReview = { ...window.lookoutReview, zoom: viewZoom() };
+}
+
+function zoomToTrack() {
+  const track = selectedTrack();
+  if (!track) return;
+  const box = nearestBox(model, track);
+  if (!box) return;
+  setView(zoomOnBox(stage.view, box.xyxyn));
+  hint(`Zoomed on track ${model.selected + 1}: 0 or Shift+Z shows the whole frame; the wheel zooms, Shift+drag pans.`);
+}
+
+function resetZoom() {
+  setView({ zoom: 1, panX: 0, panY: 0 });
+}
+
+const crop = { timer: 0, next: 0, frame: -1, region: null, drawn: 0 };
+
+function cropInfo() {
+  return { open: ui.crop, frame: crop.frame, region: crop.region, drawn: crop.drawn };
+}
+
+/** Open or close the crop loop: the selected track's region, enlarged, frame after frame. */
+function toggleCrop(on = !ui.crop) {
+  if (on && !selectedTrack()) return;
+  ui.crop = on;
+  $("crop-loop").hidden = !on;
+  crop.next = model.frameIndex;
+  crop.drawn = 0;
+  restartCrop();
+  if (on) hint(`Crop loop of track ${model.selected + 1}: c or Esc closes it.`);
+  refresh();
+}
+
+function restartCrop() {
+  clearInterval(crop.timer);
+  crop.timer = 0;
+  if (!ui.crop) return;
+  crop.timer = setInterval(cropTick, 1000 / ui.fps);
+  cropTick();
+}
+
+function cropTick() {
+  const track = model.selectedTrack;
+  if (!track || !model.frames.length) {
+    toggleCrop(false);
+    return;
+  }
+  const index = crop.next % model.frames.length;
+  crop.next = index + 1;
+  crop.region = regionAround(track.boxes.map((b) => b.xyxyn));
+  if (!crop.region) return;
+  const box = model.boxOn(track, index);
+  const entry = ui.images[index];
+  // Keep the loop away from the region it shows on the frame.
+  const [sx] = stage.toScreen((crop.region[0] + crop.region[2]) / 2, 0);
+  $("crop-loop").classList.toggle("left", sx > stage.cssWidth / 2);
+  drawCrop($("crop-canvas"), {
+    image: entry && entry.image,
+    region: crop.region,
+    box: box && box.xyxyn,
+    trackIndex: model.selected,
+    label: `T${model.selected + 1} · frame ${index + 1}/${model.frames.length}`,
+  });
+  crop.frame = index;
+  crop.drawn += 1;
+  window.lookoutReview = { ...window.lookoutReview, crop: cropInfo() };
+}
+
 // --- save and navigation ---
 
 async function save() {
@@ -359,11 +506,21 @@ function handleAt(p) {
   return null;
 }
 
+/** Pan by dragging: with Shift or the middle button anywhere, or on the frame outside boxes once zoomed. */
+function startPan(event) {
+  const { panX, panY } = stage.viewState;
+  ui.drag = { type: "pan", x: event.clientX, y: event.clientY, panX, panY };
+  overlay.style.cursor = "grabbing";
+}
+
 overlay.addEventListener("pointerdown", (event) => {
-  if (event.button !== 0 || !ui.ready) return;
+  const panning = event.button === 1 || (event.button === 0 && event.shiftKey);
+  if ((event.button !== 0 && !panning) || !ui.ready) return;
   overlay.focus({ preventScroll: true });
   const p = pointer(event);
-  if (ui.drawMode) {
+  if (panning) {
+    startPan(event);
+  } else if (ui.drawMode) {
     ui.drag = { type: "draw", start: [p.xn, p.yn], current: [p.xn, p.yn] };
   } else {
     const corner = handleAt(p);
@@ -371,10 +528,13 @@ overlay.addEventListener("pointerdown", (event) => {
       ui.drag = { type: "resize", corner, before: model.snapshot(), box: model.boxOn(model.selectedTrack), moved: false };
     } else {
       const index = model.boxAt(p.xn, p.yn);
-      if (index < 0) return;
-      if (index !== model.selected) select(index, { jump: false });
-      const box = model.boxOn(model.tracks[index]);
-      ui.drag = { type: "move", start: [p.xn, p.yn], origin: [...box.xyxyn], box, before: model.snapshot(), moved: false };
+      if (index < 0 && stage.viewState.zoom > 1) startPan(event);
+      else if (index < 0) return;
+      else {
+        if (index !== model.selected) select(index, { jump: false });
+        const box = model.boxOn(model.tracks[index]);
+        ui.drag = { type: "move", start: [p.xn, p.yn], origin: [...box.xyxyn], box, before: model.snapshot(), moved: false };
+      }
     }
   }
   overlay.setPointerCapture(event.pointerId);
@@ -385,7 +545,15 @@ overlay.addEventListener("pointermove", (event) => {
   const p = pointer(event);
   const drag = ui.drag;
   if (!drag) {
-    if (!ui.drawMode) overlay.style.cursor = handleAt(p) ? "nwse-resize" : model.boxAt(p.xn, p.yn) >= 0 ? "move" : "default";
+    if (!ui.drawMode) {
+      const over = handleAt(p) ? "nwse-resize" : model.boxAt(p.xn, p.yn) >= 0 ? "move" : null;
+      overlay.style.cursor = over || (stage.viewState.zoom > 1 ? "grab" : "default");
+    }
+    return;
+  }
+  if (drag.type === "pan") {
+    const { zoom } = stage.viewState;
+    setView({ zoom, panX: drag.panX + event.clientX - drag.x, panY: drag.panY + event.clientY - drag.y });
     return;
   }
   if (drag.type === "draw") {
@@ -406,6 +574,10 @@ function endDrag() {
   const drag = ui.drag;
   ui.drag = null;
   if (!drag) return;
+  if (drag.type === "pan") {
+    overlay.style.cursor = ui.drawMode ? "crosshair" : "grab";
+    return;
+  }
   if (drag.type === "draw") {
     const [a, b] = [drag.start, drag.current];
     if (Math.abs(b[0] - a[0]) < MIN_SIZE * 2 || Math.abs(b[1] - a[1]) < MIN_SIZE * 2) {
@@ -422,6 +594,19 @@ function endDrag() {
 overlay.addEventListener("pointerup", endDrag);
 overlay.addEventListener("pointercancel", endDrag);
 
+// The wheel zooms at the pointer.
+overlay.addEventListener(
+  "wheel",
+  (event) => {
+    if (!ui.ready) return;
+    event.preventDefault();
+    const p = pointer(event);
+    const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
+    setView(zoomAtPoint(stage.view, stage.viewState, p.x, p.y, factor));
+  },
+  { passive: false },
+);
+
 // --- keyboard and buttons ---
 
 document.addEventListener(
@@ -429,7 +614,8 @@ document.addEventListener(
   reviewKeys(model, ui, {
     save, undo, nudge, setSmoke, toggleFp, closePicker, placeDefaultBox, setPlaying, goTo, select, markSmoke,
     markFalsePositive, toggleDrawMode, toggleRaw: () => toggleRaw(), setSpeed, toggleMissed, deleteBox, deleteTrack,
-    next, deselect,
+    next, deselect, zoomToTrack, resetZoom, toggleCrop, copyPrevious: copyPreviousBox, interpolate: interpolateBoxes,
+    extend: extendTrack, adoptPrediction: adoptOnePrediction, adoptPredictions: adoptAllPredictions,
   }),
 );
 
@@ -438,6 +624,7 @@ $("next-frame").addEventListener("click", () => goTo(model.frameIndex + 1));
 $("play").addEventListener("click", () => setPlaying(!ui.playing));
 $("speed").addEventListener("change", (event) => {
   ui.fps = Number(event.target.value);
+  restartCrop();
   if (ui.playing) setPlaying(true);
 });
 $("scrubber").addEventListener("input", (event) => goTo(Number(event.target.value)));
