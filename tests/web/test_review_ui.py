@@ -344,8 +344,24 @@ def test_zoom_and_pan_the_frame_and_edit_a_box_while_zoomed(ui: UI) -> None:
     assert to_screen(panned, *under) == pytest.approx((px - 30, py + 10), abs=1.5)
     assert [t["box"] for t in state(page)["tracks"]] == boxes
 
+    # The middle button pans too, and so does a plain drag beside the boxes once zoomed.
+    page.mouse.move(stage["x"] + px, stage["y"] + py)
+    page.mouse.down(button="middle")
+    page.mouse.move(stage["x"] + px + 10, stage["y"] + py)
+    page.mouse.move(stage["x"] + px + 20, stage["y"] + py)
+    page.mouse.up(button="middle")
+    middle = _changed_view(page, panned)
+    assert to_screen(middle, *under) == pytest.approx((px - 10, py + 10), abs=1.5)
+    empty = (stage["width"] * 0.05, stage["height"] * 0.95)
+    ex, ey = _to_norm(middle, *empty)
+    assert not any(b and b[0] <= ex <= b[2] and b[1] <= ey <= b[3] for b in boxes)
+    _drag(page, empty, (empty[0] + 20, empty[1] - 10))
+    beside = _changed_view(page, middle)
+    assert to_screen(beside, *under) == pytest.approx((px + 10, py), abs=1.5)
+    assert [t["box"] for t in state(page)["tracks"]] == boxes
+
     press(page, "0")  # the whole frame again
-    assert _changed_view(page, panned) == whole
+    assert _changed_view(page, beside) == whole
     assert state(page)["zoom"] == {"zoom": 1, "panX": 0, "panY": 0}
     press(page, "z", "Shift+Z")
     wait_js(page, "window.lookoutReview.zoom.zoom === 1")
