@@ -18,6 +18,12 @@ class InvalidInput(LookoutError):
     status = 400
 
 
+class Unprocessable(LookoutError):
+    """Well-formed, but breaks a rule of the domain (e.g. an undecided track marked done)."""
+
+    status = 422
+
+
 class Unauthenticated(LookoutError):
     status = 401
 

@@ -314,9 +314,11 @@ def _tracks(
         boxes = [TrackBox(frame_id=frame_ids[p], xyxyn=list(b.xyxyn)) for p, b in entries]
         if isinstance(first, DatasetBox):
             smoke_type = first.class_name if first.class_name in SMOKE_TYPES else None
-            tracks.append(Track(is_smoke=True, smoke_type=smoke_type, boxes=boxes))
+            tracks.append(Track(decision="smoke", smoke_type=smoke_type, boxes=boxes))
         else:
-            tracks.append(Track(is_smoke=False, false_positive_types=first.types, boxes=boxes))
+            tracks.append(
+                Track(decision="false_positive", false_positive_types=first.types, boxes=boxes)
+            )
     return tracks
 
 

@@ -364,12 +364,12 @@ class _Loader:
         tracks = []
         for track in review.tracks:
             if verdict in ("wildfire", "industrial", "other"):
-                tracks.append({**track, "is_smoke": True, "smoke_type": verdict})
+                tracks.append({**track, "decision": "smoke", "smoke_type": verdict})
             else:
                 tracks.append(
                     {
                         **track,
-                        "is_smoke": False,
+                        "decision": "false_positive",
                         "smoke_type": None,
                         "false_positive_types": [verdict],
                     }

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookout.geometry import iou_matrix, sanitize_xyxyn
+from lookout.sequences.models import TrackDecision
 
 # IoU is computed in floating point, so a pair meant to sit exactly on the threshold
 # (e.g. 0.3) may come out as 0.29999999999999993; this tolerance lets it join.
@@ -236,6 +237,7 @@ def cluster_tracks(boxes: Iterable[FrameBox], params: DraftParams) -> list[Draft
 def track_to_dict(track: DraftTrack, smoke_type: str | None = None) -> dict[str, Any]:
     """Serialize a draft track to the stored track JSON."""
     return {
+        "decision": TrackDecision.SMOKE if smoke_type else TrackDecision.UNDECIDED,
         "is_smoke": True,
         "smoke_type": smoke_type,
         "false_positive_types": [],

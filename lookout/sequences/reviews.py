@@ -6,21 +6,24 @@ import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lookout.accounts.models import User
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
 from lookout.db import AnySelect, affected_rows, utcnow
-from lookout.errors import Conflict, InvalidInput, NotFound
+from lookout.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from lookout.images.models import Image
+from lookout.reviewing.models import ReviewClaim
 from lookout.sequences.drafting import DraftParams, FrameBox, cluster_tracks, track_to_dict
-from lookout.sequences.models import ProcessingStage, SequenceReview
-from lookout.sequences.schemas import ReviewWrite
-from lookout.sequences.service import frames_of, get_sequence
+from lookout.sequences.models import ProcessingStage, ReviewVersion, SequenceReview, TrackDecision
+from lookout.sequences.schemas import ReviewWrite, Track
+from lookout.sequences.service import frames_of, get_sequence, reviewer_email
 
 
 def is_human(review: SequenceReview) -> bool:
@@ -143,6 +146,8 @@ def _draft_once(
         "false_positive_types": [],
         "smoke_types": [],
         "has_missed_smoke": False,
+        "is_unsure": False,
+        "returned_reason": None,
         "processing_stage": ProcessingStage.READY_TO_ANNOTATE,
         "reviewed_by_id": None,
         "reviewed_at": None,
@@ -155,18 +160,24 @@ def _draft_once(
         },
     }
     if review is None:
-        return DraftOutcome("created", _insert_review(session, sequence_id, values))
+        created = _insert_review(session, sequence_id, values)
+        session.commit()
+        return DraftOutcome("created", created)
+    if is_human(review):
+        _keep_in_history(session, review)  # forced over a person's work: theirs stays in history
     _update_versioned(session, review, values)
+    session.commit()
     return DraftOutcome("updated", review)
 
 
 def _insert_review(
     session: Session, sequence_id: uuid.UUID, values: dict[str, Any]
 ) -> SequenceReview:
+    """Add the review (flushed, not committed); a concurrent insert is a Conflict."""
     review = SequenceReview(sequence_id=sequence_id, version=1, **values)
     session.add(review)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
         session.rollback()
         raise Conflict("the review was created by someone else meanwhile; reload it") from exc
@@ -186,24 +197,46 @@ def _update_versioned(session: Session, review: SequenceReview, values: dict[str
         raise Conflict(
             "the review was saved by someone else meanwhile; reload it to see their changes"
         )
-    session.commit()
     session.refresh(review)
+
+
+def _decision_of(track: Track) -> str:
+    return track.decision or TrackDecision.UNDECIDED
+
+
+def _check_decided(write: ReviewWrite) -> None:
+    """An annotated review has no undecided track: 422 naming the first, nothing stored."""
+    if write.processing_stage != ProcessingStage.ANNOTATED:
+        return
+    undecided = [
+        i for i, t in enumerate(write.tracks) if _decision_of(t) == TrackDecision.UNDECIDED
+    ]
+    if undecided:
+        first = undecided[0]
+        raise Unprocessable(
+            f"{len(undecided)} track(s) still undecided (first: track {first + 1}); decide "
+            "smoke, false positive or unsure for each before marking the sequence annotated",
+            field=f"tracks[{first}]",
+        )
 
 
 def _derived(write: ReviewWrite) -> dict[str, Any]:
     """Sequence-level flags follow from the tracks, so they can never disagree."""
-    smoke = [t for t in write.tracks if t.is_smoke]
-    false = [t for t in write.tracks if not t.is_smoke]
-    fp_types = sorted({fp for t in false for fp in t.false_positive_types})
-    smoke_types = sorted({t.smoke_type for t in smoke if t.smoke_type})
+    decisions = [_decision_of(t) for t in write.tracks]
+    smoke = [t for t, d in zip(write.tracks, decisions, strict=True) if d == TrackDecision.SMOKE]
+    false = [
+        t for t, d in zip(write.tracks, decisions, strict=True) if d == TrackDecision.FALSE_POSITIVE
+    ]
     return {
         "tracks": [t.model_dump(mode="json") for t in write.tracks],
         "has_smoke": bool(smoke),
         "has_false_positives": bool(false),
-        "false_positive_types": fp_types,
-        "smoke_types": smoke_types,
+        "false_positive_types": sorted({fp for t in false for fp in t.false_positive_types}),
+        "smoke_types": sorted({t.smoke_type for t in smoke if t.smoke_type}),
         "has_missed_smoke": write.has_missed_smoke,
+        "is_unsure": write.is_unsure or TrackDecision.UNSURE in decisions,
         "processing_stage": write.processing_stage,
+        "returned_reason": None,
     }
 
 
@@ -219,20 +252,197 @@ def save_review(
                 raise InvalidInput(
                     f"frame {box.frame_id} is not in this sequence", field=f"tracks[{index}].boxes"
                 )
+    _check_decided(write)
     values = _derived(write)
     values.update(reviewed_by_id=principal.user_id, reviewed_at=utcnow())
     review = review_of(session, sequence.id)
+    if review is not None:
+        if write.version is None:
+            raise Conflict(
+                "this sequence already has a review: send the version you edited", field="version"
+            )
+        if write.version != review.version:
+            raise Conflict(_moved_on(session, review, write.version), field="version")
+    return _write_by_person(session, principal, sequence.id, review, values, action="save")
+
+
+def _moved_on(session: Session, review: SequenceReview, yours: int) -> str:
+    """Who saved the review after the version a person started from, and when."""
+    who = reviewer_email(session, review) or "an import (a new draft)"
+    when = review.reviewed_at or review.updated_at
+    return (
+        f"the review changed since you opened it: {who} saved version {review.version} at "
+        f"{when:%Y-%m-%d %H:%M} UTC (yours started from version {yours}); reload to see their "
+        "changes, or keep your decisions for the tracks they did not change"
+    )
+
+
+def _write_by_person(
+    session: Session,
+    principal: Principal,
+    sequence_id: uuid.UUID,
+    review: SequenceReview | None,
+    values: dict[str, Any],
+    *,
+    action: str,
+    reason: str | None = None,
+) -> SequenceReview:
+    """One transaction: the state replaced kept in history, the new state, its history row,
+    and the person's claim on the sequence released."""
+    started_at = _release_claim(session, sequence_id, principal.user_id)
     if review is None:
-        return _insert_review(session, sequence.id, values)
-    if write.version is None:
-        raise Conflict(
-            "this sequence already has a review: send the version you edited", field="version"
-        )
-    if write.version != review.version:
-        raise Conflict(
-            f"the review changed since you opened it (version {review.version}, yours "
-            f"{write.version}); reload it to see the other changes",
-            field="version",
-        )
-    _update_versioned(session, review, values)
+        review = _insert_review(session, sequence_id, values)
+    else:
+        _keep_in_history(session, review)
+        _update_versioned(session, review, values)
+    _record_version(
+        session, review, action, principal.user_id, started_at=started_at, reason=reason
+    )
+    session.commit()
     return review
+
+
+def _release_claim(session: Session, sequence_id: uuid.UUID, user_id: uuid.UUID) -> datetime | None:
+    """Drop the person's claim on the sequence; when it began (for time spent), if any."""
+    claim = session.get(ReviewClaim, sequence_id)
+    if claim is None or claim.user_id != user_id:
+        return None
+    started_at = claim.claimed_at
+    session.delete(claim)
+    return started_at
+
+
+# The fields of a review a version keeps (and a restore brings back).
+STATE_FIELDS = (
+    "tracks",
+    "has_smoke",
+    "has_false_positives",
+    "false_positive_types",
+    "smoke_types",
+    "has_missed_smoke",
+    "is_unsure",
+    "processing_stage",
+)
+
+
+def _state_of(review: SequenceReview) -> dict[str, Any]:
+    return {name: getattr(review, name) for name in STATE_FIELDS}
+
+
+def _record_version(
+    session: Session,
+    review: SequenceReview,
+    action: str,
+    saved_by_id: uuid.UUID | None,
+    *,
+    saved_at: datetime | None = None,
+    started_at: datetime | None = None,
+    reason: str | None = None,
+) -> None:
+    session.add(
+        ReviewVersion(
+            review_id=review.id,
+            sequence_id=review.sequence_id,
+            version=review.version,
+            action=action,
+            saved_by_id=saved_by_id,
+            saved_at=saved_at or utcnow(),
+            started_at=started_at,
+            reason=reason,
+            state=_state_of(review),
+        )
+    )
+    session.flush()
+
+
+def _keep_in_history(session: Session, review: SequenceReview) -> None:
+    """Record the state about to be replaced unless it is already (drafts are recorded only
+    once a person writes over them, so imports don't pay for a history nobody reads)."""
+    recorded = sa.select(ReviewVersion.id).where(
+        ReviewVersion.review_id == review.id, ReviewVersion.version == review.version
+    )
+    if session.scalar(recorded) is not None:
+        return
+    action = "save" if review.reviewed_at is not None else "draft"
+    saved_at = review.reviewed_at or review.updated_at
+    _record_version(session, review, action, review.reviewed_by_id, saved_at=saved_at)
+
+
+def send_back(
+    session: Session, *, principal: Principal, sequence_id: uuid.UUID, reason: str
+) -> SequenceReview:
+    """Return a reviewed sequence to the queue with a reason; its tracks and history stay."""
+    review = get_review(session, principal=principal, sequence_id=sequence_id)
+    if review.processing_stage == ProcessingStage.READY_TO_ANNOTATE:
+        raise Conflict("this sequence is already waiting in the review queue")
+    values = {
+        "processing_stage": ProcessingStage.READY_TO_ANNOTATE,
+        "returned_reason": reason,
+        "reviewed_at": review.reviewed_at or utcnow(),
+    }
+    return _write_by_person(
+        session, principal, review.sequence_id, review, values, action="send_back", reason=reason
+    )
+
+
+def review_history(
+    session: Session, *, principal: Principal, sequence_id: uuid.UUID
+) -> list[tuple[ReviewVersion, str | None]]:
+    """Every recorded version of the review, newest first, with who saved it."""
+    review = get_review(session, principal=principal, sequence_id=sequence_id)
+    query = (
+        sa.select(ReviewVersion, User.email)
+        .outerjoin(User, User.id == ReviewVersion.saved_by_id)
+        .where(ReviewVersion.review_id == review.id)
+        .order_by(ReviewVersion.version.desc())
+    )
+    rows: list[tuple[ReviewVersion, str | None]] = [
+        (version, email) for version, email in session.execute(query)
+    ]
+    if not rows or rows[0][0].version != review.version:
+        # The current state is a draft not recorded yet: show it first, unsaved.
+        current = ReviewVersion(
+            review_id=review.id,
+            sequence_id=review.sequence_id,
+            version=review.version,
+            action="draft" if review.reviewed_at is None else "save",
+            saved_at=review.reviewed_at or review.updated_at,
+            state=_state_of(review),
+        )
+        rows.insert(0, (current, reviewer_email(session, review)))
+    return rows
+
+
+def review_version(
+    session: Session, *, principal: Principal, sequence_id: uuid.UUID, version: int
+) -> tuple[ReviewVersion, str | None]:
+    for row in review_history(session, principal=principal, sequence_id=sequence_id):
+        if row[0].version == version:
+            return row
+    raise NotFound(f"the review of sequence {sequence_id} has no version {version}")
+
+
+def restore_version(
+    session: Session,
+    *,
+    principal: Principal,
+    sequence_id: uuid.UUID,
+    version: int,
+    current: int | None,
+) -> SequenceReview:
+    """Make an earlier version the current one again (as a new version: nothing is lost)."""
+    review = get_review(session, principal=principal, sequence_id=sequence_id)
+    if current is not None and current != review.version:
+        raise Conflict(_moved_on(session, review, current), field="version")
+    old, _ = review_version(session, principal=principal, sequence_id=sequence_id, version=version)
+    values: dict[str, Any] = {key: old.state[key] for key in STATE_FIELDS if key in old.state}
+    values.update(returned_reason=None, reviewed_by_id=principal.user_id, reviewed_at=utcnow())
+    return _write_by_person(
+        session,
+        principal,
+        review.sequence_id,
+        review,
+        values,
+        action="restore",
+        reason=f"restored version {version}",
+    )

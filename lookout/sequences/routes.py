@@ -14,12 +14,13 @@ from starlette.datastructures import UploadFile
 from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
-from lookout.errors import InvalidInput
+from lookout.errors import InvalidInput, NotFound
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.rendering import json_response
-from lookout.sequences import frames, reviews, service
+from lookout.sequences import frames, history, reviews, service
 from lookout.sequences.drafting import DraftParams
-from lookout.sequences.models import Sequence, SequenceReview
+from lookout.sequences.models import ReviewVersion, SequenceReview
+from lookout.sequences.reads import sequence_read
 from lookout.sequences.schemas import (
     CameraCreate,
     CameraRead,
@@ -33,8 +34,12 @@ from lookout.sequences.schemas import (
     FrameMetadata,
     FramePrediction,
     FrameRead,
+    RestoreRequest,
     ReviewRead,
+    ReviewVersionDetail,
+    ReviewVersionRead,
     ReviewWrite,
+    SendBack,
     SequenceCreate,
     SequenceDetail,
     SequencePage,
@@ -79,32 +84,7 @@ def create_sequence(
         session, principal=principal, values=body.model_dump()
     )
     _status(response, existing)
-    return _sequence_read(sequence, existing=existing)
-
-
-def _sequence_read(
-    sequence: Sequence,
-    *,
-    camera=None,
-    review: SequenceReview | None = None,
-    frame_count: int = 0,
-    existing: bool = False,
-) -> SequenceRead:
-    fields = {
-        name: getattr(sequence, name)
-        for name in SequenceRead.model_fields
-        if hasattr(Sequence, name)
-    }
-    if camera is not None:
-        fields.update(camera_name=camera.name, organization_name=camera.organization_name)
-    if review is not None:
-        fields.update(
-            processing_stage=review.processing_stage,
-            has_smoke=review.has_smoke,
-            has_false_positives=review.has_false_positives,
-            has_missed_smoke=review.has_missed_smoke,
-        )
-    return SequenceRead(**fields, frame_count=frame_count, existing=existing)
+    return sequence_read(sequence, existing=existing)
 
 
 @router.get("/api/sequences", response_model=SequencePage)
@@ -124,6 +104,13 @@ def list_sequences(
     has_false_positives: bool | None = None,
     false_positive_type: str | None = None,
     has_missed_smoke: bool | None = None,
+    is_unsure: Annotated[
+        bool | None, Query(description="true: the sequences waiting for a second opinion.")
+    ] = None,
+    reviewed_by: Annotated[
+        str | None,
+        Query(max_length=320, description="Email or user id of who last saved the review."),
+    ] = None,
     order: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -141,6 +128,8 @@ def list_sequences(
         has_false_positives=has_false_positives,
         false_positive_type=false_positive_type,
         has_missed_smoke=has_missed_smoke,
+        reviewed_by=reviewed_by,
+        is_unsure=is_unsure,
     )
     rows, total = service.list_sequences(
         session,
@@ -151,7 +140,13 @@ def list_sequences(
         oldest_first=order == "oldest",
     )
     items = [
-        _sequence_read(r.sequence, camera=r.camera, review=r.review, frame_count=r.frame_count)
+        sequence_read(
+            r.sequence,
+            camera=r.camera,
+            review=r.review,
+            frame_count=r.frame_count,
+            reviewed_by=r.reviewer,
+        )
         for r in rows
     ]
     return SequencePage(items=items, total=total, limit=limit, offset=offset)
@@ -183,8 +178,12 @@ def get_sequence(
         )
         for i, f in enumerate(frame_rows)
     ]
-    summary = _sequence_read(
-        sequence, camera=sequence.camera, review=review, frame_count=len(frame_rows)
+    summary = sequence_read(
+        sequence,
+        camera=sequence.camera,
+        review=review,
+        frame_count=len(frame_rows),
+        reviewed_by=service.reviewer_email(session, review),
     )
     return SequenceDetail(
         **summary.model_dump(),
@@ -415,4 +414,85 @@ def save_review(
 ) -> ReviewRead:
     """Save a person's review of the sequence; send the `version` you started from."""
     review = reviews.save_review(session, principal=principal, sequence_id=sequence_id, write=body)
+    return _review_read(session, review)
+
+
+@router.post(
+    "/api/sequences/{sequence_id}/review/send-back",
+    response_model=ReviewRead,
+    responses={409: {"description": "Already waiting in the queue"}},
+)
+def send_back(
+    sequence_id: uuid.UUID, body: SendBack, session: SessionDep, principal: PrincipalDep
+) -> ReviewRead:
+    """Return a reviewed sequence to the review queue with a reason; its history is kept."""
+    review = reviews.send_back(
+        session, principal=principal, sequence_id=sequence_id, reason=body.reason
+    )
+    return _review_read(session, review)
+
+
+def _version_read(version: ReviewVersion, email: str | None, before: ReviewVersion | None):
+    return ReviewVersionRead(
+        version=version.version,
+        action=version.action,
+        saved_by=email,
+        saved_at=version.saved_at,
+        reason=version.reason,
+        processing_stage=version.state.get("processing_stage", ""),
+        is_unsure=bool(version.state.get("is_unsure")),
+        changes=history.changes(before.state if before else None, version.state),
+    )
+
+
+@router.get("/api/sequences/{sequence_id}/review/versions", response_model=list[ReviewVersionRead])
+def review_history(
+    sequence_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> list[ReviewVersionRead]:
+    """Every saved version of the review, newest first: who, when and what changed."""
+    rows = reviews.review_history(session, principal=principal, sequence_id=sequence_id)
+    olders = [row[0] for row in rows[1:]] + [None]
+    return [_version_read(v, email, older) for (v, email), older in zip(rows, olders, strict=True)]
+
+
+@router.get(
+    "/api/sequences/{sequence_id}/review/versions/{version}", response_model=ReviewVersionDetail
+)
+def review_version(
+    sequence_id: uuid.UUID, version: int, session: SessionDep, principal: PrincipalDep
+) -> ReviewVersionDetail:
+    """One saved version of the review with its tracks."""
+    rows = reviews.review_history(session, principal=principal, sequence_id=sequence_id)
+    for index, (found, email) in enumerate(rows):
+        if found.version == version:
+            older = rows[index + 1][0] if index + 1 < len(rows) else None
+            read = _version_read(found, email, older)
+            return ReviewVersionDetail(
+                **read.model_dump(),
+                tracks=found.state.get("tracks") or [],
+                has_missed_smoke=bool(found.state.get("has_missed_smoke")),
+            )
+    raise NotFound(f"the review of sequence {sequence_id} has no version {version}")
+
+
+@router.post(
+    "/api/sequences/{sequence_id}/review/versions/{version}/restore",
+    response_model=ReviewRead,
+    responses={409: {"description": "Someone saved the review since `version`"}},
+)
+def restore_version(
+    sequence_id: uuid.UUID,
+    version: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: RestoreRequest | None = None,
+) -> ReviewRead:
+    """Make an earlier version current again, as a new version (the one replaced is kept)."""
+    review = reviews.restore_version(
+        session,
+        principal=principal,
+        sequence_id=sequence_id,
+        version=version,
+        current=body.version if body else None,
+    )
     return _review_read(session, review)

@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES
+from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, TrackDecision
 
 Source = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 SourceId = Field(min_length=1, max_length=200)
@@ -80,10 +80,12 @@ class SequenceRead(BaseModel):
     extra: dict[str, Any]
     created_at: datetime
     processing_stage: str | None = None
+    is_unsure: bool | None = None
     has_smoke: bool | None = None
     has_false_positives: bool | None = None
     has_missed_smoke: bool | None = None
     frame_count: int = 0
+    reviewed_by: str | None = Field(None, description="Who last saved the review (email)")
     existing: bool = False
 
 
@@ -192,6 +194,16 @@ class TrackBox(BaseModel):
 
 
 class Track(BaseModel):
+    """One object across frames and what a person decided it is."""
+
+    decision: Literal[TrackDecision.ALL] | None = Field(  # type: ignore[valid-type]
+        None,
+        description=(
+            "undecided (a draft's state), smoke, false_positive or unsure. Omitted (older "
+            "clients): false_positive when is_smoke is false, smoke when a smoke_type is "
+            "given, else undecided. The decision wins over is_smoke, which follows from it."
+        ),
+    )
     is_smoke: bool = True
     smoke_type: Literal[SMOKE_TYPES] | None = None  # type: ignore[valid-type]
     false_positive_types: list[Literal[FALSE_POSITIVE_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
@@ -206,10 +218,30 @@ class Track(BaseModel):
             raise ValueError("a track holds at most one box per frame")
         return boxes
 
+    @model_validator(mode="after")
+    def _one_consistent_decision(self) -> Track:
+        if self.decision is None:
+            if not self.is_smoke:
+                self.decision = TrackDecision.FALSE_POSITIVE
+            elif self.smoke_type:
+                self.decision = TrackDecision.SMOKE
+            else:
+                self.decision = TrackDecision.UNDECIDED
+        self.is_smoke = self.decision != TrackDecision.FALSE_POSITIVE
+        if self.decision != TrackDecision.SMOKE:
+            self.smoke_type = None
+        if self.decision != TrackDecision.FALSE_POSITIVE:
+            self.false_positive_types = []
+        return self
+
 
 class ReviewWrite(BaseModel):
     tracks: list[Track] = Field(default_factory=list, max_length=1000)
     has_missed_smoke: bool = False
+    is_unsure: bool = Field(
+        False,
+        description="The whole sequence needs a second opinion (also true when a track is unsure).",
+    )
     processing_stage: Literal["ready_to_annotate", "in_review", "annotated", "needs_check"] = (
         "annotated"
     )
@@ -229,6 +261,8 @@ class ReviewRead(BaseModel):
     false_positive_types: list[str]
     smoke_types: list[str]
     has_missed_smoke: bool
+    is_unsure: bool
+    returned_reason: str | None
     processing_stage: str
     draft_params: dict[str, Any]
     reviewed_by: str | None = None
@@ -256,3 +290,31 @@ class DraftResult(BaseModel):
     reason: str | None = None
     track_count: int
     review: ReviewRead
+
+
+class ReviewVersionRead(BaseModel):
+    """One saved state of a review, newest first in a history."""
+
+    version: int
+    action: str = Field(description="draft, save, restore, send_back or migrated")
+    saved_by: str | None
+    saved_at: datetime
+    reason: str | None
+    processing_stage: str
+    is_unsure: bool
+    changes: list[str] = Field(description="What this version changed from the one before it")
+
+
+class ReviewVersionDetail(ReviewVersionRead):
+    tracks: list[dict[str, Any]]
+    has_missed_smoke: bool
+
+
+class SendBack(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why it goes back to the queue")
+
+
+class RestoreRequest(BaseModel):
+    version: int | None = Field(
+        None, description="The review's current version as you saw it (409 if it moved on)."
+    )

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lookout.accounts.models import User
 from lookout.auth.principal import Principal
@@ -97,13 +97,16 @@ class SequenceFilters:
     has_false_positives: bool | None = None
     false_positive_type: str | None = None
     has_missed_smoke: bool | None = None
+    is_unsure: bool | None = None
+    reviewed_by: str | None = None  # email or user id of who last saved the review
 
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min).replace(tzinfo=None)
 
 
-def _filtered(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
+def apply_filters(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
+    """The filters on a select of sequences joined with their camera and review."""
     if f.project_id:
         query = query.where(Sequence.project_id == f.project_id)
     if f.camera_id:
@@ -132,9 +135,12 @@ def _filtered(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
         (SequenceReview.has_smoke, f.has_smoke),
         (SequenceReview.has_false_positives, f.has_false_positives),
         (SequenceReview.has_missed_smoke, f.has_missed_smoke),
+        (SequenceReview.is_unsure, f.is_unsure),
     ):
         if wanted is not None:
             query = query.where(column.is_(wanted))
+    if f.reviewed_by:
+        query = query.where(_reviewed_by(f.reviewed_by))
     if f.false_positive_type:
         if f.false_positive_type not in FALSE_POSITIVE_TYPES:
             raise InvalidInput(
@@ -144,6 +150,15 @@ def _filtered(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
         text = sa.cast(SequenceReview.false_positive_types, sa.Text)
         query = query.where(text.like(f'%"{f.false_positive_type}"%'))
     return query
+
+
+def _reviewed_by(value: str) -> Any:
+    """Reviews last saved by a user given by id or email (any case)."""
+    try:
+        return SequenceReview.reviewed_by_id == uuid.UUID(value)
+    except ValueError:
+        email = sa.func.lower(User.email) == value.strip().lower()
+        return SequenceReview.reviewed_by_id.in_(sa.select(User.id).where(email))
 
 
 def frame_count_column() -> sa.ScalarSelect[int]:
@@ -161,6 +176,7 @@ class SequenceRow:
     camera: Camera | None
     review: SequenceReview | None
     frame_count: int
+    reviewer: str | None = None  # email of who last saved the review
 
 
 def list_sequences(
@@ -179,21 +195,24 @@ def list_sequences(
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
         .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
     )
-    base = _filtered(base, filters)
+    base = apply_filters(base, filters)
     total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
     order = (
         (Sequence.started_at.asc(), Sequence.id.asc())
         if oldest_first
         else (Sequence.started_at.desc(), Sequence.id.desc())
     )
+    reviewer = aliased(User)
     query = (
-        base.add_columns(Camera, SequenceReview, frame_count_column())
+        base.outerjoin(reviewer, reviewer.id == SequenceReview.reviewed_by_id)
+        .add_columns(Camera, SequenceReview, frame_count_column(), reviewer.email)
         .order_by(*order)
         .limit(limit)
         .offset(offset)
     )
     rows = [
-        SequenceRow(seq, cam, review, count) for seq, cam, review, count in session.execute(query)
+        SequenceRow(seq, cam, review, count, email)
+        for seq, cam, review, count, email in session.execute(query)
     ]
     return rows, total
 

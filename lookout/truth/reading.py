@@ -223,7 +223,10 @@ def _sequence_query(scope: TruthScope) -> AnySelect:
     else:
         query = query.outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
     if scope.stages:
-        query = query.where(SequenceReview.processing_stage.in_(scope.stages))
+        # Reviews waiting for a second opinion are truth of no kind until resolved.
+        query = query.where(
+            SequenceReview.processing_stage.in_(scope.stages), SequenceReview.is_unsure.is_(False)
+        )
     if scope.camera_id:
         query = query.where(Sequence.camera_id == scope.camera_id)
     if scope.date_from:

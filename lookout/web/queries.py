@@ -79,7 +79,10 @@ def queue_size(session: Session, principal: Principal) -> int:
         SequenceRepository(session, principal)
         .readable()
         .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
-        .where(SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE)
+        .where(
+            SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
+            SequenceReview.is_unsure.is_(False),
+        )
     )
     return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
 
@@ -205,7 +208,10 @@ def next_in_queue(
         .readable()
         .with_only_columns(Sequence.id)
         .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
-        .where(SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE)
+        .where(
+            SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
+            SequenceReview.is_unsure.is_(False),
+        )
         .order_by(Sequence.started_at.asc(), Sequence.id.asc())
     )
     if project_id is not None:

@@ -143,7 +143,7 @@ class World:
 
 def smoke(seq: Seq, boxes: dict[int, list[float]], smoke_type: str | None = None) -> dict:
     return {
-        "is_smoke": True,
+        "decision": "smoke",
         "smoke_type": smoke_type,
         "boxes": [{"frame_id": seq.frames[i], "xyxyn": box} for i, box in boxes.items()],
     }

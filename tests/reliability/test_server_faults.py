@@ -302,7 +302,7 @@ def _append_track(
         current = note(client.get(f"/api/sequences/{sequence}/review"))
         assert current.status_code in (200, 404), current.text
         review = current.json() if current.status_code == 200 else {"tracks": [], "version": None}
-        mine = {"is_smoke": True, "confidence": float(marker), "boxes": []}
+        mine = {"decision": "smoke", "confidence": float(marker), "boxes": []}
         body = {"tracks": [*review["tracks"], mine], "version": review["version"]}
         saved = note(client.put(f"/api/sequences/{sequence}/review", json=body))
         if saved.status_code != 409:

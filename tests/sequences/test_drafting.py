@@ -344,6 +344,7 @@ def test_track_to_dict() -> None:
         ]
     )
     assert track_to_dict(track) == {
+        "decision": "undecided",
         "is_smoke": True,
         "smoke_type": None,
         "false_positive_types": [],
