@@ -252,11 +252,12 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.analyses.routes import router as analyses
     from lookout.images.routes import router as images
     from lookout.projects.routes import router as projects
+    from lookout.reviewing.routes import router as review_queue
     from lookout.sequences.routes import router as sequences
     from lookout.storage.routes import router as storage
 
     app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
-    for router in (projects, images, sequences, storage, analyses, work_queue):
+    for router in (projects, images, sequences, review_queue, storage, analyses, work_queue):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     from lookout.evaluation.page import router as evaluation_page

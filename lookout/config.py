@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     ml_presign_expires_seconds: int = Field(3600, alias="ML_PRESIGN_EXPIRES_SECONDS")
     ml_max_artifact_bytes: int = Field(200 * 1024 * 1024, alias="ML_MAX_ARTIFACT_BYTES")
 
+    # How long the review queue holds a sequence for one reviewer; the review page renews it.
+    review_claim_seconds: int = Field(300, ge=1, le=86_400, alias="LOOKOUT_REVIEW_CLAIM_SECONDS")
+
     # Limits on what clients may send.
     max_request_bytes: int = Field(32 * 1024 * 1024, alias="LOOKOUT_MAX_REQUEST_BYTES")
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="LOOKOUT_MAX_UPLOAD_BYTES")

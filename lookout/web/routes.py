@@ -34,6 +34,7 @@ from lookout.errors import LookoutError
 from lookout.images import service as images
 from lookout.images.schemas import ImageRead
 from lookout.projects import service as projects
+from lookout.reviewing import stats as review_stats
 from lookout.sequences import service as sequences
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, ProcessingStage, Sequence
 from lookout.web import queries
@@ -71,6 +72,15 @@ def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.strftime(fmt) + " UTC"
 
 
+def _duration(seconds: int) -> str:
+    if seconds <= 0:
+        return "—"
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def _size(value: int | None) -> str:
     if value is None:
         return "—"
@@ -88,6 +98,7 @@ templates.env.globals["version"] = __version__
 templates.env.filters["when"] = _when
 templates.env.filters["size"] = _size
 templates.env.filters["stage_label"] = lambda s: (s or "no review").replace("_", " ")
+templates.env.filters["duration"] = _duration
 
 
 class CachedStatic(StaticFiles):
@@ -429,6 +440,7 @@ def _sequence_filters(
         has_false_positives=_bool(params.get("has_false_positives")),
         false_positive_type=fp_type,
         has_missed_smoke=_bool(params.get("has_missed_smoke")),
+        reviewed_by=_clean(params.get("reviewer")),
     )
 
 
@@ -444,6 +456,7 @@ SEQUENCE_PARAMS = (
     "has_false_positives",
     "false_positive_type",
     "has_missed_smoke",
+    "reviewer",
     "order",
 )
 
@@ -514,6 +527,53 @@ def sequences_page(request: Request, session: SessionDep, principal: PrincipalDe
 def queue_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
     """Sequences ready to review, oldest first."""
     return _sequence_list(request, session, principal, queue=True)
+
+
+REVIEWERS_DEFAULT_DAYS = 30
+
+
+@router.get("/reviewers", response_class=HTMLResponse)
+def reviewers_page(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    reviewer: str | None = None,
+) -> HTMLResponse:
+    """Who reviewed what, per reviewer and per day (the last 30 days unless dates are given)."""
+    problems: list[str] = []
+    project = _uuid(project_id, "project", problems)
+    day_from = _date(date_from, "from", problems)
+    day_to = _date(date_to, "to", problems)
+    if day_from is None and day_to is None and not problems:
+        day_from = datetime.now(UTC).date() - timedelta(days=REVIEWERS_DEFAULT_DAYS - 1)
+    if day_from and day_to and day_to < day_from:
+        problems.append("to: the period ends before it starts; the dates were swapped")
+        day_from, day_to = day_to, day_from
+    filters = review_stats.StatsFilters(
+        project_id=project, date_from=day_from, date_to=day_to, reviewer=_clean(reviewer)
+    )
+    found = review_stats.reviewer_stats(session, principal=principal, filters=filters)
+    read = review_stats.stats_read(found, date_from=day_from, date_to=day_to)
+    return render_page(
+        request,
+        "reviewers.html",
+        session=session,
+        principal=principal,
+        nav="reviewers",
+        projects=projects.list_projects(session, principal=principal),
+        params={
+            "project_id": str(project or ""),
+            "date_from": day_from or "",
+            "date_to": day_to or "",
+            "reviewer": filters.reviewer or "",
+        },
+        problems=problems,
+        rows=read.rows,
+        totals=read.totals,
+    )
 
 
 @router.get("/sequences/next", response_class=HTMLResponse)

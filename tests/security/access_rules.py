@@ -101,6 +101,15 @@ RULES: dict[str, str] = {
     "POST /api/sequences/{sequence_id}/draft": PROJECT,
     "GET /api/sequences/{sequence_id}/review": PROJECT,
     "PUT /api/sequences/{sequence_id}/review": PROJECT,
+    # the review queue and the reviewers' statistics
+    "POST /api/review-queue/claim": USER,
+    "POST /api/review-queue/renew": PROJECT,
+    "POST /api/review-queue/release": PROJECT,
+    "POST /api/review-queue/skip": PROJECT,
+    "GET /api/review-queue/skipped": USER,
+    "DELETE /api/review-queue/skipped/{sequence_id}": PROJECT,
+    "GET /api/review-queue": USER,
+    "GET /api/review-stats": USER,
     # ML analyses: user endpoints
     "POST /api/images/{image_id}/analyses": PROJECT,
     "GET /api/images/{image_id}/analyses": PROJECT,
@@ -146,6 +155,7 @@ RULES: dict[str, str] = {
     "GET /sequences/queue": USER,
     "GET /sequences/next": PROJECT,  # asked for what follows one of the owners' sequences
     "GET /sequences/{sequence_id}": PROJECT,
+    "GET /reviewers": USER,
 }
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}

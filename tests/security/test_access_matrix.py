@@ -19,10 +19,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from lookout.app import create_app
 from lookout.pipeline.signing import sign_request
+from lookout.reviewing.models import ReviewClaim, ReviewSkip
 from tests.analyses.ml_support import raw_body_headers
 from tests.conftest import HMAC_SECRET, make_settings
 from tests.exports.builders import distinct_jpeg
@@ -125,6 +127,49 @@ def _review(w: SecurityWorld) -> Call:
     )
 
 
+def _queue_rows(w: SecurityWorld, table: Any, sequence_id: str) -> Callable[[], Any]:
+    """How many claims or skips a sequence has (a refused request must add or drop none)."""
+
+    def read() -> Any:
+        with w.lookout.sessions() as session:
+            query = sa.select(sa.func.count()).select_from(table)
+            return session.scalar(query.where(table.sequence_id == uuid.UUID(sequence_id)))
+
+    return read
+
+
+def _waiting_sequence(w: SecurityWorld) -> str:
+    """A fresh sequence whose draft waits for a review."""
+    sequence_id = w.fresh_sequence()
+    drafted = w.member.post(f"/api/sequences/{sequence_id}/draft", json={})
+    assert drafted.status_code == 200, drafted.text
+    return sequence_id
+
+
+def _queue_action(action: str, table: Any) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        sequence_id = _waiting_sequence(w)
+        return Call(
+            "POST",
+            f"/api/review-queue/{action}",
+            json_body={"sequence_id": sequence_id},
+            state=_queue_rows(w, table, sequence_id),
+        )
+
+    return build
+
+
+def _unskip(w: SecurityWorld) -> Call:
+    sequence_id = _waiting_sequence(w)
+    skipped = w.member.post("/api/review-queue/skip", json={"sequence_id": sequence_id})
+    assert skipped.status_code == 204, skipped.text
+    return Call(
+        "DELETE",
+        f"/api/review-queue/skipped/{sequence_id}",
+        state=_queue_rows(w, ReviewSkip, sequence_id),
+    )
+
+
 def _box() -> dict[str, Any]:
     return {
         "annotation_type": "bounding_box",
@@ -198,6 +243,14 @@ EXAMPLES: dict[str, Example] = {
     ),
     "GET /api/sequences/{sequence_id}/review": _get("/api/sequences/{w.sequence.id}/review"),
     "PUT /api/sequences/{sequence_id}/review": _review,
+    "POST /api/review-queue/claim": lambda w: Call("POST", "/api/review-queue/claim", json_body={}),
+    "POST /api/review-queue/renew": _queue_action("renew", ReviewClaim),
+    "POST /api/review-queue/release": _queue_action("release", ReviewClaim),
+    "POST /api/review-queue/skip": _queue_action("skip", ReviewSkip),
+    "GET /api/review-queue/skipped": _get("/api/review-queue/skipped"),
+    "DELETE /api/review-queue/skipped/{sequence_id}": _unskip,
+    "GET /api/review-queue": _get("/api/review-queue"),
+    "GET /api/review-stats": _get("/api/review-stats"),
     "POST /api/images/{image_id}/analyses": lambda w: Call(
         "POST", f"/api/images/{w.fresh_image()}/analyses", json_body={"model_name": "yolo_sec"}
     ),
@@ -269,6 +322,7 @@ EXAMPLES: dict[str, Example] = {
     "GET /sequences/queue": _get("/sequences/queue"),
     "GET /sequences/next": _get("/sequences/next?after={w.sequence.id}"),
     "GET /sequences/{sequence_id}": _get("/sequences/{w.sequence.id}"),
+    "GET /reviewers": _get("/reviewers"),
 }
 
 

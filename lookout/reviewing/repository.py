@@ -1,0 +1,196 @@
+"""The review queue as one caller sees it: every read of claims and skips starts here.
+
+The queue is the sequences the caller may read whose review waits for a person (stage
+`ready_to_annotate`, not unsure), that nobody else holds and that the caller did not skip,
+oldest first. Access comes from `SequenceRepository.readable()`, so no query here can reach
+a sequence of another group.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lookout.auth.principal import Principal
+from lookout.db import AnySelect
+from lookout.reviewing.models import ReviewClaim, ReviewSkip
+from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
+from lookout.sequences.repository import SequenceRepository
+from lookout.sequences.service import SequenceFilters, apply_filters, frame_count_column
+
+QUEUE_ORDER = (Sequence.started_at.asc(), Sequence.id.asc())
+
+
+class ReviewQueueRepository:
+    """Claims, skips and the queue of one caller, built once per request."""
+
+    def __init__(self, session: Session, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.user_id = principal.user_id
+
+    # --- the queue ----------------------------------------------------------------------
+
+    def waiting(self, filters: SequenceFilters) -> AnySelect:
+        """Readable sequences waiting for a person, matching the filters (claims aside)."""
+        query = (
+            SequenceRepository(self.session, self.principal)
+            .readable()
+            .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+            .outerjoin(Camera, Camera.id == Sequence.camera_id)
+            .where(
+                SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
+                SequenceReview.is_unsure.is_(False),
+            )
+        )
+        return apply_filters(query, filters)
+
+    def queue(self, filters: SequenceFilters, *, now: datetime, mine: bool = True) -> AnySelect:
+        """The caller's queue: not skipped by them, not held by anyone else (nor by them,
+        unless `mine`)."""
+        held = sa.exists().where(
+            ReviewClaim.sequence_id == Sequence.id, ReviewClaim.expires_at > now
+        )
+        if mine:
+            held = held.where(ReviewClaim.user_id != self.user_id)
+        skipped = sa.exists().where(
+            ReviewSkip.sequence_id == Sequence.id, ReviewSkip.user_id == self.user_id
+        )
+        return self.waiting(filters).where(~held, ~skipped)
+
+    def remaining(self, filters: SequenceFilters, *, now: datetime) -> int:
+        """Sequences of the caller's queue that nobody holds (what further claims can get)."""
+        query = self.queue(filters, now=now, mine=False).with_only_columns(Sequence.id)
+        return self.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+    def candidates(self, filters: SequenceFilters, *, now: datetime, limit: int) -> list[uuid.UUID]:
+        """The oldest sequences of the queue that nobody holds, for a claim to try in order.
+
+        No row is locked: `take` decides. Two reviewers who read the same candidates both try
+        the first; the second waits for the first's transaction, finds the claim taken and
+        goes on with the next (locking review rows here could deadlock with a save).
+        """
+        query = (
+            self.queue(filters, now=now, mine=False)
+            .with_only_columns(Sequence.id)
+            .order_by(*QUEUE_ORDER)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    # --- claims -------------------------------------------------------------------------
+
+    def held(self, *, now: datetime, sequence_ids: AnySelect | None = None) -> ReviewClaim | None:
+        """The caller's unexpired claim (on one of `sequence_ids`, when given), newest first."""
+        query = sa.select(ReviewClaim).where(
+            ReviewClaim.user_id == self.user_id, ReviewClaim.expires_at > now
+        )
+        if sequence_ids is not None:
+            query = query.where(ReviewClaim.sequence_id.in_(sequence_ids))
+        return self.session.scalar(query.order_by(ReviewClaim.claimed_at.desc()).limit(1))
+
+    def claim_on(self, sequence_id: uuid.UUID) -> ReviewClaim | None:
+        """Whoever's claim on a sequence, expired or not."""
+        return self.session.scalar(
+            sa.select(ReviewClaim)
+            .where(ReviewClaim.sequence_id == sequence_id)
+            .execution_options(populate_existing=True)
+        )
+
+    def take(self, sequence_id: uuid.UUID, *, now: datetime, expires_at: datetime) -> bool:
+        """Claim a sequence for the caller in one statement: inserted, or taken over when the
+        claim there expired or is the caller's own; False when someone else holds it."""
+        values = {
+            "sequence_id": sequence_id,
+            "user_id": self.user_id,
+            "claimed_at": now,
+            "expires_at": expires_at,
+        }
+        dialect = self.session.get_bind().dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(ReviewClaim).values(**values)
+        excluded = statement.excluded
+        own = ReviewClaim.user_id == self.user_id
+        statement = statement.on_conflict_do_update(
+            index_elements=[ReviewClaim.sequence_id],
+            set_={
+                "user_id": excluded.user_id,
+                # A renewal keeps when the claim began (time spent is counted from there).
+                "claimed_at": sa.case(
+                    (sa.and_(own, ReviewClaim.expires_at > now), ReviewClaim.claimed_at),
+                    else_=excluded.claimed_at,
+                ),
+                "expires_at": excluded.expires_at,
+            },
+            where=sa.or_(own, ReviewClaim.expires_at <= now),
+        ).returning(ReviewClaim.sequence_id)
+        return self.session.execute(statement).first() is not None
+
+    def release(self, sequence_id: uuid.UUID | None = None) -> int:
+        """Drop the caller's claim on a sequence (every claim of theirs when None)."""
+        statement = sa.delete(ReviewClaim).where(ReviewClaim.user_id == self.user_id)
+        if sequence_id is not None:
+            statement = statement.where(ReviewClaim.sequence_id == sequence_id)
+        result = self.session.execute(statement.execution_options(synchronize_session=False))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- skips --------------------------------------------------------------------------
+
+    def skip(self, sequence_id: uuid.UUID, *, now: datetime) -> None:
+        """Record that the caller set the sequence aside (again: the time moves on)."""
+        dialect = self.session.get_bind().dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(ReviewSkip).values(
+            user_id=self.user_id, sequence_id=sequence_id, skipped_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[ReviewSkip.user_id, ReviewSkip.sequence_id],
+            set_={"skipped_at": statement.excluded.skipped_at},
+        )
+        self.session.execute(statement)
+
+    def unskip(self, sequence_id: uuid.UUID) -> None:
+        self.session.execute(
+            sa.delete(ReviewSkip)
+            .where(ReviewSkip.user_id == self.user_id, ReviewSkip.sequence_id == sequence_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    def skipped(self, *, limit: int, offset: int) -> tuple[list[Any], int]:
+        """The caller's skipped sequences they may still read, newest skip first:
+        rows of (sequence, camera, review, frame count, skipped_at), and their number."""
+        base = (
+            SequenceRepository(self.session, self.principal)
+            .readable()
+            .join(ReviewSkip, ReviewSkip.sequence_id == Sequence.id)
+            .where(ReviewSkip.user_id == self.user_id)
+        )
+        total = self.session.scalar(
+            sa.select(sa.func.count()).select_from(base.with_only_columns(Sequence.id).subquery())
+        )
+        query = (
+            base.outerjoin(Camera, Camera.id == Sequence.camera_id)
+            .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+            .add_columns(Camera, SequenceReview, frame_count_column(), ReviewSkip.skipped_at)
+            .order_by(ReviewSkip.skipped_at.desc(), Sequence.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self.session.execute(query)), total or 0
+
+    def sequence_row(self, sequence_id: uuid.UUID) -> Any:
+        """(sequence, camera, review, frame count) of one readable sequence, or None."""
+        query = (
+            SequenceRepository(self.session, self.principal)
+            .readable()
+            .outerjoin(Camera, Camera.id == Sequence.camera_id)
+            .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+            .add_columns(Camera, SequenceReview, frame_count_column())
+            .where(Sequence.id == sequence_id)
+        )
+        return self.session.execute(query).first()

@@ -1,0 +1,219 @@
+"""HTTP endpoints of the review queue (claims, skips) and the reviewers' statistics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from lookout.auth.dependencies import RawBodyDep
+from lookout.db import MAX_OFFSET
+from lookout.deps import PrincipalDep, SessionDep, SettingsDep
+from lookout.errors import InvalidInput
+from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
+from lookout.reviewing import service, stats
+from lookout.reviewing.schemas import (
+    Claim,
+    ClaimRead,
+    QueueFilters,
+    QueueRead,
+    ReviewStats,
+    SequenceRef,
+    SkippedPage,
+    SkippedRead,
+)
+from lookout.sequences.reads import sequence_read
+from lookout.sequences.schemas import SequenceRead
+from lookout.sequences.service import SequenceFilters
+
+router = APIRouter(tags=["review queue"], route_class=CheckedJSONRoute)
+
+NO_CONTENT = {"description": "Done; nothing to answer"}
+
+
+def _filters(body: QueueFilters) -> SequenceFilters:
+    if body.date_from and body.date_to and body.date_to < body.date_from:
+        raise InvalidInput("date_to is before date_from", field="date_to")
+    return SequenceFilters(**body.model_dump())
+
+
+def _optional_body() -> dict[str, Any]:
+    extra = openapi_body(QueueFilters)
+    extra["requestBody"]["required"] = False
+    return extra
+
+
+def _sequence(row: service.QueueRow) -> SequenceRead:
+    return sequence_read(
+        row.sequence, camera=row.camera, review=row.review, frame_count=row.frame_count
+    )
+
+
+def _claim(held: service.HeldClaim) -> ClaimRead:
+    return ClaimRead(
+        sequence=_sequence(held.row),
+        claimed_at=held.claimed_at,
+        expires_at=held.expires_at,
+        remaining=held.remaining,
+    )
+
+
+@router.post(
+    "/api/review-queue/claim",
+    response_model=ClaimRead,
+    responses={204: {"description": "Nothing left to review in this queue"}},
+    openapi_extra=_optional_body(),
+)
+def claim(
+    body: RawBodyDep, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+) -> Any:
+    """Hold the oldest sequence of your queue for a while (`LOOKOUT_REVIEW_CLAIM_SECONDS`).
+
+    The body (optional) narrows the queue like the sequence list's filters. Asking again
+    while you hold a sequence of this queue gives the same one, renewed; any other claim of
+    yours is released. Two reviewers asking at once get different sequences. 204: nothing
+    left (everything is reviewed, held by others, or skipped by you).
+    """
+    filters = _filters(parse_model(QueueFilters, body, empty={}))
+    held = service.claim_next(
+        session,
+        principal=principal,
+        filters=filters,
+        claim_seconds=settings.review_claim_seconds,
+    )
+    if held is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _claim(held)
+
+
+@router.post(
+    "/api/review-queue/renew",
+    response_model=ClaimRead,
+    responses={409: {"description": "Another reviewer holds it, or it no longer waits"}},
+    openapi_extra=openapi_body(SequenceRef),
+)
+def renew(
+    body: RawBodyDep, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+) -> ClaimRead:
+    """Extend your claim on a sequence (the review page does this while you work).
+
+    A claim that expired or was released is taken again when nobody else holds the
+    sequence and it still waits for a review. `remaining` is 0 here (not counted).
+    """
+    ref = parse_model(SequenceRef, body)
+    held = service.renew(
+        session,
+        principal=principal,
+        sequence_id=ref.sequence_id,
+        claim_seconds=settings.review_claim_seconds,
+    )
+    return _claim(held)
+
+
+@router.post(
+    "/api/review-queue/release",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={204: NO_CONTENT},
+    openapi_extra=openapi_body(SequenceRef),
+)
+def release(body: RawBodyDep, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Give back your claim on a sequence: others may claim it at once."""
+    ref = parse_model(SequenceRef, body)
+    service.release(session, principal=principal, sequence_id=ref.sequence_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/review-queue/skip",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={204: NO_CONTENT},
+    openapi_extra=openapi_body(SequenceRef),
+)
+def skip(body: RawBodyDep, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Set a sequence aside: your claim on it goes and it leaves your queue (not others')."""
+    ref = parse_model(SequenceRef, body)
+    service.skip(session, principal=principal, sequence_id=ref.sequence_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/review-queue/skipped", response_model=SkippedPage)
+def list_skipped(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> SkippedPage:
+    """The sequences you skipped, the last one first."""
+    rows, total = service.skipped(session, principal=principal, limit=limit, offset=offset)
+    items = [SkippedRead(sequence=_sequence(r.row), skipped_at=r.skipped_at) for r in rows]
+    return SkippedPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.delete(
+    "/api/review-queue/skipped/{sequence_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={204: NO_CONTENT},
+)
+def unskip(sequence_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Put a skipped sequence back in your queue."""
+    service.unskip(session, principal=principal, sequence_id=sequence_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/review-queue", response_model=QueueRead)
+def queue_status(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: uuid.UUID | None = None,
+    camera_id: uuid.UUID | None = None,
+    organization: Annotated[str | None, Query(max_length=200)] = None,
+    source: Annotated[str | None, Query(max_length=100)] = None,
+    date_from: date | None = None,
+    date_to: Annotated[date | None, Query(description="Inclusive.")] = None,
+    has_smoke: bool | None = None,
+) -> QueueRead:
+    """How many sequences of your queue nobody holds, and your claim in it (or null)."""
+    filters = _filters(
+        QueueFilters(
+            project_id=project_id,
+            camera_id=camera_id,
+            organization=organization,
+            source=source,
+            date_from=date_from,
+            date_to=date_to,
+            has_smoke=has_smoke,
+        )
+    )
+    found = service.status(session, principal=principal, filters=filters)
+    held = found.claimed
+    claimed = (
+        Claim(sequence=_sequence(held.row), claimed_at=held.claimed_at, expires_at=held.expires_at)
+        if held
+        else None
+    )
+    return QueueRead(remaining=found.remaining, claimed=claimed)
+
+
+@router.get("/api/review-stats", response_model=ReviewStats)
+def review_stats(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: uuid.UUID | None = None,
+    date_from: Annotated[date | None, Query(description="First UTC day of saves")] = None,
+    date_to: Annotated[date | None, Query(description="Last UTC day of saves (inclusive)")] = None,
+    reviewer: Annotated[str | None, Query(max_length=320, description="Email or user id")] = None,
+) -> ReviewStats:
+    """Who reviewed what: per reviewer and day, sequences saved as reviewed, decisions of
+    their tracks and time spent (capped per save), and totals per reviewer."""
+    if date_from and date_to and date_to < date_from:
+        raise InvalidInput("date_to is before date_from", field="date_to")
+    found = stats.reviewer_stats(
+        session,
+        principal=principal,
+        filters=stats.StatsFilters(
+            project_id=project_id, date_from=date_from, date_to=date_to, reviewer=reviewer
+        ),
+    )
+    return stats.stats_read(found, date_from=date_from, date_to=date_to)

@@ -1,0 +1,217 @@
+"""The review queue's rules: one sequence, one reviewer, for a while; skips per reviewer.
+
+A claim holds a sequence of the queue for one reviewer until it expires (the review page
+renews it while the reviewer works; a save releases it). Claims are decided by the database:
+the claim row's primary key (one per sequence) and an insert that takes over only an expired
+claim, so two reviewers asking at once never get the same sequence, on PostgreSQL or SQLite.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lookout.auth.principal import Principal
+from lookout.db import utcnow
+from lookout.errors import Conflict, NotFound
+from lookout.projects.repository import ProjectRepository
+from lookout.reviewing.models import ReviewClaim
+from lookout.reviewing.repository import ReviewQueueRepository
+from lookout.sequences.models import ProcessingStage, Sequence
+from lookout.sequences.service import SequenceFilters
+
+# Candidates read per round of a claim, and rounds before giving up (every round after a lost
+# race reads again, without the sequences that were taken meanwhile).
+CANDIDATES_PER_ROUND = 20
+ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """A sequence with what the list shows of it."""
+
+    sequence: Sequence
+    camera: Any
+    review: Any
+    frame_count: int
+
+
+@dataclass(frozen=True)
+class HeldClaim:
+    row: QueueRow
+    claimed_at: datetime
+    expires_at: datetime
+    remaining: int
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    remaining: int
+    claimed: HeldClaim | None
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    row: QueueRow
+    skipped_at: datetime
+
+
+def _check_project(session: Session, principal: Principal, filters: SequenceFilters) -> None:
+    """A project named in the filters must be one the caller may read (404 otherwise)."""
+    if filters.project_id is not None:
+        ProjectRepository(session, principal).get(filters.project_id)
+
+
+def _readable_row(repo: ReviewQueueRepository, sequence_id: uuid.UUID) -> QueueRow:
+    row = repo.sequence_row(sequence_id)
+    if row is None:
+        raise NotFound(f"sequence {sequence_id} not found")
+    return QueueRow(*row)
+
+
+def _held_claim(
+    repo: ReviewQueueRepository, claim: ReviewClaim, filters: SequenceFilters, now: datetime
+) -> HeldClaim:
+    row = _readable_row(repo, claim.sequence_id)
+    remaining = repo.remaining(filters, now=now)
+    return HeldClaim(row, claim.claimed_at, claim.expires_at, remaining)
+
+
+def claim_next(
+    session: Session,
+    *,
+    principal: Principal,
+    filters: SequenceFilters,
+    claim_seconds: int,
+) -> HeldClaim | None:
+    """The caller's claim on the oldest sequence of their queue, or None when it is empty.
+
+    A caller who already holds an unexpired claim on a sequence of this queue gets it again,
+    renewed. Otherwise any other claim of theirs is released (a reviewer holds one sequence
+    at a time) and the oldest sequence nobody holds is claimed.
+    """
+    _check_project(session, principal, filters)
+    repo = ReviewQueueRepository(session, principal)
+    now = utcnow()
+    expires_at = now + timedelta(seconds=claim_seconds)
+    held = repo.held(now=now, sequence_ids=_ids(repo, filters, now))
+    if held is not None and repo.take(held.sequence_id, now=now, expires_at=expires_at):
+        return _commit_claim(session, repo, held.sequence_id, filters, now)
+    repo.release()
+    for _round in range(ROUNDS):
+        candidates = repo.candidates(filters, now=now, limit=CANDIDATES_PER_ROUND)
+        if not candidates:
+            break
+        for sequence_id in candidates:
+            if repo.take(sequence_id, now=now, expires_at=expires_at):
+                return _commit_claim(session, repo, sequence_id, filters, now)
+        now = utcnow()  # every candidate was taken meanwhile: look again
+    session.commit()
+    return None
+
+
+def _ids(repo: ReviewQueueRepository, filters: SequenceFilters, now: datetime) -> Any:
+    return repo.queue(filters, now=now).with_only_columns(Sequence.id)
+
+
+def _commit_claim(
+    session: Session,
+    repo: ReviewQueueRepository,
+    sequence_id: uuid.UUID,
+    filters: SequenceFilters,
+    now: datetime,
+) -> HeldClaim:
+    claim = repo.claim_on(sequence_id)
+    assert claim is not None
+    held = _held_claim(repo, claim, filters, now)
+    session.commit()
+    return held
+
+
+def renew(
+    session: Session, *, principal: Principal, sequence_id: uuid.UUID, claim_seconds: int
+) -> HeldClaim:
+    """Extend the caller's claim; an expired or released one is taken again if nobody else
+    holds the sequence and it still waits for a review."""
+    repo = ReviewQueueRepository(session, principal)
+    row = _readable_row(repo, sequence_id)
+    now = utcnow()
+    existing = repo.claim_on(sequence_id)
+    own = existing is not None and existing.user_id == principal.user_id
+    if not own and not _waiting(row):
+        stage = row.review.processing_stage if row.review else "no review"
+        raise Conflict(
+            f"sequence {sequence_id} no longer waits for a review ({stage}); "
+            "there is no claim to renew",
+            field="sequence_id",
+        )
+    if not repo.take(sequence_id, now=now, expires_at=now + timedelta(seconds=claim_seconds)):
+        session.rollback()
+        raise Conflict(
+            f"sequence {sequence_id} is held by another reviewer; take the next one",
+            field="sequence_id",
+        )
+    claim = repo.claim_on(sequence_id)
+    assert claim is not None
+    held = HeldClaim(row, claim.claimed_at, claim.expires_at, 0)
+    session.commit()
+    return held
+
+
+def _waiting(row: QueueRow) -> bool:
+    review = row.review
+    return (
+        review is not None
+        and review.processing_stage == ProcessingStage.READY_TO_ANNOTATE
+        and not review.is_unsure
+    )
+
+
+def release(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> None:
+    """Drop the caller's claim on a sequence they may read (nothing happens if none)."""
+    repo = ReviewQueueRepository(session, principal)
+    _readable_row(repo, sequence_id)
+    repo.release(sequence_id)
+    session.commit()
+
+
+def skip(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> None:
+    """Set a sequence aside: the caller's claim on it goes, and it leaves their queue only."""
+    repo = ReviewQueueRepository(session, principal)
+    _readable_row(repo, sequence_id)
+    repo.release(sequence_id)
+    repo.skip(sequence_id, now=utcnow())
+    session.commit()
+
+
+def unskip(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> None:
+    """Put a skipped sequence back in the caller's queue."""
+    repo = ReviewQueueRepository(session, principal)
+    _readable_row(repo, sequence_id)
+    repo.unskip(sequence_id)
+    session.commit()
+
+
+def skipped(
+    session: Session, *, principal: Principal, limit: int, offset: int
+) -> tuple[list[SkippedRow], int]:
+    """The caller's skipped sequences, the last skipped first, and how many there are."""
+    rows, total = ReviewQueueRepository(session, principal).skipped(limit=limit, offset=offset)
+    return [SkippedRow(QueueRow(*row[:4]), row[4]) for row in rows], total
+
+
+def status(session: Session, *, principal: Principal, filters: SequenceFilters) -> QueueStatus:
+    """How many sequences of the caller's queue nobody holds, and the caller's claim there."""
+    _check_project(session, principal, filters)
+    repo = ReviewQueueRepository(session, principal)
+    now = utcnow()
+    remaining = repo.remaining(filters, now=now)
+    held = repo.held(now=now, sequence_ids=_ids(repo, filters, now))
+    if held is None:
+        return QueueStatus(remaining, None)
+    row = _readable_row(repo, held.sequence_id)
+    return QueueStatus(remaining, HeldClaim(row, held.claimed_at, held.expires_at, remaining))
