@@ -101,6 +101,10 @@ RULES: dict[str, str] = {
     "POST /api/sequences/{sequence_id}/draft": PROJECT,
     "GET /api/sequences/{sequence_id}/review": PROJECT,
     "PUT /api/sequences/{sequence_id}/review": PROJECT,
+    "POST /api/sequences/{sequence_id}/review/send-back": PROJECT,
+    "GET /api/sequences/{sequence_id}/review/versions": PROJECT,
+    "GET /api/sequences/{sequence_id}/review/versions/{version}": PROJECT,
+    "POST /api/sequences/{sequence_id}/review/versions/{version}/restore": PROJECT,
     # the review queue and the reviewers' statistics
     "POST /api/review-queue/claim": USER,
     "POST /api/review-queue/renew": PROJECT,

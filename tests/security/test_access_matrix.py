@@ -127,6 +127,32 @@ def _review(w: SecurityWorld) -> Call:
     )
 
 
+def _saved_review(w: SecurityWorld) -> tuple[str, Callable[[], Any]]:
+    """A fresh sequence with a person's review in progress, and how to read its state."""
+    sequence_id = _waiting_sequence(w)
+    path = f"/api/sequences/{sequence_id}/review"
+    saved = w.member.put(path, json={"tracks": [], "processing_stage": "in_review", "version": 1})
+    assert saved.status_code == 200, saved.text
+
+    def read() -> Any:
+        review = w.member.get(path).json()
+        return review["version"], review["processing_stage"]
+
+    return sequence_id, read
+
+
+def _send_back(w: SecurityWorld) -> Call:
+    sequence_id, read = _saved_review(w)
+    path = f"/api/sequences/{sequence_id}/review/send-back"
+    return Call("POST", path, json_body={"reason": "check again"}, state=read)
+
+
+def _restore(w: SecurityWorld) -> Call:
+    sequence_id, read = _saved_review(w)
+    path = f"/api/sequences/{sequence_id}/review/versions/1/restore"
+    return Call("POST", path, json_body={"version": 2}, state=read)
+
+
 def _queue_rows(w: SecurityWorld, table: Any, sequence_id: str) -> Callable[[], Any]:
     """How many claims or skips a sequence has (a refused request must add or drop none)."""
 
@@ -243,6 +269,14 @@ EXAMPLES: dict[str, Example] = {
     ),
     "GET /api/sequences/{sequence_id}/review": _get("/api/sequences/{w.sequence.id}/review"),
     "PUT /api/sequences/{sequence_id}/review": _review,
+    "POST /api/sequences/{sequence_id}/review/send-back": _send_back,
+    "GET /api/sequences/{sequence_id}/review/versions": _get(
+        "/api/sequences/{w.sequence.id}/review/versions"
+    ),
+    "GET /api/sequences/{sequence_id}/review/versions/{version}": _get(
+        "/api/sequences/{w.sequence.id}/review/versions/1"
+    ),
+    "POST /api/sequences/{sequence_id}/review/versions/{version}/restore": _restore,
     "POST /api/review-queue/claim": lambda w: Call("POST", "/api/review-queue/claim", json_body={}),
     "POST /api/review-queue/renew": _queue_action("renew", ReviewClaim),
     "POST /api/review-queue/release": _queue_action("release", ReviewClaim),

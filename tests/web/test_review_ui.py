@@ -201,9 +201,26 @@ def test_draw_move_resize_and_delete_boxes_with_the_mouse(ui: UI) -> None:
     press(page, "Delete")
     assert state(page)["tracks"][0]["boxes"] == 5 and state(page)["tracks"][0]["box"] is None
 
-    press(page, "Control+s")
+    # Decisions with the mouse: a save before them is refused and points at the first left.
+    page.click("#save")
+    wait_js(page, "window.lookoutReview.undecided.length === 2")
+    assert page.locator("#save-message").get_attribute("data-undecided") == "0,1"
+    assert "2 tracks are still undecided" in page.locator("#save-message").inner_text()
+    assert state(page)["version"] == 1
+    page.click("#mark-fp")
+    page.locator("#fp-grid button", has_text="antenna").click()
+    page.click("#fp-done")
+    assert state(page)["picker"] is None
+    page.locator("#tracks button.track").nth(1).click()
+    page.click("#mark-smoke")
+    page.locator("#smoke-types button", has_text="wildfire").click()
+    assert [t["decision"] for t in state(page)["tracks"]] == ["false_positive", "smoke"]
+
+    page.click("#save")
     wait_js(page, "window.lookoutReview.version === 2")
     review = ui.api().get(f"/api/sequences/{seq}/review").json()
+    assert [t["decision"] for t in review["tracks"]] == ["false_positive", "smoke"]
+    assert review["tracks"][0]["false_positive_types"] == ["antenna"]
     assert len(review["tracks"][0]["boxes"]) == 5
     assert review["tracks"][1]["boxes"][0]["xyxyn"] == pytest.approx(
         [0.15, 0.2, 0.45, 0.5], abs=0.003

@@ -2,7 +2,7 @@
 // frame's box, interpolate across a gap, extend a track to every frame, adopt a model's
 // predictions as track boxes, and the region a track covers (for the crop loop). Pure: no DOM
 // (tests/web/js/review_boxes.test.mjs). Each change is one undoable step of the model.
-import { clampBox } from "./review-model.js";
+import { clampBox, newTrack } from "./review-model.js";
 
 /** Intersection over union of two [x1, y1, x2, y2] boxes (0 when they do not overlap). */
 export function iou(a, b) {
@@ -190,13 +190,8 @@ export function adoptPrediction(model) {
     const prediction = mostConfident(predictions);
     model.remember();
     model.dirty = true;
-    model.tracks.push({
-      is_smoke: true,
-      smoke_type: null,
-      false_positive_types: [],
-      confidence: prediction.confidence ?? null,
-      boxes: [{ frame_id: model.frameId(), xyxyn: clampBox(prediction.bbox_xyxyn), confidence: prediction.confidence ?? null }],
-    });
+    const box = { frame_id: model.frameId(), xyxyn: clampBox(prediction.bbox_xyxyn), confidence: prediction.confidence ?? null };
+    model.tracks.push(newTrack([box], prediction.confidence ?? null));
     model.selected = model.tracks.length - 1;
     return { kind: "new", prediction };
   }

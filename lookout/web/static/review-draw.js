@@ -101,6 +101,7 @@ export function renderPanels(model, ui, on) {
   renderEditor(model, ui, on);
   renderFilmstrip(model, on);
   $("missed-smoke").checked = model.hasMissedSmoke;
+  $("sequence-unsure").checked = model.isUnsure;
   $("dirty-note").textContent = model.dirty ? "Unsaved changes" : "";
   const frame = model.frame;
   $("frame-label").textContent = frame
@@ -161,7 +162,7 @@ function renderEditor(model, ui, on) {
           type: "button",
           class: "seg",
           role: "radio",
-          "aria-checked": String(track.is_smoke && track.smoke_type === type),
+          "aria-checked": String(track.decision === "smoke" && track.smoke_type === type),
           onclick: () => on.setSmoke(type),
         },
         type,
@@ -169,10 +170,14 @@ function renderEditor(model, ui, on) {
       ),
     ),
   );
-  $("mark-smoke").classList.toggle("active", track.is_smoke && Boolean(track.smoke_type));
-  $("mark-smoke").classList.toggle("smoke-on", track.is_smoke && Boolean(track.smoke_type));
-  $("mark-fp").classList.toggle("active", !track.is_smoke);
-  $("fp-summary").textContent = !track.is_smoke
+  const smoke = track.decision === "smoke";
+  const falsePositive = track.decision === "false_positive";
+  $("mark-smoke").classList.toggle("active", smoke);
+  $("mark-smoke").classList.toggle("smoke-on", smoke && Boolean(track.smoke_type));
+  $("mark-fp").classList.toggle("active", falsePositive);
+  $("mark-unsure").classList.toggle("active", track.decision === "unsure");
+  $("mark-unsure").setAttribute("aria-pressed", String(track.decision === "unsure"));
+  $("fp-summary").textContent = falsePositive
     ? track.false_positive_types.map((t) => t.replace(/_/g, " ")).join(", ") || "no type yet"
     : "";
   $("delete-box").disabled = !model.boxOn(track);

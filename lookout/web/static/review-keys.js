@@ -6,7 +6,7 @@ export const SMOKE_KEYS = { 1: "wildfire", 2: "industrial", 3: "other" };
 export const FP_KEYS = {
   antenna: "a", building: "b", cliff: "c", dark: "d", dust: "u", high_cloud: "h", low_cloud: "l",
   lens_flare: "f", lens_droplet: "p", light: "i", rain: "r", trail: "t", road: "o", sky: "s",
-  tree: "e", water_body: "w", other: "x",
+  tree: "e", water_body: "w", combine_harvester: "v", unlabeled: "n", other: "x",
 };
 /** Alt+arrows move (with Shift resize) the selected box by NUDGE of the image; with Ctrl too, by FINE_NUDGE. */
 export const NUDGE = 0.01;
@@ -16,7 +16,7 @@ export const FINE_NUDGE = 0.002;
  * A keydown listener for the review. `act` holds the page's actions: save, undo, nudge(dx, dy,
  * resize), setSmoke(type), toggleFp(type), closePicker, placeDefaultBox, setPlaying(on),
  * goTo(index), select(index), markSmoke, markFalsePositive, toggleDrawMode(on?), toggleRaw,
- * setSpeed(step), toggleMissed, deleteBox, deleteTrack, next, deselect; zoomToTrack, resetZoom,
+ * setSpeed(step), toggleMissed, toggleUnsure, toggleSequenceUnsure, deleteBox, deleteTrack, next, deselect; zoomToTrack, resetZoom,
  * toggleCrop(on?), copyPrevious, interpolate, extend, adoptPrediction, adoptPredictions.
  */
 export function reviewKeys(model, ui, act) {
@@ -60,7 +60,9 @@ export function reviewKeys(model, ui, act) {
         return;
       }
       if (key === "Enter" || key === "Escape") {
+        // Enter closes the picker and nothing else: never also a save or a focused button's click.
         event.preventDefault();
+        event.stopPropagation();
         act.closePicker();
         return;
       }
@@ -86,6 +88,8 @@ export function reviewKeys(model, ui, act) {
       "<": () => act.setSpeed(-1),
       ">": () => act.setSpeed(1),
       m: act.toggleMissed,
+      u: act.toggleUnsure,
+      U: act.toggleSequenceUnsure,
       Delete: () => (event.shiftKey ? act.deleteTrack() : act.deleteBox()),
       Backspace: () => (event.shiftKey ? act.deleteTrack() : act.deleteBox()),
       Enter: act.save,

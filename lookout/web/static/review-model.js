@@ -39,10 +39,24 @@ export function resizeBox([x1, y1, x2, y2], corner, xn, yn) {
   return { corner: turned, xyxyn: clampBox(next) };
 }
 
+/** A track's decision as the API sends it; older reviews without one are read by their fields. */
+export function decisionOf(raw) {
+  if (raw.decision) return raw.decision;
+  if (raw.is_smoke === false) return "false_positive";
+  return raw.smoke_type ? "smoke" : "undecided";
+}
+
+/** A new track a person starts: undecided until they say what it is. */
+export function newTrack(boxes, confidence = null) {
+  return { decision: "undecided", is_smoke: true, smoke_type: null, false_positive_types: [], confidence, boxes };
+}
+
 /** A track as the API sends it, copied into the model's shape. */
 export function normalizeTrack(raw) {
+  const decision = decisionOf(raw);
   return {
-    is_smoke: raw.is_smoke !== false,
+    decision,
+    is_smoke: decision !== "false_positive",
     smoke_type: raw.smoke_type || null,
     false_positive_types: [...(raw.false_positive_types || [])],
     confidence: raw.confidence ?? null,
@@ -50,15 +64,52 @@ export function normalizeTrack(raw) {
   };
 }
 
-/** The reviewer's decision on a track: kind "smoke", "fp" or "todo", and its description. */
+/** The reviewer's decision on a track: kind "smoke", "fp", "unsure" or "todo", and its description. */
 export function trackState(track) {
-  if (track.is_smoke && track.smoke_type) return { kind: "smoke", text: `Smoke · ${track.smoke_type}` };
-  if (!track.is_smoke) {
+  const decision = decisionOf(track);
+  if (decision === "smoke") return { kind: "smoke", text: `Smoke · ${track.smoke_type || "pick a type"}` };
+  if (decision === "false_positive") {
     const types = track.false_positive_types.map((t) => t.replace(/_/g, " "));
     return { kind: "fp", text: types.length ? `False positive · ${types.join(", ")}` : "False positive · pick a type" };
   }
+  if (decision === "unsure") return { kind: "unsure", text: "Unsure · for a second opinion" };
   const score = typeof track.confidence === "number" ? `, mean confidence ${track.confidence.toFixed(2)}` : "";
   return { kind: "todo", text: `To confirm (draft${score})` };
+}
+
+/** A track's content for comparison: its decision, types and boxes. */
+function trackKey(track) {
+  if (!track) return null;
+  const t = normalizeTrack(track);
+  const boxes = t.boxes.map((b) => `${b.frame_id}:${b.xyxyn.map((v) => v.toFixed(5)).join(",")}`).sort();
+  return JSON.stringify([t.decision, t.smoke_type, [...t.false_positive_types].sort(), boxes]);
+}
+
+/**
+ * Two people saved from the same `base` tracks: `theirs` reached the server first. Keep their
+ * track wherever they changed it, mine wherever they left it as it was; tracks either of us
+ * added are kept. Tracks are matched by position (neither side reorders them).
+ */
+export function mergeConcurrent(base, theirs, mine) {
+  const tracks = [];
+  let kept = 0;
+  let taken = 0;
+  theirs.forEach((track, i) => {
+    const untouched = i < base.length && trackKey(base[i]) === trackKey(track);
+    if (untouched && mine[i]) {
+      tracks.push(normalizeTrack(mine[i]));
+      if (trackKey(mine[i]) !== trackKey(track)) kept += 1;
+    } else {
+      tracks.push(normalizeTrack(track));
+      if (i >= base.length || !mine[i] || trackKey(mine[i]) !== trackKey(track)) taken += 1;
+    }
+  });
+  // Tracks I added after the base come after theirs (they may have added some too).
+  for (const track of mine.slice(base.length)) {
+    tracks.push(normalizeTrack(track));
+    kept += 1;
+  }
+  return { tracks, kept, taken };
 }
 
 export class ReviewModel {
@@ -70,6 +121,7 @@ export class ReviewModel {
     this.tracks = [];
     this.version = null;
     this.hasMissedSmoke = false;
+    this.isUnsure = false; // the whole sequence, beside any unsure track
     this.selected = -1;
     this.dirty = false;
     this.undoStack = [];
@@ -81,6 +133,8 @@ export class ReviewModel {
     this.tracks = review ? review.tracks.map(normalizeTrack) : [];
     this.version = review ? review.version : null;
     this.hasMissedSmoke = review ? review.has_missed_smoke : false;
+    // The server's flag also counts unsure tracks; the sequence's own flag is what is left.
+    this.isUnsure = Boolean(review && review.is_unsure) && !this.tracks.some((t) => t.decision === "unsure");
     return this;
   }
 
@@ -162,7 +216,12 @@ export class ReviewModel {
 
   /** The state a change can be undone to. */
   snapshot() {
-    return JSON.stringify({ tracks: this.tracks, hasMissedSmoke: this.hasMissedSmoke, selected: this.selected });
+    return JSON.stringify({
+      tracks: this.tracks,
+      hasMissedSmoke: this.hasMissedSmoke,
+      isUnsure: this.isUnsure,
+      selected: this.selected,
+    });
   }
 
   /** Record the state before a change, so undo can bring it back. */
@@ -184,6 +243,7 @@ export class ReviewModel {
     const restored = JSON.parse(previous);
     this.tracks = restored.tracks;
     this.hasMissedSmoke = restored.hasMissedSmoke;
+    this.isUnsure = Boolean(restored.isUnsure);
     this.selected = Math.min(restored.selected, this.tracks.length - 1);
     this.dirty = true;
     return true;
@@ -205,6 +265,7 @@ export class ReviewModel {
   markSmoke() {
     const track = this.edit();
     if (!track) return false;
+    track.decision = "smoke";
     track.is_smoke = true;
     track.false_positive_types = [];
     return true;
@@ -213,6 +274,7 @@ export class ReviewModel {
   setSmoke(type) {
     const track = this.edit();
     if (!track) return false;
+    track.decision = "smoke";
     track.is_smoke = true;
     track.smoke_type = type;
     track.false_positive_types = [];
@@ -223,6 +285,7 @@ export class ReviewModel {
   markFalsePositive() {
     const track = this.edit();
     if (!track) return false;
+    track.decision = "false_positive";
     track.is_smoke = false;
     track.smoke_type = null;
     return true;
@@ -232,6 +295,7 @@ export class ReviewModel {
   toggleFp(type) {
     const track = this.edit();
     if (!track) return false;
+    track.decision = "false_positive";
     track.is_smoke = false;
     track.smoke_type = null;
     const types = new Set(track.false_positive_types);
@@ -239,6 +303,25 @@ export class ReviewModel {
     else types.add(type);
     track.false_positive_types = this.falsePositiveTypes.filter((t) => types.has(t));
     return true;
+  }
+
+  /** The selected track is unsure (for a second opinion); again, undecided. Returns the decision. */
+  toggleUnsure() {
+    const track = this.edit();
+    if (!track) return null;
+    track.decision = track.decision === "unsure" ? "undecided" : "unsure";
+    track.is_smoke = true;
+    track.smoke_type = null;
+    track.false_positive_types = [];
+    return track.decision;
+  }
+
+  /** The whole sequence needs a second opinion (or no longer). */
+  toggleSequenceUnsure() {
+    this.remember();
+    this.dirty = true;
+    this.isUnsure = !this.isUnsure;
+    return this.isUnsure;
   }
 
   toggleMissed() {
@@ -287,7 +370,7 @@ export class ReviewModel {
       track.boxes.sort((a, b) => this.frameIndexOf(a.frame_id) - this.frameIndexOf(b.frame_id));
       return "added";
     }
-    this.tracks.push({ is_smoke: true, smoke_type: null, false_positive_types: [], confidence: null, boxes: [box] });
+    this.tracks.push(newTrack([box]));
     this.selected = this.tracks.length - 1;
     return "new";
   }
@@ -314,25 +397,37 @@ export class ReviewModel {
 
   // --- saving ---
 
-  /** Tracks still without a full decision: smoke without a type, false positives without one. */
+  /**
+   * What is left to decide: `undecided` lists the indexes of tracks without a decision (the
+   * sequence cannot be marked annotated with any), `unconfirmed` and `untyped` count smoke
+   * without a type and false positives without one (allowed, but worth a note).
+   */
   undecided() {
     return {
-      unconfirmed: this.tracks.filter((t) => t.is_smoke && !t.smoke_type).length,
-      untyped: this.tracks.filter((t) => !t.is_smoke && !t.false_positive_types.length).length,
+      undecided: this.tracks.flatMap((t, i) => (t.decision === "undecided" ? [i] : [])),
+      unconfirmed: this.tracks.filter((t) => t.decision === "smoke" && !t.smoke_type).length,
+      untyped: this.tracks.filter((t) => t.decision === "false_positive" && !t.false_positive_types.length).length,
     };
+  }
+
+  /** Is the sequence waiting for a second opinion (its own flag, or an unsure track)? */
+  get unsure() {
+    return this.isUnsure || this.tracks.some((t) => t.decision === "unsure");
   }
 
   /** The body of PUT .../review: the review as annotated, at the version it was read. */
   payload() {
     return {
       tracks: this.tracks.map((t) => ({
-        is_smoke: t.is_smoke,
-        smoke_type: t.is_smoke ? t.smoke_type : null,
-        false_positive_types: t.is_smoke ? [] : t.false_positive_types,
+        decision: t.decision,
+        is_smoke: t.decision !== "false_positive",
+        smoke_type: t.decision === "smoke" ? t.smoke_type : null,
+        false_positive_types: t.decision === "false_positive" ? t.false_positive_types : [],
         confidence: t.confidence,
         boxes: t.boxes.map((b) => ({ frame_id: b.frame_id, xyxyn: clampBox(b.xyxyn), confidence: b.confidence })),
       })),
       has_missed_smoke: this.hasMissedSmoke,
+      is_unsure: this.isUnsure,
       processing_stage: "annotated",
       version: this.version,
     };

@@ -6,7 +6,7 @@ import { ApiError, api, describe, formatWhen, h, pageData } from "./api.js";
 import { adoptPrediction, adoptPredictions, copyPrevious, extend, interpolate, nearestBox, regionAround } from "./review-boxes.js";
 import { drawCrop, drawOverlay, hint, message, renderPanels, renderReviewMeta, stageMessage } from "./review-draw.js";
 import { reviewKeys } from "./review-keys.js";
-import { MIN_SIZE, ReviewModel, clampBox, resizeBox, shift } from "./review-model.js";
+import { MIN_SIZE, ReviewModel, clampBox, mergeConcurrent, resizeBox, shift } from "./review-model.js";
 import { Stage, clampPan, loadImage, zoomAtPoint, zoomOnBox } from "./stage.js";
 
 const data = pageData();
@@ -67,7 +67,11 @@ function refresh() {
     hasMissedSmoke: model.hasMissedSmoke,
     zoom: viewZoom(),
     crop: cropInfo(),
+    isUnsure: model.isUnsure,
+    unsure: model.unsure,
+    undecided: model.undecided().undecided,
     tracks: model.tracks.map((t) => ({
+      decision: t.decision,
       is_smoke: t.is_smoke,
       smoke_type: t.smoke_type,
       false_positive_types: [...t.false_positive_types],
@@ -272,6 +276,35 @@ function toggleDrawMode(on = !ui.drawMode) {
   refresh();
 }
 
+function toggleUnsure() {
+  if (!selectedTrack()) return;
+  const decision = model.toggleUnsure();
+  ui.picker = null;
+  hint(decision === "unsure"
+    ? `Track ${model.selected + 1}: unsure. The sequence goes to the second-opinion list when saved.`
+    : `Track ${model.selected + 1}: undecided again.`);
+  changed();
+}
+
+function toggleSequenceUnsure() {
+  const unsure = model.toggleSequenceUnsure();
+  hint(unsure ? "The whole sequence is marked unsure: it waits for a second opinion." : "Sequence no longer marked unsure.");
+  changed();
+}
+
+/** Point the reviewer at the tracks left undecided: select the first and show it. */
+function showUndecided(indexes) {
+  const names = indexes.map((i) => `track ${i + 1}`).join(", ");
+  message(
+    "warn",
+    h("strong", {}, "Not saved: "),
+    `${indexes.length} track${indexes.length === 1 ? " is" : "s are"} still undecided (${names}). `,
+    "Decide each: s smoke, f false positive, u unsure.",
+  );
+  $("save-message").dataset.undecided = indexes.join(",");
+  select(indexes[0]);
+}
+
 function toggleMissed() {
   const missed = model.toggleMissed();
   hint(missed ? "Flagged: the model missed smoke in this sequence." : "Missed-smoke flag removed.");
@@ -429,7 +462,12 @@ function cropTick() {
 
 async function save() {
   if (ui.saving || !ui.ready) return;
-  const { unconfirmed, untyped } = model.undecided();
+  const { undecided, unconfirmed, untyped } = model.undecided();
+  if (undecided.length) {
+    showUndecided(undecided);
+    return;
+  }
+  delete $("save-message").dataset.undecided;
   ui.saving = true;
   $("save").disabled = true;
   message("", "Saving…");
@@ -438,25 +476,21 @@ async function save() {
     model.saved(review.version);
     applyReviewMeta(review);
     const notes = [];
-    if (unconfirmed) notes.push(`${unconfirmed} track${unconfirmed === 1 ? " was" : "s were"} saved as smoke without a type`);
+    if (unconfirmed) notes.push(`${unconfirmed} smoke track${unconfirmed === 1 ? " has" : "s have"} no type`);
     if (untyped) notes.push(`${untyped} false positive${untyped === 1 ? " has" : "s have"} no type`);
     message(
-      notes.length ? "warn" : "ok",
+      notes.length || review.is_unsure ? "warn" : "ok",
       h("strong", {}, "Saved."),
       ` Stage: annotated, by ${review.reviewed_by || "you"} at ${formatWhen(review.reviewed_at)}.`,
+      review.is_unsure ? " Marked unsure: it waits in the second-opinion list and is kept out of exports." : "",
       notes.length ? ` Note: ${notes.join("; ")}.` : "",
       " Press ] for the next sequence.",
     );
   } catch (error) {
     if (error instanceof ApiError && error.status === 409) {
-      message(
-        "error",
-        h("strong", {}, "Not saved: someone else saved this sequence while you were reviewing it."),
-        " Nothing was overwritten. Reload to see their review, then apply your changes again.",
-        h("span", { class: "conflict-detail" }, `Lookout said: ${error.message}`),
-        h("button", { type: "button", class: "button small", onclick: () => window.location.reload() }, "Reload their version"),
-      );
-      $("save-message").dataset.conflict = "true";
+      conflict(error);
+    } else if (error instanceof ApiError && error.status === 422 && /^tracks\[(\d+)\]/.test(error.field || "")) {
+      showUndecided([Number(/^tracks\[(\d+)\]/.exec(error.field)[1])]);
     } else {
       message("error", h("strong", {}, "Not saved. "), describe(error));
     }
@@ -464,6 +498,43 @@ async function save() {
     ui.saving = false;
     $("save").disabled = false;
     refresh();
+  }
+}
+
+/** Someone saved meanwhile: say who and when, offer their version or a merge keeping ours. */
+function conflict(error) {
+  message(
+    "error",
+    h("strong", {}, "Not saved: someone else saved this sequence while you were reviewing it."),
+    " Nothing was overwritten.",
+    h("span", { class: "conflict-detail" }, `Lookout said: ${error.message}`),
+    h("button", { type: "button", class: "button small", onclick: () => window.location.reload() }, "Reload their version"),
+    h("button", { type: "button", class: "button small ghost", id: "keep-mine", onclick: keepMine }, "Keep my decisions where they changed nothing"),
+  );
+  $("save-message").dataset.conflict = "true";
+}
+
+/** Their review, with my tracks wherever they left the track as we both started from it. */
+async function keepMine() {
+  try {
+    const base = await api(`${data.api}/review/versions/${model.version}`);
+    const theirs = await api(`${data.api}/review`);
+    const { tracks, kept, taken } = mergeConcurrent(base.tracks, theirs.tracks, model.tracks);
+    model.remember();
+    model.tracks = tracks;
+    model.version = theirs.version;
+    model.selected = Math.min(model.selected, tracks.length - 1);
+    applyReviewMeta(theirs);
+    message(
+      "warn",
+      h("strong", {}, "Merged, not saved yet. "),
+      `Your decisions kept on ${kept} track${kept === 1 ? "" : "s"}; ${taken} track${taken === 1 ? "" : "s"} as they saved ${taken === 1 ? "it" : "them"}. Check, then save.`,
+    );
+    delete $("save-message").dataset.conflict;
+    $("save-message").dataset.merged = `${kept},${taken}`;
+    changed();
+  } catch (error) {
+    message("error", h("strong", {}, "Could not merge. "), describe(error));
   }
 }
 
@@ -613,7 +684,8 @@ document.addEventListener(
   "keydown",
   reviewKeys(model, ui, {
     save, undo, nudge, setSmoke, toggleFp, closePicker, placeDefaultBox, setPlaying, goTo, select, markSmoke,
-    markFalsePositive, toggleDrawMode, toggleRaw: () => toggleRaw(), setSpeed, toggleMissed, deleteBox, deleteTrack,
+    markFalsePositive, toggleDrawMode, toggleRaw: () => toggleRaw(), setSpeed, toggleMissed, toggleUnsure,
+    toggleSequenceUnsure, deleteBox, deleteTrack,
     next, deselect, zoomToTrack, resetZoom, toggleCrop, copyPrevious: copyPreviousBox, interpolate: interpolateBoxes,
     extend: extendTrack, adoptPrediction: adoptOnePrediction, adoptPredictions: adoptAllPredictions,
   }),
@@ -631,6 +703,9 @@ $("scrubber").addEventListener("input", (event) => goTo(Number(event.target.valu
 $("draw-box").addEventListener("click", () => toggleDrawMode());
 $("raw-toggle").addEventListener("change", (event) => toggleRaw(event.target.checked));
 $("missed-smoke").addEventListener("change", toggleMissed);
+$("sequence-unsure").addEventListener("change", toggleSequenceUnsure);
+$("mark-unsure").addEventListener("click", toggleUnsure);
+$("fp-done").addEventListener("click", closePicker);
 $("mark-smoke").addEventListener("click", markSmoke);
 $("mark-fp").addEventListener("click", markFalsePositive);
 $("delete-box").addEventListener("click", deleteBox);

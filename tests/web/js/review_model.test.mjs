@@ -9,6 +9,7 @@ import {
   ReviewModel,
   UNDO_LIMIT,
   clampBox,
+  mergeConcurrent,
   normalizeTrack,
   resizeBox,
   shift,
@@ -77,6 +78,7 @@ describe("tracks as the API sends them", () => {
     const raw = { boxes: [{ frame_id: "f0", xyxyn: [0.1, 0.1, 0.2, 0.2] }], false_positive_types: ["sky"] };
     const normal = normalizeTrack(raw);
     assert.deepEqual(normal, {
+      decision: "undecided", // no decision, smoke without a type: a draft's track
       is_smoke: true,
       smoke_type: null,
       false_positive_types: ["sky"],
@@ -88,6 +90,9 @@ describe("tracks as the API sends them", () => {
     assert.deepEqual(raw.boxes[0].xyxyn, [0.1, 0.1, 0.2, 0.2]);
     assert.deepEqual(raw.false_positive_types, ["sky"]);
     assert.equal(normalizeTrack({ is_smoke: false }).is_smoke, false);
+    assert.equal(normalizeTrack({ is_smoke: false }).decision, "false_positive");
+    assert.equal(normalizeTrack({ smoke_type: "wildfire" }).decision, "smoke");
+    assert.equal(normalizeTrack({ decision: "unsure", is_smoke: false }).is_smoke, true);
   });
 
   test("trackState describes the decision", () => {
@@ -245,16 +250,49 @@ describe("decisions", () => {
     assert.equal(m.undoStack.length, 2);
   });
 
-  test("undecided counts smoke without a type and false positives without one", () => {
+  test("undecided lists tracks without a decision and counts decisions without a type", () => {
     const m = model();
-    assert.deepEqual(m.undecided(), { unconfirmed: 2, untyped: 0 });
+    assert.deepEqual(m.undecided(), { undecided: [0, 1], unconfirmed: 0, untyped: 0 });
     m.select(0);
+    m.markSmoke();
+    assert.deepEqual(m.undecided(), { undecided: [1], unconfirmed: 1, untyped: 0 });
     m.setSmoke("wildfire");
     m.select(1);
     m.markFalsePositive();
-    assert.deepEqual(m.undecided(), { unconfirmed: 0, untyped: 1 });
+    assert.deepEqual(m.undecided(), { undecided: [], unconfirmed: 0, untyped: 1 });
     m.toggleFp("building");
-    assert.deepEqual(m.undecided(), { unconfirmed: 0, untyped: 0 });
+    assert.deepEqual(m.undecided(), { undecided: [], unconfirmed: 0, untyped: 0 });
+  });
+
+  test("u marks a track unsure, again undecided; the sequence has its own flag", () => {
+    const m = model();
+    assert.equal(m.unsure, false);
+    m.select(1);
+    m.setSmoke("other");
+    assert.equal(m.toggleUnsure(), "unsure");
+    assert.deepEqual([m.tracks[1].decision, m.tracks[1].smoke_type], ["unsure", null]);
+    assert.equal(m.unsure, true);
+    assert.equal(m.payload().is_unsure, false); // the track says it; the sequence flag is off
+    assert.equal(m.toggleUnsure(), "undecided");
+    assert.equal(m.unsure, false);
+    assert.equal(m.toggleSequenceUnsure(), true);
+    assert.equal(m.payload().is_unsure, true);
+    m.undo();
+    assert.equal(m.isUnsure, false);
+    m.undo();
+    assert.equal(m.tracks[1].decision, "unsure");
+  });
+
+  test("a loaded unsure review keeps the sequence flag only when no track is unsure", () => {
+    const flagged = new ReviewModel().load(FRAMES, { version: 1, is_unsure: true, tracks: [track([])] });
+    assert.equal(flagged.isUnsure, true);
+    const byTrack = new ReviewModel().load(FRAMES, {
+      version: 1,
+      is_unsure: true,
+      tracks: [track([], { decision: "unsure" })],
+    });
+    assert.equal(byTrack.isUnsure, false);
+    assert.equal(byTrack.unsure, true);
   });
 });
 
@@ -305,7 +343,7 @@ describe("tracks and boxes", () => {
     assert.equal(m.addBox([0.7, 0.7, 0.9, 0.9]), "new");
     assert.equal(m.tracks.length, 3);
     assert.equal(m.selected, 2);
-    assert.deepEqual(m.tracks[2], track([box("f0", [0.7, 0.7, 0.9, 0.9])]));
+    assert.deepEqual(m.tracks[2], track([box("f0", [0.7, 0.7, 0.9, 0.9])], { decision: "undecided" }));
     m.deselect();
     assert.equal(m.addBox([0.1, 0.1, 0.2, 0.2]), "new");
     assert.equal(m.tracks.length, 4);
@@ -390,6 +428,7 @@ describe("saving", () => {
     assert.deepEqual(m.payload(), {
       tracks: [
         {
+          decision: "smoke",
           is_smoke: true,
           smoke_type: "wildfire",
           false_positive_types: [],
@@ -397,6 +436,7 @@ describe("saving", () => {
           boxes: [box("f0", [0.1, 0.3, 0.3, 1], 0.9), box("f1", [0.12, 0.1, 0.32, 0.3], 0.8)],
         },
         {
+          decision: "false_positive",
           is_smoke: false,
           smoke_type: null,
           false_positive_types: ["high_cloud"],
@@ -405,6 +445,7 @@ describe("saving", () => {
         },
       ],
       has_missed_smoke: true,
+      is_unsure: false,
       processing_stage: "annotated",
       version: 4,
     });
@@ -416,5 +457,48 @@ describe("saving", () => {
     m.saved(5);
     assert.deepEqual([m.version, m.dirty, m.undoStack.length], [5, false, 0]);
     assert.equal(m.payload().version, 5);
+  });
+});
+
+describe("concurrent saves", () => {
+  const base = [
+    track([box("f0", [0.1, 0.1, 0.2, 0.2])]),
+    track([box("f1", [0.5, 0.5, 0.6, 0.6])]),
+    track([box("f2", [0.3, 0.3, 0.4, 0.4])]),
+  ];
+
+  test("keeps mine where they changed nothing, theirs where they did, and both sides' additions", () => {
+    const theirs = [
+      base[0],
+      { ...base[1], decision: "false_positive", is_smoke: false, false_positive_types: ["sky"] },
+      base[2],
+      track([box("f3", [0.7, 0.7, 0.8, 0.8])], { decision: "smoke", smoke_type: "other" }),
+    ];
+    const mine = [
+      { ...base[0], decision: "smoke", smoke_type: "wildfire" },
+      { ...base[1], decision: "smoke", smoke_type: "industrial" },
+      base[2],
+      track([box("f4", [0.2, 0.2, 0.3, 0.3])], { decision: "unsure" }),
+    ];
+    const { tracks, kept, taken } = mergeConcurrent(base, theirs, mine);
+    assert.deepEqual(
+      tracks.map((t) => [t.decision, t.smoke_type, t.false_positive_types]),
+      [
+        ["smoke", "wildfire", []], // mine: they left it
+        ["false_positive", null, ["sky"]], // theirs: they changed it
+        ["undecided", null, []], // nobody changed it
+        ["smoke", "other", []], // their new track
+        ["unsure", null, []], // my new track
+      ],
+    );
+    assert.deepEqual([kept, taken], [2, 2]);
+  });
+
+  test("a box they moved counts as their change", () => {
+    const theirs = [{ ...base[0], boxes: [box("f0", [0.11, 0.1, 0.21, 0.2])] }, base[1], base[2]];
+    const mine = [{ ...base[0], decision: "smoke", smoke_type: "wildfire" }, base[1], base[2]];
+    const { tracks } = mergeConcurrent(base, theirs, mine);
+    assert.equal(tracks[0].decision, "undecided");
+    assert.deepEqual(tracks[0].boxes[0].xyxyn, [0.11, 0.1, 0.21, 0.2]);
   });
 });
