@@ -1,9 +1,11 @@
 // The evaluation page: run evaluations, draw precision-recall curves, compare models.
-import { api, h, pageData, showError } from "./api.js";
+import { api, formatWhen, h, pageData, showError } from "./api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = ["#d9480f", "#1c7ed6", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"];
 const PLOT = { left: 48, top: 14, width: 490, height: 280 };
+// What an outcome's box is, in the gallery's legend (colours: .outcome-box.<outcome> in app.css).
+const BOX_MEANING = { fn: "missed truth box", fp: "the model's false alarm", tp: "the model's hit" };
 
 const data = pageData();
 const shown = new Map(); // evaluation key -> metrics
@@ -20,6 +22,11 @@ function svg(tag, attrs = {}, text = null) {
 function label(metrics) {
   const { name, version } = metrics.model;
   return version ? `${name}@${version}` : name;
+}
+
+/** A model's name, whole in a title when the cell is too narrow to show it all. */
+function modelName(text, tag = "span") {
+  return h(tag, { class: "model-name", title: text }, text);
 }
 
 function num(value, digits = 3) {
@@ -62,29 +69,77 @@ function drawChart() {
     }
     const swatch = svg("svg", { width: 14, height: 14, viewBox: "0 0 14 14", "aria-hidden": "true" });
     swatch.append(svg("rect", { x: 1, y: 5, width: 12, height: 4, fill: color }));
-    legend.append(h("li", {}, swatch, ` ${label(metrics)} · AP50 ${num(metrics.overall.ap50)}`));
+    legend.append(h("li", {}, swatch, " ", modelName(label(metrics)), ` · AP50 ${num(metrics.overall.ap50)}`));
   }
+}
+
+/**
+ * Where a box in normalized coordinates lies on a thumbnail drawn with object-fit: contain
+ * (centered) in its tile, as percentages of the tile: letterbox bars offset it.
+ */
+function boxOnThumbnail(xyxyn, natural, tile) {
+  const [x1, y1, x2, y2] = xyxyn.map((v) => Math.min(1, Math.max(0, v)));
+  const scale = Math.min(tile.width / natural.width, tile.height / natural.height);
+  const w = (natural.width * scale) / tile.width;
+  const h = (natural.height * scale) / tile.height;
+  const left = (1 - w) / 2;
+  const top = (1 - h) / 2;
+  return {
+    left: 100 * (left + x1 * w),
+    top: 100 * (top + y1 * h),
+    width: 100 * (x2 - x1) * w,
+    height: 100 * (y2 - y1) * h,
+  };
+}
+
+// The gallery's tiles are 16:9 (.tile-link, aspect-ratio): percentages of the tile keep the
+// box right when the tiles resize.
+const TILE = { width: 16, height: 9 };
+
+function outcomeTile(item, outcome, words) {
+  const caption = item.confidence === null ? item.class_name : `${item.class_name} ${num(item.confidence, 2)}`;
+  const box = h("span", {
+    class: `outcome-box ${outcome}`,
+    "aria-hidden": "true",
+    hidden: true,
+    dataset: { xyxyn: JSON.stringify(item.xyxyn) },
+  });
+  const img = h("img", { src: item.thumbnail_url, loading: "lazy", alt: `${words} on image ${item.image_id}` });
+  const link = h("a", { href: `/images/${item.image_id}`, class: "tile-link" }, img, box);
+  const place = () => {
+    if (!img.naturalWidth || !img.naturalHeight) return;
+    const tile = link.clientWidth && link.clientHeight ? { width: link.clientWidth, height: link.clientHeight } : TILE;
+    const at = boxOnThumbnail(item.xyxyn, { width: img.naturalWidth, height: img.naturalHeight }, tile);
+    box.style.left = `${at.left}%`;
+    box.style.top = `${at.top}%`;
+    box.style.width = `${at.width}%`;
+    box.style.height = `${at.height}%`;
+    box.hidden = false;
+  };
+  img.addEventListener("load", place);
+  if (img.complete) place();
+  return h("li", { class: "tile outcome-tile" },
+    link,
+    h("div", { class: "tile-meta" }, h("span", { class: "tile-time" }, caption)));
 }
 
 async function showOutcomes(metrics, outcome) {
   const card = document.getElementById("outcomes-card");
   const list = document.getElementById("outcomes");
+  const legend = document.getElementById("outcomes-legend");
   const words = { fn: "misses", fp: "false alarms", tp: "hits" }[outcome];
   document.getElementById("outcomes-title").textContent = `${label(metrics)}: ${words}`;
+  legend.replaceChildren(
+    h("span", { class: `outcome-swatch ${outcome}`, "aria-hidden": "true" }),
+    ` ${BOX_MEANING[outcome]}, drawn over each thumbnail`,
+  );
+  legend.hidden = false;
   list.replaceChildren();
   card.hidden = false;
   try {
     const page = await api(`/api/evaluations/${metrics.id}/outcomes?outcome=${outcome}&limit=48`);
     if (!page.items.length) list.append(h("li", { class: "muted" }, `No ${words}.`));
-    for (const item of page.items) {
-      const caption = item.confidence === null ? item.class_name : `${item.class_name} ${num(item.confidence, 2)}`;
-      list.append(
-        h("li", { class: "tile" },
-          h("a", { href: `/images/${item.image_id}`, class: "tile-link" },
-            h("img", { src: item.thumbnail_url, loading: "lazy", alt: `${words} on image ${item.image_id}` })),
-          h("div", { class: "tile-meta" }, h("span", { class: "tile-time" }, caption))),
-      );
-    }
+    for (const item of page.items) list.append(outcomeTile(item, outcome, words));
     if (page.total > page.items.length) list.append(h("li", { class: "muted" }, `and ${page.total - page.items.length} more`));
   } catch (error) {
     showError(errorBox, error);
@@ -97,7 +152,7 @@ function drawTable() {
   for (const metrics of shown.values()) {
     const o = metrics.overall;
     const s = metrics.sequences;
-    const boxes = h("td", {});
+    const boxes = h("td", { class: "boxes-cell" });
     if (metrics.id) {
       boxes.append(
         h("button", { type: "button", class: "button ghost small", onclick: () => showOutcomes(metrics, "fn") }, `misses ${o.fn}`),
@@ -109,7 +164,7 @@ function drawTable() {
     }
     body.append(
       h("tr", {},
-        h("td", {}, h("strong", {}, label(metrics))),
+        h("td", { class: "model-cell" }, modelName(label(metrics), "strong")),
         h("td", {}, metrics.images),
         h("td", {}, num(o.ap50)),
         h("td", {}, num(o.ap)),
@@ -137,6 +192,28 @@ function add(metrics) {
   shown.set(metrics.id || `${label(metrics)}:${Date.now()}`, metrics);
 }
 
+function storedRow(run, fresh) {
+  const model = run.model_version ? `${run.model_name}@${run.model_version}` : run.model_name;
+  const fixed = (value) => (value === null || value === undefined ? "—" : Number(value).toFixed(3));
+  return h("tr", { class: fresh ? "fresh" : null },
+    h("td", { class: "when-cell" }, formatWhen(run.created_at)),
+    h("td", { class: "model-cell" }, modelName(model)),
+    h("td", {}, run.images ?? "—"),
+    h("td", {}, fixed(run.ap50)),
+    h("td", {}, fixed(run.f1)),
+    h("td", {}, run.confidence_threshold ?? "—"),
+    h("td", {}, h("button", { type: "button", class: "button ghost small", dataset: { showEvaluation: run.id } }, "Compare")));
+}
+
+/** Read the stored evaluations again (newest first) and redraw their list, marking `fresh` ids. */
+async function refreshStored(fresh = new Set()) {
+  const runs = await api(`/api/evaluations?project_id=${encodeURIComponent(data.project_id)}&limit=50`);
+  data.evaluations = runs;
+  document.querySelector("#stored tbody").replaceChildren(...runs.map((run) => storedRow(run, fresh.has(run.id))));
+  document.getElementById("stored-wrap").hidden = !runs.length;
+  document.getElementById("stored-empty").hidden = runs.length > 0;
+}
+
 async function runForm(form) {
   const fields = new FormData(form);
   const models = fields.getAll("model");
@@ -148,6 +225,7 @@ async function runForm(form) {
   const button = document.getElementById("run");
   button.disabled = true;
   shown.clear();
+  const stored = new Set();
   try {
     for (const [i, value] of models.entries()) {
       statusLine.textContent = `Evaluating ${value} (${i + 1} of ${models.length})…`;
@@ -163,7 +241,9 @@ async function runForm(form) {
         class_from: mode === "smoke_type" ? "smoke_type" : "smoke",
         class_agnostic: mode === "agnostic",
       };
-      add(await api("/api/evaluations", { method: "POST", body }));
+      const metrics = await api("/api/evaluations", { method: "POST", body });
+      if (metrics.id) stored.add(metrics.id);
+      add(metrics);
       render();
     }
     statusLine.textContent = `Evaluated ${models.length} model${models.length > 1 ? "s" : ""}; stored with the outcome of every box.`;
@@ -172,6 +252,14 @@ async function runForm(form) {
     statusLine.textContent = "";
   } finally {
     button.disabled = false;
+  }
+  // Even after a failure, the runs that were stored belong in the list.
+  if (stored.size) {
+    try {
+      await refreshStored(stored);
+    } catch (error) {
+      showError(errorBox, error);
+    }
   }
 }
 
@@ -183,17 +271,18 @@ if (form) {
   });
 }
 
-for (const button of document.querySelectorAll("[data-show-evaluation]")) {
-  button.addEventListener("click", async () => {
-    try {
-      const metrics = await api(`/api/evaluations/${button.dataset.showEvaluation}`);
-      add(metrics);
-      render();
-    } catch (error) {
-      showError(errorBox, error);
-    }
-  });
-}
+// One listener for the stored list, whose rows are redrawn after every run.
+document.getElementById("stored").addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-show-evaluation]");
+  if (!button) return;
+  try {
+    const metrics = await api(`/api/evaluations/${button.dataset.showEvaluation}`);
+    add(metrics);
+    render();
+  } catch (error) {
+    showError(errorBox, error);
+  }
+});
 
 // Start with the latest stored evaluation of each model, if any.
 (async () => {
