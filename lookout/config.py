@@ -81,6 +81,9 @@ class Settings(BaseSettings):
 
     # How long the review queue holds a sequence for one reviewer; the review page renews it.
     review_claim_seconds: int = Field(300, ge=1, le=86_400, alias="LOOKOUT_REVIEW_CLAIM_SECONDS")
+    # After a save, the review page opens the next claimed sequence by itself (each reviewer
+    # can turn it off on the page; this is the default).
+    review_auto_next: bool = Field(True, alias="LOOKOUT_REVIEW_AUTO_NEXT")
 
     # Limits on what clients may send.
     max_request_bytes: int = Field(32 * 1024 * 1024, alias="LOOKOUT_MAX_REQUEST_BYTES")

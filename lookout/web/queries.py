@@ -10,19 +10,25 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from lookout.accounts.models import User
 from lookout.analyses.models import Analysis
 from lookout.auth.principal import Principal
+from lookout.db import AnySelect, utcnow
 from lookout.images.models import Image
 from lookout.images.repository import ImageRepository
 from lookout.projects.models import Project
 from lookout.projects.repository import ProjectRepository
+from lookout.reviewing.models import ReviewClaim
+from lookout.reviewing.repository import ReviewQueueRepository
 from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
 from lookout.sequences.repository import SequenceRepository
+from lookout.sequences.service import SequenceFilters
 
 
 @dataclass(frozen=True)
@@ -73,18 +79,33 @@ def project_stats(
     }
 
 
-def queue_size(session: Session, principal: Principal) -> int:
-    """Sequences ready to review that the caller can see."""
-    query = (
-        SequenceRepository(session, principal)
-        .readable()
-        .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
-        .where(
-            SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
-            SequenceReview.is_unsure.is_(False),
-        )
-    )
+def queue_size(session: Session, principal: Principal, project_id: uuid.UUID | None = None) -> int:
+    """Sequences of the caller's review queue: waiting, not held by another, not skipped."""
+    query = _queue(session, principal, project_id).with_only_columns(Sequence.id)
     return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+
+@dataclass(frozen=True)
+class ClaimNote:
+    email: str
+    expires_at: datetime
+
+
+def claims_on(session: Session, sequence_ids: list[uuid.UUID]) -> dict[uuid.UUID, ClaimNote]:
+    """Who holds each of these sequences (ids the caller could already read), unexpired."""
+    if not sequence_ids:
+        return {}
+    query = (
+        sa.select(ReviewClaim.sequence_id, User.email, ReviewClaim.expires_at)
+        .join(User, User.id == ReviewClaim.user_id)
+        .where(ReviewClaim.sequence_id.in_(sequence_ids), ReviewClaim.expires_at > utcnow())
+    )
+    return {row[0]: ClaimNote(row[1], row[2]) for row in session.execute(query)}
+
+
+def _queue(session: Session, principal: Principal, project_id: uuid.UUID | None) -> AnySelect:
+    filters = SequenceFilters(project_id=project_id)
+    return ReviewQueueRepository(session, principal).queue(filters, now=utcnow())
 
 
 def model_names(session: Session, principal: Principal, project_id: uuid.UUID) -> list[str]:
@@ -202,20 +223,13 @@ def next_in_queue(
     after: Sequence | None,
     project_id: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
-    """The next sequence ready to review, oldest first, after `after` (wrapping around)."""
+    """The next sequence of the caller's queue, oldest first, after `after` (wrapping around):
+    sequences held by another reviewer or skipped by the caller are not offered."""
     query = (
-        SequenceRepository(session, principal)
-        .readable()
+        _queue(session, principal, project_id)
         .with_only_columns(Sequence.id)
-        .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
-        .where(
-            SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
-            SequenceReview.is_unsure.is_(False),
-        )
         .order_by(Sequence.started_at.asc(), Sequence.id.asc())
     )
-    if project_id is not None:
-        query = query.where(Sequence.project_id == project_id)
     if after is not None:
         key = sa.tuple_(Sequence.started_at, Sequence.id)
         here = sa.tuple_(

@@ -34,6 +34,7 @@ from lookout.errors import LookoutError
 from lookout.images import service as images
 from lookout.images.schemas import ImageRead
 from lookout.projects import service as projects
+from lookout.reviewing import service as review_queue
 from lookout.reviewing import stats as review_stats
 from lookout.sequences import service as sequences
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, ProcessingStage, Sequence
@@ -441,6 +442,7 @@ def _sequence_filters(
         false_positive_type=fp_type,
         has_missed_smoke=_bool(params.get("has_missed_smoke")),
         reviewed_by=_clean(params.get("reviewer")),
+        is_unsure=_bool(params.get("is_unsure")),
     )
 
 
@@ -457,6 +459,7 @@ SEQUENCE_PARAMS = (
     "false_positive_type",
     "has_missed_smoke",
     "reviewer",
+    "is_unsure",
     "order",
 )
 
@@ -487,6 +490,7 @@ def _sequence_list(
     params = {k: (v or "") for k, v in raw.items() if not queue or k == "project_id"}
     base = "/sequences/queue" if queue else "/sequences"
     suffix = f"?{_query({'project_id': raw.get('project_id')})}" if raw.get("project_id") else ""
+    extras = _queue_extras(session, principal, filters.project_id, base + suffix) if queue else {}
     return render_page(
         request,
         "sequences.html",
@@ -506,6 +510,8 @@ def _sequence_list(
         stages=STAGES,
         fp_types=FALSE_POSITIVE_TYPES,
         review_suffix=suffix if queue else "",
+        claims=queries.claims_on(session, [r.sequence.id for r in rows]) if queue else {},
+        **extras,
         prev_url=(
             f"{base}?{_query(params, offset=max(0, offset - LIST_PAGE))}" if offset > 0 else None
         ),
@@ -515,6 +521,26 @@ def _sequence_list(
             else None
         ),
     )
+
+
+def _queue_extras(
+    session: Any, principal: Principal, project_id: uuid.UUID | None, queue_url: str
+) -> dict[str, Any]:
+    """What the queue page shows beside the list: the caller's own count, skips, unsure."""
+    unsure = sequences.SequenceFilters(project_id=project_id, is_unsure=True)
+    _, unsure_count = sequences.list_sequences(
+        session, principal=principal, filters=unsure, limit=1
+    )
+    skipped, _ = review_queue.skipped(session, principal=principal, limit=50, offset=0)
+    return {
+        "queue_remaining": queries.queue_size(session, principal, project_id),
+        "unsure_count": unsure_count,
+        "skipped": skipped,
+        "queue_data": {
+            "queue_project": str(project_id) if project_id else None,
+            "queue_url": queue_url,
+        },
+    }
 
 
 @router.get("/sequences", response_class=HTMLResponse)
@@ -604,7 +630,9 @@ def review_page(
     sequence_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
+    settings: SettingsDep,
     project_id: str | None = None,
+    queue: str | None = None,
 ) -> HTMLResponse:
     """Review a sequence: frame player, tracks, boxes, labels, save."""
     sequence: Sequence = sequences.get_sequence(
@@ -614,10 +642,16 @@ def review_page(
     problems: list[str] = []
     queue_project = _uuid(project_id, "project", problems)
     next_params = {"after": sequence.id, "project_id": queue_project}
+    queue_suffix = f"?{_query({'project_id': queue_project})}" if queue_project else ""
     data = {
         "sequence_id": str(sequence.id),
         "api": f"/api/sequences/{sequence.id}",
         "next_url": f"/sequences/next?{_query(next_params)}",
+        "queue_url": f"/sequences/queue{queue_suffix}",
+        "queue_mode": queue == "1",
+        "queue_project": str(queue_project) if queue_project else None,
+        "claim_seconds": settings.review_claim_seconds,
+        "auto_next": settings.review_auto_next,
         "smoke_types": list(SMOKE_TYPES),
         "false_positive_types": list(FALSE_POSITIVE_TYPES),
         "user": principal.email,

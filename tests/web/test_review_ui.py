@@ -118,10 +118,15 @@ def test_review_a_demo_sequence_with_the_keyboard_only(ui: UI) -> None:
     assert (third["is_smoke"], third["smoke_type"], len(third["boxes"])) == (True, "other", 1)
     assert third["boxes"][0]["xyxyn"] == pytest.approx([0.418, 0.4, 0.618, 0.608], abs=1e-6)
 
-    press(page, "]")  # next in the queue, oldest first after this one
-    following = sequence_id(ui.lookout, "demo-seq-07")
-    page.wait_for_url(f"**/sequences/{following}")
+    press(page, "]")  # the next sequence of the queue, claimed for this reviewer
+    page.wait_for_url("**/sequences/*?queue=1")
     wait_js(page, "window.lookoutReview && window.lookoutReview.ready")
+    held = ui.api().get("/api/review-queue").json()["claimed"]
+    assert held is not None and page.url.split("/sequences/")[1].startswith(held["sequence"]["id"])
+    assert (
+        held["sequence"]["id"] != seq
+        and held["sequence"]["processing_stage"] == "ready_to_annotate"
+    )
 
 
 def test_help_overlay_lists_every_shortcut(ui: UI) -> None:
@@ -272,7 +277,7 @@ def test_queue_lists_sequences_ready_to_review_oldest_first(ui: UI) -> None:
     assert started == sorted(started)
     save_screenshot(page, "queue")
     page.get_by_role("link", name="Start reviewing").click()
-    page.wait_for_url(f"**/sequences/{sequence_id(ui.lookout, 'demo-seq-03')}")
+    page.wait_for_url(f"**/sequences/{sequence_id(ui.lookout, 'demo-seq-03')}?queue=1")
     wait_js(page, "window.lookoutReview && window.lookoutReview.ready")
 
     last = sequence_id(ui.lookout, "demo-seq-08")

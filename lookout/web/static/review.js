@@ -6,6 +6,7 @@ import { ApiError, api, describe, formatWhen, h, pageData } from "./api.js";
 import { adoptPrediction, adoptPredictions, copyPrevious, extend, interpolate, nearestBox, regionAround } from "./review-boxes.js";
 import { drawCrop, drawOverlay, hint, message, renderPanels, renderReviewMeta, stageMessage } from "./review-draw.js";
 import { reviewKeys } from "./review-keys.js";
+import { holdWhileOpen, openNext, skip } from "./review-queue.js";
 import { MIN_SIZE, ReviewModel, clampBox, mergeConcurrent, resizeBox, shift } from "./review-model.js";
 import { Stage, clampPan, loadImage, zoomAtPoint, zoomOnBox } from "./stage.js";
 
@@ -28,6 +29,7 @@ const ui = {
   leaveArmed: 0,
   saving: false,
   ready: false,
+  stopHolding: async () => {}, // stops renewing the claim on this sequence (review-queue.js)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -473,6 +475,7 @@ async function save() {
   message("", "Saving…");
   try {
     const review = await api(data.api + "/review", { method: "PUT", body: model.payload() });
+    ui.stopHolding(); // the save released the claim: nothing left to hold
     model.saved(review.version);
     applyReviewMeta(review);
     const notes = [];
@@ -484,8 +487,9 @@ async function save() {
       ` Stage: annotated, by ${review.reviewed_by || "you"} at ${formatWhen(review.reviewed_at)}.`,
       review.is_unsure ? " Marked unsure: it waits in the second-opinion list and is kept out of exports." : "",
       notes.length ? ` Note: ${notes.join("; ")}.` : "",
-      " Press ] for the next sequence.",
+      autoNext() ? " Opening the next sequence…" : " Press ] for the next sequence.",
     );
+    if (autoNext()) await openNext(data.queue_project, data.queue_url);
   } catch (error) {
     if (error instanceof ApiError && error.status === 409) {
       conflict(error);
@@ -543,14 +547,36 @@ function applyReviewMeta(review) {
   renderReviewMeta(review);
 }
 
-function next() {
+/** After a save in the queue, open the next claimed sequence (unless the reviewer said not to). */
+function autoNext() {
+  if (!data.queue_mode) return false;
+  const stored = window.localStorage.getItem(AUTO_NEXT_KEY);
+  return stored === null ? Boolean(data.auto_next) : stored === "true";
+}
+
+const AUTO_NEXT_KEY = "lookout.review.autoNext";
+
+/**
+ * The next sequence of the queue (claimed for this reviewer). One still waiting for a review is
+ * set aside first (skipped: out of this reviewer's queue, listed on the queue page).
+ */
+async function next() {
   if (model.dirty && Date.now() - ui.leaveArmed > 4000) {
     ui.leaveArmed = Date.now();
     message("warn", h("strong", {}, "Unsaved changes. "), "Save with Enter, or press ] again to leave without saving.");
     return;
   }
   model.dirty = false;
-  window.location.assign(data.next_url);
+  try {
+    await ui.stopHolding();
+    if (ui.stage === "ready_to_annotate") {
+      await skip(data.sequence_id);
+      hint("Skipped: it waits in your skipped list on the queue page.");
+    }
+    await openNext(data.queue_project, data.queue_url);
+  } catch (error) {
+    message("error", h("strong", {}, "Could not open the next sequence. "), describe(error));
+  }
 }
 
 // --- pointer editing ---
@@ -706,6 +732,12 @@ $("missed-smoke").addEventListener("change", toggleMissed);
 $("sequence-unsure").addEventListener("change", toggleSequenceUnsure);
 $("mark-unsure").addEventListener("click", toggleUnsure);
 $("fp-done").addEventListener("click", closePicker);
+$("skip").addEventListener("click", next);
+if (data.queue_mode) {
+  const toggle = $("auto-next");
+  toggle.checked = autoNext();
+  toggle.addEventListener("change", () => window.localStorage.setItem(AUTO_NEXT_KEY, String(toggle.checked)));
+}
 $("mark-smoke").addEventListener("click", markSmoke);
 $("mark-fp").addEventListener("click", markFalsePositive);
 $("delete-box").addEventListener("click", deleteBox);
@@ -732,6 +764,15 @@ async function start() {
   const review = sequence.review;
   model.load(sequence.frames, review);
   applyReviewMeta(review);
+  if (review && review.processing_stage === "ready_to_annotate") {
+    ui.stopHolding = holdWhileOpen(data.sequence_id, data.claim_seconds, (detail) => {
+      message("warn", h("strong", {}, "Another reviewer has this sequence open. "), `Lookout said: ${detail}. `, "Press ] for another one.");
+      $("save-message").dataset.heldByOther = "true";
+    });
+  }
+  if (review && review.returned_reason && review.processing_stage === "ready_to_annotate") {
+    message("warn", h("strong", {}, "Sent back for another look: "), review.returned_reason);
+  }
   $("scrubber").max = String(Math.max(0, model.frames.length - 1));
   ui.images = model.frames.map(() => ({ image: null, error: false, requested: false }));
   preload();

@@ -1,0 +1,40 @@
+// The review queue page: "Start reviewing" (or r / Enter) claims the next sequence and opens
+// it; skipped sequences can be put back in the queue.
+import { api, describe, isTyping, helpIsOpen, pageData } from "./api.js";
+import { openNext } from "./review-queue.js";
+
+const data = pageData();
+const start = document.getElementById("start-review");
+const problem = document.getElementById("queue-problem");
+
+async function startReviewing(event) {
+  if (event) event.preventDefault();
+  try {
+    await openNext(data.queue_project, data.queue_url);
+  } catch (error) {
+    problem.textContent = describe(error);
+    problem.hidden = false;
+  }
+}
+
+start?.addEventListener("click", startReviewing);
+document.addEventListener("keydown", (event) => {
+  if (!start || event.defaultPrevented || helpIsOpen() || isTyping(event)) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const onControl = event.target instanceof HTMLButtonElement || event.target instanceof HTMLAnchorElement;
+  if (event.key === "r" || (event.key === "Enter" && !onControl)) startReviewing(event);
+});
+
+for (const button of document.querySelectorAll("[data-unskip]")) {
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api(`/api/review-queue/skipped/${button.dataset.unskip}`, { method: "DELETE" });
+      window.location.reload();
+    } catch (error) {
+      problem.textContent = describe(error);
+      problem.hidden = false;
+      button.disabled = false;
+    }
+  });
+}
