@@ -135,3 +135,41 @@ def test_a_conflict_can_keep_ones_own_decisions_where_the_other_changed_nothing(
     review = ui.api().get(f"/api/sequences/{seq}/review").json()
     assert [t["decision"] for t in review["tracks"]] == ["smoke", "false_positive"]
     assert review["tracks"][0]["smoke_type"] == "wildfire"
+
+
+def test_history_restores_an_earlier_version_and_a_review_can_be_sent_back(ui: UI) -> None:
+    page = ui.page
+    seq = open_review(ui, "demo-seq-05")
+    press(page, "s", "1", "Control+s")
+    wait_js(page, "window.lookoutReview.version === 2")
+    press(page, "s", "2", "Control+s")
+    wait_js(page, "window.lookoutReview.version === 3")
+
+    press(page, "h")
+    history = page.locator("#history-list")
+    history.locator("li.version").first.wait_for()
+    versions = history.locator("li.version")
+    assert [versions.nth(i).get_attribute("data-version") for i in range(3)] == ["3", "2", "1"]
+    assert "track 1: smoke (wildfire) → smoke (industrial)" in versions.nth(0).inner_text()
+    assert "local-admin@localhost" in versions.nth(0).inner_text()
+    save_screenshot(page, "review-history")
+
+    page.get_by_role("button", name="Restore v2").click()
+    wait_js(
+        page,
+        "window.lookoutReview && window.lookoutReview.ready && window.lookoutReview.version === 4",
+    )
+    assert state(page)["tracks"][0]["smoke_type"] == "wildfire"
+
+    reason = page.locator("#send-back-reason")
+    reason.fill("the plume is a cloud")
+    reason.press("Enter")
+    page.locator("#stage-badge", has_text="ready to annotate").wait_for()
+    review = ui.api().get(f"/api/sequences/{seq}/review").json()
+    assert review["processing_stage"] == "ready_to_annotate" and review["version"] == 5
+    assert review["returned_reason"] == "the plume is a cloud"
+    assert review["tracks"][0]["smoke_type"] == "wildfire"  # the decisions stay for the next look
+
+    page.reload()
+    wait_js(page, "window.lookoutReview && window.lookoutReview.ready")
+    assert "Sent back for another look" in page.locator("#save-message").inner_text()

@@ -16,7 +16,7 @@ export const FINE_NUDGE = 0.002;
  * A keydown listener for the review. `act` holds the page's actions: save, undo, nudge(dx, dy,
  * resize), setSmoke(type), toggleFp(type), closePicker, placeDefaultBox, setPlaying(on),
  * goTo(index), select(index), markSmoke, markFalsePositive, toggleDrawMode(on?), toggleRaw,
- * setSpeed(step), toggleMissed, toggleUnsure, toggleSequenceUnsure, deleteBox, deleteTrack, next, deselect; zoomToTrack, resetZoom,
+ * setSpeed(step), toggleMissed, toggleUnsure, toggleSequenceUnsure, toggleHistory, deleteBox, deleteTrack, next, deselect; zoomToTrack, resetZoom,
  * toggleCrop(on?), copyPrevious, interpolate, extend, adoptPrediction, adoptPredictions.
  */
 export function reviewKeys(model, ui, act) {
@@ -89,6 +89,7 @@ export function reviewKeys(model, ui, act) {
       ">": () => act.setSpeed(1),
       m: act.toggleMissed,
       u: act.toggleUnsure,
+      h: act.toggleHistory,
       U: act.toggleSequenceUnsure,
       Delete: () => (event.shiftKey ? act.deleteTrack() : act.deleteBox()),
       Backspace: () => (event.shiftKey ? act.deleteTrack() : act.deleteBox()),

@@ -6,6 +6,7 @@ import { ApiError, api, describe, formatWhen, h, pageData } from "./api.js";
 import { adoptPrediction, adoptPredictions, copyPrevious, extend, interpolate, nearestBox, regionAround } from "./review-boxes.js";
 import { drawCrop, drawOverlay, hint, message, renderPanels, renderReviewMeta, stageMessage } from "./review-draw.js";
 import { reviewKeys } from "./review-keys.js";
+import { loadHistory, renderHistory, restoreVersion, sendBack } from "./review-history.js";
 import { holdWhileOpen, openNext, skip } from "./review-queue.js";
 import { MIN_SIZE, ReviewModel, clampBox, mergeConcurrent, resizeBox, shift } from "./review-model.js";
 import { Stage, clampPan, loadImage, zoomAtPoint, zoomOnBox } from "./stage.js";
@@ -545,6 +546,58 @@ async function keepMine() {
 function applyReviewMeta(review) {
   ui.stage = review ? review.processing_stage : null;
   renderReviewMeta(review);
+  $("send-back").hidden = !review || review.processing_stage === "ready_to_annotate";
+  if ($("history-panel").open) showHistory();
+}
+
+// --- history ---
+
+async function showHistory() {
+  if (model.version === null) {
+    $("history-list").replaceChildren(h("li", { class: "muted small" }, "No review yet."));
+    return;
+  }
+  try {
+    renderHistory($("history-list"), await loadHistory(data.api), model.version, restore);
+  } catch (error) {
+    $("history-list").replaceChildren(h("li", { class: "error small" }, describe(error)));
+  }
+}
+
+function toggleHistory() {
+  const panel = $("history-panel");
+  panel.open = !panel.open;
+  if (panel.open) {
+    showHistory();
+    panel.scrollIntoView({ block: "nearest" });
+  }
+}
+
+async function restore(version) {
+  if (model.dirty && !window.confirm("Restoring replaces your unsaved changes. Restore anyway?")) return;
+  try {
+    await restoreVersion(data.api, version, model.version);
+    model.dirty = false;
+    window.location.reload();
+  } catch (error) {
+    message("error", h("strong", {}, "Not restored. "), describe(error));
+  }
+}
+
+async function submitSendBack(event) {
+  event.preventDefault();
+  const reason = $("send-back-reason").value.trim();
+  if (!reason) return;
+  try {
+    const review = await sendBack(data.api, reason);
+    model.version = review.version;
+    $("send-back-reason").value = "";
+    applyReviewMeta(review);
+    message("ok", h("strong", {}, "Sent back to the queue. "), `Reason: ${reason}`);
+    refresh();
+  } catch (error) {
+    message("error", h("strong", {}, "Not sent back. "), describe(error));
+  }
 }
 
 /** After a save in the queue, open the next claimed sequence (unless the reviewer said not to). */
@@ -711,7 +764,7 @@ document.addEventListener(
   reviewKeys(model, ui, {
     save, undo, nudge, setSmoke, toggleFp, closePicker, placeDefaultBox, setPlaying, goTo, select, markSmoke,
     markFalsePositive, toggleDrawMode, toggleRaw: () => toggleRaw(), setSpeed, toggleMissed, toggleUnsure,
-    toggleSequenceUnsure, deleteBox, deleteTrack,
+    toggleSequenceUnsure, toggleHistory, deleteBox, deleteTrack,
     next, deselect, zoomToTrack, resetZoom, toggleCrop, copyPrevious: copyPreviousBox, interpolate: interpolateBoxes,
     extend: extendTrack, adoptPrediction: adoptOnePrediction, adoptPredictions: adoptAllPredictions,
   }),
@@ -733,6 +786,8 @@ $("sequence-unsure").addEventListener("change", toggleSequenceUnsure);
 $("mark-unsure").addEventListener("click", toggleUnsure);
 $("fp-done").addEventListener("click", closePicker);
 $("skip").addEventListener("click", next);
+$("history-panel").addEventListener("toggle", () => $("history-panel").open && showHistory());
+$("send-back").addEventListener("submit", submitSendBack);
 if (data.queue_mode) {
   const toggle = $("auto-next");
   toggle.checked = autoNext();
