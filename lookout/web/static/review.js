@@ -49,7 +49,10 @@ function draw(ctx, view) {
     view: { scale: view.scale, ox: view.ox, oy: view.oy, w: view.w, h: view.h, dpr: view.dpr },
   };
   // Ready: the first frame drawn with its boxes, tracks listed, keys live (bench/ui.py).
-  if (ui.ready && stage.image && !performance.getEntriesByName("lookout:ready").length) performance.mark("lookout:ready");
+  if (ui.ready && stage.image && !performance.getEntriesByName("lookout:ready").length) {
+    performance.mark("lookout:ready");
+    sinceSave();
+  }
 }
 
 function refresh() {
@@ -82,6 +85,15 @@ function refresh() {
       box: model.boxOn(t) ? [...model.boxOn(t).xyxyn] : null,
     })),
   };
+}
+
+const SAVE_STARTED = "lookout:save-started";
+
+/** The time from a save on the previous page to this one's first frame drawn (bench/ui.py). */
+function sinceSave() {
+  const started = Number(window.sessionStorage.getItem(SAVE_STARTED));
+  window.sessionStorage.removeItem(SAVE_STARTED);
+  if (started) window.lookoutReview.sinceSaveMs = performance.timeOrigin + performance.now() - started;
 }
 
 /** After a change to the review: unsaved, and shown. */
@@ -471,6 +483,7 @@ async function save() {
     return;
   }
   delete $("save-message").dataset.undecided;
+  window.sessionStorage.setItem(SAVE_STARTED, String(performance.timeOrigin + performance.now()));
   ui.saving = true;
   $("save").disabled = true;
   message("", "Saving…");
