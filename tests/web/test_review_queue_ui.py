@@ -104,3 +104,34 @@ def test_a_sequence_another_reviewer_holds_is_not_offered(ui: UI) -> None:
     page.locator("#save-message[data-held-by-other=true]").wait_for()
     assert "Another reviewer has this sequence open" in page.locator("#save-message").inner_text()
     assert bob.get("/api/review-queue").json()["claimed"]["sequence"]["id"] == bobs
+
+
+SCREENS = [{"width": 1366, "height": 768}, {"width": 1920, "height": 1080}]
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s['width']}x{s['height']}")
+def test_three_sequences_reviewed_with_the_keyboard_only(ui: UI, screen: dict[str, int]) -> None:
+    page = ui.page
+    page.set_viewport_size(screen)
+    ui.goto("/sequences/queue")
+    press(page, "r")
+    reviewed: list[str] = []
+    for _ in range(3):
+        current = _opened(ui) if not reviewed else _opened_after(ui, reviewed[-1])
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the review page is {overflow}px wider than the screen"
+        tracks = len(state(page)["tracks"])
+        for index in range(tracks):
+            # Smoke for even tracks, a false positive (antenna) for odd ones; j moves on.
+            press(page, *(("s", "1") if index % 2 == 0 else ("f", "a", "Enter")), "j")
+        press(page, "Enter")  # save; the next claimed sequence opens by itself
+        reviewed.append(current)
+        wait_js(page, f"!location.pathname.endsWith('{current}')")
+    for index, seq in enumerate(reviewed):
+        review = ui.api().get(f"/api/sequences/{seq}/review").json()
+        assert review["processing_stage"] == "annotated", index
+        decisions = [t["decision"] for t in review["tracks"]]
+        assert decisions == [
+            "smoke" if i % 2 == 0 else "false_positive" for i in range(len(decisions))
+        ]
+    assert len(set(reviewed)) == 3

@@ -175,8 +175,14 @@ def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> No
     page.mouse.up()
 
 
-def test_draw_move_resize_and_delete_boxes_with_the_mouse(ui: UI) -> None:
+@pytest.mark.parametrize(
+    "screen",
+    [{"width": 1366, "height": 768}, {"width": 1920, "height": 1080}],
+    ids=lambda s: f"{s['width']}x{s['height']}",
+)
+def test_draw_move_resize_and_delete_boxes_with_the_mouse(ui: UI, screen: dict[str, int]) -> None:
     page = ui.page
+    page.set_viewport_size(screen)
     seq = open_review(ui, "demo-seq-04")
     view = stable_view(page)
 
