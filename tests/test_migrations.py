@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from lookout.db import make_engine
+from lookout.db import JSONType, UTCDateTime, make_engine
+from lookout.migrate import upgrade
 from lookout.models import Base
 
 
@@ -28,3 +35,151 @@ def test_unique_source_ids_are_enforced_by_the_database(database_url):
         uniques = [set(u["column_names"]) for u in inspector.get_unique_constraints(table)]
         assert {"project_id", "source", "source_id"} in uniques, table
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema yet, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    server = request.getfixturevalue("postgres_server")
+    name = f"lookout_migrate_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(server.get_uri(), pool_size=1)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base = sa.engine.make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+_TYPES: dict[str, Any] = {
+    "id": sa.Uuid(),
+    "group_id": sa.Uuid(),
+    "project_id": sa.Uuid(),
+    "sequence_id": sa.Uuid(),
+    "created_at": UTCDateTime(),
+    "updated_at": UTCDateTime(),
+    "started_at": UTCDateTime(),
+    "extra": JSONType,
+    "tracks": JSONType,
+    "false_positive_types": JSONType,
+    "smoke_types": JSONType,
+    "draft_params": JSONType,
+    "has_smoke": sa.Boolean(),
+    "has_false_positives": sa.Boolean(),
+    "has_missed_smoke": sa.Boolean(),
+    "version": sa.Integer(),
+}
+
+
+def _table(name: str, *columns: str) -> sa.TableClause:
+    """A table as it was at revision 0006, with only the columns an insert needs."""
+    names = ("id", *columns, "created_at", "updated_at")
+    return sa.table(name, *(sa.column(c, _TYPES.get(c, sa.String())) for c in names))
+
+
+def _old_track(**fields: Any) -> dict[str, Any]:
+    box = {"frame_id": str(uuid.uuid4()), "xyxyn": [0.1, 0.1, 0.2, 0.2]}
+    return {
+        "is_smoke": True,
+        "smoke_type": None,
+        "false_positive_types": [],
+        "boxes": [box],
+        **fields,
+    }
+
+
+def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: str) -> None:
+    """Migration 0007: an annotated review's tracks count as decided as they were; a draft's
+    smoke without a type becomes undecided; every review starts its history."""
+    upgrade(empty_database_url, "0006")
+    engine = make_engine(empty_database_url)
+    annotated = [
+        _old_track(),  # smoke without a type, in an annotated review: smoke, as it was saved
+        _old_track(smoke_type="wildfire"),
+        _old_track(is_smoke=False, false_positive_types=["antenna"]),
+    ]
+    drafted = [_old_track(), _old_track(is_smoke=False)]
+    ids = {"annotated": uuid.uuid4(), "drafted": uuid.uuid4()}
+    when = datetime(2025, 1, 1, 10, tzinfo=UTC)
+    stamps = {"created_at": when, "updated_at": when}
+    group, project = uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(_table("groups", "name").insert(), {"id": group, "name": "g", **stamps})
+        conn.execute(
+            _table("projects", "name", "group_id").insert(),
+            {"id": project, "name": "p", "group_id": group, **stamps},
+        )
+        for stage, tracks in (("annotated", annotated), ("drafted", drafted)):
+            sequence = uuid.uuid4()
+            conn.execute(
+                _table(
+                    "sequences", "project_id", "source", "source_id", "started_at", "extra"
+                ).insert(),
+                {
+                    "id": sequence,
+                    "project_id": project,
+                    "source": "s",
+                    "source_id": stage,
+                    "started_at": when,
+                    "extra": {},
+                    **stamps,
+                },
+            )
+            conn.execute(
+                _table(
+                    "sequence_reviews",
+                    "sequence_id",
+                    "tracks",
+                    "has_smoke",
+                    "has_false_positives",
+                    "false_positive_types",
+                    "smoke_types",
+                    "has_missed_smoke",
+                    "processing_stage",
+                    "draft_params",
+                    "version",
+                ).insert(),
+                {
+                    "id": ids[stage],
+                    "sequence_id": sequence,
+                    "tracks": tracks,
+                    "has_smoke": True,
+                    "has_false_positives": False,
+                    "false_positive_types": [],
+                    "smoke_types": [],
+                    "has_missed_smoke": False,
+                    "processing_stage": "annotated"
+                    if stage == "annotated"
+                    else "ready_to_annotate",
+                    "draft_params": {},
+                    "version": 3,
+                    **stamps,
+                },
+            )
+    engine.dispose()
+
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+
+        def decisions(review_id: uuid.UUID) -> list[str]:
+            reviews = _table("sequence_reviews", "tracks")
+            query = sa.select(reviews.c.tracks).where(reviews.c.id == review_id)
+            return [t["decision"] for t in conn.execute(query).scalar_one()]
+
+        assert decisions(ids["annotated"]) == ["smoke", "smoke", "false_positive"]
+        assert decisions(ids["drafted"]) == ["undecided", "false_positive"]
+        versions = sa.table(
+            "review_versions",
+            sa.column("review_id", sa.Uuid()),
+            sa.column("version", sa.Integer()),
+            sa.column("action", sa.String()),
+        )
+        history = conn.execute(sa.select(versions)).all()
+        unsure = conn.execute(sa.text("SELECT count(*) FROM sequence_reviews WHERE is_unsure"))
+        assert unsure.scalar_one() == 0
+    engine.dispose()
+    assert sorted((str(r[0]), r[1], r[2]) for r in history) == sorted(
+        (str(i), 3, "migrated") for i in ids.values()
+    )
