@@ -15,7 +15,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "drafts": ("bench.drafts", "draft generation: 60-frame vs 30-frame sequences"),
     "scale": ("bench.scale", "a page of images in a 1,000,000-image project vs a 10,000 one"),
     "cluster": ("bench.cluster", "two API processes against one PostgreSQL (production layout)"),
-    "ui": ("bench.ui", "in Chromium: a redraw of 10,000 boxes; a 60-frame review page ready, save to the next claimed sequence"),
+    "ui": ("bench.ui", "in Chromium: 10,000 boxes redrawn, 60-frame review ready, save to next"),
     "export": ("bench.export", "COCO and YOLO exports: peak memory, and time for 2N vs N images"),
 }
 
