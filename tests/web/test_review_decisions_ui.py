@@ -94,6 +94,11 @@ def test_the_false_positive_picker_fits_a_small_screen(ui: UI) -> None:
     assert done.is_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('.switch, .editor-row, .panel-title-row')]
+            .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent.trim())"""
+    )
+    assert cut == []
     save_screenshot(page, "review-fp-picker-1366")
     done.click()
     assert state(page)["picker"] is None
