@@ -69,6 +69,8 @@ class Settings(BaseSettings):
         default_factory=dict, alias="ML_CALLBACK_HMAC_SECRETS"
     )
     ml_hmac_legacy_enabled: bool = Field(True, alias="ML_HMAC_LEGACY_ENABLED")
+    # VISTA's scheme: 'X-ML-Signature: sha256=<hex>' over '{X-ML-Timestamp}.' + body.
+    hmac_accept_vista: bool = Field(True, alias="LOOKOUT_HMAC_ACCEPT_VISTA")
     ml_hmac_window_seconds: int = Field(300, alias="ML_HMAC_WINDOW_SECONDS")
     ml_allowed_models: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="ML_ALLOWED_MODELS"

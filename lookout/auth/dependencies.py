@@ -89,6 +89,7 @@ def verified_callback(
         secrets=settings.hmac_secrets(),
         window=settings.ml_hmac_window_seconds,
         legacy_enabled=settings.ml_hmac_legacy_enabled,
+        vista_enabled=settings.hmac_accept_vista,
         now=now,
     )
     _purge_now(request, settings.ml_hmac_window_seconds, now)

@@ -1,6 +1,6 @@
 """HMAC-SHA256 signatures of pipeline callbacks.
 
-Two families of schemes are accepted (see docs/ml-api.md for what each protects against):
+Three families of schemes are accepted (see docs/ml-api.md for what each protects against):
 
 - **v1** (Lookout's own, used by `lookout.pipeline`): headers `X-ML-Timestamp`, `X-ML-Nonce`,
   optional `X-ML-Key-Id` and `X-ML-Signature: v1=<hex>` where the signed text is
@@ -12,6 +12,18 @@ Two families of schemes are accepted (see docs/ml-api.md for what each protects 
   payload (``json.dumps(payload, separators=(',', ':'), sort_keys=True)``, the document's Python
   client) or over the raw body (its Node client and curl example). Neither binds the timestamp,
   the method or the path, so replays are refused by remembering each (signature, endpoint) pair.
+- **vista** (VISTA's own server and scripts, `sandialabs/VISTA`): ``X-ML-Signature:
+  sha256=<hex>`` over ``"{X-ML-Timestamp as sent}." + raw body`` (VISTA's server also accepts the
+  canonical JSON of the body after the dot, and so does Lookout). The timestamp and the body are
+  bound; the method, the path and the query are not, so replays are refused, as for legacy, by
+  remembering each (signature, endpoint) pair while it is inside the window, and by the window
+  after that (its timestamp is signed).
+
+How a request is told apart: `X-ML-Nonce` or ``v1=`` selects v1; otherwise the signature is
+compared with every legacy and VISTA text, and the text it matches names the scheme. A VISTA
+signature must carry the ``sha256=`` prefix (VISTA always sends it), and each family can be
+turned off (``ML_HMAC_LEGACY_ENABLED``, ``LOOKOUT_HMAC_ACCEPT_VISTA``): a request of a family
+that is off is refused with a message naming it.
 
 Nothing here knows about HTTP frameworks: callers pass headers, method, path and body.
 """
@@ -45,6 +57,12 @@ KEY_ID_HEADER = "X-ML-Key-Id"
 V1 = "v1"
 LEGACY_CANONICAL = "legacy-canonical-json"
 LEGACY_RAW = "legacy-raw-body"
+VISTA = "vista"
+VISTA_CANONICAL = "vista-canonical-json"
+
+SHA256_PREFIX = "sha256="
+LEGACY_SETTING = "ML_HMAC_LEGACY_ENABLED"
+VISTA_SETTING = "LOOKOUT_HMAC_ACCEPT_VISTA"
 
 INVALID = "Invalid HMAC signature"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -82,6 +100,16 @@ def sign_v1(
 ) -> str:
     """Hex HMAC-SHA256 of the v1 message."""
     return hmac.new(secret, v1_message(timestamp, nonce, method, path, body), "sha256").hexdigest()
+
+
+def vista_message(timestamp: str | int, body: bytes) -> bytes:
+    """The text a VISTA signature covers: the timestamp exactly as sent, a dot, the body."""
+    return str(timestamp).encode() + b"." + body
+
+
+def sign_vista(secret: bytes, timestamp: str | int, body: bytes) -> str:
+    """Hex HMAC-SHA256 of the VISTA message (sent as ``sha256=<hex>``)."""
+    return hmac.new(secret, vista_message(timestamp, body), "sha256").hexdigest()
 
 
 def canonical_json(body: bytes) -> bytes | None:
@@ -142,11 +170,13 @@ def verify(
     window: int,
     legacy_enabled: bool,
     now: float,
+    vista_enabled: bool = True,
 ) -> VerifiedSignature:
     """Check a callback's signature; raise Unauthenticated (401) naming what is wrong.
 
     `path` is the raw path with its query string (what v1 signs); `target` names the endpoint
-    and its resource independently of how the path was spelled (what legacy replays are keyed on).
+    and its resource independently of how the path was spelled (what legacy and VISTA replays
+    are keyed on).
     """
     presented = _header(headers, SIGNATURE_HEADER)
     if not presented:
@@ -154,12 +184,42 @@ def verify(
     nonce = _header(headers, NONCE_HEADER)
     if nonce is not None or presented.lower().startswith("v1="):
         return _verify_v1(headers, presented, nonce, method, path, body, secrets, window, now)
-    if not legacy_enabled:
+    prefixed = presented[: len(SHA256_PREFIX)].lower() == SHA256_PREFIX
+    if not prefixed and not legacy_enabled:
+        # Bare hex is only ever a legacy signature (VISTA always sends the prefix).
+        raise _legacy_disabled()
+    if prefixed and not legacy_enabled and not vista_enabled:
         raise _fail(
-            "legacy signatures are disabled on this server (ML_HMAC_LEGACY_ENABLED=false); "
-            f"sign with the v1 scheme ({NONCE_HEADER} and '{SIGNATURE_HEADER}: v1=...')"
+            f"legacy and VISTA signatures are disabled on this server ({LEGACY_SETTING}=false, "
+            f"{VISTA_SETTING}=false); {_USE_V1}"
         )
-    return _verify_legacy(headers, presented, method, target, body, secrets, window, now)
+    verified = _verify_shared_secret(
+        headers, presented, prefixed, method, target, body, secrets, window, now
+    )
+    if verified.scheme in (VISTA, VISTA_CANONICAL):
+        if not prefixed:
+            raise _fail(
+                "this is a VISTA signature (over '{timestamp}.' + body): send it as "
+                f"'{SIGNATURE_HEADER}: {SHA256_PREFIX}<hex>'"
+            )
+        if not vista_enabled:
+            raise _fail(
+                f"VISTA signatures ('{SIGNATURE_HEADER}: {SHA256_PREFIX}...' over "
+                f"'{{timestamp}}.' + body) are disabled on this server ({VISTA_SETTING}=false); "
+                f"{_USE_V1}"
+            )
+    elif not legacy_enabled:
+        raise _legacy_disabled()
+    return verified
+
+
+_USE_V1 = f"sign with the v1 scheme ({NONCE_HEADER} and '{SIGNATURE_HEADER}: v1=...')"
+
+
+def _legacy_disabled() -> Unauthenticated:
+    return _fail(
+        f"legacy signatures are disabled on this server ({LEGACY_SETTING}=false); {_USE_V1}"
+    )
 
 
 def _verify_v1(
@@ -193,9 +253,10 @@ def _verify_v1(
     return VerifiedSignature(V1, matched, timestamp, _digest(V1, nonce))
 
 
-def _verify_legacy(
+def _verify_shared_secret(
     headers: Mapping[str, str],
     presented: str,
+    prefixed: bool,
     method: str,
     target: str,
     body: bytes,
@@ -203,16 +264,21 @@ def _verify_legacy(
     window: int,
     now: float,
 ) -> VerifiedSignature:
+    """Legacy and VISTA: an HMAC of the payload (VISTA: behind the timestamp), no nonce."""
     candidate = presented.lower()
-    if candidate.startswith("sha256="):
-        candidate = candidate[len("sha256=") :].strip()
+    if prefixed:
+        candidate = candidate[len(SHA256_PREFIX) :].strip()
     if not _HEX64.fullmatch(candidate):
-        raise _fail("the signature must be 64 hexadecimal characters")
-    timestamp = _check_timestamp(_header(headers, TIMESTAMP_HEADER), now, window)
-    messages = [(LEGACY_RAW, body)]
+        where = f" after '{SHA256_PREFIX}'" if prefixed else ""
+        raise _fail(f"the signature{where} must be 64 hexadecimal characters")
+    raw_timestamp = _header(headers, TIMESTAMP_HEADER)
+    timestamp = _check_timestamp(raw_timestamp, now, window)
+    signed_timestamp = raw_timestamp or ""  # the digits exactly as sent (VISTA signs those)
     canonical = canonical_json(body)
+    messages = [(LEGACY_RAW, body), (VISTA, vista_message(signed_timestamp, body))]
     if canonical is not None and canonical != body:
         messages.insert(0, (LEGACY_CANONICAL, canonical))
+        messages.append((VISTA_CANONICAL, vista_message(signed_timestamp, canonical)))
     matched: tuple[str, str] | None = None
     # Compare against every candidate, so timing does not tell which one matched.
     for key_id, secret in _secrets_for(headers, secrets).items():
@@ -221,11 +287,24 @@ def _verify_legacy(
             if hmac.compare_digest(expected, candidate) and matched is None:
                 matched = (scheme, key_id)
     if matched is None:
+        if prefixed:
+            raise _fail(
+                "signature does not match (check the secret and the signed text: VISTA's scheme "
+                f"signs the {TIMESTAMP_HEADER} value, a dot and the raw body)"
+            )
         raise _fail("signature does not match (check the secret and the signed JSON text)")
+    scheme, key_id = matched
+    if scheme in (VISTA, VISTA_CANONICAL):
+        # The timestamp is signed but the method and path are not: the same body sent at the same
+        # second to another analysis has the same signature and is legitimate, so (as for legacy)
+        # a replay is the same signature on the same endpoint and resource.
+        return VerifiedSignature(
+            scheme, key_id, timestamp, _digest(VISTA, candidate, method.upper(), target)
+        )
     # Legacy signatures cover only the payload: the same payload sent to another analysis has
     # the same signature and is legitimate, so a replay is the same signature on the same target.
     digest = _digest("legacy", candidate, method.upper(), target)
-    return VerifiedSignature(matched[0], matched[1], timestamp, digest)
+    return VerifiedSignature(scheme, key_id, timestamp, digest)
 
 
 def remember(session: Session, verified: VerifiedSignature, *, now: float) -> None:
@@ -266,8 +345,8 @@ def _insert_if_new(dialect: str, values: dict[str, Any]) -> ReturningInsert[Any]
 def purge(session: Session, *, now: float, window: int) -> int:
     """Forget signatures older than twice the window.
 
-    A v1 request that old fails the timestamp check anyway; a legacy one does not (its timestamp
-    is not signed), which is the documented limit of the legacy schemes.
+    A v1 or VISTA request that old fails the timestamp check anyway; a legacy one does not (its
+    timestamp is not signed), which is the documented limit of the legacy schemes.
     """
     cutoff = datetime.fromtimestamp(now, UTC) - timedelta(seconds=2 * window)
     result = session.execute(sa.delete(SeenSignature).where(SeenSignature.seen_at < cutoff))

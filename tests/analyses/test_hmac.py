@@ -1,4 +1,7 @@
-"""HMAC authentication of pipeline callbacks: the case matrix, replays, settings and rotation."""
+"""HMAC authentication of pipeline callbacks: the case matrix, replays, settings and rotation.
+
+VISTA's scheme (`sha256=` over "{timestamp}." + body) has its own matrix: test_hmac_vista.py.
+"""
 
 from __future__ import annotations
 
