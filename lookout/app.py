@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookout import __version__, apidocs
+from lookout.aliases import PathAliases
 from lookout.analyses.artifacts import upload_refusal
 from lookout.auth import signatures
 from lookout.auth.middleware import LocalOnly, SingleCredentialHeaders
@@ -176,6 +177,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
+DESCRIPTION = """Reviewed, trustworthy training data from camera detections.
+
+Every path under `/api/` is also served under `/api-key/` and `/api-ml/` (the prefixes VISTA's
+scripts and pipelines use), as aliases of the same routes with the same authentication and
+access rules: `GET /api-key/projects` is `GET /api/projects`. A path spelled with a trailing
+slash (`POST /api/projects/`) is answered as the path without it, not redirected."""
+
+
 def serve_app() -> FastAPI:
     """The app of a server process (`lookout serve`, one per uvicorn worker)."""
     return create_app(freeze_gc=True)
@@ -213,10 +222,12 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app = FastAPI(
         title="Lookout",
         version=__version__,
-        description="Reviewed, trustworthy training data from camera detections.",
+        description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # No 307s: PathAliases serves a trailing-slash spelling directly (see lookout/aliases.py).
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
@@ -229,6 +240,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     if settings.local_mode:
         app.add_middleware(LocalOnly, extra_hosts=settings.local_hosts)
     app.add_middleware(SecurityHeaders)
+    # Outermost: every other middleware, the router and the dependencies see the canonical path.
+    app.add_middleware(PathAliases, routes=app.router)
     return app
 
 

@@ -162,6 +162,38 @@ RULES: dict[str, str] = {
     "GET /reviewers": USER,
 }
 
+# --- VISTA's prefixes (lookout/aliases.py): every /api route is served under these too -----
+
+ALIASES = ("/api-key", "/api-ml")
+
+# The callers the aliases are checked for: one of each way a credential is checked (a key
+# allowed, a key of another group, a refused key, proxy headers with their cross-site rule, none,
+# each signature scheme and a replay). The admin's key, the expired key and a wrong secret go
+# through the same checks as the member's key, the revoked key and a v1 signature of another
+# path; leaving them out keeps the alias pass near the main matrix's time.
+ALIAS_CALLERS = (
+    MEMBER,
+    OTHER_GROUP,
+    PROXY_MEMBER,
+    NO_CREDENTIALS,
+    REVOKED_KEY,
+    SIGNED,
+    LEGACY_SIGNED,
+    REPLAYED_SIGNATURE,
+)
+
+
+def api_routes() -> list[str]:
+    """The rules' routes under /api: the ones the aliases serve, with the same rule."""
+    return sorted(route for route in RULES if route.split(" ", 1)[1].startswith("/api/"))
+
+
+def aliased(path: str, alias: str) -> str:
+    """An /api path (query allowed) spelled under an alias prefix."""
+    assert path.startswith("/api/"), path
+    return alias + path.removeprefix("/api")
+
+
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -538,6 +538,94 @@ def test_access_matrix(security_world: SecurityWorld) -> None:
     )
     assert failures == [], "\n".join(failures)
     assert denied > allowed > 0
+
+
+def _matrix_pass(
+    w: SecurityWorld, routes: list[str], callers: tuple[str, ...], spell: Callable[[str], str]
+) -> tuple[list[str], int]:
+    """Each route's example, its path spelled by `spell`, sent as each caller and judged by
+    the route's rule: (what was not as the rules say, requests sent)."""
+    spec = w.member.get("/openapi.json").json()
+    failures: list[str] = []
+    sent = 0
+    for route in routes:
+        kind, statuses = rules.RULES[route], documented(spec, route)
+        for caller in callers:
+            example = EXAMPLES[route](w)
+            call = replace(example, path=spell(example.path))
+            cell = send_cell(w, kind, caller, call)
+            problem = judge(w, kind, caller, call, cell)
+            got = cell.response.status_code
+            if not problem and statuses is not None and str(got) not in statuses:
+                problem = f"answered {got}, not in the API document"
+            if not problem and got in (307, 308):  # the router's redirect to another spelling
+                problem = f"redirected ({got}) to {cell.response.headers.get('location')}"
+            if problem:
+                failures.append(f"{call.method} {call.path} [{kind}] as {caller}: {problem}")
+            sent += cell.requests
+    return failures, sent
+
+
+def test_access_matrix_under_the_aliases(security_world: SecurityWorld) -> None:
+    """VISTA's prefixes (lookout/aliases.py) serve the same routes: every /api route, under
+    /api-key and under /api-ml, answers each kind of caller (rules.ALIAS_CALLERS) exactly as
+    its rule says under /api. The prefix a caller picks grants nothing and skips no check."""
+    w = security_world
+    routes = rules.api_routes()
+    failures: list[str] = []
+    sent = 0
+    for alias in rules.ALIASES:
+        found, count = _matrix_pass(
+            w, routes, rules.ALIAS_CALLERS, lambda p, a=alias: rules.aliased(p, a)
+        )
+        failures += found
+        sent += count
+    record(
+        f"access matrix under the aliases ({w.lookout.backend})",
+        aliases=len(rules.ALIASES),
+        routes=len(routes),
+        callers=len(rules.ALIAS_CALLERS),
+        cells_checked=len(rules.ALIASES) * len(routes) * len(rules.ALIAS_CALLERS),
+        requests_sent=sent,
+        not_as_the_rules_say=len(failures),
+    )
+    assert failures == [], "\n".join(failures)
+    assert len(routes) > 50
+
+
+def with_trailing_slash(path: str) -> str:
+    """The path (query kept) spelled with a trailing slash."""
+    bare, question, query = path.partition("?")
+    return f"{bare}/{question}{query}"
+
+
+def test_every_route_answers_with_a_trailing_slash(security_world: SecurityWorld) -> None:
+    """A route spelled with a trailing slash (VISTA's `POST /api/projects/`) is answered as the
+    route, never redirected: under /api, under an alias, and for the web pages, with the
+    same rule (an allowed caller, a caller without credentials and a pipeline's signature).
+    Mounted folders and presigned storage URLs are paths as spelled and stay so."""
+    w = security_world
+    routes = [
+        route
+        for route, kind in rules.RULES.items()
+        if kind != rules.PRESIGNED and not route.startswith("MOUNT ") and route != "GET /"
+    ]
+    callers = (rules.MEMBER, rules.PROXY_MEMBER, rules.SIGNED, rules.NO_CREDENTIALS)
+    failures, sent = _matrix_pass(w, sorted(routes), callers, with_trailing_slash)
+    api = rules.api_routes()
+    for i, alias in enumerate(rules.ALIASES):
+        spell = lambda p, a=alias: with_trailing_slash(rules.aliased(p, a))  # noqa: E731
+        found, count = _matrix_pass(w, api[i :: len(rules.ALIASES)], callers, spell)
+        failures += found
+        sent += count
+    record(
+        f"trailing slashes ({w.lookout.backend})",
+        routes=len(routes),
+        callers=len(callers),
+        requests_sent=sent,
+        not_as_the_rules_say=len(failures),
+    )
+    assert failures == [], "\n".join(failures)
 
 
 UI_WRITES = (
