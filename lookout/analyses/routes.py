@@ -100,6 +100,11 @@ def create_analysis(
 ) -> AnalysisRead:
     """Step 1: create a queued analysis of an image (user authentication)."""
     request = parse_model(AnalysisCreate, body)
+    if request.image_id is not None and request.image_id != image_id:
+        raise InvalidInput(
+            f"image_id: the body names image {request.image_id}, the path image {image_id}",
+            field="image_id",
+        )
     analysis = service.create_analysis(
         session,
         principal=principal,

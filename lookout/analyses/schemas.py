@@ -18,6 +18,9 @@ class _Request(BaseModel):
 
 
 class AnalysisCreate(_Request):
+    image_id: uuid.UUID | None = Field(
+        None, description="Optional (VISTA's clients send it); must be the image of the path."
+    )
     model_name: str = Field(min_length=1, max_length=200)
     model_version: str = Field("", max_length=100)
     parameters: dict[str, Any] | None = None

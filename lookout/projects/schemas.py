@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class ProjectCreate(BaseModel):
@@ -14,11 +14,31 @@ class ProjectCreate(BaseModel):
     group: str | None = Field(
         None, description="Group name or id; may be left out when the caller has exactly one group."
     )
+    meta_group_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="VISTA's name for `group`; send either, or the same in both.",
+    )
     create_group: bool = Field(False, description="Create the group if it does not exist (admins).")
     exist_ok: bool = Field(
         False,
         description="Answer 200 with the existing project instead of 409 when the name is taken.",
     )
+
+    @field_validator("meta_group_id")
+    @classmethod
+    def _one_group(cls, value: str | None, info: ValidationInfo) -> str | None:
+        group = info.data.get("group")
+        if value is not None and group is not None and value != group:
+            raise ValueError(f"names group {value!r} but group names {group!r}: send one of them")
+        return value
+
+    @model_validator(mode="after")
+    def _group_from_meta_group_id(self) -> ProjectCreate:
+        if self.group is None:
+            self.group = self.meta_group_id
+        return self
 
 
 class ProjectRead(BaseModel):
