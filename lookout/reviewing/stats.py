@@ -180,34 +180,23 @@ def _tally(rows: Any) -> ReviewerStats:
     )
 
 
+def _counts(who: Any, tally: Any) -> dict[str, Any]:
+    """What a day's row and a reviewer's total both show."""
+    return {
+        "reviewer_id": who.id,
+        "email": who.email,
+        "display_name": who.display_name,
+        "sequences_reviewed": len(tally.sequences),
+        "saves": tally.saves,
+        "decisions": Decisions(**tally.decisions),
+        "seconds_spent": round(tally.seconds),
+    }
+
+
 def stats_read(
     found: ReviewerStats, *, date_from: date | None, date_to: date | None
 ) -> ReviewStats:
     """The statistics as the API answers them (and the reviewers page shows them)."""
-    rows = [
-        ReviewerDay(
-            reviewer_id=who.id,
-            email=who.email,
-            display_name=who.display_name,
-            day=day,
-            sequences_reviewed=len(tally.sequences),
-            saves=tally.saves,
-            decisions=Decisions(**tally.decisions),
-            seconds_spent=round(tally.seconds),
-        )
-        for who, day, tally in found.days
-    ]
-    totals = [
-        ReviewerTotal(
-            reviewer_id=who.id,
-            email=who.email,
-            display_name=who.display_name,
-            days=days,
-            sequences_reviewed=len(tally.sequences),
-            saves=tally.saves,
-            decisions=Decisions(**tally.decisions),
-            seconds_spent=round(tally.seconds),
-        )
-        for who, days, tally in found.totals
-    ]
+    rows = [ReviewerDay(day=day, **_counts(who, tally)) for who, day, tally in found.days]
+    totals = [ReviewerTotal(days=days, **_counts(who, tally)) for who, days, tally in found.totals]
     return ReviewStats(date_from=date_from, date_to=date_to, rows=rows, totals=totals)

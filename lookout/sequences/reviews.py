@@ -415,10 +415,13 @@ def review_history(
 
 def review_version(
     session: Session, *, principal: Principal, sequence_id: uuid.UUID, version: int
-) -> tuple[ReviewVersion, str | None]:
-    for row in review_history(session, principal=principal, sequence_id=sequence_id):
-        if row[0].version == version:
-            return row
+) -> tuple[ReviewVersion, str | None, ReviewVersion | None]:
+    """One version of the review, who saved it, and the version before it (if any)."""
+    rows = review_history(session, principal=principal, sequence_id=sequence_id)
+    for index, (found, email) in enumerate(rows):
+        if found.version == version:
+            older = rows[index + 1][0] if index + 1 < len(rows) else None
+            return found, email, older
     raise NotFound(f"the review of sequence {sequence_id} has no version {version}")
 
 
@@ -434,7 +437,9 @@ def restore_version(
     review = get_review(session, principal=principal, sequence_id=sequence_id)
     if current is not None and current != review.version:
         raise Conflict(_moved_on(session, review, current), field="version")
-    old, _ = review_version(session, principal=principal, sequence_id=sequence_id, version=version)
+    old, _, _ = review_version(
+        session, principal=principal, sequence_id=sequence_id, version=version
+    )
     values: dict[str, Any] = {key: old.state[key] for key in STATE_FIELDS if key in old.state}
     values.update(returned_reason=None, reviewed_by_id=principal.user_id, reviewed_at=utcnow())
     return _write_by_person(

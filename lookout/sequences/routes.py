@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
-from lookout.errors import InvalidInput, NotFound
+from lookout.errors import InvalidInput
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.rendering import json_response
 from lookout.sequences import frames, history, reviews, service
@@ -462,17 +462,14 @@ def review_version(
     sequence_id: uuid.UUID, version: int, session: SessionDep, principal: PrincipalDep
 ) -> ReviewVersionDetail:
     """One saved version of the review with its tracks."""
-    rows = reviews.review_history(session, principal=principal, sequence_id=sequence_id)
-    for index, (found, email) in enumerate(rows):
-        if found.version == version:
-            older = rows[index + 1][0] if index + 1 < len(rows) else None
-            read = _version_read(found, email, older)
-            return ReviewVersionDetail(
-                **read.model_dump(),
-                tracks=found.state.get("tracks") or [],
-                has_missed_smoke=bool(found.state.get("has_missed_smoke")),
-            )
-    raise NotFound(f"the review of sequence {sequence_id} has no version {version}")
+    found, email, older = reviews.review_version(
+        session, principal=principal, sequence_id=sequence_id, version=version
+    )
+    return ReviewVersionDetail(
+        **_version_read(found, email, older).model_dump(),
+        tracks=found.state.get("tracks") or [],
+        has_missed_smoke=bool(found.state.get("has_missed_smoke")),
+    )
 
 
 @router.post(

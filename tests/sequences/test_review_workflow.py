@@ -8,16 +8,8 @@ from typing import Any
 import pytest
 
 from tests.exports.builders import read_zip
+from tests.sequences.test_sequences_api import _box
 from tests.support import jpeg_bytes
-
-
-def _box(x1: float, y1: float, x2: float, y2: float, conf: float = 0.8) -> dict[str, Any]:
-    return {
-        "annotation_type": "bounding_box",
-        "class_name": "smoke",
-        "confidence": conf,
-        "data": {"bbox": [x1, y1, x2, y2], "format": "xyxyn"},
-    }
 
 
 @pytest.fixture
