@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from typer._click.exceptions import UsageError
+from typer.core import TyperGroup
+from typer.main import get_command
 
 from lookout.accounts import service as accounts
 from lookout.auth.middleware import is_loopback_host
@@ -17,7 +20,56 @@ from lookout.cli_support import cli_session, console, err_console
 from lookout.config import Settings
 from lookout.errors import LookoutError
 
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+# Commands defined in modules of their own, imported only when one runs (or `--help` lists
+# them): every server process imports this module again (uvicorn's workers start by running
+# the `lookout` script), and must not load the importer, the exporters or the ONNX worker.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "import-platform": ("lookout.platform_import.cli", "import_platform"),
+    "export": ("lookout.exports.cli", "export"),
+    "import-dataset": ("lookout.datasets.cli", "import_dataset"),
+    "evaluate": ("lookout.evaluation.cli", "evaluate"),
+    "worker": ("lookout.worker.cli", "worker"),
+}
+LAZY_LISTED_AFTER = "demo"  # where `lookout --help` lists them
+
+
+class LazyCommands(TyperGroup):
+    """The top-level group: loads a command of LAZY_COMMANDS when it is first asked for."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        names = [name for name in super().list_commands(ctx) if name not in LAZY_COMMANDS]
+        at = names.index(LAZY_LISTED_AFTER) + 1
+        return [*names[:at], *LAZY_COMMANDS, *names[at:]]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(self._load(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError:
+            # An unknown command: "did you mean" chooses among every command, the lazy ones too.
+            for name in LAZY_COMMANDS:
+                self.get_command(ctx, name)
+            return super().resolve_command(ctx, args)
+
+    def _load(self, name: str) -> Command:
+        module, function = LAZY_COMMANDS[name]
+        # A one-command app gives the same click command as registering it on the main app.
+        single = typer.Typer(add_completion=False, rich_markup_mode=self.rich_markup_mode)
+        single.command(name)(getattr(importlib.import_module(module), function))
+        return get_command(single)
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     help="Lookout: review machine-learning detections on camera imagery and export training data.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -144,6 +196,7 @@ def users_create(
 @users_app.command("list")
 def users_list() -> None:
     """List users with their groups."""
+    from rich.table import Table
     from sqlalchemy import select
 
     from lookout.accounts.models import User
@@ -167,6 +220,7 @@ def groups_create(name: str, description: Annotated[str | None, typer.Option()] 
 @groups_app.command("list")
 def groups_list() -> None:
     """List groups with their members."""
+    from rich.table import Table
     from sqlalchemy import select
 
     from lookout.accounts.models import Group
@@ -224,6 +278,8 @@ def apikeys_create(
 @keys_app.command("list")
 def apikeys_list(email: Annotated[str | None, typer.Argument()] = None) -> None:
     """List API keys (prefixes only) with their state."""
+    from rich.table import Table
+
     table = Table("prefix", "owner", "name", "created", "expires", "last used", "state")
     with cli_session() as session:
         user = accounts.get_user(session, email=email) if email else None
@@ -247,23 +303,6 @@ def apikeys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix 
     with cli_session() as session:
         key = accounts.revoke_api_key(session, prefix_or_id=prefix)
         console.print(f"revoked key {key.prefix} of {key.user.email}")
-
-
-from lookout.platform_import.cli import import_platform  # noqa: E402 - a client, no server state
-
-app.command("import-platform")(import_platform)
-
-from lookout.datasets.cli import import_dataset  # noqa: E402
-from lookout.evaluation.cli import evaluate  # noqa: E402
-from lookout.exports.cli import export  # noqa: E402
-
-app.command("export")(export)
-app.command("import-dataset")(import_dataset)
-app.command("evaluate")(evaluate)
-
-from lookout.worker.cli import worker as worker_command  # noqa: E402 - a client, no server state
-
-app.command("worker")(worker_command)
 
 
 @app.command("queue")

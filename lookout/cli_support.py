@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from lookout.accounts import service as accounts
@@ -25,6 +25,9 @@ from lookout.config import Settings
 from lookout.db import make_engine, make_session_factory
 from lookout.errors import InvalidInput, LookoutError
 from lookout.storage import ObjectStorage, StorageError, make_storage
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console()
 err_console = Console(stderr=True)
@@ -110,6 +113,9 @@ def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:
 
 def progress_bar() -> Progress:
     """A progress bar on stderr: description, bar, done of total, time elapsed."""
+    # Imported here: `lookout serve` (and each server process) never draws one.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+if TYPE_CHECKING:  # numpy loads in iou_matrix: the API server's boot never needs it
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 Box = tuple[float, float, float, float]
 
@@ -69,6 +71,8 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 def iou_matrix(boxes_a: ArrayLike, boxes_b: ArrayLike) -> NDArray[np.float64]:
     """Pairwise IoU of xyxy boxes, shape (len(a), len(b)); 0.0 where the union is empty."""
+    import numpy as np
+
     a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
     # One coordinate at a time: broadcasting over a trailing axis of 2 is several times slower.

@@ -6,8 +6,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from lookout.geometry import iou_matrix
 
 
@@ -26,6 +24,8 @@ def match_boxes(a: Sequence[Any], b: Sequence[Any], *, iou_threshold: float) -> 
     Pairs need IoU >= `iou_threshold`. Returns `matches` (a, b, class_name, iou), the ids left
     unmatched on each side (`only_a`, `only_b`) and their counts.
     """
+    import numpy as np  # here, not at module level: the server's boot never needs numpy
+
     boxes_a, boxes_b = _boxes(a), _boxes(b)
     matches: list[dict[str, Any]] = []
     matched_a: set[Any] = set()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -14,7 +13,6 @@ from lookout.analyses.models import Analysis, AnalysisStatus
 from lookout.auth.principal import Principal
 from lookout.db import utcnow
 from lookout.errors import InvalidInput, NotFound
-from lookout.evaluation import metrics
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun, Outcome
 from lookout.evaluation.schemas import EvaluationCreate
 from lookout.images.models import Image
@@ -22,6 +20,9 @@ from lookout.projects import service as projects
 from lookout.projects.models import Project
 from lookout.truth.reading import Box, Frame, check_camera, iter_groups, resolve_model, scope_for
 from lookout.truth.selection import ModelRef, Selection, describe, make_selection
+
+if TYPE_CHECKING:  # the metrics (and numpy) load when an evaluation runs, not at server boot
+    from lookout.evaluation import metrics
 
 ANY_CLASS = "any"
 _INSERT_BATCH = 1000
@@ -55,6 +56,8 @@ def _keep(boxes: list[Box], classes: set[str]) -> list[Box]:
 
 def _image_input(truth: list[Box], predictions: list[Box], agnostic: bool) -> metrics.ImageInput:
     """One frame's truth and detections as the metrics take them."""
+    from lookout.evaluation import metrics
+
     return metrics.ImageInput(
         gt_boxes=[b.xyxyn for b in truth],
         gt_classes=[_label(b.class_name, agnostic) for b in truth],
@@ -122,6 +125,8 @@ def _sequence_frames(
     judged: _Judged, result: metrics.Evaluation, threshold: float
 ) -> list[list[metrics.SequenceFrame]]:
     """Per sequence, each frame's truth and whether the model fired on it at the threshold."""
+    from lookout.evaluation import metrics
+
     return [
         [
             metrics.SequenceFrame(
@@ -142,6 +147,8 @@ def _body(
     result: metrics.Evaluation,
 ) -> dict[str, Any]:
     """The evaluation's answer: what was judged, overall, per class and per sequence."""
+    from lookout.evaluation import metrics
+
     threshold = request.confidence_threshold
     sweep = request.sweep if request.sweep is not None else list(metrics.DEFAULT_SWEEP)
     return {
@@ -204,6 +211,8 @@ def evaluate_model(
     session: Session, *, principal: Principal, request: EvaluationCreate
 ) -> tuple[dict[str, Any], EvaluationRun | None]:
     """Compute the metrics (and store them with per-box outcomes unless told not to)."""
+    from lookout.evaluation import metrics
+
     project, selection, model = _selection(session, principal, request)
     wanted = set(selection.classes)
     judged = _Judged()
@@ -235,6 +244,8 @@ def _block(
     result: metrics.Evaluation, name: str | None, threshold: float, sweep: list[float]
 ) -> dict[str, Any]:
     """Metrics of one class (or overall, name None)."""
+    import numpy as np
+
     counts = result.counts(threshold, name)
     best = result.best_f1(name)
     block: dict[str, Any] = {}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from lookout.geometry import iou_matrix, sanitize_xyxyn
 from lookout.sequences.models import TrackDecision
+
+if TYPE_CHECKING:  # numpy loads when drafting runs: the API server's boot never needs it
+    import numpy as np
+    from numpy.typing import NDArray
 
 # IoU is computed in floating point, so a pair meant to sit exactly on the threshold
 # (e.g. 0.3) may come out as 0.29999999999999993; this tolerance lets it join.
@@ -99,6 +100,8 @@ class DraftTrack:
 
 def _coords_fast(boxes: list[FrameBox]) -> NDArray[np.float64] | None:
     """All boxes' coordinates as one (n, 4) array, or None if some box is not 4 numbers."""
+    import numpy as np
+
     try:
         coords = np.array([b.xyxyn for b in boxes], dtype=np.float64)
     except (TypeError, ValueError):
@@ -110,6 +113,8 @@ def _clean(
     boxes: Iterable[FrameBox], confidence_threshold: float
 ) -> tuple[list[FrameBox], NDArray[np.float64]]:
     """Keep confident, non-degenerate boxes clipped to [0, 1], plus their (n, 4) coordinates."""
+    import numpy as np
+
     # A NaN confidence fails ">=", so it is dropped as well.
     confident = [b for b in boxes if b.confidence >= confidence_threshold]
     raw = _coords_fast(confident)
@@ -135,6 +140,8 @@ def _clean(
 
 def _clean_slow(boxes: list[FrameBox]) -> tuple[list[FrameBox], NDArray[np.float64]]:
     """Per-box version of _clean's geometry filter, for inputs numpy cannot stack."""
+    import numpy as np
+
     kept: list[FrameBox] = []
     for box in boxes:
         xyxyn = sanitize_xyxyn(box.xyxyn)
@@ -181,6 +188,8 @@ def _frame_slices(boxes: list[FrameBox]) -> list[tuple[int, int]]:
 
 def _greedy_match(ious: NDArray[np.float64], threshold: float) -> list[tuple[int, int]]:
     """One-to-one (track, box) pairs, highest IoU first; ties favour older tracks, earlier boxes."""
+    import numpy as np
+
     cutoff = threshold - IOU_TOLERANCE
     # Every track so far is a row, so rows grow with the sequence: numpy picks the few pairs
     # over the threshold (a Python loop over all of them made drafting quadratic in length);
@@ -203,6 +212,8 @@ def _greedy_match(ious: NDArray[np.float64], threshold: float) -> list[tuple[int
 
 def cluster_tracks(boxes: Iterable[FrameBox], params: DraftParams) -> list[DraftTrack]:
     """Cluster boxes into tracks of at most one box per frame, ordered by first frame, position."""
+    import numpy as np
+
     kept, coords = _clean(boxes, params.confidence_threshold)
     if not kept:
         return []

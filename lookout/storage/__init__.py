@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from lookout.config import Settings
 from lookout.storage.base import (
     ObjectInfo,
@@ -11,7 +13,9 @@ from lookout.storage.base import (
     StorageError,
 )
 from lookout.storage.local import LocalStorage
-from lookout.storage.s3 import S3Storage
+
+if TYPE_CHECKING:
+    from lookout.storage.s3 import S3Storage
 
 __all__ = [
     "LocalStorage",
@@ -28,6 +32,9 @@ __all__ = [
 def make_storage(settings: Settings) -> ObjectStorage:
     """The backend the settings name."""
     if settings.storage_backend == "s3":
+        # boto3 takes a tenth of a second to import: only a server that stores in S3 pays it.
+        from lookout.storage.s3 import S3Storage
+
         secret = settings.s3_secret_access_key
         return S3Storage(
             settings.s3_bucket,
@@ -39,3 +46,12 @@ def make_storage(settings: Settings) -> ObjectStorage:
             create_bucket=settings.s3_create_bucket,
         )
     return LocalStorage(settings.resolved_storage_path, settings.signing_key())
+
+
+def __getattr__(name: str) -> Any:
+    """`lookout.storage.S3Storage`, imported (with boto3) when first asked for."""
+    if name == "S3Storage":
+        from lookout.storage.s3 import S3Storage
+
+        return S3Storage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,116 @@
+"""What a server process imports: only what serving needs (issue 20, "Boot").
+
+Each `lookout serve` worker runs the `lookout` script again (uvicorn starts its workers with
+multiprocessing's spawn) and then builds the app with `lookout.app:serve_app`. Every module it
+imports is paid for by every worker at every start, so the worker's ONNX stack, boto3 (with
+local storage), the importer, the demo, the other commands and numpy stay out. Nothing is timed
+here: `python -m bench boot` measures the cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# What a server worker does: the `lookout` script's import, then uvicorn's factory call.
+SERVE_PATH = "import lookout.cli, lookout.app; lookout.app.serve_app()"
+
+# Never on the serve path (a module is also absent when any of its submodules is).
+FORBIDDEN = (
+    "onnxruntime",
+    "boto3",
+    "botocore",
+    "numpy",
+    "alembic",
+    "lookout.worker",
+    "lookout.platform_import",
+    "lookout.fake_platform",
+    "lookout.demo",
+    "lookout.datasets",
+    "lookout.pipeline",
+    "lookout.exports.cli",
+    "lookout.evaluation.cli",
+    "lookout.evaluation.metrics",
+    "lookout.migrate",
+)
+
+# The export writers: loaded by the export routes through lookout.exports.schemas (the format
+# names come from lookout.formats.registry, which imports every writer).
+EXPORT_WRITERS = ("lookout.formats", "lookout.exports.service", "lookout.exports.sinks")
+
+
+def loaded_modules(tmp_path: Path, code: str = SERVE_PATH, **settings: str) -> set[str]:
+    """Modules in sys.modules after running `code` in a fresh interpreter."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LOOKOUT_", "STORAGE_", "S3_", "DATABASE_URL", "PROXY_"))
+    }
+    env |= {"LOOKOUT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO), **settings}
+    program = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def present(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """The names (packages or modules) of which something is loaded."""
+    return [n for n in names if any(m == n or m.startswith(n + ".") for m in modules)]
+
+
+def test_serve_path_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
+    modules = loaded_modules(tmp_path)
+    assert "lookout.app" in modules and "lookout.sequences.routes" in modules
+    assert present(modules, FORBIDDEN) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lookout.exports.schemas takes the format names from lookout.formats.registry, "
+    "which imports every writer; the export route should load them when an export runs",
+)
+def test_serve_path_leaves_the_export_writers_alone(tmp_path: Path) -> None:
+    assert present(loaded_modules(tmp_path), EXPORT_WRITERS) == []
+
+
+def test_s3_storage_loads_boto3_when_configured(tmp_path: Path) -> None:
+    modules = loaded_modules(
+        tmp_path,
+        STORAGE_BACKEND="s3",
+        S3_ENDPOINT_URL="http://127.0.0.1:9",
+        S3_ACCESS_KEY_ID="boot",
+        S3_SECRET_ACCESS_KEY="boot-secret",
+    )
+    assert "boto3" in modules and "lookout.storage.s3" in modules
+
+
+# `lookout worker --help`, run in-process so the modules it loaded can be listed after it.
+WORKER_HELP = """
+import sys
+from lookout.cli import main
+sys.argv = ["lookout", "worker", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+"""
+
+
+def test_the_cli_loads_a_command_module_only_for_its_command(tmp_path: Path) -> None:
+    modules = loaded_modules(tmp_path, WORKER_HELP)
+    assert "lookout.worker.cli" in modules
+    assert present(modules, ("lookout.platform_import", "lookout.datasets", "onnxruntime")) == []
