@@ -8,6 +8,7 @@ import sys
 
 # name -> (module, one-line description)
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "boot": ("bench.boot", "what a server worker imports before answering vs the frameworks alone"),
     "bulk": ("bench.bulk", "signed annotations:bulk ingest vs the database driver (PostgreSQL)"),
     "reads": ("bench.reads", "an analysis of 1,000 annotations and a page of 100 images vs health"),
     "auth": ("bench.auth", "API key vs local mode; signed vs unsigned bulk post"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ def test_list_names_every_benchmark():
         [sys.executable, "-m", "bench", "--list"], capture_output=True, text=True, check=True
     )
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
-    assert {"bulk", "reads", "auth", "import", "drafts", "scale", "cluster", "export"} <= set(names)
+    expected = {"boot", "bulk", "reads", "auth", "import", "drafts", "scale", "cluster", "export"}
+    assert expected <= set(names)
     assert names == list(BENCHMARKS)
 
 
@@ -29,3 +31,17 @@ def test_every_benchmark_module_imports():
 def test_unknown_benchmark_is_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "bench", "nope"], capture_output=True, text=True)
     assert result.returncode == 2 and "unknown benchmark" in result.stderr
+
+
+def test_boot_prints_both_clocks_with_ratio_target_and_load():
+    # A real run (a few seconds): only its shape is checked, the figures depend on the machine.
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "boot", "--quick"], capture_output=True, text=True
+    )
+    assert result.returncode in {0, 1}, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["figure"] for line in lines] == ["serve_import_cpu", "serve_import_wall"]
+    for line in lines:
+        assert line["value"] > 0 and line["reference"] > 0 and line["ratio"] > 0
+        assert line["target"] == "<= 1.5" and line["runs"] == 3
+        assert len(line["load_before"]) == 3 and isinstance(line["bytecode_compiled"], bool)
