@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "import-platform": ("lookout.platform_import.cli", "import_platform"),
     "export": ("lookout.exports.cli", "export"),
+    "set-split": ("lookout.exports.cli", "set_split"),
     "import-dataset": ("lookout.datasets.cli", "import_dataset"),
     "evaluate": ("lookout.evaluation.cli", "evaluate"),
     "worker": ("lookout.worker.cli", "worker"),

@@ -7,6 +7,10 @@ the first problem, before anything is stored. Storing (here) then goes image by 
 the images service (object and row together); if it fails part way (storage down, a database
 error), what this import created is removed again, so a dataset is imported whole or not at all.
 
+A sequence imported as reviews keeps the split the dataset gives its frames (COCO's `split`
+field, the YOLO split folder that lists them): stored on the sequence, so the next export puts
+it where it was. A sequence that already has a split keeps it.
+
 Images are recognized by content: an image whose bytes (sha256) are already in the project is
 reused, so a tool's predictions on a dataset imported earlier land on the same images, and a
 second run of the same import adds nothing.
@@ -18,7 +22,7 @@ import functools
 import hashlib
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -347,6 +351,7 @@ def _import_reviews(
                 "extra": {"dataset": dataset.name, "key": key},
             },
         )
+        _keep_split(sequence, members)
         current = _review_of(session, sequence.id)
         if not existed:
             undo.sequences.append(sequence.id)
@@ -390,6 +395,14 @@ def _import_reviews(
         report.reviews += 1
         if on_progress:
             on_progress(len(members))
+
+
+def _keep_split(sequence: Sequence, members: list[DatasetImage]) -> None:
+    """Store the split the dataset gives the sequence's frames (the most common one), unless
+    the sequence already has one: stored splits do not move."""
+    found = Counter(m.split for m in members if m.split)
+    if sequence.split is None and found:
+        sequence.split = found.most_common(1)[0][0]
 
 
 def _review_of(session: Session, sequence_id: uuid.UUID) -> SequenceReview | None:

@@ -15,15 +15,18 @@ from lookout.cli_support import (
     Context,
     command_context,
     console,
+    err_console,
     parse_uuid,
     progress_bar,
     resolve_project,
 )
 from lookout.errors import InvalidInput
+from lookout.exports.splits import SPLIT_RULE
 
 if TYPE_CHECKING:
     from lookout.exports.schemas import ExportOptions, ExportSummary
     from lookout.exports.service import ExportPlan
+    from lookout.exports.splits import SplitReport
 
 
 def _prepare_output(out: Path, force: bool) -> None:
@@ -45,7 +48,14 @@ def export(
     project: Annotated[str, typer.Option(help="Project id or name.")],
     out: Annotated[Path, typer.Option(help="A folder, or a file ending in .zip.")],
     format: Annotated[
-        str, typer.Option("--format", "-f", help="coco, yolo, voc, csv or jsonl.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="coco, yolo, voc, csv, jsonl, or coco-results: a model's boxes as the COCO "
+            "results list (results.json, for COCO.loadRes) on the frames and with the image and "
+            "category ids of a coco export of the same selection (--source model:NAME).",
+        ),
     ] = "coco",
     source: Annotated[
         str,
@@ -74,9 +84,17 @@ def export(
     ] = False,
     images: Annotated[str, typer.Option(help="`copy` the images or `reference` them.")] = "copy",
     split: Annotated[
-        str, typer.Option(help="train,val,test fractions (by sequence).")
+        str,
+        typer.Option(help=f"train,val,test fractions for sequences without a split. {SPLIT_RULE}"),
     ] = "0.8,0.1,0.1",
-    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the split draw.")] = 0,
+    redraw_splits: Annotated[
+        bool,
+        typer.Option(
+            help="Draw the selected sequences' splits again with --split and --seed, and keep "
+            "the new ones."
+        ),
+    ] = False,
     base_url: Annotated[
         str | None, typer.Option(help="Lookout's URL, for image links (reference mode).")
     ] = None,
@@ -87,11 +105,13 @@ def export(
 ) -> None:
     """Export a project's reviewed truth or a model's boxes as a dataset (folder or zip).
 
-    Frames of one sequence always land in the same split. Memory stays flat: frames are read
-    a page at a time and images copied from storage one at a time.
+    Frames of one sequence always land in the same split, stored on the sequence the first
+    time it is exported and kept by every later export (`lookout set-split` moves one).
+
+    Memory stays flat: frames are read a page at a time and images copied one at a time.
     """
     from lookout.exports import service
-    from lookout.exports.schemas import ExportOptions, parse_split
+    from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
     from lookout.truth.selection import make_selection
 
     with command_context(user) as ctx:
@@ -115,13 +135,30 @@ def export(
             split=parse_split(split),
             seed=seed,
             base_url=base_url or ctx.settings.public_url,
+            redraw_splits=redraw_splits,
         )
-        plan = service.plan_export(ctx.session, principal=ctx.principal, selection=selection)
+        plan = service.plan_export(
+            ctx.session,
+            principal=ctx.principal,
+            selection=selection,
+            results=options.format == RESULTS_FORMAT,
+        )
         ctx.session.commit()
         _prepare_output(out, force)
+        report = service.prepare_export(ctx.session, plan=plan, options=options)
         summary = _write(ctx, plan, options, out)
     console.print(_summary_table(summary))
+    _warn(report, summary)
     console.print(f"written to {out}")
+
+
+def _warn(report: SplitReport, summary: ExportSummary) -> None:
+    """Say loudly what would make the dataset mislead a trainer (an empty val split)."""
+    messages = list(report.warnings)
+    if summary.images and not summary.splits["val"] and not report.warnings:
+        messages.append("val is empty in this export (YOLO's data.yaml points val at train)")
+    for message in messages:
+        err_console.print(f"[bold yellow]warning:[/bold yellow] {message}")
 
 
 def _write(ctx: Context, plan: ExportPlan, options: ExportOptions, out: Path) -> ExportSummary:
@@ -140,6 +177,7 @@ def _write(ctx: Context, plan: ExportPlan, options: ExportOptions, out: Path) ->
                 options=options,
                 sink=sink,
                 on_progress=lambda n: bar.advance(task, n),
+                prepared=True,
             )
         sink.close()
     except BaseException:
@@ -172,3 +210,20 @@ def _remove(out: Path) -> None:
         shutil.rmtree(out, ignore_errors=True)
     else:
         out.unlink(missing_ok=True)
+
+
+def set_split(
+    sequence: Annotated[str, typer.Argument(help="Sequence id.")],
+    split: Annotated[str, typer.Argument(help="train, val or test.")],
+    user: Annotated[
+        str | None, typer.Option(help="Act as this user (default: local admin).")
+    ] = None,
+) -> None:
+    """Put a sequence in a split: every later export keeps it there."""
+    from lookout.exports import splits
+
+    with command_context(user) as ctx:
+        sequence_id = parse_uuid(sequence, "sequence")
+        assert sequence_id is not None  # a required argument
+        splits.set_split(ctx.session, principal=ctx.principal, sequence_id=sequence_id, split=split)
+    console.print(f"sequence {sequence_id} is in {split}")

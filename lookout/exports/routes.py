@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
 
 from lookout.db import utcnow
 from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_runtime
-from lookout.exports import service
-from lookout.exports.schemas import ExportOptions, parse_split
+from lookout.exports import service, splits
+from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
 from lookout.exports.sinks import Writable, ZipSink, stream_in_thread
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.truth.selection import make_selection
@@ -42,7 +43,14 @@ def export_dataset(
     principal: PrincipalDep,
     base_url: BaseUrlDep,
     project_id: uuid.UUID,
-    format: Annotated[str, Query(description="coco, yolo, voc, csv or jsonl")] = "coco",
+    format: Annotated[
+        str,
+        Query(
+            description="coco, yolo, voc, csv, jsonl, or coco-results: a model's boxes as a COCO "
+            "results list (results.json, for COCO.loadRes) with the image and category ids of a "
+            "coco export of the same selection"
+        ),
+    ] = "coco",
     source: Annotated[
         str, Query(description="`reviews` (reviewed truth) or `model:<name>[@version]`")
     ] = "reviews",
@@ -64,13 +72,21 @@ def export_dataset(
         bool, Query(description="Also frames without boxes (and false positives with types)")
     ] = False,
     images: Annotated[str, Query(description="`copy` the images or `reference` them")] = "copy",
-    split: Annotated[str | None, Query(description="train,val,test fractions")] = None,
-    seed: int = 0,
+    split: Annotated[
+        str | None,
+        Query(description=f"train,val,test fractions of new sequences. {splits.SPLIT_RULE}"),
+    ] = None,
+    seed: Annotated[int, Query(description="Seed of the split draw")] = 0,
+    redraw_splits: Annotated[
+        bool, Query(description="Draw the selected sequences' splits again (and keep them)")
+    ] = False,
 ) -> StreamingResponse:
     """Stream a dataset of a project as a zip, written while it downloads.
 
-    The selection is checked first (a 4xx names the problem, e.g. an empty selection); the
-    zip is then produced entry by entry, images streamed from storage one at a time.
+    The selection is checked first (a 4xx names the problem, e.g. an empty selection), the
+    frames' ids and the new sequences' splits are stored; the zip is then produced entry by
+    entry, images streamed from storage one at a time. Warnings (an empty val split) come in
+    `X-Lookout-Warning`.
     """
     selection = make_selection(
         project_id=project_id,
@@ -85,24 +101,60 @@ def export_dataset(
         negatives=negatives,
     )
     options = ExportOptions(
-        format=format, images=images, split=parse_split(split), seed=seed, base_url=base_url
+        format=format,
+        images=images,
+        split=parse_split(split),
+        seed=seed,
+        base_url=base_url,
+        redraw_splits=redraw_splits,
     )
-    plan = service.plan_export(session, principal=principal, selection=selection)
-    session.commit()  # nothing to keep: end the transaction before the long stream
+    plan = service.plan_export(
+        session, principal=principal, selection=selection, results=format == RESULTS_FORMAT
+    )
+    report = service.prepare_export(session, plan=plan, options=options)  # commits
     sessions = get_runtime(request).sessions
 
     def produce(out: Writable) -> None:
         with sessions() as export_session:
             sink = ZipSink(out)
-            service.write_export(export_session, storage, plan=plan, options=options, sink=sink)
+            service.write_export(
+                export_session, storage, plan=plan, options=options, sink=sink, prepared=True
+            )
             sink.close()
 
     filename = archive_name(plan.project_name, format)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "private, no-store",
+    }
+    if report.warnings:
+        headers["X-Lookout-Warning"] = "; ".join(report.warnings)
     return StreamingResponse(
-        stream_in_thread(produce),
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-        },
+        stream_in_thread(produce), media_type="application/zip", headers=headers
     )
+
+
+class SplitWrite(BaseModel):
+    """The split a sequence is put in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: Literal["train", "val", "test"]
+
+
+class SplitRead(BaseModel):
+    sequence_id: uuid.UUID
+    split: str
+
+
+@router.put(
+    "/api/sequences/{sequence_id}/split",
+    response_model=SplitRead,
+    responses={404: {"description": "No such sequence (or not yours)"}},
+)
+def set_sequence_split(
+    sequence_id: uuid.UUID, body: SplitWrite, session: SessionDep, principal: PrincipalDep
+) -> SplitRead:
+    """Put a sequence in train, val or test; every later export keeps it there."""
+    splits.set_split(session, principal=principal, sequence_id=sequence_id, split=body.split)
+    return SplitRead(sequence_id=sequence_id, split=body.split)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lookout.errors import InvalidInput
-from lookout.formats.registry import WRITE_FORMATS
+from lookout.formats.registry import RESULTS_FORMAT, WRITE_FORMATS
+
+__all__ = ["RESULTS_FORMAT"]
 
 FORMATS = WRITE_FORMATS
 IMAGE_MODES = ("copy", "reference")
@@ -53,6 +55,7 @@ class ExportOptions:
     split: tuple[float, float, float] = DEFAULT_SPLIT
     seed: int = 0
     base_url: str | None = None  # for image URLs in reference mode
+    redraw_splits: bool = False  # draw the selected sequences' splits again (and store them)
 
     def __post_init__(self) -> None:
         check_format(self.format)

@@ -8,20 +8,21 @@ project.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
 from lookout.auth.principal import Principal
 from lookout.errors import InvalidInput
-from lookout.exports.schemas import ExportOptions, ExportSummary
+from lookout.exports import ids, splits
+from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, ExportSummary
 from lookout.formats.registry import make_writer
 from lookout.formats.writing import SPLITS, ExportInfo, Item, Sink, Writer
 from lookout.projects import service as projects
+from lookout.sequences.models import ProcessingStage
 from lookout.storage import ObjectNotFound, ObjectStorage
 from lookout.truth.reading import (
     Box,
@@ -51,10 +52,31 @@ class ExportPlan:
     project_name: str
     classes: list[str]
     candidates: int
+    results: bool = False  # a COCO results file: the model's boxes on the truth file's frames
 
 
-def plan_export(session: Session, *, principal: Principal, selection: Selection) -> ExportPlan:
-    """Check access and the selection; refuse an empty one before anything is written."""
+def results_selection(selection: Selection) -> Selection:
+    """A results file's selection: a model's boxes on the frames a truth export would hold
+    (reviews in `annotated` unless stages are given)."""
+    if selection.model is None:
+        raise InvalidInput(
+            f"source: {RESULTS_FORMAT} holds a model's boxes; use source model:NAME[@VERSION]",
+            field="source",
+        )
+    if selection.stages_given:
+        return selection
+    return replace(selection, stages=(ProcessingStage.ANNOTATED,), stages_given=True)
+
+
+def plan_export(
+    session: Session, *, principal: Principal, selection: Selection, results: bool = False
+) -> ExportPlan:
+    """Check access and the selection; refuse an empty one before anything is written.
+
+    `results`: a COCO results file, whose classes (category ids) are the truth's.
+    """
+    if results:
+        selection = results_selection(selection)
     project = projects.get_project(session, principal=principal, project_id=selection.project_id)
     check_camera(session, project_id=project.id, camera_id=selection.camera_id)
     model = None
@@ -66,6 +88,9 @@ def plan_export(session: Session, *, principal: Principal, selection: Selection)
         raise InvalidInput(f"the selection is empty: {describe(selection)}", field="selection")
     found = classes_in_scope(session, scope)
     classes = list(selection.classes) if selection.classes else found
+    if results and not selection.classes:
+        # The truth export's classes, so category ids agree with the truth file's.
+        classes = classes_in_scope(session, scope_for(replace(selection, model=None), None))
     if not selection.include_negatives and not set(classes) & set(found):
         wanted = f" of class {', '.join(selection.classes)}" if selection.classes else ""
         raise InvalidInput(
@@ -73,22 +98,45 @@ def plan_export(session: Session, *, principal: Principal, selection: Selection)
             "(ask for negatives to export frames without boxes)",
             field="selection",
         )
-    return ExportPlan(selection, scope, project.name, classes, candidates)
+    return ExportPlan(selection, scope, project.name, classes, candidates, results)
+
+
+def prepare_export(
+    session: Session, *, plan: ExportPlan, options: ExportOptions
+) -> splits.SplitReport:
+    """Store what later exports must agree on: image ids, and the splits of new sequences."""
+    ids.assign_image_ids(session, project_id=plan.selection.project_id)
+    return splits.assign_splits(
+        session,
+        scope=plan.scope,
+        selection=plan.selection,
+        seed=options.seed,
+        ratios=options.split,
+        redraw=options.redraw_splits,
+    )
 
 
 # --- Writing -------------------------------------------------------------------------------
 
 
 def split_of(group_key: str, seed: int, ratios: tuple[float, float, float]) -> str:
-    """train, val or test for a sequence: a seeded hash, so it is stable and needs no memory."""
-    digest = hashlib.sha256(f"{seed}:{group_key}".encode()).digest()
-    point = int.from_bytes(digest[:8], "big") / 2**64
-    cumulative = 0.0
-    for name, ratio in zip(SPLITS, ratios, strict=True):
-        cumulative += ratio
-        if point < cumulative:
-            return name
-    return next(name for name, ratio in reversed(list(zip(SPLITS, ratios, strict=True))) if ratio)
+    """The seeded draw of a sequence's (or loose image's) split (`splits.draw`)."""
+    return splits.draw(group_key, seed, ratios)
+
+
+def _group_facts(
+    session: Session, plan: ExportPlan, group: list[Frame], options: ExportOptions
+) -> tuple[str, dict[uuid.UUID, int]]:
+    """A group's stored split (the seeded draw for a loose image) and its images' ids."""
+    frame_ids = [frame.image.id for frame in group]
+    numbers = ids.image_ids(session, frame_ids)
+    if len(numbers) < len(frame_ids):  # an image added since the export was prepared
+        ids.assign_image_ids(session, project_id=plan.selection.project_id)
+        numbers = ids.image_ids(session, frame_ids)
+    sequence = group[0].sequence
+    stored = splits.stored_split(session, sequence.id) if sequence else None
+    session.commit()  # end the read transaction: on SQLite it holds the write lock
+    return stored or split_of(group[0].group_key, options.seed, options.split), numbers
 
 
 def export_items(plan: ExportPlan, frames: list[Frame]) -> Iterator[tuple[Frame, list[Box], bool]]:
@@ -96,6 +144,9 @@ def export_items(plan: ExportPlan, frames: list[Frame]) -> Iterator[tuple[Frame,
     selection = plan.selection
     wanted = set(plan.classes)
     for frame in frames:
+        if plan.results:
+            yield from _results_item(frame, wanted, selection.include_negatives)
+            continue
         source = frame.truth if selection.model is None else frame.predictions
         if source is None:
             continue
@@ -104,6 +155,18 @@ def export_items(plan: ExportPlan, frames: list[Frame]) -> Iterator[tuple[Frame,
             yield frame, boxes, False
         elif selection.include_negatives:
             yield frame, [], True
+
+
+def _results_item(
+    frame: Frame, wanted: set[str], negatives: bool
+) -> Iterator[tuple[Frame, list[Box], bool]]:
+    """A frame the truth export holds (same selection), with the model's boxes on it."""
+    if frame.truth is None:
+        return
+    if not negatives and not any(box.class_name in wanted for box in frame.truth):
+        return
+    boxes = [box for box in frame.predictions or [] if box.class_name in wanted]
+    yield frame, boxes, not boxes
 
 
 def image_url(base_url: str | None, image_id: uuid.UUID) -> str | None:
@@ -144,13 +207,17 @@ def write_export(
     options: ExportOptions,
     sink: Sink,
     on_progress: Callable[[int], None] | None = None,
+    prepared: bool = False,
 ) -> ExportSummary:
-    """Write the planned export into `sink`, one sequence at a time."""
+    """Write the planned export into `sink`, one sequence at a time (`prepare_export` first
+    unless `prepared`)."""
+    if not prepared:
+        prepare_export(session, plan=plan, options=options)
     writer = _writer(plan, options, sink)
     counts = {"images": 0, "boxes": 0, "negatives": 0, "skipped": 0}
-    splits = dict.fromkeys(SPLITS, 0)
+    per_split = dict.fromkeys(SPLITS, 0)
     for group in iter_groups(session, plan.scope):
-        split = split_of(group[0].group_key, options.seed, options.split)
+        split, numbers = _group_facts(session, plan, group, options)
         for frame, boxes, negative in export_items(plan, group):
             item = Item(
                 frame=frame,
@@ -160,9 +227,12 @@ def write_export(
                 name=f"{frame.image.id}{frame.image.extension}",
                 url=image_url(options.base_url, frame.image.id),
                 false_positives=frame.false_positives if plan.selection.include_negatives else [],
+                coco_id=numbers.get(frame.image.id),
             )
-            if options.images == "copy" and not _copy_image(
-                storage, sink, writer.image_path(item), frame
+            if (
+                options.images == "copy"
+                and writer.copies_images
+                and not _copy_image(storage, sink, writer.image_path(item), frame)
             ):
                 counts["skipped"] += 1
                 continue
@@ -170,8 +240,8 @@ def write_export(
             counts["images"] += 1
             counts["boxes"] += len(boxes)
             counts["negatives"] += int(negative)
-            splits[split] += 1
+            per_split[split] += 1
         if on_progress is not None:
             on_progress(len(group))
     writer.finish()
-    return ExportSummary(classes=list(plan.classes), splits=splits, **counts)
+    return ExportSummary(classes=list(plan.classes), splits=per_split, **counts)

@@ -1,8 +1,11 @@
-"""COCO detection: reading a COCO file (checked) and writing `annotations.json` with `images/`.
+"""COCO detection: reading a COCO file (checked) and writing `annotations.json` with `images/`,
+or a results file (`results.json`, the list pycocotools' `COCO.loadRes` takes).
 
 Boxes are [x, y, width, height] in pixels; category ids start at 1 in what Lookout writes.
-Lookout keeps its own fields beside COCO's (sequence, frame time, false positives), and reads
-them back, so an export imported again keeps its sequences.
+Image ids are the frames' stored ids (`lookout.exports.ids`), the same in every export, so a
+results file scores against a truth file. Lookout keeps its own fields beside COCO's
+(sequence, frame time, split, false positives), and reads them back, so an export imported
+again keeps its sequences and splits. Truth boxes carry no `score`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from lookout.formats.dataset import (
 )
 from lookout.formats.writing import (
     PIXEL_DIGITS,
+    SPLITS,
     Item,
     Writer,
     false_positive_fields,
@@ -147,6 +151,8 @@ def _coco_image(entry: Any, i: int, where: str, images_dir: Path) -> DatasetImag
         image.sequence_key = f"{entry.get('sequence_source') or ''}:{seq}"
     if isinstance(entry.get("frame_index"), int):
         image.frame_index = entry["frame_index"]
+    if entry.get("split") in SPLITS:
+        image.split = entry["split"]
     for k, fp in enumerate(entry.get("false_positives") or []):
         image.false_positives.append(_false_positive(fp, f"{label}.false_positives[{k}]", image))
     return image
@@ -250,11 +256,14 @@ class CocoWriter(Writer):
         self.annotations = spool()
         self.image_count = 0
         self.annotation_count = 0
+        self.image_id = 0
 
     def add(self, item: Item) -> None:
         """Spool the image's entry and its boxes' annotations."""
         super().add(item)
         self.image_count += 1
+        # Without a stored id (a writer used on its own), images are numbered in order.
+        self.image_id = item.coco_id if item.coco_id is not None else self.image_count
         entry = self._image_entry(item)
         self.images.write((b",\n" if self.image_count > 1 else b"") + json_bytes(entry))
         for box in item.boxes:
@@ -266,7 +275,7 @@ class CocoWriter(Writer):
         """An entry of `images`: COCO's fields, then Lookout's."""
         image = item.frame.image
         entry: dict[str, Any] = {
-            "id": self.image_count,
+            "id": self.image_id,
             "file_name": item.name,
             "width": image.width,
             "height": image.height,
@@ -286,7 +295,7 @@ class CocoWriter(Writer):
         bbox = xywh(pixels(box.xyxyn, image.width, image.height))
         ann: dict[str, Any] = {
             "id": self.annotation_count,
-            "image_id": self.image_count,
+            "image_id": self.image_id,
             "category_id": self.class_index[box.class_name] + 1,
             "bbox": bbox,
             "area": round(bbox[2] * bbox[3], PIXEL_DIGITS),
@@ -296,8 +305,8 @@ class CocoWriter(Writer):
             "sequence_id": str(sequence.id) if sequence else None,
             "frame_time": iso(image.captured_at),
         }
-        if box.confidence is not None:
-            ann["score"] = box.confidence
+        if box.confidence is not None and self.info.source != "reviews":
+            ann["score"] = box.confidence  # a model's; truth has no score
         if box.prediction_id is not None:
             ann["lookout_prediction_id"] = str(box.prediction_id)
         return ann
@@ -321,3 +330,43 @@ class CocoWriter(Writer):
         self.images.close()
         self.annotations.close()
         super().finish()
+
+
+class CocoResultsWriter(Writer):
+    """`results.json`: a model's boxes as COCO results `[{image_id, category_id, bbox, score}]`.
+
+    Image ids are the frames' stored ids and category ids the truth's classes (from 1), so the
+    file scores against a COCO truth export of the same selection (`COCO.loadRes`). Boxes
+    without a confidence get score 1.0, as `lookout evaluate` counts them. No images.
+    """
+
+    copies_images = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.results = spool()
+        self.count = 0
+
+    def add(self, item: Item) -> None:
+        """Spool one result per box of the image (no manifest: there are no images)."""
+        image = item.frame.image
+        for box in item.boxes:
+            bbox = xywh(pixels(box.xyxyn, image.width, image.height))
+            result = {
+                "image_id": item.coco_id,
+                "category_id": self.class_index[box.class_name] + 1,
+                "bbox": bbox,
+                "score": 1.0 if box.confidence is None else box.confidence,
+            }
+            self.count += 1
+            self.results.write((b",\n" if self.count > 1 else b"") + json_bytes(result))
+
+    def _document(self) -> Iterator[bytes]:
+        yield b"[\n"
+        yield from file_chunks(self.results)
+        yield b"\n]\n"
+
+    def finish(self) -> None:
+        """Write `results.json`."""
+        self.sink.write_chunks("results.json", self._document(), compress=True, large=True)
+        self.results.close()

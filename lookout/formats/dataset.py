@@ -60,6 +60,7 @@ class DatasetImage:
     sequence_key: str | None = None
     frame_index: int | None = None
     sha256: str = ""
+    split: str | None = None  # train, val or test, when the dataset says
 
 
 @dataclass

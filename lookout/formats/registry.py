@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lookout.formats.coco import CocoWriter, read_coco
+from lookout.formats.coco import CocoResultsWriter, CocoWriter, read_coco
 from lookout.formats.csv_table import CsvWriter
 from lookout.formats.dataset import Dataset, bad
 from lookout.formats.jsonl import JsonlWriter
@@ -13,9 +13,11 @@ from lookout.formats.writing import ExportInfo, Sink, Writer
 from lookout.formats.yolo import YoloWriter, is_yolo_folder, read_yolo
 
 READ_FORMATS = ("coco", "yolo")
+RESULTS_FORMAT = "coco-results"
 
 WRITERS: dict[str, type[Writer]] = {
     "coco": CocoWriter,
+    RESULTS_FORMAT: CocoResultsWriter,
     "yolo": YoloWriter,
     "voc": VocWriter,
     "csv": CsvWriter,

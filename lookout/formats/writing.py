@@ -68,6 +68,7 @@ class Item:
     name: str  # file name inside the export
     url: str | None = None
     false_positives: list[FalsePositive] = field(default_factory=list)
+    coco_id: int | None = None  # the frame's stored integer id (lookout.exports.ids)
 
     @property
     def stem(self) -> str:
@@ -176,6 +177,7 @@ class Writer:
     """Base: the manifest of referenced images; subclasses write their format."""
 
     images_folder = "images"
+    copies_images = True  # False: the format holds no images (a results file)
 
     def __init__(self, *, sink: Sink, classes: list[str], info: ExportInfo) -> None:
         self.sink = sink

@@ -100,13 +100,15 @@ def _check_inside(path: Path, root: Path, shown: str) -> Path:
     return path
 
 
-def _split_entries(config: dict[str, Any]) -> list[Any]:
-    """What train, val and test name (folders or list files); `images` when none is named."""
-    entries: list[Any] = []
+def _split_entries(config: dict[str, Any]) -> list[tuple[str | None, Any]]:
+    """What train, val and test name (folders or list files), with their split; `images`
+    (no split) when none is named."""
+    entries: list[tuple[str | None, Any]] = []
     for split in SPLITS:
         value = config.get(split)
-        entries.extend(value if isinstance(value, list) else [value] if value else [])
-    return entries or ["images"]
+        values = value if isinstance(value, list) else [value] if value else []
+        entries.extend((split, v) for v in values)
+    return entries or [(None, "images")]
 
 
 def _listed_files(target: Path, root: Path) -> list[Path]:
@@ -121,23 +123,28 @@ def _listed_files(target: Path, root: Path) -> list[Path]:
     return files
 
 
-def _yolo_image_files(folder: Path, config: dict[str, Any]) -> list[Path]:
-    """The dataset's image files, each once, in the order its splits name them."""
+def _yolo_image_files(folder: Path, config: dict[str, Any]) -> dict[Path, str | None]:
+    """The dataset's image files, each once, in the order its splits name them, with the split
+    that names them first (None when data.yaml names no split)."""
     root = _yolo_root(folder, config)
-    files: list[Path] = []
-    for entry in _split_entries(config):
+    files: dict[Path, str | None] = {}
+    for split, entry in _split_entries(config):
         target = root / str(entry)
         if not inside(target, root):
             raise bad(f"{entry}: points outside the dataset folder", "path")
         if target.is_dir():
-            for path in sorted(target.rglob("*")):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    files.append(_check_inside(path, root, str(path.relative_to(root))))
+            found = [
+                _check_inside(path, root, str(path.relative_to(root)))
+                for path in sorted(target.rglob("*"))
+                if path.suffix.lower() in IMAGE_SUFFIXES
+            ]
         elif target.is_file() and target.suffix == ".txt":
-            files.extend(_listed_files(target, root))
+            found = _listed_files(target, root)
         else:
             raise bad(f"{entry}: no such image folder or list in {root}", "path")
-    return list(dict.fromkeys(files))
+        for path in found:
+            files.setdefault(path, split)
+    return files
 
 
 def label_path(image_path: Path) -> Path:
@@ -160,6 +167,8 @@ def read_yolo(folder: Path) -> Dataset:
     if not files:
         raise bad(f"{folder}: no images found", "path")
     out = [_yolo_image(file_path, folder, root, names) for file_path in files]
+    for image, split in zip(out, files.values(), strict=True):
+        image.split = split
     used = {box.class_name for image in out for box in image.boxes}
     return Dataset("yolo", folder.name, [n for n in names if n in used], out)
 
@@ -245,8 +254,8 @@ class YoloWriter(Writer):
             # Ultralytics needs train and val: an empty one points at the other.
             fallback = next(iter(present), "train")
             data[split] = f"images/{split if self.per_split[split] else fallback}"
-        if self.per_split["test"]:
-            data["test"] = "images/test"
+        # Always there, as in Ultralytics' own dataset files: empty when no frame is in test.
+        data["test"] = "images/test" if self.per_split["test"] else None
         data["nc"] = len(self.classes)
         data["names"] = dict(enumerate(self.classes))
         return data

@@ -22,6 +22,8 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
         sa.Index("ix_images_project_created", "project_id", "created_at", "id"),
         sa.Index("ix_images_project_captured", "project_id", "captured_at", "id"),
         sa.Index("ix_images_sequence_captured", "sequence_id", "captured_at"),
+        # A frame's integer id in dataset exports (COCO image id): one per frame of a project.
+        sa.UniqueConstraint("project_id", "coco_id"),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
@@ -36,6 +38,8 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
     width: Mapped[int]
     height: Mapped[int]
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # Set on the first export (lookout.exports.ids) and never changed.
+    coco_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     captured_at: Mapped[datetime | None]
     source: Mapped[str | None] = mapped_column(sa.String(100))
     source_id: Mapped[str | None] = mapped_column(sa.String(200))

@@ -100,6 +100,8 @@ class Sequence(UUIDPrimaryKey, Timestamps, Base):
     lat: Mapped[float | None]
     lon: Mapped[float | None]
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # train, val or test: drawn on the first export (lookout.exports.splits), then kept.
+    split: Mapped[str | None] = mapped_column(sa.String(10))
 
     camera: Mapped[Camera | None] = relationship()
     review: Mapped[SequenceReview | None] = relationship(

@@ -132,8 +132,10 @@ def test_yolo_split_keeps_sequences_together_and_is_seeded(lookout):
         world.review(seq, [smoke(seq, {0: [0.1, 0.1, 0.4, 0.4], 1: [0.2, 0.2, 0.5, 0.5]})])
     sequence_of = {f: s.id for s in world.sequences for f in s.frames}
 
-    def assignment(seed):
-        archive = read_zip(export(world, format="yolo", seed=seed, split="0.5,0.25,0.25"))
+    def assignment(seed, redraw=False):
+        archive = read_zip(
+            export(world, format="yolo", seed=seed, split="0.5,0.25,0.25", redraw_splits=redraw)
+        )
         splits = defaultdict(set)
         for name in archive.namelist():
             if name.startswith("labels/"):
@@ -145,8 +147,11 @@ def test_yolo_split_keeps_sequences_together_and_is_seeded(lookout):
     assert len(first) == 12
     assert all(len(s) == 1 for s in first.values()), "a sequence straddles two splits"
     assert assignment(7) == first
-    others = [assignment(seed) for seed in (1, 2, 3, 4)]
+    # Stored on the first export: another seed keeps them; asking to re-draw draws again.
+    assert assignment(1) == first
+    others = [assignment(seed, redraw=True) for seed in (1, 2, 3, 4)]
     assert any(other != first for other in others)
+    assert assignment(9) == others[-1]
 
 
 def test_voc_export(world):

@@ -95,12 +95,14 @@ def _items() -> list[Item]:
     ]
 
 
-def write(fmt: str, folder: Path, items: list[Item] | None = None) -> Written:
+def write(
+    fmt: str, folder: Path, items: list[Item] | None = None, source: str = "reviews"
+) -> Written:
     """Write items as an export does: each image copied, then the writer's files."""
     items = _items() if items is None else items
     sink = DirectorySink(folder)
     info = ExportInfo(
-        project_id=str(uuid.uuid4()), project_name="cams", source="reviews", negatives=True
+        project_id=str(uuid.uuid4()), project_name="cams", source=source, negatives=True
     )
     writer = make_writer(fmt, sink=sink, classes=CLASSES, info=info)
     images: dict[str, bytes] = {}
@@ -127,7 +129,8 @@ def assert_box(actual: tuple[float, ...], expected: tuple[float, ...], tolerance
 
 
 def test_coco_reads_back_what_it_wrote(tmp_path):
-    written = write("coco", tmp_path / "coco")
+    # A model's boxes (their scores are written; truth boxes carry none).
+    written = write("coco", tmp_path / "coco", source="model:yolo")
     dataset = read_coco(written.folder / "annotations.json")
     assert dataset.format == "coco"
     assert dataset.classes == CLASSES  # written order, each used
