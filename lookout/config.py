@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # VISTA's scheme: 'X-ML-Signature: sha256=<hex>' over '{X-ML-Timestamp}.' + body.
     hmac_accept_vista: bool = Field(True, alias="LOOKOUT_HMAC_ACCEPT_VISTA")
     ml_hmac_window_seconds: int = Field(300, alias="ML_HMAC_WINDOW_SECONDS")
+    # VISTA's name: whether presign, bulk and finalize need a signature even from a user.
+    # Unset: yes, except in local mode (whose every caller is the machine's own admin).
+    ml_pipeline_require_hmac: bool | None = Field(None, alias="ML_PIPELINE_REQUIRE_HMAC")
     ml_allowed_models: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="ML_ALLOWED_MODELS"
     )
@@ -114,6 +117,13 @@ class Settings(BaseSettings):
                 )
             return {name.strip(): secret.strip() for name, secret in pairs}
         return value
+
+    @property
+    def pipeline_requires_hmac(self) -> bool:
+        """Presign, bulk and finalize refuse unsigned callbacks, even from a user."""
+        if self.ml_pipeline_require_hmac is None:
+            return not self.local_mode
+        return self.ml_pipeline_require_hmac
 
     @property
     def resolved_database_url(self) -> str:

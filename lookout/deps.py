@@ -29,7 +29,8 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
     storage: ObjectStorage
-    local_admin: Principal | None = None
+    # Local mode's users by email, made once: the local admin and any a developer names.
+    local_users: dict[str, Principal] = field(default_factory=dict)
     auth_brake: FailureBrake = field(default_factory=FailureBrake)
     # One pooled client for everything the server fetches (frames given by URL).
     http: httpx.Client = field(default_factory=lambda: make_fetch_client(allow_private=False))
@@ -116,6 +117,8 @@ def _authenticate(request: Request, session: Session, settings: Settings) -> Pri
     if token:
         return accounts.api_key_principal(session, token)
     email = request.headers.get(settings.proxy_user_header)
+    if email is not None and settings.local_mode and settings.proxy_secret is None:
+        return _local_user(request, session, email)
     if email is not None:
         if settings.proxy_secret is None:
             raise Unauthenticated(
@@ -130,16 +133,28 @@ def _authenticate(request: Request, session: Session, settings: Settings) -> Pri
         session.commit()
         return principal
     if settings.local_mode:
-        runtime: Runtime = request.app.state.runtime
-        if runtime.local_admin is None:
-            runtime.local_admin = local_principal(session, settings)
-        return runtime.local_admin
+        return _local_user(request, session, settings.local_user_email)
     raise Unauthenticated("authentication required: send X-API-Key or Authorization: Bearer")
 
 
-def local_principal(session: Session, settings: Settings) -> Principal:
-    """The local admin that every request acts as in local mode."""
-    user = accounts.get_or_create_user(session, email=settings.local_user_email, is_admin=True)
+def _local_user(request: Request, session: Session, email: str) -> Principal:
+    """Local mode's caller: the local admin, or the user a developer names (VISTA's debug mode).
+
+    Everyone a local-mode server answers is on this machine and acts as its admin anyway, so
+    naming a user (`X-User-Email` without a proxy secret) grants nothing new; it records who.
+    """
+    known: dict[str, Principal] = request.app.state.runtime.local_users
+    email = accounts.normalize_email(email)
+    if email not in known:
+        if len(known) >= 1000:  # bounded, however many names a script makes up
+            known.clear()
+        known[email] = local_principal(session, email)
+    return known[email]
+
+
+def local_principal(session: Session, email: str) -> Principal:
+    """A local-mode user: an admin, in the default group."""
+    user = accounts.get_or_create_user(session, email=email, is_admin=True)
     group = accounts.get_or_create_group(session, name="default")
     accounts.add_member(session, user=user, group=group, role="admin")
     principal = accounts.principal_for(session, user, via="local")

@@ -18,7 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from lookout.analyses import artifacts as artifact_service
-from lookout.analyses import bulk, compare, exports, service
+from lookout.analyses import bulk, compare, exports, service, vista
 from lookout.analyses import predictions as prediction_reads
 from lookout.analyses.annotations import TYPES
 from lookout.analyses.schemas import (
@@ -39,9 +39,12 @@ from lookout.analyses.schemas import (
     PresignResponse,
     StatusRead,
     StatusUpdate,
+    VistaAnalysis,
+    VistaAnnotationList,
+    VistaPresignResponse,
     prediction_read,
 )
-from lookout.auth.dependencies import RawBodyDep, SignedCallbackDep
+from lookout.auth.dependencies import PipelineCallerDep, RawBodyDep, StatusCallerDep
 from lookout.db import MAX_OFFSET
 from lookout.deps import (
     BaseUrlDep,
@@ -53,7 +56,7 @@ from lookout.deps import (
 )
 from lookout.errors import InvalidInput, NotFound
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object, parse_model
-from lookout.rendering import raw_json_response, splice
+from lookout.rendering import json_response, raw_json_response, splice
 
 MAX_COMPARED = 10
 
@@ -126,19 +129,20 @@ def create_analysis(
 
 @router.patch(
     "/api/analyses/{analysis_id}/status",
-    response_model=StatusRead,
+    response_model=StatusRead | VistaAnalysis,
     openapi_extra=openapi_body(StatusUpdate),
-    description=HMAC_NOTE,
+    description=HMAC_NOTE + " Or, as in VISTA, by a user who can see the analysis.",
 )
 def update_status(
     analysis_id: uuid.UUID,
-    signed: SignedCallbackDep,
+    caller: StatusCallerDep,
     session: SessionDep,
     storage: StorageDep,
     settings: SettingsDep,
-) -> StatusRead:
+) -> Response:
     """Step 2: move the analysis along queued → processing → completed/failed/cancelled."""
-    request = parse_model(StatusUpdate, signed.body)
+    request = parse_model(StatusUpdate, caller.body)
+    service.check_caller_access(session, caller.principal, analysis_id)
     analysis = service.update_status(
         session,
         storage,
@@ -147,7 +151,9 @@ def update_status(
         error_message=request.error_message,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
     )
-    return StatusRead.model_validate(analysis)
+    if caller.speaks_vista:
+        return json_response(vista.analysis_json(analysis))
+    return json_response(StatusRead.model_validate(analysis).model_dump(mode="json"))
 
 
 # --- Step 3: presigned uploads --------------------------------------------------------------
@@ -155,30 +161,40 @@ def update_status(
 
 @router.post(
     "/api/analyses/{analysis_id}/artifacts/presign",
-    response_model=PresignResponse,
+    response_model=PresignResponse | VistaPresignResponse,
     openapi_extra=openapi_body(PresignRequest),
-    description=HMAC_NOTE,
+    description=HMAC_NOTE
+    + " VISTA's body `{artifact_type, filename}` is answered `{upload_url, storage_path}`.",
 )
 def presign_artifacts(
     analysis_id: uuid.UUID,
-    signed: SignedCallbackDep,
+    caller: PipelineCallerDep,
     session: SessionDep,
     storage: StorageDep,
     settings: SettingsDep,
     base_url: BaseUrlDep,
-) -> PresignResponse:
+) -> Response:
     """Step 3: one presigned PUT URL per artifact (send the same Content-Type with the PUT)."""
-    request = parse_model(PresignRequest, signed.body)
+    data = parse_json_object(caller.body)
+    asks_vista = vista.is_vista_presign(data)
+    if asks_vista:
+        specs = [vista.presign_spec(data)]
+    else:
+        specs = parse_model(PresignRequest, caller.body).artifacts
+    service.check_caller_access(session, caller.principal, analysis_id)
     uploads = artifact_service.presign_artifacts(
         session,
         storage,
         analysis_id=analysis_id,
-        artifacts=request.artifacts,
+        artifacts=specs,
         expires_in=settings.ml_presign_expires_seconds,
         base_url=base_url,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
     )
-    return PresignResponse(
+    if asks_vista:
+        path = vista.storage_path(analysis_id, uploads[0].artifact_name)
+        return json_response({"upload_url": uploads[0].upload_url, "storage_path": path})
+    answer = PresignResponse(
         presigned_urls=[
             PresignedUrl(
                 artifact_name=u.artifact_name,
@@ -190,6 +206,7 @@ def presign_artifacts(
             for u in uploads
         ]
     )
+    return json_response(answer.model_dump(mode="json"))
 
 
 # --- Step 5: bulk annotations ---------------------------------------------------------------
@@ -199,34 +216,42 @@ def presign_artifacts(
     "/api/analyses/{analysis_id}/annotations:bulk",
     response_model=BulkResponse,
     status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": VistaAnnotationList, "description": "VISTA's callers"}},
     openapi_extra=openapi_body(BulkAnnotations),
     description=HMAC_NOTE
     + " Send an Idempotency-Key (or client `id`s per annotation) to make retries safe; "
-    "`?mode=replace` swaps all annotations of the analysis in one transaction.",
+    "`?mode=replace` swaps all annotations of the analysis in one transaction. VISTA's callers "
+    "are answered 200 with `{annotations, total}`.",
 )
 def submit_annotations(
     analysis_id: uuid.UUID,
-    signed: SignedCallbackDep,
+    caller: PipelineCallerDep,
     session: SessionDep,
     settings: SettingsDep,
-    mode: Literal["append", "replace"] = "append",
+    mode: Literal["append", "replace"] | None = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Step 5: validate every annotation, then store them all (or none)."""
-    data = parse_json_object(signed.body)
+    data = parse_json_object(caller.body)
     if "annotations" not in data:
         raise InvalidInput("annotations: is required (a list of annotations)", field="annotations")
-    request_hash = hashlib.sha256(mode.encode() + b"\n" + signed.body).hexdigest()
+    mode = mode or _body_mode(data)
+    service.check_caller_access(session, caller.principal, analysis_id)
+    request_hash = hashlib.sha256(mode.encode() + b"\n" + caller.body).hexdigest()
     outcome = bulk.submit_annotations(
         session,
         analysis_id=analysis_id,
-        annotations=data["annotations"],
+        annotations=vista.read_items(data["annotations"], analysis_id),
         replace=mode == "replace",
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         max_count=settings.ml_max_annotations_per_request,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    if caller.speaks_vista:
+        stored = service.stored_annotations(session, analysis_id)
+        body = {"annotations": [vista.annotation_json(p) for p in stored], "total": len(stored)}
+        return json_response(body, headers=headers)
     return Response(
         outcome.json_bytes(),
         status_code=outcome.status_code,
@@ -235,24 +260,33 @@ def submit_annotations(
     )
 
 
+def _body_mode(data: dict[str, Any]) -> Literal["append", "replace"]:
+    """VISTA sends the mode in the body; the query parameter wins when both are given."""
+    value = data.get("mode", "append")
+    if value == "append" or value == "replace":
+        return value
+    raise InvalidInput(f"mode: must be append or replace, got {value!r}", field="mode")
+
+
 # --- Step 6: finalize -----------------------------------------------------------------------
 
 
 @router.post(
     "/api/analyses/{analysis_id}/finalize",
-    response_model=FinalizeRead,
+    response_model=FinalizeRead | VistaAnalysis,
     openapi_extra=openapi_body(FinalizeRequest),
     description=HMAC_NOTE,
 )
 def finalize_analysis(
     analysis_id: uuid.UUID,
-    signed: SignedCallbackDep,
+    caller: PipelineCallerDep,
     session: SessionDep,
     storage: StorageDep,
     settings: SettingsDep,
-) -> FinalizeRead:
+) -> Response:
     """Step 6: close the analysis (completed, failed or cancelled) and store its summary."""
-    request = parse_model(FinalizeRequest, signed.body, empty={})
+    request = parse_model(FinalizeRequest, caller.body, empty={})
+    service.check_caller_access(session, caller.principal, analysis_id)
     analysis = service.finalize_analysis(
         session,
         storage,
@@ -262,7 +296,9 @@ def finalize_analysis(
         error_message=request.error_message,
         max_artifact_bytes=settings.ml_max_artifact_bytes,
     )
-    return FinalizeRead.model_validate(analysis)
+    if caller.speaks_vista:
+        return json_response(vista.analysis_json(analysis))
+    return json_response(FinalizeRead.model_validate(analysis).model_dump(mode="json"))
 
 
 # --- Reads (user authentication) ------------------------------------------------------------
@@ -288,12 +324,8 @@ def list_analyses(
         limit=limit,
         offset=offset,
     )
-    return AnalysisPage(
-        items=[AnalysisRead.model_validate(a) for a in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    reads = [AnalysisRead.model_validate(a) for a in items]
+    return AnalysisPage(items=reads, total=total, limit=limit, offset=offset, analyses=reads)
 
 
 @router.get("/api/images/{image_id}/analyses/compare", response_model=CompareResponse)
@@ -372,7 +404,10 @@ def get_analysis(
     return raw_json_response(splice(body, "annotations", items))
 
 
-@router.get("/api/analyses/{analysis_id}/annotations", response_model=PredictionPage)
+@router.get(
+    "/api/analyses/{analysis_id}/annotations",
+    response_model=PredictionPage | VistaAnnotationList,
+)
 def list_annotations(
     analysis_id: uuid.UUID,
     session: SessionDep,
@@ -382,6 +417,10 @@ def list_annotations(
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    skip: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_OFFSET, description="VISTA's paging: answers {annotations, total}"),
+    ] = None,
 ) -> Response:
     """An analysis's annotations filtered by type, class and minimum confidence."""
     if annotation_type is not None and annotation_type not in TYPES:
@@ -391,6 +430,17 @@ def list_annotations(
     filters = prediction_reads.PredictionFilters(
         annotation_type=annotation_type, class_name=class_name, min_confidence=min_confidence
     )
+    if skip is not None:
+        found, total = prediction_reads.list_predictions(
+            session,
+            principal=principal,
+            analysis_id=analysis_id,
+            filters=filters,
+            limit=limit,
+            offset=skip,
+        )
+        rendered = [vista.annotation_json(p) for p in found]
+        return json_response({"annotations": rendered, "total": total})
     analysis = service.get_analysis(session, principal=principal, analysis_id=analysis_id)
     items, total = prediction_reads.predictions_json(
         session, analysis=analysis, filters=filters, limit=limit, offset=offset
@@ -518,6 +568,33 @@ def artifact_url(
         storage, artifact, expires_in=expires_in, base_url=base_url
     )
     return ArtifactUrl(artifact_name=artifact.name, url=url, expires_in=expires_in)
+
+
+@router.get("/api/ml/artifacts/download", response_model=ArtifactUrl)
+def artifact_url_by_path(
+    path: str,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    base_url: BaseUrlDep,
+) -> ArtifactUrl:
+    """VISTA's spelling: an artifact's presigned GET URL by its `storage_path`."""
+    analysis_id, name = vista.parse_storage_path(path)
+    return artifact_url(analysis_id, name, session, storage, settings, principal, base_url)
+
+
+@router.get("/api/ml/artifacts/content", response_class=StreamingResponse)
+def artifact_content_by_path(
+    path: str,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> StreamingResponse:
+    """VISTA's spelling: an artifact's bytes by its `storage_path`."""
+    analysis_id, name = vista.parse_storage_path(path)
+    return download_artifact(analysis_id, name, session, storage, settings, principal)
 
 
 @router.delete("/api/analyses/{analysis_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -171,6 +171,9 @@ class AnalysisPage(BaseModel):
     total: int
     limit: int
     offset: int
+    analyses: list[AnalysisRead] = Field(
+        description="The same list under VISTA's name (its clients read `analyses`)"
+    )
 
 
 class PredictionPage(BaseModel):
@@ -229,3 +232,52 @@ class CompareResponse(BaseModel):
     image_height: int
     analyses: list[ComparedAnalysis]
     comparison: Comparison | None
+
+
+# --- VISTA's shapes (lookout/analyses/vista.py says when a client gets them) -----------------
+
+
+class VistaAnalysis(_Read):
+    """An analysis as VISTA's server answers a status change or a finalize."""
+
+    id: uuid.UUID
+    image_id: uuid.UUID
+    model_name: str
+    model_version: str
+    status: str
+    error_message: str | None
+    parameters: dict[str, Any]
+    provenance: dict[str, Any]
+    requested_by_id: uuid.UUID | None = Field(validation_alias="created_by_id")
+    external_job_id: str | None
+    priority: int = 0
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+    summary: dict[str, Any] | None
+    annotations: list[dict[str, Any]] = []
+
+
+class VistaAnnotation(BaseModel):
+    """A stored annotation as VISTA's `MLAnnotation`."""
+
+    id: uuid.UUID
+    analysis_id: uuid.UUID
+    annotation_type: str
+    class_name: str
+    confidence: float | None
+    data: dict[str, Any]
+    storage_path: str | None
+    ordering: int | None
+    created_at: datetime
+
+
+class VistaAnnotationList(BaseModel):
+    annotations: list[VistaAnnotation]
+    total: int
+
+
+class VistaPresignResponse(BaseModel):
+    upload_url: str
+    storage_path: str = Field(description="Name the artifact by this in a heatmap annotation")

@@ -28,8 +28,10 @@ from lookout.analyses.models import (
     Analysis,
     AnalysisStatus,
     IdempotencyRecord,
+    Prediction,
     upload_key,
 )
+from lookout.analyses.predictions import predictions_query
 from lookout.analyses.repository import AnalysisRepository, locked_analysis
 from lookout.auth.principal import Principal
 from lookout.db import utcnow
@@ -208,6 +210,19 @@ def _enter(
     if error_message is not None:
         analysis.error_message = error_message
     analysis.status = target
+
+
+def check_caller_access(
+    session: Session, principal: Principal | None, analysis_id: uuid.UUID
+) -> None:
+    """A callback sent by a user (VISTA) acts only on analyses they can see; signed ones on any."""
+    if principal is not None:
+        AnalysisRepository(session, principal).get(analysis_id)
+
+
+def stored_annotations(session: Session, analysis_id: uuid.UUID) -> list[Prediction]:
+    """All of an analysis's annotations in posted order (VISTA answers a bulk post with them)."""
+    return list(session.scalars(predictions_query(analysis_id)))
 
 
 def update_status(

@@ -1,4 +1,4 @@
-"""FastAPI dependencies for pipeline callbacks: the raw body and its HMAC signature."""
+"""FastAPI dependencies for pipeline callbacks: the raw body, its HMAC signature, its caller."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from lookout.auth import signatures
-from lookout.deps import SessionDep, SettingsDep, get_runtime
+from lookout.auth.principal import Principal
+from lookout.config import Settings
+from lookout.deps import SessionDep, SettingsDep, authenticate, get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,59 @@ def verified_callback(
 
 
 SignedCallbackDep = Annotated[SignedCallback, Depends(verified_callback)]
+
+
+VISTA_SCHEMES = frozenset({signatures.VISTA, signatures.VISTA_CANONICAL})
+
+
+@dataclass(frozen=True)
+class CallbackCaller:
+    """Who sent a pipeline callback: a verified signature or, as VISTA allows, a user.
+
+    A user-sent callback names the user; the route checks their access to the analysis.
+    """
+
+    body: bytes
+    signed: SignedCallback | None = None
+    principal: Principal | None = None
+
+    @property
+    def speaks_vista(self) -> bool:
+        """Answer in VISTA's shapes: its signature scheme, or a user (only VISTA has those)."""
+        return self.signed is None or self.signed.scheme in VISTA_SCHEMES
+
+
+def _has_user_credentials(request: Request, settings: Settings) -> bool:
+    headers = request.headers
+    return settings.local_mode or any(
+        name in headers for name in ("x-api-key", "authorization", settings.proxy_user_header)
+    )
+
+
+def _caller(
+    request: Request, body: bytes, session: SessionDep, settings: Settings, *, users: bool
+) -> CallbackCaller:
+    """A signature is always verified when sent; without one, a user is accepted if `users`."""
+    unsigned = signatures.SIGNATURE_HEADER not in request.headers
+    if users and unsigned and _has_user_credentials(request, settings):
+        return CallbackCaller(body, principal=authenticate(request, session, settings))
+    return CallbackCaller(body, signed=verified_callback(request, body, session, settings))
+
+
+def status_caller(
+    request: Request, body: RawBodyDep, session: SessionDep, settings: SettingsDep
+) -> CallbackCaller:
+    """A status change: signed, or by a user with access to the analysis (as in VISTA)."""
+    return _caller(request, body, session, settings, users=True)
+
+
+def pipeline_caller(
+    request: Request, body: RawBodyDep, session: SessionDep, settings: SettingsDep
+) -> CallbackCaller:
+    """Presign, bulk, finalize: signed, or by a user where ML_PIPELINE_REQUIRE_HMAC is off."""
+    users = not settings.pipeline_requires_hmac
+    return _caller(request, body, session, settings, users=users)
+
+
+StatusCallerDep = Annotated[CallbackCaller, Depends(status_caller)]
+PipelineCallerDep = Annotated[CallbackCaller, Depends(pipeline_caller)]

@@ -10,9 +10,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 
 from lookout.body_limits import accepts_uploads
+from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
+from lookout.errors import InvalidInput
 from lookout.images import service
-from lookout.images.schemas import ImagePage, ImageRead, image_json
+from lookout.images.schemas import ImageDownload, ImagePage, ImageRead, image_json
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.rendering import json_response, raw_json_response, splice
 
@@ -40,8 +42,16 @@ def upload_image(
     sequence_id: Annotated[uuid.UUID | None, Form()] = None,
     source: Annotated[str | None, Form(max_length=100)] = None,
     source_id: Annotated[str | None, Form(max_length=200)] = None,
+    metadata: Annotated[
+        str | None, Form(description="VISTA's free-form metadata: not stored yet, refused")
+    ] = None,
 ) -> ImageRead:
     """Upload an image (multipart). A repeat of the same source and source_id answers 200."""
+    if metadata is not None:
+        # Refused rather than dropped: a VISTA client would believe it stored.
+        raise InvalidInput(
+            "metadata: image metadata is not stored yet; upload without it", field="metadata"
+        )
     upload = service.ImageUpload(
         stream=file.file,
         filename=file.filename,
@@ -63,7 +73,7 @@ def upload_image(
     return ImageRead.of(stored.image, existing=stored.existing)
 
 
-@router.get("/api/projects/{project_id}/images", response_model=ImagePage)
+@router.get("/api/projects/{project_id}/images", response_model=ImagePage | list[ImageRead])
 def list_images(
     project_id: uuid.UUID,
     session: SessionDep,
@@ -71,13 +81,21 @@ def list_images(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    skip: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_OFFSET, description="VISTA's paging: answers a plain list"),
+    ] = None,
     sequence_id: uuid.UUID | None = None,
     captured_after: datetime | None = None,
     captured_before: datetime | None = None,
     model_name: str | None = None,
     analysis_status: str | None = None,
 ) -> Response:
-    """A page of a project's images, newest first; pass `next_cursor` back for the next page."""
+    """A page of a project's images, newest first; pass `next_cursor` back for the next page.
+
+    With `skip` (VISTA's clients), the answer is VISTA's: a plain list of `limit` images after
+    the first `skip`.
+    """
     filters = service.ImageFilters(
         sequence_id=sequence_id,
         captured_after=captured_after,
@@ -85,12 +103,25 @@ def list_images(
         model_name=model_name,
         analysis_status=analysis_status,
     )
+    limit = min(limit, settings.page_size_max)
+    if skip is not None:
+        if cursor is not None:
+            raise InvalidInput("skip: give either skip or cursor, not both", field="skip")
+        images = service.list_images_after(
+            session,
+            principal=principal,
+            project_id=project_id,
+            filters=filters,
+            skip=skip,
+            limit=limit,
+        )
+        return json_response([image_json(image) for image in images])
     items, next_cursor = service.image_page_json(
         session,
         principal=principal,
         project_id=project_id,
         filters=filters,
-        limit=min(limit, settings.page_size_max),
+        limit=limit,
         cursor=cursor,
     )
     return raw_json_response(splice({"next_cursor": next_cursor}, "items", items))
@@ -121,6 +152,14 @@ def image_content(
             "ETag": f'"{image.sha256}"',
         },
     )
+
+
+@router.get("/api/images/{image_id}/download", response_model=ImageDownload)
+def image_download(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    """VISTA's download step: where to fetch the image's bytes (`url`, relative to /api)."""
+    image = service.get_image(session, principal=principal, image_id=image_id)
+    body = ImageDownload(url=f"/images/{image.id}/content", object_key=image.object_key)
+    return json_response(body.model_dump())
 
 
 @router.get("/api/images/{image_id}/thumbnail", response_class=Response)

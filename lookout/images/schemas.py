@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lookout.rendering import SchemaRenderer
 
@@ -57,6 +57,13 @@ def image_json(image: Any, *, existing: bool = False) -> dict[str, Any]:
     body = IMAGE_JSON(image)
     body["existing"] = existing
     return body
+
+
+class ImageDownload(BaseModel):
+    """VISTA's answer to `GET /images/{id}/download`."""
+
+    url: str = Field(description="The bytes' address, relative to the API prefix")
+    object_key: str
 
 
 class ImagePage(BaseModel):

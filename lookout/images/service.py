@@ -223,6 +223,22 @@ def list_images(
     return rows[:limit], next_cursor
 
 
+def list_images_after(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    filters: ImageFilters,
+    skip: int,
+    limit: int,
+) -> list[Image]:
+    """VISTA's paging: `limit` images after the first `skip`, in `list_images`' order."""
+    ProjectRepository(session, principal).get(project_id)
+    shape, params = _page_shape(principal, project_id, filters, limit, None)
+    statement = _page_statement(shape, "orm").offset(skip)
+    return list(session.scalars(statement, params))[:limit]
+
+
 def list_image_rows(
     session: Session,
     *,

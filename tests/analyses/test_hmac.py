@@ -403,8 +403,15 @@ CASES: dict[str, tuple[Case, int, str]] = {
         401,
         "missing X-ML-Signature",
     ),
+    # A user may change a status (as in VISTA), but posting results needs the pipeline's secret.
     "api_key_is_not_enough": (
-        lambda s, a, b: _send(s, "PATCH", _status(s, a), PROCESSING_BODY, {"X-API-Key": s.api_key}),
+        lambda s, a, b: _send(
+            s,
+            "POST",
+            f"/api/analyses/{a}/annotations:bulk",
+            json.dumps({"annotations": [box()]}).encode(),
+            {"X-API-Key": s.api_key},
+        ),
         401,
         "missing X-ML-Signature",
     ),

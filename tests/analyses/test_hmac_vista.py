@@ -116,7 +116,7 @@ def _full_flow(s: Setup, a: str, b: str) -> httpx.Response:
     presign = _vista(s, "POST", f"/api/analyses/{a}/artifacts/presign", PRESIGN)
     assert presign.status_code == 200, presign.text
     bulk = _vista(s, "POST", f"/api/analyses/{a}/annotations:bulk", BULK)
-    assert bulk.status_code == 201, bulk.text
+    assert bulk.status_code == 200, bulk.text
     finalize = _vista(s, "POST", f"/api/analyses/{a}/finalize", COMPLETED)
     assert finalize.status_code == 200, finalize.text
     assert finalize.json()["status"] == "completed"
@@ -136,8 +136,8 @@ CASES: dict[str, tuple[Case, int, str]] = {
             _processing(s, a),
             _vista(s, "POST", f"/api/analyses/{a}/annotations:bulk", BULK),
         )[1],
-        201,
-        "created_count",
+        200,  # VISTA's answer to VISTA's signature: every annotation and the total
+        '"total":1',
     ),
     "valid_finalize": (
         lambda s, a, b: _vista(s, "POST", f"/api/analyses/{a}/finalize", COMPLETED),

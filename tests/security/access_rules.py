@@ -19,6 +19,9 @@ USER = "user"  # any authenticated caller; answers only with the caller's groups
 PROJECT = "project-member"  # an object of a project: members and admins only, others 404
 HMAC = "hmac-signed"  # pipeline callbacks: an HMAC signature (v1 or the document's legacy)
 HMAC_V1 = "hmac-v1"  # work-queue callbacks: Lookout's v1 signature only
+# A status change: signed like HMAC, or (as in VISTA) sent by a member of the project's group.
+HMAC_OR_PROJECT = "hmac-or-project-member"
+SIGNED_KINDS = (HMAC, HMAC_V1, HMAC_OR_PROJECT)  # routes whose signatures are spent once
 PRESIGNED = "storage-presigned"  # the local backend's presigned URLs: the URL is the credential
 
 # --- callers (the columns of the matrix) -------------------------------------------------------
@@ -65,6 +68,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     PROJECT: _expect({MEMBER, ADMIN, PROXY_MEMBER}, 401, other_group=404),
     HMAC: _expect({SIGNED, LEGACY_SIGNED}, 401),
     HMAC_V1: _expect({SIGNED}, 401),
+    HMAC_OR_PROJECT: _expect(
+        {MEMBER, ADMIN, PROXY_MEMBER, SIGNED, LEGACY_SIGNED}, 401, other_group=404
+    ),
     # Without `expires` and `signature` the URL is malformed (422: required query parameters);
     # a signature of another object, or an expired URL, is refused (403). Keys do not count.
     PRESIGNED: _expect({SIGNED}, 422, bad_signature=403, replayed_signature=403),
@@ -91,6 +97,7 @@ RULES: dict[str, str] = {
     "DELETE /api/images/{image_id}": PROJECT,
     "GET /api/images/{image_id}/content": PROJECT,
     "GET /api/images/{image_id}/thumbnail": PROJECT,
+    "GET /api/images/{image_id}/download": PROJECT,
     # cameras, sequences, frames, reviews
     "POST /api/cameras": PROJECT,
     "POST /api/sequences": PROJECT,
@@ -125,9 +132,11 @@ RULES: dict[str, str] = {
     "GET /api/analyses/{analysis_id}/artifacts": PROJECT,
     "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}": PROJECT,
     "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}/url": PROJECT,
+    "GET /api/ml/artifacts/download": PROJECT,
+    "GET /api/ml/artifacts/content": PROJECT,
     "POST /api/projects/{project_id}/analyses:queue": PROJECT,
     # ML analyses: pipeline callbacks
-    "PATCH /api/analyses/{analysis_id}/status": HMAC,
+    "PATCH /api/analyses/{analysis_id}/status": HMAC_OR_PROJECT,
     "POST /api/analyses/{analysis_id}/artifacts/presign": HMAC,
     "POST /api/analyses/{analysis_id}/annotations:bulk": HMAC,
     "POST /api/analyses/{analysis_id}/finalize": HMAC,

@@ -229,6 +229,7 @@ EXAMPLES: dict[str, Example] = {
     "GET /api/images/{image_id}": _get("/api/images/{w.image_id}"),
     "DELETE /api/images/{image_id}": lambda w: _delete(w, f"/api/images/{w.fresh_image()}"),
     "GET /api/images/{image_id}/content": _get("/api/images/{w.image_id}/content"),
+    "GET /api/images/{image_id}/download": _get("/api/images/{w.image_id}/download"),
     "GET /api/images/{image_id}/thumbnail": _get("/api/images/{w.image_id}/thumbnail"),
     "POST /api/cameras": lambda w: Call(
         "POST",
@@ -306,6 +307,12 @@ EXAMPLES: dict[str, Example] = {
     ),
     "GET /api/analyses/{analysis_id}/artifacts/{artifact_name}/url": _get(
         "/api/analyses/{w.analysis_id}/artifacts/" + ARTIFACT + "/url"
+    ),
+    "GET /api/ml/artifacts/download": _get(
+        "/api/ml/artifacts/download?path=ml_outputs/{w.analysis_id}/" + ARTIFACT
+    ),
+    "GET /api/ml/artifacts/content": _get(
+        "/api/ml/artifacts/content?path=ml_outputs/{w.analysis_id}/" + ARTIFACT
     ),
     "POST /api/projects/{project_id}/analyses:queue": lambda w: Call(
         "POST",
@@ -444,7 +451,7 @@ def send_cell(w: SecurityWorld, kind: str, caller: str, call: Call) -> Cell:
         headers = {} if path != urlsplit(path).path else caller_headers(w, caller, call)
         before = state()
         return Cell(_request(w.raw, call, path, headers), 1, before)
-    if caller == rules.REPLAYED_SIGNATURE and kind in (rules.HMAC, rules.HMAC_V1):
+    if caller == rules.REPLAYED_SIGNATURE and kind in rules.SIGNED_KINDS:
         headers = caller_headers(w, rules.SIGNED, call)
         first = _request(w.raw, call, call.path, headers)
         assert first.is_success, f"{call.method} {call.path} signed: {first.text}"
