@@ -261,6 +261,7 @@ def _credential_headers(settings: Settings) -> list[str]:
 
 def _include_routers(app: FastAPI) -> None:
     from lookout import health
+    from lookout.accounts.routes import router as accounts
     from lookout.analyses.queue_routes import router as work_queue
     from lookout.analyses.routes import router as analyses
     from lookout.images.routes import router as images
@@ -270,7 +271,8 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.storage.routes import router as storage
 
     app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
-    for router in (projects, images, sequences, review_queue, storage, analyses, work_queue):
+    routers = (accounts, projects, images, sequences, review_queue, storage, analyses, work_queue)
+    for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
 
     from lookout.evaluation.page import router as evaluation_page

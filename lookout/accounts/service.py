@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lookout.accounts.models import ApiKey, Group, Membership, User
+from lookout.accounts.repository import AccountRepository
 from lookout.auth.principal import Principal
 from lookout.db import utcnow
-from lookout.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
 KEY_PREFIX = "lk"
 # Recording every use would turn each read into a write; once a minute is enough to audit.
@@ -253,3 +254,38 @@ def authenticate_api_key(session: Session, token: str) -> User:
 def ensure_unique_group_name(session: Session, name: str) -> None:
     if session.scalar(sa.select(Group.id).where(Group.name == name)) is not None:
         raise Conflict(f"group {name} already exists", field="name")
+
+
+# --- a user's own account (the API's /users/me and /api-keys) ------------------------------
+
+
+def is_key_active(key: ApiKey, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
+
+
+def create_own_key(
+    session: Session, *, principal: Principal, name: str, expires_at: datetime | None
+) -> IssuedKey:
+    """A new key for the caller. Not with a key: a leaked key must not mint lasting ones."""
+    if principal.via == "api_key":
+        raise Forbidden(
+            "API keys are created from the web UI or `lookout apikeys create`, not with a key"
+        )
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise InvalidInput("expires_at: give a time zone (e.g. Z)", field="expires_at")
+        if expires_at <= utcnow():
+            raise InvalidInput("expires_at: must be in the future", field="expires_at")
+    user = AccountRepository(session, principal).user()
+    issued = create_api_key(session, user=user, name=name, expires_at=expires_at)
+    session.commit()
+    return issued
+
+
+def revoke_own_key(session: Session, *, principal: Principal, key_id: uuid.UUID) -> None:
+    """Revoke one of the caller's keys (again: no change); another's key is 404."""
+    key = AccountRepository(session, principal).key(key_id)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    session.commit()

@@ -21,6 +21,9 @@ HMAC = "hmac-signed"  # pipeline callbacks: an HMAC signature (v1 or the documen
 HMAC_V1 = "hmac-v1"  # work-queue callbacks: Lookout's v1 signature only
 # A status change: signed like HMAC, or (as in VISTA) sent by a member of the project's group.
 HMAC_OR_PROJECT = "hmac-or-project-member"
+OWN = "own"  # the caller's own row (their API key): nobody else's, not even an admin's
+# Minting an API key: a person (proxy session, local mode), never another API key.
+KEY_MINTING = "key-minting"
 SIGNED_KINDS = (HMAC, HMAC_V1, HMAC_OR_PROJECT)  # routes whose signatures are spent once
 PRESIGNED = "storage-presigned"  # the local backend's presigned URLs: the URL is the credential
 
@@ -68,6 +71,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     PROJECT: _expect({MEMBER, ADMIN, PROXY_MEMBER}, 401, other_group=404),
     HMAC: _expect({SIGNED, LEGACY_SIGNED}, 401),
     HMAC_V1: _expect({SIGNED}, 401),
+    OWN: _expect({MEMBER}, 401, other_group=404, admin=404, proxy_member=404),
+    KEY_MINTING: _expect({PROXY_MEMBER}, 401, member=403, other_group=403, admin=403),
     HMAC_OR_PROJECT: _expect(
         {MEMBER, ADMIN, PROXY_MEMBER, SIGNED, LEGACY_SIGNED}, 401, other_group=404
     ),
@@ -86,6 +91,12 @@ RULES: dict[str, str] = {
     "MOUNT /apidocs/static": PUBLIC,
     "MOUNT /static": PUBLIC,
     "GET /api/health": PUBLIC,
+    # a user's own account
+    "GET /api/users/me": USER,
+    "GET /api/users/me/groups": USER,
+    "GET /api/api-keys": USER,
+    "POST /api/api-keys": KEY_MINTING,
+    "DELETE /api/api-keys/{api_key_id}": OWN,
     # projects and images
     "GET /api/projects": USER,
     "POST /api/projects": USER,
@@ -106,6 +117,7 @@ RULES: dict[str, str] = {
     "POST /api/sequences/{sequence_id}/frames": PROJECT,
     "POST /api/sequences/{sequence_id}/frames:batch": PROJECT,
     "POST /api/sequences/{sequence_id}/draft": PROJECT,
+    "PUT /api/sequences/{sequence_id}/split": PROJECT,
     "GET /api/sequences/{sequence_id}/review": PROJECT,
     "PUT /api/sequences/{sequence_id}/review": PROJECT,
     "POST /api/sequences/{sequence_id}/review/send-back": PROJECT,

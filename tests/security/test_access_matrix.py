@@ -22,9 +22,11 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from lookout.accounts.models import ApiKey
 from lookout.app import create_app
 from lookout.pipeline.signing import sign_request
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
+from lookout.sequences.models import Sequence
 from tests.analyses.ml_support import raw_body_headers
 from tests.conftest import HMAC_SECRET, make_settings
 from tests.exports.builders import distinct_jpeg
@@ -69,6 +71,34 @@ def _analysis_state(w: SecurityWorld, analysis_id: str) -> Callable[[], Any]:
 
 def _delete(w: SecurityWorld, path: str) -> Call:
     return Call("DELETE", path, state=lambda: w.member.get(path).status_code)
+
+
+def _split_change(w: SecurityWorld) -> Call:
+    """A fresh sequence put in test: a refused request leaves its split as it was."""
+    sequence_id = w.fresh_sequence()
+    path = f"/api/sequences/{sequence_id}/split"
+
+    def read() -> Any:
+        with w.lookout.sessions() as session:
+            sequence = session.get(Sequence, uuid.UUID(sequence_id))
+            return sequence.split if sequence is not None else None
+
+    return Call("PUT", path, json_body={"split": "test"}, state=read)
+
+
+def _revoke_own_key(w: SecurityWorld) -> Call:
+    """A fresh key of the member's (alice's): a refused revocation leaves it working."""
+    token = w.lookout.user_with_key("alice@example.org", None)
+    with w.lookout.sessions() as session:
+        key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == token.split("_")[1]))
+        assert key is not None
+        key_id = key.id
+    probe = w.lookout.client({"X-API-Key": token})
+    return Call(
+        "DELETE",
+        f"/api/api-keys/{key_id}",
+        state=lambda: probe.get("/api/users/me").status_code,
+    )
 
 
 def _signed_callback(status: str, tail: str, body: dict[str, Any]) -> Example:
@@ -216,6 +246,17 @@ EXAMPLES: dict[str, Example] = {
     "MOUNT /apidocs/static": _get("/apidocs/static/swagger-ui.css"),
     "MOUNT /static": _get("/static/app.css"),
     "GET /api/health": _get("/api/health"),
+    "PUT /api/sequences/{sequence_id}/split": _split_change,
+    "GET /api/users/me": _get("/api/users/me"),
+    "GET /api/users/me/groups": _get("/api/users/me/groups"),
+    "GET /api/api-keys": _get("/api/api-keys"),
+    "POST /api/api-keys": lambda w: Call(
+        "POST",
+        "/api/api-keys",
+        json_body={"name": "laptop"},
+        state=lambda: w.lookout.count("api_keys"),
+    ),
+    "DELETE /api/api-keys/{api_key_id}": _revoke_own_key,
     "GET /api/projects": _get("/api/projects"),
     "POST /api/projects": lambda w: Call(
         "POST", "/api/projects", json_body={"name": w.unique("new")}
