@@ -14,8 +14,6 @@ from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 from typer.main import get_command
 
-from lookout.accounts import service as accounts
-from lookout.auth.middleware import is_loopback_host
 from lookout.cli_support import cli_session, console, err_console
 from lookout.config import Settings
 from lookout.errors import LookoutError
@@ -23,9 +21,10 @@ from lookout.errors import LookoutError
 if TYPE_CHECKING:
     from typer._click import Command, Context
 
-# Commands defined in modules of their own, imported only when one runs (or `--help` lists
-# them): every server process imports this module again (uvicorn's workers start by running
-# the `lookout` script), and must not load the importer, the exporters or the ONNX worker.
+# Every server process imports this module again before it answers uvicorn's health checks
+# (uvicorn's workers start by running the `lookout` script), so it imports little: each command
+# imports what it uses (the accounts, the database), and the commands defined in modules of
+# their own are imported only when one runs (or `--help` lists them).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "import-platform": ("lookout.platform_import.cli", "import_platform"),
     "export": ("lookout.exports.cli", "export"),
@@ -114,6 +113,8 @@ def serve(
     acts as a local admin ("local mode"), so the documented commands work on one machine.
     Local mode is refused on any other address.
     """
+    from lookout.auth.middleware import is_loopback_host
+
     settings = Settings()
     local = settings.proxy_secret is None and is_loopback_host(host)
     if settings.local_mode and not is_loopback_host(host):
@@ -185,6 +186,8 @@ def users_create(
     group: Annotated[list[str] | None, typer.Option(help="Add to this group (repeatable).")] = None,
 ) -> None:
     """Create a user (or update the admin flag of an existing one)."""
+    from lookout.accounts import service as accounts
+
     with cli_session() as session:
         user = accounts.get_or_create_user(session, email=email, is_admin=admin)
         for name in group or []:
@@ -213,6 +216,8 @@ def users_list() -> None:
 @groups_app.command("create")
 def groups_create(name: str, description: Annotated[str | None, typer.Option()] = None) -> None:
     """Create a group."""
+    from lookout.accounts import service as accounts
+
     with cli_session() as session:
         group = accounts.get_or_create_group(session, name=name, description=description)
         console.print(f"group {group.name} ({group.id})")
@@ -239,6 +244,8 @@ def groups_add_member(
     group: str, email: str, role: Annotated[str, typer.Option(help="member or admin")] = "member"
 ) -> None:
     """Add a user to a group (the user is created if new)."""
+    from lookout.accounts import service as accounts
+
     with cli_session() as session:
         target = accounts.get_group(session, name_or_id=group)
         user = accounts.get_or_create_user(session, email=email)
@@ -249,6 +256,8 @@ def groups_add_member(
 @groups_app.command("remove-member")
 def groups_remove_member(group: str, email: str) -> None:
     """Remove a user from a group."""
+    from lookout.accounts import service as accounts
+
     with cli_session() as session:
         target = accounts.get_group(session, name_or_id=group)
         accounts.remove_member(session, user=accounts.get_user(session, email=email), group=target)
@@ -263,6 +272,8 @@ def apikeys_create(
     group: Annotated[str | None, typer.Option(help="Also add the owner to this group.")] = None,
 ) -> None:
     """Issue an API key. It is printed once: only a hash is stored."""
+    from lookout.accounts import service as accounts
+
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with cli_session() as session:
         user = accounts.get_or_create_user(session, email=email)
@@ -280,6 +291,8 @@ def apikeys_create(
 def apikeys_list(email: Annotated[str | None, typer.Argument()] = None) -> None:
     """List API keys (prefixes only) with their state."""
     from rich.table import Table
+
+    from lookout.accounts import service as accounts
 
     table = Table("prefix", "owner", "name", "created", "expires", "last used", "state")
     with cli_session() as session:
@@ -301,6 +314,8 @@ def apikeys_list(email: Annotated[str | None, typer.Argument()] = None) -> None:
 @keys_app.command("revoke")
 def apikeys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix or id.")]) -> None:
     """Revoke an API key at once."""
+    from lookout.accounts import service as accounts
+
     with cli_session() as session:
         key = accounts.revoke_api_key(session, prefix_or_id=prefix)
         console.print(f"revoked key {key.prefix} of {key.user.email}")
@@ -322,6 +337,7 @@ def queue_command(
     """Queue one analysis per image of a project (idempotent) for `lookout worker` to run."""
     import json
 
+    from lookout.accounts import service as accounts
     from lookout.analyses import queue
     from lookout.auth.principal import Principal
 

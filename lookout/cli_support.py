@@ -17,17 +17,18 @@ from typing import TYPE_CHECKING
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from lookout.accounts import service as accounts
-from lookout.auth.principal import Principal
 from lookout.config import Settings
-from lookout.db import make_engine, make_session_factory
 from lookout.errors import InvalidInput, LookoutError
-from lookout.storage import ObjectStorage, StorageError, make_storage
 
+# The database, storage and accounts load inside the functions that use them: each server
+# process imports `lookout.cli` (and so this module) before it answers uvicorn's health checks.
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from sqlalchemy.orm import Session
+
+    from lookout.auth.principal import Principal
+    from lookout.storage import ObjectStorage
 
 console = Console()
 err_console = Console(stderr=True)
@@ -48,6 +49,9 @@ class Context:
 @contextmanager
 def command_context(user: str | None) -> Iterator[Context]:
     """Session, storage and caller of a command; domain errors exit 1 with their message."""
+    from lookout.db import make_engine, make_session_factory
+    from lookout.storage import StorageError, make_storage
+
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -72,6 +76,8 @@ def command_context(user: str | None) -> Iterator[Context]:
 @contextmanager
 def cli_session() -> Iterator[Session]:
     """A session on the configured database; domain errors exit 1 with their message."""
+    from lookout.db import make_engine, make_session_factory
+
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -87,6 +93,8 @@ def cli_session() -> Iterator[Session]:
 
 def cli_principal(session: Session, settings: Settings, email: str | None) -> Principal:
     """The named user (with their access), or the local admin who sees every project."""
+    from lookout.accounts import service as accounts
+
     if email:
         return accounts.principal_for(session, accounts.get_user(session, email=email), via="cli")
     user = accounts.get_or_create_user(session, email=settings.local_user_email, is_admin=True)

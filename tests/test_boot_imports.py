@@ -78,6 +78,14 @@ def test_serve_path_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     assert present(modules, FORBIDDEN) == []
 
 
+def test_the_lookout_script_imports_little(tmp_path: Path) -> None:
+    # A spawned worker runs the script before it answers uvicorn's health checks (5 s): under
+    # load, a heavy import here had workers killed and restarted in a loop.
+    modules = loaded_modules(tmp_path, "import lookout.cli")
+    assert present(modules, ("fastapi", "sqlalchemy", "httpx", "lookout.accounts")) == []
+    assert present(modules, FORBIDDEN) == []
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="lookout.exports.schemas takes the format names from lookout.formats.registry, "
