@@ -245,13 +245,14 @@ def save_review(
 ) -> SequenceReview:
     """Save a person's review; a stale `version` answers 409 instead of overwriting."""
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
-    frame_ids = {frame.id for frame in frames_of(session, sequence.id)}
+    frames = {frame.id: frame for frame in frames_of(session, sequence.id)}
     for index, track in enumerate(write.tracks):
-        for box in track.boxes:
-            if box.frame_id not in frame_ids:
+        for number, box in enumerate(track.boxes):
+            if box.frame_id not in frames:
                 raise InvalidInput(
                     f"frame {box.frame_id} is not in this sequence", field=f"tracks[{index}].boxes"
                 )
+            _check_box_size(box.xyxyn, frames[box.frame_id], f"tracks[{index}].boxes[{number}]")
     _check_decided(write)
     values = _derived(write)
     values.update(reviewed_by_id=principal.user_id, reviewed_at=utcnow())
@@ -264,6 +265,22 @@ def save_review(
         if write.version != review.version:
             raise Conflict(_moved_on(session, review, write.version), field="version")
     return _write_by_person(session, principal, sequence.id, review, values, action="save")
+
+
+MIN_BOX_PIXELS = 1.0  # narrower boxes are empty to training tools (Datumaro reports them)
+
+
+def _check_box_size(xyxyn: list[float], frame: Image, where: str) -> None:
+    """A person's box is at least MIN_BOX_PIXELS wide and high on its frame."""
+    width = (xyxyn[2] - xyxyn[0]) * frame.width
+    height = (xyxyn[3] - xyxyn[1]) * frame.height
+    if min(width, height) < MIN_BOX_PIXELS - 1e-6:
+        raise Unprocessable(
+            f"{where}.xyxyn: the box is {width:.2f} x {height:.2f} px on its "
+            f"{frame.width} x {frame.height} frame; boxes must be at least "
+            f"{MIN_BOX_PIXELS:g} px wide and high",
+            field=f"{where}.xyxyn",
+        )
 
 
 def _moved_on(session: Session, review: SequenceReview, yours: int) -> str:
