@@ -26,12 +26,16 @@ log = logging.getLogger(__name__)
 
 ID_BITS = 52
 _PAGE = 1000
+_IN_CHUNK = 900  # bound parameters per IN (SQLite allows 999 in old builds)
 _ATTEMPTS = 3
 
 
 def candidate(sha256: str, attempt: int) -> int:
     """The `attempt`-th candidate number of an image with this content (never 0)."""
-    text = sha256 if attempt == 0 else hashlib.sha256(f"{sha256}#{attempt}".encode()).hexdigest()
+    text = sha256.lower()
+    if attempt or len(text) != 64 or text.strip("0123456789abcdef"):
+        # Later candidates, and (defensively) a stored digest that is not 64 hex digits.
+        text = hashlib.sha256(f"{sha256}#{attempt}".encode()).hexdigest()
     return int(text[: ID_BITS // 4], 16) or 1
 
 
@@ -93,7 +97,11 @@ def _assign(session: Session, project_id: uuid.UUID) -> int:
 
 def image_ids(session: Session, image_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """The stored numbers of these images (those that have one)."""
-    query = sa.select(Image.id, Image.coco_id).where(
-        Image.id.in_(image_ids), Image.coco_id.is_not(None)
-    )
-    return {image_id: int(number) for image_id, number in session.execute(query) if number}
+    numbers: dict[uuid.UUID, int] = {}
+    for start in range(0, len(image_ids), _IN_CHUNK):
+        chunk = image_ids[start : start + _IN_CHUNK]
+        query = sa.select(Image.id, Image.coco_id).where(
+            Image.id.in_(chunk), Image.coco_id.is_not(None)
+        )
+        numbers.update((image_id, int(n)) for image_id, n in session.execute(query) if n)
+    return numbers
