@@ -8,7 +8,10 @@ make live tokens expire by changing the config.  A missing bearer answers 401
 expired one 401 ``{"detail": "Could not validate credentials."}``.
 
 Access rules follow pyro-api: admins may read any sequence/detection by id, but
-``/sequences/all/fromdate`` is scoped to the token's organization for everyone.
+``/sequences/all/fromdate`` is scoped to the token's organization for everyone in the 2025
+schema; in the later one (pyro-api 2026) an admin's listing spans every organization.  The
+later schema also hides cameras not marked trustable from ``/cameras/`` unless asked with
+``include_non_trustable=true``.
 """
 
 from __future__ import annotations
@@ -476,15 +479,23 @@ def _add_org_routes(app: FastAPI) -> None:
     """Cameras and organizations."""
 
     @app.get(f"{API}/cameras/")
-    def cameras(request: Request, who: TokenPayload = Depends(_auth)) -> list[dict[str, Any]]:
-        """Cameras (all for admins, else the caller's organization's)."""
+    def cameras(
+        request: Request,
+        include_non_trustable: bool = False,
+        who: TokenPayload = Depends(_auth),
+    ) -> list[dict[str, Any]]:
+        """Cameras (all for admins, else the caller's organization's); the later schema
+        lists untrusted cameras only when asked."""
         state, data = _state(request), _state(request).data
+        hide_untrusted = state.config.schema == "later" and not include_non_trustable
         latest: dict[int, Detection] = {}
         for det in data.detections.values():  # ids follow created_at
             latest[det.camera_id] = det
         out = []
         for cam in data.cameras.values():
             if who.role != "admin" and cam.organization_id != who.organization_id:
+                continue
+            if hide_untrusted and not cam.is_trustable:
                 continue
             last = latest.get(cam.id)
             url = (
@@ -521,8 +532,10 @@ def _add_sequence_routes(app: FastAPI) -> None:
         """A page of the caller's organization's sequences started that day, newest first."""
         state = _state(request)
         limit = limit or state.config.default_page_limit
-        page = state.data.sequences_on(from_date, who.organization_id)[offset : offset + limit]
         schema = state.config.schema
+        everyone = schema == "later" and who.role == "admin"
+        organization = None if everyone else who.organization_id
+        page = state.data.sequences_on(from_date, organization)[offset : offset + limit]
         # The platform decorates this listing with its event grouping (ungrouped here).
         items = [
             sequence_json(s, state.data, schema)

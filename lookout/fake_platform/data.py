@@ -222,12 +222,13 @@ class PlatformData:
         """Whether a detection id exists in the given schema."""
         return schema == "2025" or det.track_index is not None
 
-    def sequences_on(self, day: date, organization_id: int) -> list[Sequence]:
-        """Sequences of an organization whose started_at is on ``day``, newest first."""
+    def sequences_on(self, day: date, organization_id: int | None) -> list[Sequence]:
+        """Sequences whose started_at is on ``day``, newest first: one organization's, or
+        every organization's (``None``)."""
         found = [
             s
             for s in self.sequences.values()
-            if s.started_at.date() == day and self.org_of_sequence(s) == organization_id
+            if s.started_at.date() == day and organization_id in (None, self.org_of_sequence(s))
         ]
         return sorted(found, key=lambda s: (s.started_at, s.id), reverse=True)
 

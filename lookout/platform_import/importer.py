@@ -39,7 +39,13 @@ from lookout.platform_import.platform_models import (
     ShapeProblem,
 )
 from lookout.platform_import.progress import Bars
-from lookout.platform_import.report import HUMAN_STAGES, DryRunPlan, ImportStats, SequencePreview
+from lookout.platform_import.report import (
+    HUMAN_STAGES,
+    DryRunPlan,
+    ImportStats,
+    SequencePreview,
+    drafted_otherwise,
+)
 from lookout.platform_import.settings import VIA_SERVER, Credential, ImportOptions
 
 log = logging.getLogger(__name__)
@@ -76,6 +82,32 @@ class Catalog:
         cam = self.cameras.get(camera_id)
         org = self.organizations.get(cam.organization_id) if cam else None
         return (cam, org) if cam is not None and org is not None else None
+
+
+def _of_own_organization(
+    client: PlatformClient, items: list[PlatformSequence], catalog: Catalog
+) -> list[PlatformSequence]:
+    """A login's sequences of its own organization.
+
+    Since 2026 the platform lists every organization's sequences to an admin (in 2025 only
+    the admin's own): keeping the login's organization makes both give the same import.
+    A sequence of a camera the catalog does not know is kept (and fails later, saying so).
+    """
+    own = client.organization_id
+    if own is None:
+        return items
+    kept = []
+    for seq in items:
+        camera = catalog.cameras.get(seq.camera_id)
+        if camera is None or camera.organization_id == own:
+            kept.append(seq)
+    if len(kept) < len(items):
+        log.debug(
+            "%s: %d sequences of other organizations left to their logins",
+            client.username,
+            len(items) - len(kept),
+        )
+    return kept
 
 
 class Importer:
@@ -155,7 +187,7 @@ class Importer:
         logins = self._logins()
         self._check_lookout()
         catalog = Catalog(self._organizations(admin), self._cameras(admin))
-        jobs = self._fetch_sequences(logins)
+        jobs = self._fetch_sequences(logins, catalog)
         self._stored = self._stored_sequences()
         if opts.dry_run:
             self._preview(jobs, catalog)
@@ -231,14 +263,14 @@ class Importer:
                 invalid_items=1,
             )
 
-    def _fetch_sequences(self, logins: list[PlatformClient]) -> list[Job]:
+    def _fetch_sequences(self, logins: list[PlatformClient], catalog: Catalog) -> list[Job]:
         """Every sequence of every login's organization on every day, each page of each day."""
         tasks = [(client, day) for client in logins for day in self.options.days()]
         found: dict[int, Job] = {}
         with self.bars.phase("Fetching sequences", len(tasks)) as advance:
             results = self._map(lambda t: self._fetch_day(*t), tasks, advance)
         for client, items in results:
-            for seq in items:
+            for seq in _of_own_organization(client, items, catalog):
                 found.setdefault(seq.id, Job(seq, client))
         log.info("%d sequences found on the platform", len(found))
         return sorted(found.values(), key=lambda job: (job.sequence.started_at, job.sequence.id))
@@ -373,6 +405,15 @@ class Importer:
         result = job.client.detections(
             job.sequence.id, limit=opts.detections_limit, desc=opts.detections_desc
         )
+        if result.truncated:
+            self.stats.add(sequences_truncated=1)
+            log.warning(
+                "sequence %d: more than %d detections on the platform; only %d kept "
+                "(raise --detections-limit to keep more)",
+                job.sequence.id,
+                opts.detections_limit,
+                len(result.items),
+            )
         if result.problems:
             self.stats.add(invalid_items=len(result.problems))
             raise SequenceFailed(
@@ -439,11 +480,18 @@ class Importer:
             log.info("sequence %d: review is %s; left as it is", platform_id, stage)
             self.stats.add(annotations_skipped=1)
             return
-        if not changed and stage is not None:
+        params = self.options.draft_params()
+        redraft = not changed and drafted_otherwise(stored, params)
+        if not changed and stage is not None and not redraft:
             log.debug("sequence %d: already drafted (%s), nothing new", platform_id, stage)
             self.stats.add(annotations_unchanged=1)
             return
-        self._count_draft(platform_id, self.lookout.draft(sequence_id, self.options.draft_params()))
+        answer = self.lookout.draft(sequence_id, params)
+        if redraft and answer.get("status") == "updated":
+            log.info("sequence %d: drafted again with the new drafting parameters", platform_id)
+            self.stats.add(annotations_redrafted=1)
+            return
+        self._count_draft(platform_id, answer)
 
     def _count_draft(self, platform_id: object, answer: dict[str, Any]) -> None:
         """Count a draft answer: created/updated, skipped, or anything else.
@@ -536,6 +584,7 @@ class Importer:
             frames=len(detections),
             boxes=sum(len(d.boxes) for d in detections),
             stored=self._stored.get(str(seq.id)),
+            redraft=drafted_otherwise(self._stored.get(str(seq.id)), self.options.draft_params()),
         )
         self.plan.count_sequence(preview)
         self.stats.add(successful_sequences=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 from datetime import date
@@ -102,6 +104,17 @@ class PlatformClient:
         log.debug("logged in to the platform as %s", self.username)
         return token
 
+    @property
+    def organization_id(self) -> int | None:
+        """The organization the login's token names (pyro-api's JWT claim), if it says."""
+        try:
+            payload = (self._token or "").split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            return None
+        org = claims.get("organization_id") if isinstance(claims, dict) else None
+        return org if isinstance(org, int) and not isinstance(org, bool) else None
+
     def _current_token(self) -> str:
         """The token, logging in first if there is none yet."""
         with self._lock:
@@ -153,7 +166,10 @@ class PlatformClient:
 
     def cameras(self) -> Validated[PlatformCamera]:
         """Cameras visible to this login (every camera for an admin)."""
-        return _validated(PlatformCamera, "camera", self.get("/cameras/"))
+        # Since 2026 the platform lists untrusted cameras only when asked; their sequences
+        # are imported all the same (2025 ignores the parameter).
+        cameras = self.get("/cameras/", include_non_trustable="true")
+        return _validated(PlatformCamera, "camera", cameras)
 
     def sequences_on(self, day: date) -> Validated[PlatformSequence]:
         """Every sequence of the login's organization started on ``day``, all pages."""
@@ -187,12 +203,17 @@ class PlatformClient:
     def detections(
         self, sequence_id: int, *, limit: int, desc: bool
     ) -> Validated[PlatformDetection]:
-        """Up to ``limit`` detections of a sequence, paging by 100 where the platform can."""
+        """Up to ``limit`` detections of a sequence, paging by 100 where the platform can.
+
+        One more is asked for than kept: if it comes, the sequence was cut at ``limit``
+        (``truncated``), which the import reports instead of dropping frames silently.
+        """
         found: dict[int, PlatformDetection] = {}
         problems: list[ShapeProblem] = []
         offset = 0
-        while len(found) + len(problems) < limit:
-            size = min(MAX_DETECTIONS_PAGE, limit - len(found) - len(problems))
+        wanted = limit + 1
+        while len(found) + len(problems) < wanted:
+            size = min(MAX_DETECTIONS_PAGE, wanted - len(found) - len(problems))
             page = self.get(
                 f"/sequences/{sequence_id}/detections",
                 limit=size,
@@ -206,15 +227,17 @@ class PlatformClient:
             if len(page) < size:
                 break
             if not new and not result.problems:
-                # The 2025 platform has no offset: it answers the first page again.
+                # The 2025 platform has no offset: it answers the first page again, so a full
+                # first page may hide more (counted as cut, to be safe).
                 log.warning(
                     "sequence %d: the platform does not page detections; kept the first %d",
                     sequence_id,
                     len(found),
                 )
-                break
+                return Validated(list(found.values())[:limit], problems, truncated=True)
             offset += len(page)
-        return Validated(list(found.values()), problems)
+        items = list(found.values())
+        return Validated(items[:limit], problems, truncated=len(items) + len(problems) > limit)
 
     def detection_url(self, detection_id: int) -> str:
         """A fresh presigned URL to a detection's frame."""

@@ -182,6 +182,8 @@ class Validated(Generic[M]):
 
     items: list[M]
     problems: list[ShapeProblem]
+    # More items exist than were asked for (only detections are fetched with a limit).
+    truncated: bool = False
 
 
 def summarize(error: ValidationError, limit: int = 3) -> str:

@@ -11,6 +11,17 @@ log = logging.getLogger(__name__)
 
 # Review stages a person has touched: a draft never replaces them.
 HUMAN_STAGES = frozenset({"in_review", "annotated", "needs_check"})
+# What a draft records of how it was made; another value of any of them makes a new draft.
+DRAFTING_KEYS = ("model_name", "confidence_threshold", "iou_threshold", "min_cluster_size")
+
+
+def drafted_otherwise(stored: dict[str, Any] | None, params: dict[str, Any]) -> bool:
+    """Whether Lookout's draft of a sequence was made with other drafting parameters.
+
+    A draft that records none (made before drafts recorded them) counts as the same.
+    """
+    recorded = (stored or {}).get("draft_params") or {}
+    return any(key in recorded and recorded[key] != params[key] for key in DRAFTING_KEYS)
 
 
 @dataclass
@@ -23,6 +34,8 @@ class ImportStats:
     annotations_created: int = 0
     annotations_skipped: int = 0
     annotations_unchanged: int = 0
+    annotations_redrafted: int = 0
+    sequences_truncated: int = 0
     sequences_created: int = 0
     sequences_already_present: int = 0
     frames_created: int = 0
@@ -63,11 +76,13 @@ class ImportStats:
             f"  Annotations created: {self.annotations_created}",
             f"  Annotations skipped (review started by a person): {self.annotations_skipped}",
             f"  Annotations already drafted (nothing new): {self.annotations_unchanged}",
+            f"  Drafts redone (drafting parameters changed): {self.annotations_redrafted}",
             f"  Sequences created: {self.sequences_created}",
             f"  Sequences already present: {self.sequences_already_present}",
             f"  Frames created: {self.frames_created}",
             f"  Frames already present: {self.frames_already_present}",
             f"  Frames failed: {self.frames_failed}",
+            f"  Sequences cut at --detections-limit: {self.sequences_truncated}",
             f"  Zero-area boxes left out: {self.zero_area_boxes}",
             f"  Invalid platform items: {self.invalid_items}",
             f"  Platform fetch errors: {self.fetch_errors}",
@@ -86,6 +101,7 @@ class SequencePreview:
     frames: int
     boxes: int
     stored: dict[str, Any] | None
+    redraft: bool = False  # drafted before with other parameters
 
 
 @dataclass
@@ -114,7 +130,8 @@ class DryRunPlan:
             self.sequences_new += int(stored is None)
             self.frames += sequence.frames
             self.boxes += sequence.boxes
-            self.drafts += int((grows or stage is None) and stage not in HUMAN_STAGES)
+            fresh = grows or stage is None or sequence.redraft
+            self.drafts += int(fresh and stage not in HUMAN_STAGES)
             self.drafts_skipped += int(stage in HUMAN_STAGES)
         log.info(
             "would import sequence %d (%s, camera %s, started %s): %d frames, %d boxes%s",

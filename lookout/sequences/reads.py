@@ -30,6 +30,7 @@ def sequence_read(
             has_smoke=review.has_smoke,
             has_false_positives=review.has_false_positives,
             has_missed_smoke=review.has_missed_smoke,
+            draft_params=review.draft_params,
         )
     return SequenceRead(
         **fields, frame_count=frame_count, reviewed_by=reviewed_by, existing=existing

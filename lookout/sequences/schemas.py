@@ -84,6 +84,9 @@ class SequenceRead(BaseModel):
     has_smoke: bool | None = None
     has_false_positives: bool | None = None
     has_missed_smoke: bool | None = None
+    draft_params: dict[str, Any] | None = Field(
+        None, description="How the review's draft was made (model, thresholds)"
+    )
     frame_count: int = 0
     reviewed_by: str | None = Field(None, description="Who last saved the review (email)")
     existing: bool = False
