@@ -10,9 +10,13 @@ Each run is a fresh interpreter timing one statement (interpreter start-up exclu
   (uvicorn's spawned workers run it again) and the app built by `lookout.app:serve_app`.
 
 Target: serve <= 1.5x baseline, CPU time and wall time, medians of runs alternated in one
-invocation, with the machine's load average printed beside them. Whether the installed
-packages carry compiled bytecode (`compile-bytecode` under `[tool.uv]`) is printed too: with
-PYTHONDONTWRITEBYTECODE=1 and no bytecode, every process compiles every module from source.
+invocation, with the machine's load average printed beside them. Also printed (no target): the
+CPU time of the script's import alone, what a spawned worker does before it can answer
+uvicorn's health checks (a worker that takes over 5 s for it is killed and replaced).
+
+Whether the installed packages carry compiled bytecode (`compile-bytecode` under `[tool.uv]`)
+is printed too: with PYTHONDONTWRITEBYTECODE=1 and no bytecode, every process compiles every
+module from source.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from bench.common import REPO, Report, at_most, log, median, standard_args
 
 BASELINE = "import fastapi, sqlalchemy.orm, psycopg"
 SERVE = "import lookout.cli, lookout.app; lookout.app.serve_app()"
+SCRIPT = "import lookout.cli"
 TARGET = 1.5
 
 # Times the statement alone, then counts what it left in sys.modules.
@@ -82,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = max(args.rounds, 3 if args.quick else 7)
     report = Report("boot")
     load_before = load_average()
-    samples: dict[str, list[dict[str, float]]] = {"baseline": [], "serve": []}
+    statements = {"baseline": BASELINE, "serve": SERVE, "script": SCRIPT}
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in statements}
     with tempfile.TemporaryDirectory(prefix="lookout-bench-boot-") as folder:
-        for _ in range(runs):  # alternated, so a change of load touches both alike
-            samples["baseline"].append(probe(BASELINE, Path(folder)))
-            samples["serve"].append(probe(SERVE, Path(folder)))
+        for _ in range(runs):  # alternated, so a change of load touches all alike
+            for name, statement in statements.items():
+                samples[name].append(probe(statement, Path(folder)))
     compiled = bytecode_compiled()
     for clock in ("cpu", "wall"):
         base = median(s[clock] for s in samples["baseline"])
@@ -106,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
             load_before=load_before,
             load_after=load_average(),
         )
+    base, script = (median(s["cpu"] for s in samples[name]) for name in ("baseline", "script"))
+    log(f"script: {script * 1000:.0f} ms of CPU before a worker answers health checks")
+    report.figure(
+        "script_import_cpu",
+        script * 1000,
+        "ms",
+        reference=base * 1000,
+        ratio=script / base,
+        runs=runs,
+        modules=median(s["modules"] for s in samples["script"]),
+        load_after=load_average(),
+    )
     return report.exit_code()
 
 

@@ -40,8 +40,10 @@ def test_boot_prints_both_clocks_with_ratio_target_and_load():
     )
     assert result.returncode in {0, 1}, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["figure"] for line in lines] == ["serve_import_cpu", "serve_import_wall"]
-    for line in lines:
+    figures = ["serve_import_cpu", "serve_import_wall", "script_import_cpu"]
+    assert [line["figure"] for line in lines] == figures
+    assert lines[2]["target"] is None and lines[2]["ratio"] > 0
+    for line in lines[:2]:
         assert line["value"] > 0 and line["reference"] > 0 and line["ratio"] > 0
         assert line["target"] == "<= 1.5" and line["runs"] == 3
         assert len(line["load_before"]) == 3 and isinstance(line["bytecode_compiled"], bool)
