@@ -22,6 +22,7 @@ from lookout.cli_support import (
 )
 from lookout.errors import InvalidInput
 from lookout.exports.splits import SPLIT_RULE
+from lookout.formats.coco import RESULTS_FILE
 
 if TYPE_CHECKING:
     from lookout.exports.schemas import ExportOptions, ExportSummary
@@ -46,15 +47,19 @@ def _prepare_output(out: Path, force: bool) -> None:
 
 def export(
     project: Annotated[str, typer.Option(help="Project id or name.")],
-    out: Annotated[Path, typer.Option(help="A folder, or a file ending in .zip.")],
+    out: Annotated[
+        Path,
+        typer.Option(help="A folder, a file ending in .zip, or for coco-results a .json file."),
+    ],
     format: Annotated[
         str,
         typer.Option(
             "--format",
             "-f",
             help="coco, yolo, voc, csv, jsonl, or coco-results: a model's boxes as the COCO "
-            "results list (results.json, for COCO.loadRes) on the frames and with the image and "
-            "category ids of a coco export of the same selection (--source model:NAME).",
+            "results list for COCO.loadRes (--out x.json writes it as is), on the frames and with "
+            "the image and category ids of a coco export of the same selection "
+            "(--source model:NAME).",
         ),
     ] = "coco",
     source: Annotated[
@@ -164,9 +169,10 @@ def _warn(report: SplitReport, summary: ExportSummary) -> None:
 def _write(ctx: Context, plan: ExportPlan, options: ExportOptions, out: Path) -> ExportSummary:
     """Write the export to `out` with a progress bar; a failed export leaves nothing behind."""
     from lookout.exports import service
+    from lookout.exports.schemas import RESULTS_FORMAT
     from lookout.exports.sinks import open_output
 
-    sink, handle = open_output(out)
+    sink, handle = open_output(out, RESULTS_FILE if options.format == RESULTS_FORMAT else None)
     try:
         with progress_bar() as bar:
             task = bar.add_task(f"export {options.format}", total=plan.candidates)

@@ -15,23 +15,27 @@ from lookout.db import utcnow
 from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_runtime
 from lookout.exports import service, splits
 from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
-from lookout.exports.sinks import Writable, ZipSink, stream_in_thread
+from lookout.exports.sinks import SingleFileSink, Writable, ZipSink, stream_in_thread
+from lookout.formats.coco import RESULTS_FILE
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.truth.selection import make_selection
 
 router = APIRouter(tags=["exports"], route_class=CheckedJSONRoute)
 
 
-def archive_name(project_name: str, fmt: str) -> str:
+def archive_name(project_name: str, fmt: str, suffix: str = "zip") -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", project_name)[:80] or "project"
-    return f"lookout_{safe}_{fmt}_{utcnow().strftime('%Y%m%dT%H%M%S')}.zip"
+    return f"lookout_{safe}_{fmt}_{utcnow().strftime('%Y%m%dT%H%M%S')}.{suffix}"
 
 
 @router.get(
     "/api/exports",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/zip": {}}, "description": "The dataset as a zip"},
+        200: {
+            "content": {"application/zip": {}, "application/json": {}},
+            "description": "The dataset as a zip (coco-results: the results list as JSON)",
+        },
         400: {"description": "Unknown format, bad option or empty selection"},
         404: {"description": "No such project (or not yours)"},
     },
@@ -47,7 +51,7 @@ def export_dataset(
         str,
         Query(
             description="coco, yolo, voc, csv, jsonl, or coco-results: a model's boxes as a COCO "
-            "results list (results.json, for COCO.loadRes) with the image and category ids of a "
+            "results list (one JSON file, for COCO.loadRes) with the image and category ids of a "
             "coco export of the same selection"
         ),
     ] = "coco",
@@ -114,15 +118,17 @@ def export_dataset(
     report = service.prepare_export(session, plan=plan, options=options)  # commits
     sessions = get_runtime(request).sessions
 
+    results = format == RESULTS_FORMAT  # one JSON file, served as is
+
     def produce(out: Writable) -> None:
         with sessions() as export_session:
-            sink = ZipSink(out)
+            sink = SingleFileSink(out, RESULTS_FILE) if results else ZipSink(out)
             service.write_export(
                 export_session, storage, plan=plan, options=options, sink=sink, prepared=True
             )
             sink.close()
 
-    filename = archive_name(plan.project_name, format)
+    filename = archive_name(plan.project_name, format, "json" if results else "zip")
     headers = {
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "private, no-store",
@@ -130,7 +136,9 @@ def export_dataset(
     if report.warnings:
         headers["X-Lookout-Warning"] = "; ".join(report.warnings)
     return StreamingResponse(
-        stream_in_thread(produce), media_type="application/zip", headers=headers
+        stream_in_thread(produce),
+        media_type="application/json" if results else "application/zip",
+        headers=headers,
     )
 
 

@@ -83,6 +83,38 @@ class DirectorySink:
         pass
 
 
+class SingleFileSink:
+    """One file's bytes written straight to `out` (a results file served or saved as is)."""
+
+    def __init__(self, out: Writable, name: str) -> None:
+        self.out = out
+        self.name = name
+
+    def _check(self, path: str) -> None:
+        if path != self.name:
+            raise ValueError(f"a single-file export holds only {self.name}, not {path!r}")
+
+    def write_bytes(self, path: str, data: bytes, *, compress: bool = True) -> None:
+        self._check(path)
+        self.out.write(data)
+
+    def write_chunks(
+        self, path: str, chunks: Iterable[bytes], *, compress: bool = False, large: bool = False
+    ) -> int:
+        self._check(path)
+        size = 0
+        for chunk in chunks:
+            self.out.write(chunk)
+            size += len(chunk)
+        return size
+
+    def write_file(self, path: str, source: IO[bytes], *, compress: bool = True) -> None:
+        self.write_chunks(path, file_chunks(source))
+
+    def close(self) -> None:
+        pass
+
+
 def _dos_time(moment: time.struct_time) -> tuple[int, int]:
     year = max(moment.tm_year, 1980)
     dos_date = ((year - 1980) << 9) | (moment.tm_mon << 5) | moment.tm_mday
@@ -339,8 +371,13 @@ def stream_in_thread(
         cancelled.set()
 
 
-def open_output(path: Path) -> tuple[Sink, BinaryIO | None]:
-    """A zip sink for `*.zip` paths, a folder sink otherwise; the file to close, if any."""
+def open_output(path: Path, single: str | None = None) -> tuple[Sink, BinaryIO | None]:
+    """A zip sink for `*.zip` paths, the file itself for a `*.json` path when the export is
+    the single file `single`, a folder sink otherwise; the file to close, if any."""
+    if single is not None and path.suffix.lower() == ".json":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("wb")
+        return SingleFileSink(handle, single), handle
     if path.suffix.lower() == ".zip":
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("wb")

@@ -47,6 +47,8 @@ from lookout.formats.writing import (
 from lookout.sequences.models import FALSE_POSITIVE_TYPES
 from lookout.truth.reading import Box
 
+RESULTS_FILE = "results.json"
+
 # --- Reading -------------------------------------------------------------------------------
 
 
@@ -368,5 +370,5 @@ class CocoResultsWriter(Writer):
 
     def finish(self) -> None:
         """Write `results.json`."""
-        self.sink.write_chunks("results.json", self._document(), compress=True, large=True)
+        self.sink.write_chunks(RESULTS_FILE, self._document(), compress=True, large=True)
         self.results.close()

@@ -28,11 +28,10 @@ def test_cocoeval_of_command_line_exports_equals_lookout_evaluate(lookout, tmp_p
         "model:yolo@v1",
         "--negatives",
         "--out",
-        str(tmp_path / "r.zip"),
+        str(tmp_path / "r.json"),
     )
     assert results.returncode == 0, results.stderr
-    with zipfile.ZipFile(tmp_path / "r.zip") as archive:
-        listed = json.loads(archive.read("results.json"))
+    listed = json.loads((tmp_path / "r.json").read_text())
     stats = _cocoeval(json.loads((tmp_path / "t" / "annotations.json").read_text()), listed)
     evaluated = run(lookout, "evaluate", "--project", "cams", "--model", "yolo", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
@@ -45,6 +44,7 @@ def test_split_rule_in_help_set_split_and_warnings(lookout, tmp_path):
     world = make_world(lookout)
     seq = world.add_sequence("only", frames=2)
     world.review(seq, [smoke(seq, {0: [0.1, 0.1, 0.4, 0.4]})])
+    world.predict(seq.frames[0], [("smoke", [0.1, 0.1, 0.4, 0.45], 0.8)])
     shown = run(lookout, "export", "--help")
     text = " ".join(shown.stdout.replace("│", " ").split())
     assert "nor val with 2+ sequences" in text and "--redraw-splits" in text
@@ -59,5 +59,20 @@ def test_split_rule_in_help_set_split_and_warnings(lookout, tmp_path):
     )
     assert again.returncode == 0, again.stderr
     assert sorted(p.parent.name for p in (out / "images").rglob("*.jpg")) == ["test"]
+    in_zip = run(
+        lookout,
+        "export",
+        "--project",
+        "cams",
+        "--format",
+        "coco-results",
+        "--source",
+        "model:yolo@v1",
+        "--out",
+        str(tmp_path / "r.zip"),
+    )
+    assert in_zip.returncode == 0, in_zip.stderr
+    with zipfile.ZipFile(tmp_path / "r.zip") as archive:
+        assert archive.namelist() == ["results.json"]
     wrong = run(lookout, "set-split", seq.id, "holdout")
     assert wrong.returncode == 1 and "split: 'holdout' is not a split" in wrong.stderr

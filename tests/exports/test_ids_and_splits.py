@@ -127,11 +127,11 @@ def _cocoeval(truth: dict, results: list) -> list[float]:
 def test_cocoeval_of_a_results_export_equals_lookout_evaluate(lookout):
     world = _scored_world(lookout)
     truth = coco_doc(world, format="coco", negatives="true")
-    archive = read_zip(
-        export(world, format="coco-results", source="model:yolo@v1", negatives="true")
-    )
-    assert archive.namelist() == ["results.json"]
-    results = json.loads(archive.read("results.json"))
+    response = export(world, format="coco-results", source="model:yolo@v1", negatives="true")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert '.json"' in response.headers["content-disposition"]
+    results = response.json()
     assert set(results[0]) == {"image_id", "category_id", "bbox", "score"}
     assert {r["image_id"] for r in results} <= {i["id"] for i in truth["images"]}
     stats = _cocoeval(truth, results)
@@ -149,8 +149,7 @@ def test_cocoeval_of_a_results_export_equals_lookout_evaluate(lookout):
 def test_results_without_negatives_reference_the_truth_files_images_only(lookout):
     world = _scored_world(lookout)
     truth = coco_doc(world, format="coco")
-    archive = read_zip(export(world, format="coco-results", source="model:yolo@v1"))
-    results = json.loads(archive.read("results.json"))
+    results = export(world, format="coco-results", source="model:yolo@v1").json()
     assert {r["image_id"] for r in results} <= {i["id"] for i in truth["images"]}
     _cocoeval(truth, results)  # loadRes accepts it
 
