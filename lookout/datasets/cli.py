@@ -39,6 +39,9 @@ def import_dataset(
     Everything is checked before anything is stored (dangling ids, boxes outside their image,
     missing files); a failure while storing removes what the import created. Images already in
     the project (same bytes) are reused, so a tool's predictions land on the same images.
+
+    Imported as reviews, a sequence keeps the split the dataset gives its frames (COCO's
+    `split` field, the data.yaml split that lists them), and later exports keep it there.
     """
     from lookout.datasets import service
     from lookout.formats.registry import read_dataset
