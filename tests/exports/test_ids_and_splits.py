@@ -146,6 +146,23 @@ def test_cocoeval_of_a_results_export_equals_lookout_evaluate(lookout):
     assert 0 < stats[1] < 1  # a figure that says something
 
 
+def test_frames_the_model_never_saw_are_misses_in_both(lookout):
+    world = _scored_world(lookout)
+    seq = world.add_sequence("unseen", frames=1, started_at="2024-08-20T09:00:00")
+    world.review(seq, [smoke(seq, {0: [0.2, 0.2, 0.6, 0.6]})])  # no analysis of this frame
+    truth = coco_doc(world, format="coco", negatives="true")
+    results = export(world, format="coco-results", source="model:yolo", negatives="true").json()
+    stats = _cocoeval(truth, results)
+    body = {"project_id": world.project_id, "model_name": "yolo", "store": False}
+    overall = world.client.post(
+        "/api/evaluations", json={**body, "include_unanalyzed": True}
+    ).json()["overall"]
+    assert stats[0] == pytest.approx(overall["ap"], abs=1e-6)
+    assert stats[1] == pytest.approx(overall["ap50"], abs=1e-6)
+    left_out = world.client.post("/api/evaluations", json=body).json()["overall"]
+    assert left_out["ap50"] > overall["ap50"]
+
+
 def test_results_without_negatives_reference_the_truth_files_images_only(lookout):
     world = _scored_world(lookout)
     truth = coco_doc(world, format="coco")
