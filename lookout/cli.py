@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # their own are imported only when one runs (or `--help` lists them).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "import-platform": ("lookout.platform_import.cli", "import_platform"),
+    "import-annotations": ("lookout.annotator_import.cli", "import_annotations"),
     "export": ("lookout.exports.cli", "export"),
     "set-split": ("lookout.exports.cli", "set_split"),
     "import-dataset": ("lookout.datasets.cli", "import_dataset"),

@@ -78,8 +78,8 @@ HELP = "\n\n".join(
 )
 
 
-def setup_logging(level: str, console: Console) -> None:
-    """Log this package at the chosen level to stderr (through rich on a terminal)."""
+def setup_logging(level: str, console: Console, logger: logging.Logger = log) -> None:
+    """Log this package (or ``logger``) at the chosen level to stderr (rich on a terminal)."""
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(console=console, show_path=False, markup=False)
@@ -87,10 +87,10 @@ def setup_logging(level: str, console: Console) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.handlers.clear()
-    log.addHandler(handler)
-    log.setLevel(level.upper())
-    log.propagate = False
+    logger.handlers.clear()
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 def parse_day(value: str | None, flag: str) -> date:
@@ -321,13 +321,18 @@ def run(options: ImportOptions, console: Console) -> int:
 
 def report(importer: Importer, stats: ImportStats) -> None:
     """Print the statistics (or the dry-run plan) and recall the failures."""
-    typer.echo("\n".join(report_lines(importer.plan, stats)))
-    if stats.failures:
-        log.error("%d problem(s):", len(stats.failures))
-        for failure in stats.failures[:FAILURES_SHOWN]:
-            log.error("  %s", failure)
-        if len(stats.failures) > FAILURES_SHOWN:
-            log.error("  ... and %d more", len(stats.failures) - FAILURES_SHOWN)
+    print_report(report_lines(importer.plan, stats), stats.failures)
+
+
+def print_report(lines: list[str], failures: list[str], logger: logging.Logger = log) -> None:
+    """Print a run's report on stdout and list its failures again (the first ones) in the log."""
+    typer.echo("\n".join(lines))
+    if failures:
+        logger.error("%d problem(s):", len(failures))
+        for failure in failures[:FAILURES_SHOWN]:
+            logger.error("  %s", failure)
+        if len(failures) > FAILURES_SHOWN:
+            logger.error("  ... and %d more", len(failures) - FAILURES_SHOWN)
 
 
 # Both registrations (here and ``lookout import-platform``) show the long help.

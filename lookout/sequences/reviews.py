@@ -468,3 +468,41 @@ def restore_version(
         action="restore",
         reason=f"restored version {version}",
     )
+
+
+def write_imported_review(
+    session: Session,
+    *,
+    sequence_id: uuid.UUID,
+    write: ReviewWrite,
+    reviewed_by_id: uuid.UUID | None,
+    reviewed_at: datetime | None,
+    draft_params: dict[str, Any],
+    reason: str,
+) -> SequenceReview:
+    """A review brought from another annotation tool, written as its author saved it there.
+
+    Flags follow from the tracks as for a person's save. A review in a person's stage keeps who
+    made it and when (`reviewed_by_id`, `reviewed_at`), and its version is recorded in the
+    history with action "import"; a draft (stage ready_to_annotate) is written as a draft. The
+    state it replaces stays in the history. The caller decides whether replacing is allowed.
+    """
+    values = _derived(write)
+    decided = write.processing_stage in ProcessingStage.HUMAN
+    values.update(
+        reviewed_by_id=reviewed_by_id if decided else None,
+        reviewed_at=reviewed_at if decided else None,
+        draft_params=draft_params,
+    )
+    review = review_of(session, sequence_id)
+    if review is None:
+        review = _insert_review(session, sequence_id, values)
+    else:
+        _keep_in_history(session, review)
+        _update_versioned(session, review, values)
+    if decided:
+        _record_version(
+            session, review, "import", reviewed_by_id, saved_at=reviewed_at, reason=reason
+        )
+    session.commit()
+    return review

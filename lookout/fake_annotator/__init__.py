@@ -1,0 +1,19 @@
+"""A fake pyro-annotator annotation API (FastAPI) for tests and developers.
+
+Stand-alone: imports nothing else from ``lookout``. `python -m lookout.fake_annotator`
+serves the demo data on 127.0.0.1:8788.
+"""
+
+from lookout.fake_annotator.app import FakeAnnotatorState, create_app
+from lookout.fake_annotator.data import FakeAnnotatorData, demo_data
+from lookout.fake_annotator.server import RunningFakeAnnotator, main, start_fake_annotator
+
+__all__ = [
+    "FakeAnnotatorData",
+    "FakeAnnotatorState",
+    "RunningFakeAnnotator",
+    "create_app",
+    "demo_data",
+    "main",
+    "start_fake_annotator",
+]
