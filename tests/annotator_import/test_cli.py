@@ -1,0 +1,76 @@
+"""The command line's usage errors (exit 2) and its help, without a database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.annotator_import.helpers import run_annotator_import
+
+NOWHERE = "http://127.0.0.1:9"
+
+
+def test_a_malformed_url_is_a_usage_error() -> None:
+    for url in ("ftp://example.org", "annotator.example.org", "http://"):
+        run = run_annotator_import(None, url)
+        assert run.exit_code == 2, url
+        assert f"Invalid --url {url!r}: expected http(s)://host[:port]" in run.stderr
+
+
+def test_missing_credentials_are_named() -> None:
+    run = run_annotator_import(None, NOWHERE, PYRO_ANNOTATOR_PASSWORD=None)
+    assert run.exit_code == 2
+    assert "Missing pyro-annotator credentials: set PYRO_ANNOTATOR_PASSWORD" in run.stderr
+    assert "PYRO_ANNOTATOR_USERNAME" not in run.stderr
+    both = run_annotator_import(
+        None, NOWHERE, PYRO_ANNOTATOR_USERNAME=None, PYRO_ANNOTATOR_PASSWORD=None
+    )
+    assert both.exit_code == 2
+    assert "PYRO_ANNOTATOR_USERNAME (--username), PYRO_ANNOTATOR_PASSWORD" in both.stderr
+
+
+def test_dates_and_source_are_checked() -> None:
+    run = run_annotator_import(
+        None, NOWHERE, "--date-from", "2024-02-01", "--date-end", "2024-01-01"
+    )
+    assert run.exit_code == 2
+    assert "Invalid combination of --date-from and --date-end" in run.stderr
+    bad = run_annotator_import(None, NOWHERE, "--date-from", "01/02/2024")
+    assert bad.exit_code == 2
+    assert "Invalid date for --date-from" in bad.stderr
+    from typer.testing import CliRunner
+
+    from lookout.cli import app
+
+    other = CliRunner().invoke(app, ["import-annotations", "cvat", "--url", NOWHERE])
+    assert other.exit_code == 2
+    assert "pyro-annotator" in other.output
+
+
+def test_help_explains_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lookout.cli", "import-annotations", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for words in (
+        "pyro-annotator",
+        "seq_annotation_done and annotated -> annotated",
+        "PYRO_ANNOTATOR_USERNAME",
+        "never replaced",
+        "Exit status: 0 when nothing failed, 1 when something failed",
+        "--dry-run",
+    ):
+        assert words in text, words
+    listed = subprocess.run(
+        [sys.executable, "-m", "lookout.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+    assert "import-annotations" in listed.stdout
