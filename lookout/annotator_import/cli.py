@@ -58,7 +58,8 @@ HELP = "\n\n".join(
         """Credentials as pyro-annotator takes them: --username and --password (or
         PYRO_ANNOTATOR_USERNAME and PYRO_ANNOTATOR_PASSWORD), exchanged at
         /api/v1/auth/login for a token; or a token of theirs with --token
-        (PYRO_ANNOTATOR_TOKEN).""",
+        (PYRO_ANNOTATOR_TOKEN). Without any, the server is read anonymously (its 2025 API
+        has no accounts).""",
         """Re-runs are safe: what is already imported is found and nothing is written twice;
         a review a person made or changed in Lookout is never replaced (reported as kept). An
         annotation changed in pyro-annotator since updates a review nobody touched in
@@ -164,8 +165,8 @@ def check_url(url: str) -> str:
 
 
 def check_credentials(username: str | None, password: str | None, token: str | None) -> None:
-    """A username with its password, or a token."""
-    if token and not username:
+    """A username with its password, a token, or nothing (a server without accounts)."""
+    if (token and not username) or not (username or password):
         return
     missing = [
         name

@@ -81,17 +81,26 @@ class AnnotatorClient:
     # -- auth
 
     def login(self) -> None:
-        """Get a token (or check the one given); raises AnnotatorAuthError or AnnotatorError."""
+        """Get a token (or check the one given, or that no credentials are needed); raises
+        AnnotatorAuthError or AnnotatorError."""
         if self.username is None:
-            self._get("/sequences/", {"page": 1, "size": 1})  # checks the given token
+            self._get("/sequences/", {"page": 1, "size": 1})
             return
         with self._lock:
             self._token = self._fetch_token()
 
-    def _fetch_token(self) -> str:
+    def _fetch_token(self) -> str | None:
+        """A fresh token; None from a server without accounts (pyro-annotator's 2025 API)."""
         url = f"{self.base_url}{API}/auth/login"
         body = {"username": self.username, "password": self._password}
         response = self._send("POST", url, json=body)
+        if response.status_code in (404, 405):
+            log.warning(
+                "pyro-annotator at %s has no login (a version without accounts); "
+                "reading it without credentials",
+                self.base_url,
+            )
+            return None
         if response.status_code in (400, 401, 403, 422):
             raise AnnotatorAuthError(
                 f"Failed to log in to pyro-annotator as {self.username!r}: HTTP "
@@ -115,6 +124,11 @@ class AnnotatorClient:
             return
         detail = f"{what} answered HTTP {response.status_code}: {error_detail(response)}"
         if response.status_code in (401, 403):
+            if self.username is None and self._token is None:
+                detail += (
+                    " (this pyro-annotator wants credentials: set PYRO_ANNOTATOR_USERNAME and "
+                    "PYRO_ANNOTATOR_PASSWORD, or give --token)"
+                )
             raise AnnotatorAuthError(detail, response.status_code)
         raise AnnotatorError(detail, response.status_code)
 

@@ -55,6 +55,8 @@ class AnnotatorSequence(Shape):
     lat: float | None = None
     lon: float | None = None
     azimuth: float | None = None
+    # An enum string (wildfire_smoke, other_smoke, other); a boolean in the 2025 API, kept as
+    # "True"/"False" as the platform import keeps the platform's 2025 label.
     is_wildfire_alertapi: str | None = None
     organisation_name: str
     organisation_id: int
@@ -63,6 +65,11 @@ class AnnotatorSequence(Shape):
     _zones = field_validator("created_at", "recorded_at", "last_seen_at")(
         classmethod(lambda cls, v: _utc(v))
     )
+
+    @field_validator("is_wildfire_alertapi", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, bool) else value
 
 
 class AnnotatorBox(Shape):

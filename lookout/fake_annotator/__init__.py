@@ -5,7 +5,7 @@ serves the demo data on 127.0.0.1:8788.
 """
 
 from lookout.fake_annotator.app import FakeAnnotatorState, create_app
-from lookout.fake_annotator.data import FakeAnnotatorData, demo_data
+from lookout.fake_annotator.data import FakeAnnotatorData, demo_data, demo_data_2025
 from lookout.fake_annotator.server import RunningFakeAnnotator, main, start_fake_annotator
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "RunningFakeAnnotator",
     "create_app",
     "demo_data",
+    "demo_data_2025",
     "main",
     "start_fake_annotator",
 ]

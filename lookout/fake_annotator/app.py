@@ -12,7 +12,8 @@ importer depends on it:
 - `GET /sequences/`, `/annotations/sequences/` (with `contributors`), `/detections/`,
   `/annotations/detections/` with the filters and orders the importer uses, and
   `GET /detections/{id}/url` answering `{url}`: a presigned-looking URL of the image, served
-  by this fake at `/fake-bucket/{key}`.
+  by this fake at `/fake-bucket/{key}`;
+- with `data.accounts` false, the 2025 API: no login (404) and every route open.
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> int:
     """The user id of the bearer token (401 as the real API answers)."""
+    state: FakeAnnotatorState = request.app.state.annotator
+    if not state.data.accounts:
+        return 0
     if credentials is None:
         raise _unauthorized("Not authenticated")
-    state: FakeAnnotatorState = request.app.state.annotator
     with state.lock:
         user_id = state.tokens.get(credentials.credentials)
     if user_id is None:
@@ -118,6 +121,8 @@ def create_app(data: FakeAnnotatorData | None = None) -> FastAPI:
 
     @app.post(f"{API}/auth/login")
     def login(body: LoginRequest) -> dict[str, str]:
+        if not state.data.accounts:
+            raise HTTPException(404, detail="Not Found")
         known = state.data.users.get(body.username)
         if known is None or not secrets.compare_digest(known[0], body.password):
             raise _unauthorized("Incorrect username or password")

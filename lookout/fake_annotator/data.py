@@ -30,6 +30,8 @@ class FakeAnnotatorData:
     """Everything the fake serves, by id."""
 
     users: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEMO_USERS))
+    # False: the 2025 API, which has no accounts (no login; every route open).
+    accounts: bool = True
     sequences: dict[int, dict[str, Any]] = field(default_factory=dict)
     detections: dict[int, dict[str, Any]] = field(default_factory=dict)
     sequence_annotations: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -313,4 +315,23 @@ def demo_data() -> FakeAnnotatorData:
         at=START + timedelta(days=3),
         is_unsure=True,
     )
+    return data
+
+
+def demo_data_2025() -> FakeAnnotatorData:
+    """The demo data as pyro-annotator's 2025 API served it: no accounts (no login, no
+    contributors), `is_wildfire_alertapi` a boolean, tracks without `smoke_type`, sequence
+    stages imported, ready_to_annotate and annotated only, no alert grouping fields."""
+    data = demo_data()
+    data.accounts = False
+    for seq in data.sequences.values():
+        label = seq["is_wildfire_alertapi"]
+        seq["is_wildfire_alertapi"] = None if label is None else label == "wildfire_smoke"
+        del seq["platform_alert_id"], seq["sequence_group_id"]
+    for ann in data.sequence_annotations.values():
+        del ann["contributors"], ann["group_propagation_warning"], ann["is_unsure"]
+        for entry in ann["annotation"]["sequences_bbox"]:
+            del entry["smoke_type"]
+        if ann["processing_stage"] == "seq_annotation_done":
+            ann["processing_stage"] = "annotated"
     return data

@@ -17,16 +17,17 @@ def test_a_malformed_url_is_a_usage_error() -> None:
         assert f"Invalid --url {url!r}: expected http(s)://host[:port]" in run.stderr
 
 
-def test_missing_credentials_are_named() -> None:
+def test_half_credentials_are_named() -> None:
     run = run_annotator_import(None, NOWHERE, PYRO_ANNOTATOR_PASSWORD=None)
     assert run.exit_code == 2
-    assert "Missing pyro-annotator credentials: set PYRO_ANNOTATOR_PASSWORD" in run.stderr
+    assert (
+        "Missing pyro-annotator credentials: set PYRO_ANNOTATOR_PASSWORD (--password), "
+        "or give --token"
+    ) in run.stderr
     assert "PYRO_ANNOTATOR_USERNAME" not in run.stderr
-    both = run_annotator_import(
-        None, NOWHERE, PYRO_ANNOTATOR_USERNAME=None, PYRO_ANNOTATOR_PASSWORD=None
-    )
-    assert both.exit_code == 2
-    assert "PYRO_ANNOTATOR_USERNAME (--username), PYRO_ANNOTATOR_PASSWORD" in both.stderr
+    other = run_annotator_import(None, NOWHERE, PYRO_ANNOTATOR_USERNAME=None)
+    assert other.exit_code == 2
+    assert "set PYRO_ANNOTATOR_USERNAME (--username), or give --token" in other.stderr
 
 
 def test_dates_and_source_are_checked() -> None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from lookout.accounts.models import User
 from lookout.analyses.models import Analysis, Prediction
-from lookout.fake_annotator import RunningFakeAnnotator
+from lookout.fake_annotator import RunningFakeAnnotator, demo_data_2025, start_fake_annotator
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.sequences.models import ReviewVersion, SequenceReview
@@ -373,4 +373,40 @@ def test_unreachable_server_stops_with_exit_1(run_import: RunImport, local_looko
     run = run_import(url="http://127.0.0.1:9")
     assert run.exit_code == 1
     assert "Cannot reach pyro-annotator at http://127.0.0.1:9" in run.stderr
+    assert counts(local_lookout)["sequences"] == 0
+
+
+def test_the_2025_api_without_accounts(run_import: RunImport, local_lookout: Any) -> None:
+    with start_fake_annotator(demo_data_2025()) as old:
+        run = run_import(url=old.url, PYRO_ANNOTATOR_USERNAME=None, PYRO_ANNOTATOR_PASSWORD=None)
+        assert run.exit_code == 0, run.output
+        assert run.stat("Reviews created") == 4
+        with local_lookout.sessions() as session:
+            assert sequence_by_platform_id(session, 9001).source_label == "True"
+            assert sequence_by_platform_id(session, 9004).source_label == "False"
+            review = review_of(session, 9001)
+            assert review is not None
+            assert [(t["decision"], t["smoke_type"]) for t in review.tracks] == [
+                ("smoke", None),
+                ("false_positive", None),
+            ]
+            assert review.tracks[1]["false_positive_types"] == ["antenna", "building"]
+            assert review.reviewed_by_id is None
+            assert review.reviewed_at == datetime(2024, 1, 2, 8, 5, tzinfo=UTC)
+            seq2 = review_of(session, 9002)
+            assert seq2 is not None and seq2.processing_stage == "annotated"
+        # Credentials for a server without accounts: said, then read without them.
+        again = run_import(url=old.url)
+        assert again.exit_code == 0, again.output
+        assert "has no login" in again.stderr
+        assert again.stat("Reviews unchanged (already imported)") == 4
+
+
+def test_no_credentials_for_a_server_with_accounts(
+    run_import: RunImport, local_lookout: Any
+) -> None:
+    run = run_import(PYRO_ANNOTATOR_USERNAME=None, PYRO_ANNOTATOR_PASSWORD=None)
+    assert run.exit_code == 1
+    assert "HTTP 401: Not authenticated" in run.stderr
+    assert "set PYRO_ANNOTATOR_USERNAME and PYRO_ANNOTATOR_PASSWORD" in run.stderr
     assert counts(local_lookout)["sequences"] == 0
