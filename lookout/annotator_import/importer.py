@@ -36,6 +36,7 @@ from lookout.annotator_import.mapping import (
     Frame,
     MappingProblem,
     annotator_email,
+    platform_source,
     review_of,
 )
 from lookout.annotator_import.shapes import (
@@ -283,11 +284,16 @@ class AnnotatorImporter:
 
     # ------------------------------------------------------------ sequences
 
+    @staticmethod
+    def _source(seq: AnnotatorSequence) -> str:
+        """The Lookout source of the sequence's origin (`pyronear` for the platform)."""
+        return platform_source(seq.source_api, PLATFORM_SOURCE)
+
     def _find_sequence(self, seq: AnnotatorSequence) -> Sequence | None:
         """The Lookout sequence of this platform sequence, in a project the caller sees."""
         query = SequenceRepository(self.session, self.principal).readable()
         query = query.where(
-            Sequence.source == PLATFORM_SOURCE, Sequence.source_id == str(seq.alert_api_id)
+            Sequence.source == self._source(seq), Sequence.source_id == str(seq.alert_api_id)
         )
         if self.options.project_id is not None:
             query = query.where(Sequence.project_id == self.options.project_id)
@@ -319,7 +325,7 @@ class AnnotatorImporter:
         project_id = self._project(seq.organisation_name)
         camera = CameraCreate(
             project_id=project_id,
-            source=PLATFORM_SOURCE,
+            source=self._source(seq),
             source_id=str(seq.camera_id),
             name=seq.camera_name,
             organization_id=str(seq.organisation_id),
@@ -333,7 +339,7 @@ class AnnotatorImporter:
         values = SequenceCreate(
             project_id=project_id,
             camera_id=cam.id,
-            source=PLATFORM_SOURCE,
+            source=self._source(seq),
             source_id=str(seq.alert_api_id),
             azimuth=seq.azimuth,
             started_at=seq.recorded_at,
@@ -392,7 +398,7 @@ class AnnotatorImporter:
         frames: dict[int, Frame] = {}
         failed: list[str] = []
         for index, det in enumerate(detections):
-            image = stored.get((PLATFORM_SOURCE, str(det.alert_api_id))) or stored.get(
+            image = stored.get((self._source(seq), str(det.alert_api_id))) or stored.get(
                 (SOURCE, str(det.id))
             )
             if image is not None:
@@ -404,7 +410,7 @@ class AnnotatorImporter:
                 frames[det.id] = Frame(str(uuid.uuid4()), index)
                 continue
             try:
-                image = self._store_frame(client, det, target)
+                image = self._store_frame(client, seq, det, target)
             except (AnnotatorError, LookoutError, StorageError) as exc:
                 self.session.rollback()
                 self.stats.add(frames_created=-1, frames_failed=1)
@@ -419,10 +425,14 @@ class AnnotatorImporter:
         return frames
 
     def _store_frame(
-        self, client: AnnotatorClient, det: AnnotatorDetection, target: Sequence
+        self,
+        client: AnnotatorClient,
+        seq: AnnotatorSequence,
+        det: AnnotatorDetection,
+        target: Sequence,
     ) -> Image:
         """Download a detection's image and store it as the platform import stores a frame."""
-        source, source_id = PLATFORM_SOURCE, str(det.alert_api_id)
+        source, source_id = self._source(seq), str(det.alert_api_id)
         taken = sa.select(Image.id).where(
             Image.project_id == target.project_id,
             Image.source == source,
@@ -435,7 +445,9 @@ class AnnotatorImporter:
         boxes = det.algo_predictions.predictions if det.algo_predictions else []
         predictions = FramePredictions(
             model_name=MODEL_NAME,
-            model_version=MODEL_VERSION,
+            model_version=(
+                MODEL_VERSION if self._source(seq) == PLATFORM_SOURCE else seq.source_api
+            ),
             annotations=[
                 {
                     "annotation_type": "bounding_box",

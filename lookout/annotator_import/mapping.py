@@ -26,6 +26,8 @@ from lookout.annotator_import.shapes import AnnotatorSequenceAnnotation, Annotat
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, TrackDecision
 
 SOURCE = "pyro-annotator"
+# pyro-annotator's name of the Pyronear alert platform: its ids are the platform import's.
+PYRONEAR_SOURCE_API = "pyronear_french"
 
 STAGES: dict[str, str] = {
     "imported": "ready_to_annotate",
@@ -66,6 +68,13 @@ class MappedReview:
     has_missed_smoke: bool
     is_unsure: bool
     boxes_left_out: int
+
+
+def platform_source(source_api: str, pyronear: str) -> str:
+    """The Lookout `source` of a sequence's origin: `pyronear` (as the platform import stores
+    it) for the Pyronear platform, else pyro-annotator's name of the origin (alert_wildfire,
+    api_cenia), whose ids are not the Pyronear platform's."""
+    return pyronear if source_api == PYRONEAR_SOURCE_API else source_api
 
 
 def lookout_stage(stage: str) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -43,12 +43,27 @@ class FakeAnnotatorState:
     data: FakeAnnotatorData
     tokens: dict[str, int] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
+    # Path -> how many of its next requests answer 503 (a proxy's "try again").
+    failures: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def revoke_tokens(self) -> None:
         """Forget every token issued so far."""
         with self.lock:
             self.tokens.clear()
+
+    def fail_next(self, path: str, times: int = 1) -> None:
+        """Answer the next `times` requests of `path` with 503."""
+        with self.lock:
+            self.failures[path] += times
+
+    def _should_fail(self, path: str) -> bool:
+        with self.lock:
+            self.requests[path] += 1
+            if self.failures[path] > 0:
+                self.failures[path] -= 1
+                return True
+            return False
 
 
 class LoginRequest(BaseModel):
@@ -111,8 +126,8 @@ def create_app(data: FakeAnnotatorData | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def count(request: Request, call_next: Any) -> Any:
-        with state.lock:
-            state.requests[request.url.path] += 1
+        if state._should_fail(request.url.path):
+            return JSONResponse({"detail": "Service Unavailable"}, status_code=503)
         return await call_next(request)
 
     @app.get("/status", include_in_schema=False)

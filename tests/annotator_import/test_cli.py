@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+from rich.console import Console
 
 from tests.annotator_import.helpers import run_annotator_import
 
@@ -75,3 +80,24 @@ def test_help_explains_the_command() -> None:
         env={"COLUMNS": "200", "PATH": ""},
     )
     assert "import-annotations" in listed.stdout
+
+
+def test_progress_bars_on_a_terminal(
+    local_lookout: Any, annotator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lookout.annotator_import.cli import run
+    from lookout.annotator_import.importer import AnnotatorImportOptions
+    from lookout.httpretry import RetryPolicy
+
+    monkeypatch.setenv("DATABASE_URL", local_lookout.settings.resolved_database_url)
+    monkeypatch.setenv("LOOKOUT_DATA_DIR", str(local_lookout.settings.data_dir))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    options = AnnotatorImportOptions(
+        url=annotator.url, username="admin", password="admin-pass", token=None, policy=RetryPolicy()
+    )
+    assert run(options, console, project=None, user=None) == 0
+    drawn = screen.getvalue()
+    assert "Reading pyro-annotator" in drawn
+    assert "Importing sequences" in drawn
+    assert "5/5" in drawn

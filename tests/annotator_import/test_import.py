@@ -410,3 +410,70 @@ def test_no_credentials_for_a_server_with_accounts(
     assert "HTTP 401: Not authenticated" in run.stderr
     assert "set PYRO_ANNOTATOR_USERNAME and PYRO_ANNOTATOR_PASSWORD" in run.stderr
     assert counts(local_lookout)["sequences"] == 0
+
+
+def test_transient_errors_are_retried(
+    run_import: RunImport, local_lookout: Any, annotator: RunningFakeAnnotator
+) -> None:
+    annotator.state.fail_next("/api/v1/auth/login", 1)
+    annotator.state.fail_next("/api/v1/sequences/", 1)
+    annotator.state.fail_next("/api/v1/detections/1/url", 1)
+    annotator.state.fail_next("/fake-bucket/sequences/1/detections/2.jpg", 1)
+    run = run_import()
+    assert run.exit_code == 0, run.output
+    assert run.stat("Reviews created") == 4
+    assert run.stat("Frames created") == 9
+    requests = annotator.state.requests
+    assert requests["/api/v1/auth/login"] == 2
+    assert requests["/api/v1/detections/1/url"] == 2
+    assert requests["/fake-bucket/sequences/1/detections/2.jpg"] == 2
+
+
+def test_a_frame_that_cannot_be_fetched_fails_its_sequence_only(
+    run_import: RunImport, local_lookout: Any, annotator: RunningFakeAnnotator
+) -> None:
+    key = "sequences/1/detections/2.jpg"
+    image = annotator.data.images.pop(key)
+    run = run_import()
+    assert run.exit_code == 1
+    assert run.stat("Failed sequences") == 1
+    assert run.stat("Frames failed") == 1
+    assert run.stat("Reviews created") == 3
+    assert "1 of 3 frames could not be stored, so no review" in run.output
+    with local_lookout.sessions() as session:
+        assert review_of(session, 9001) is None
+        assert sorted(frame_ids(session, sequence_by_platform_id(session, 9001).id)) == [
+            "90010",
+            "90012",
+        ]
+    assert objects_match_rows(local_lookout)
+    # Once the image is back, the next run adds the frame and the review.
+    annotator.data.images[key] = image
+    again = run_import()
+    assert again.exit_code == 0, again.output
+    assert again.stat("Frames created") == 1
+    assert again.stat("Reviews created") == 1
+    with local_lookout.sessions() as session:
+        review = review_of(session, 9001)
+        assert review is not None
+        assert [len(t["boxes"]) for t in review.tracks] == [3, 2]
+
+
+def test_other_origins_keep_their_own_ids(
+    run_import: RunImport, local_lookout: Any, annotator: RunningFakeAnnotator
+) -> None:
+    """An AlertWildfire sequence's ids are not the Pyronear platform's: kept apart."""
+    annotator.data.sequences[4]["source_api"] = "alert_wildfire"
+    run = run_import()
+    assert run.exit_code == 0, run.output
+    with local_lookout.sessions() as session:
+        from lookout.sequences.models import Sequence
+
+        seq = session.scalars(sa.select(Sequence).where(Sequence.source_id == "9004")).one()
+        assert seq.source == "alert_wildfire"
+        frame = session.scalars(sa.select(Image).where(Image.sequence_id == seq.id)).one()
+        assert (frame.source, frame.source_id) == ("alert_wildfire", "90040")
+        versions = session.scalars(
+            sa.select(Analysis.model_version).where(Analysis.image_id == frame.id)
+        ).all()
+        assert versions == ["alert_wildfire"]
