@@ -99,6 +99,7 @@ class AnnotatorStats(ImportStats):
     boxes_left_out: int = 0
     detection_annotations_created: int = 0
     detection_annotations_present: int = 0
+    detection_annotations_updated: int = 0
     detection_annotations_unfinished: int = 0
     dry_run: bool = False
 
@@ -129,6 +130,7 @@ class AnnotatorStats(ImportStats):
             f"  Boxes left out: {self.boxes_left_out}",
             f"  Detection annotations created: {self.detection_annotations_created}",
             f"  Detection annotations already present: {self.detection_annotations_present}",
+            f"  Detection annotations updated: {self.detection_annotations_updated}",
             f"  Detection annotations not finished: {self.detection_annotations_unfinished}",
             f"  Invalid pyro-annotator items: {self.invalid_items}",
         ]
@@ -612,19 +614,34 @@ class AnnotatorImporter:
                 )
                 continue
             image_id = uuid.UUID(frame.frame_id)
-            present = sa.select(Analysis.id).where(
+            present = sa.select(Analysis).where(
                 Analysis.image_id == image_id, Analysis.model_name == DETECTION_MODEL
             )
-            if self.session.scalar(present) is not None:
+            stored = list(self.session.scalars(present))
+            changed_at = (ann.updated_at or ann.created_at).isoformat()
+            if any(
+                a.provenance.get("detection_annotation_id") == ann.id
+                and a.provenance.get("changed_at") == changed_at
+                for a in stored
+            ):
                 self.stats.add(detection_annotations_present=1)
                 continue
-            self.stats.add(detection_annotations_created=1)
+            # New, or changed in pyro-annotator since: the import owns these analyses (nobody
+            # edits a model's boxes in Lookout), so the older one is replaced.
+            self.stats.add(
+                detection_annotations_updated=int(bool(stored)),
+                detection_annotations_created=int(not stored),
+            )
             if self.options.dry_run or self.session.get(Image, image_id) is None:
                 continue
-            self._store_detection_annotation(ann, image_id)
+            for old in stored:
+                analyses.delete_analysis(
+                    self.session, self.storage, principal=self.principal, analysis_id=old.id
+                )
+            self._store_detection_annotation(ann, image_id, changed_at)
 
     def _store_detection_annotation(
-        self, ann: AnnotatorDetectionAnnotation, image_id: uuid.UUID
+        self, ann: AnnotatorDetectionAnnotation, image_id: uuid.UUID, changed_at: str
     ) -> None:
         """The boxes of one detection annotation (those with an area) as an analysis."""
         image = self.session.get_one(Image, image_id)
@@ -647,6 +664,7 @@ class AnnotatorImporter:
                 "processing_stage": ann.processing_stage,
                 "created_at": ann.created_at.isoformat(),
                 "updated_at": ann.updated_at.isoformat() if ann.updated_at else None,
+                "changed_at": changed_at,
                 "contributors": names,
             },
         )

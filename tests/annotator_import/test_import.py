@@ -477,3 +477,37 @@ def test_other_origins_keep_their_own_ids(
             sa.select(Analysis.model_version).where(Analysis.image_id == frame.id)
         ).all()
         assert versions == ["alert_wildfire"]
+
+
+def test_a_detection_annotation_changed_in_pyro_annotator_replaces_its_analysis(
+    run_import: RunImport, local_lookout: Any, annotator: RunningFakeAnnotator
+) -> None:
+    assert run_import().exit_code == 0
+    row = next(a for a in annotator.data.detection_annotations.values() if a["detection_id"] == 2)
+    row["annotation"]["annotation"].append(
+        {"xyxyn": [0.5, 0.5, 0.6, 0.7], "class_name": "smoke", "smoke_type": "other"}
+    )
+    row["updated_at"] = "2024-03-01T09:00:00Z"
+    run = run_import()
+    assert run.exit_code == 0, run.output
+    assert run.stat("Detection annotations updated") == 1
+    assert run.stat("Detection annotations already present") == 2
+    with local_lookout.sessions() as session:
+        boxes = session.execute(
+            sa.select(Prediction.x1, Prediction.data)
+            .join(Analysis, Analysis.id == Prediction.analysis_id)
+            .join(Image, Image.id == Analysis.image_id)
+            .where(Analysis.model_name == "pyro-annotator", Image.source_id == "90011")
+            .order_by(Prediction.x1)
+        ).all()
+        assert [(round(b.x1, 6), b.data["smoke_type"]) for b in boxes] == [
+            (0.12, "wildfire"),
+            (0.5, "other"),
+        ]
+        assert (
+            session.scalar(
+                sa.select(sa.func.count()).where(Analysis.model_name == "pyro-annotator")
+            )
+            == 3
+        )
+    assert run_import().stat("Detection annotations already present") == 3
