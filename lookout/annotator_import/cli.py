@@ -142,6 +142,15 @@ UserFlag = Annotated[
     str | None,
     typer.Option("--user", help="Act as this Lookout user (default: the local admin)."),
 ]
+ConcurrencyFlag = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        max=64,
+        help="Images downloaded at once (frames are stored in order, one at a time).",
+    ),
+]
 TimeoutFlag = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Seconds before a call times out.")
 ]
@@ -195,6 +204,7 @@ def import_annotations(
     dry_run: DryRunFlag = False,
     detection_annotations: DetectionAnnotationsFlag = True,
     user: UserFlag = None,
+    concurrency: ConcurrencyFlag = 4,
     loglevel: LoglevelFlag = LogLevel.info,
     timeout: TimeoutFlag = 30.0,
     retries: RetriesFlag = 5,
@@ -229,6 +239,7 @@ def import_annotations(
         date_end=end,
         dry_run=dry_run,
         detection_annotations=detection_annotations,
+        concurrency=concurrency,
     )
     raise typer.Exit(run(options, console, project=project, user=user))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -151,6 +152,7 @@ class AnnotatorImportOptions:
     date_end: date | None = None
     dry_run: bool = False
     detection_annotations: bool = True
+    concurrency: int = 4
     max_image_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
 
@@ -176,11 +178,16 @@ class AnnotatorImporter:
         self.stats = AnnotatorStats(dry_run=options.dry_run)
         self._projects: dict[str, uuid.UUID] = {}
         self._users: dict[str, uuid.UUID] = {}
+        self._downloads: ThreadPoolExecutor | None = None
 
     def run(self) -> AnnotatorStats:
         """Import everything; raises AnnotatorImportAborted when nothing can be read."""
         opts = self.options
-        with pooled_client(opts.policy, pool_size=4) as http:
+        with (
+            pooled_client(opts.policy, pool_size=opts.concurrency + 2) as http,
+            ThreadPoolExecutor(opts.concurrency, thread_name_prefix="image") as downloads,
+        ):
+            self._downloads = downloads
             client = AnnotatorClient(
                 http,
                 opts.url,
@@ -397,12 +404,27 @@ class AnnotatorImporter:
         if target is not None:
             query = sa.select(Image).where(Image.sequence_id == target.id)
             stored = {(i.source, i.source_id): i for i in self.session.scalars(query)}
+
+        def stored_frame(det: AnnotatorDetection) -> Image | None:
+            return stored.get((self._source(seq), str(det.alert_api_id))) or stored.get(
+                (SOURCE, str(det.id))
+            )
+
+        # The images of the missing frames download --concurrency at a time, in the background,
+        # while the frames are stored one after the other in order.
+        fetching: dict[int, Future[bytes]] = {}
+        if target is not None and not self.options.dry_run:
+            fetching = {
+                det.id: self._downloader().submit(
+                    client.image, det.id, limit=self.options.max_image_bytes
+                )
+                for det in detections
+                if stored_frame(det) is None
+            }
         frames: dict[int, Frame] = {}
         failed: list[str] = []
         for index, det in enumerate(detections):
-            image = stored.get((self._source(seq), str(det.alert_api_id))) or stored.get(
-                (SOURCE, str(det.id))
-            )
+            image = stored_frame(det)
             if image is not None:
                 self.stats.add(frames_already_present=1)
                 frames[det.id] = Frame(str(image.id), index)
@@ -412,7 +434,7 @@ class AnnotatorImporter:
                 frames[det.id] = Frame(str(uuid.uuid4()), index)
                 continue
             try:
-                image = self._store_frame(client, seq, det, target)
+                image = self._store_frame(fetching[det.id].result(), seq, det, target)
             except (AnnotatorError, LookoutError, StorageError) as exc:
                 self.session.rollback()
                 self.stats.add(frames_created=-1, frames_failed=1)
@@ -426,14 +448,18 @@ class AnnotatorImporter:
             )
         return frames
 
+    def _downloader(self) -> ThreadPoolExecutor:
+        assert self._downloads is not None, "images are downloaded during run() only"
+        return self._downloads
+
     def _store_frame(
         self,
-        client: AnnotatorClient,
+        content: bytes,
         seq: AnnotatorSequence,
         det: AnnotatorDetection,
         target: Sequence,
     ) -> Image:
-        """Download a detection's image and store it as the platform import stores a frame."""
+        """Store a detection's image as the platform import stores a frame."""
         source, source_id = self._source(seq), str(det.alert_api_id)
         taken = sa.select(Image.id).where(
             Image.project_id == target.project_id,
@@ -443,7 +469,6 @@ class AnnotatorImporter:
         if self.session.scalar(taken) is not None:
             # The platform's frame is another sequence's (a sibling lane): keep it apart.
             source, source_id = SOURCE, str(det.id)
-        content = client.image(det.id, limit=self.options.max_image_bytes)
         boxes = det.algo_predictions.predictions if det.algo_predictions else []
         predictions = FramePredictions(
             model_name=MODEL_NAME,
