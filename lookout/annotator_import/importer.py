@@ -295,8 +295,18 @@ class AnnotatorImporter:
 
     @staticmethod
     def _source(seq: AnnotatorSequence) -> str:
-        """The Lookout source of the sequence's origin (`pyronear` for the platform)."""
+        """The Lookout source of the sequence: `pyronear` for a platform sequence, the origin's
+        name for another origin's, `pyro-annotator` for a lane pyro-annotator split off an
+        alert (its `alert_api_id` is its own, not the platform's: `platform_alert_id` is)."""
+        if seq.platform_alert_id is not None and seq.platform_alert_id != seq.alert_api_id:
+            return SOURCE
         return platform_source(seq.source_api, PLATFORM_SOURCE)
+
+    def _frame_key(self, seq: AnnotatorSequence, det: AnnotatorDetection) -> tuple[str, str]:
+        """(source, source id) of a detection's frame: the platform's detection id, or in a
+        lane pyro-annotator split off, pyro-annotator's own detection id."""
+        source = self._source(seq)
+        return (source, str(det.id)) if source == SOURCE else (source, str(det.alert_api_id))
 
     def _find_sequence(self, seq: AnnotatorSequence) -> Sequence | None:
         """The Lookout sequence of this platform sequence, in a project the caller sees."""
@@ -406,9 +416,7 @@ class AnnotatorImporter:
             stored = {(i.source, i.source_id): i for i in self.session.scalars(query)}
 
         def stored_frame(det: AnnotatorDetection) -> Image | None:
-            return stored.get((self._source(seq), str(det.alert_api_id))) or stored.get(
-                (SOURCE, str(det.id))
-            )
+            return stored.get(self._frame_key(seq, det)) or stored.get((SOURCE, str(det.id)))
 
         # The images of the missing frames download --concurrency at a time, in the background,
         # while the frames are stored one after the other in order.
@@ -460,13 +468,13 @@ class AnnotatorImporter:
         target: Sequence,
     ) -> Image:
         """Store a detection's image as the platform import stores a frame."""
-        source, source_id = self._source(seq), str(det.alert_api_id)
+        source, source_id = self._frame_key(seq, det)
         taken = sa.select(Image.id).where(
             Image.project_id == target.project_id,
             Image.source == source,
             Image.source_id == source_id,
         )
-        if self.session.scalar(taken) is not None:
+        if source != SOURCE and self.session.scalar(taken) is not None:
             # The platform's frame is another sequence's (a sibling lane): keep it apart.
             source, source_id = SOURCE, str(det.id)
         boxes = det.algo_predictions.predictions if det.algo_predictions else []
@@ -568,6 +576,7 @@ class AnnotatorImporter:
             draft_params={
                 "source": SOURCE,
                 "server": self.options.url,
+                "model_name": SOURCE,
                 "annotation_id": annotation.id,
                 "sequence_id": seq.id,
                 "processing_stage": annotation.processing_stage,

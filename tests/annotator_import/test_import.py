@@ -511,3 +511,59 @@ def test_a_detection_annotation_changed_in_pyro_annotator_replaces_its_analysis(
             == 3
         )
     assert run_import().stat("Detection annotations already present") == 3
+
+
+def test_a_lane_split_off_an_alert_is_a_sequence_of_its_own(
+    run_import: RunImport, local_lookout: Any, annotator: RunningFakeAnnotator
+) -> None:
+    """pyro-annotator splits an alert into object lanes: a sibling's alert_api_id is synthetic
+    (its platform_alert_id is the platform's), and it shares the platform's detections."""
+    from lookout.fake_annotator.data import START, add_sequence, add_sequence_annotation, box, track
+
+    data = annotator.data
+    lane_id = 1_000_000_000 + 9001 * 1000 + 1
+    dets = add_sequence(
+        data,
+        6,
+        alert_api_id=lane_id,
+        camera=(11, "cam-a"),
+        organisation=(1, "org1"),
+        recorded_at=START,
+        frames=2,
+    )
+    data.sequences[6]["platform_alert_id"] = 9001
+    for index, det in enumerate(dets):
+        data.detections[det]["alert_api_id"] = 90010 + index  # the primary lane's detections
+    add_sequence_annotation(
+        data,
+        6,
+        [track(False, [box(dets[0], [0.7, 0.1, 0.8, 0.2])], false_positive_types=["sky"])],
+        stage="annotated",
+        contributors=["bob"],
+        at=START,
+    )
+    run = run_import()
+    assert run.exit_code == 0, run.output
+    assert run.stat("Sequences created") == 6
+    assert run.stat("Reviews created") == 5
+    with local_lookout.sessions() as session:
+        from lookout.sequences.models import Sequence
+
+        lane = session.scalars(sa.select(Sequence).where(Sequence.source_id == str(lane_id))).one()
+        assert lane.source == "pyro-annotator"
+        assert lane.extra["pyro_annotator"]["platform_alert_id"] == 9001
+        assert sorted(frame_ids(session, lane.id)) == [str(d) for d in dets]
+        assert sorted(frame_ids(session, sequence_by_platform_id(session, 9001).id)) == [
+            "90010",
+            "90011",
+            "90012",
+        ]
+        review = session.scalars(
+            sa.select(SequenceReview).where(SequenceReview.sequence_id == lane.id)
+        ).one()
+        assert review.tracks[0]["false_positive_types"] == ["sky"]
+        assert review.tracks[0]["boxes"][0]["frame_id"] == frame_ids(session, lane.id)[str(dets[0])]
+    again = run_import()
+    assert again.stat("Sequences created") == 0
+    assert again.stat("Frames created") == 0
+    assert again.stat("Reviews unchanged (already imported)") == 5
