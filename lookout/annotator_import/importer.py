@@ -435,7 +435,7 @@ class AnnotatorImporter:
             image = stored_frame(det)
             if image is not None:
                 self.stats.add(frames_already_present=1)
-                frames[det.id] = Frame(str(image.id), index)
+                frames[det.id] = Frame(str(image.id), index, image.width, image.height)
                 continue
             self.stats.add(frames_created=1)
             if target is None or self.options.dry_run:
@@ -448,7 +448,7 @@ class AnnotatorImporter:
                 self.stats.add(frames_created=-1, frames_failed=1)
                 failed.append(f"detection {det.id}: {getattr(exc, 'message', None) or exc}")
                 continue
-            frames[det.id] = Frame(str(image.id), index)
+            frames[det.id] = Frame(str(image.id), index, image.width, image.height)
         if failed:
             raise SequenceFailed(
                 f"{len(failed)} of {len(detections)} frames could not be stored, so no review "

@@ -11,8 +11,9 @@ Processing stages (pyro-annotator's sequence annotation -> Lookout's review):
 
 A decided track is `smoke` (with its smoke type) when `is_smoke`, else `false_positive` (with
 its false-positive types). Each box `{detection_id, xyxyn}` lands on the frame stored for that
-detection; a box on a detection the sequence does not have, without area, or a second box of a
-track on the same frame is left out and counted.
+detection; a box on a detection the sequence does not have, without area, under one pixel wide
+or high on its frame (as a person's review refuses it), or a second box of a track on the same
+frame is left out and counted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from lookout.annotator_import.shapes import AnnotatorSequenceAnnotation, AnnotatorTrack
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, TrackDecision
+from lookout.sequences.reviews import MIN_BOX_PIXELS
 
 SOURCE = "pyro-annotator"
 # pyro-annotator's name of the Pyronear alert platform: its ids are the platform import's.
@@ -52,10 +54,22 @@ class MappingProblem(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """The Lookout frame stored for one pyro-annotator detection."""
+    """The Lookout frame stored for one pyro-annotator detection (its size in pixels when
+    known: a dry run's frames to be created have none yet)."""
 
     frame_id: str
     index: int
+    width: int | None = None
+    height: int | None = None
+
+    def too_small(self, xyxyn: list[float]) -> bool:
+        """Is the box under MIN_BOX_PIXELS wide or high on this frame (empty to training
+        tools, refused in a person's review)?"""
+        if self.width is None or self.height is None:
+            return False
+        width = (xyxyn[2] - xyxyn[0]) * self.width
+        height = (xyxyn[3] - xyxyn[1]) * self.height
+        return min(width, height) < MIN_BOX_PIXELS - 1e-6
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,13 @@ def _boxes(track: AnnotatorTrack, frames: Mapping[int, Frame]) -> tuple[list[dic
     for box in track.bboxes:
         frame = frames.get(box.detection_id)
         x1, y1, x2, y2 = box.xyxyn
-        if frame is None or x2 <= x1 or y2 <= y1 or frame.frame_id in kept:
+        if (
+            frame is None
+            or x2 <= x1
+            or y2 <= y1
+            or frame.too_small(box.xyxyn)
+            or frame.frame_id in kept
+        ):
             left_out += 1
             continue
         entry = {"frame_id": frame.frame_id, "xyxyn": [x1, y1, x2, y2], "confidence": None}

@@ -141,3 +141,20 @@ def test_the_client_reads_every_page() -> None:
         fake.state.revoke_tokens()  # an expired token: logged in again once
         assert len(client.sequence_annotations().items) == 4
         assert fake.state.requests["/api/v1/auth/login"] == 2
+
+
+def test_a_box_under_one_pixel_of_its_frame_is_left_out() -> None:
+    frames = {10: Frame("f-10", 0, 64, 48), 11: Frame("f-11", 1, 64, 48)}
+    tracks = [
+        {
+            "is_smoke": True,
+            "smoke_type": "wildfire",
+            "bboxes": [
+                {"detection_id": 10, "xyxyn": [0.1, 0.1, 0.11, 0.5]},  # 0.64 px wide
+                {"detection_id": 11, "xyxyn": [0.1, 0.1, 0.12, 0.5]},  # 1.28 px wide
+            ],
+        }
+    ]
+    mapped = review_of(annotation("annotated", tracks), frames)
+    assert [b["frame_id"] for b in mapped.tracks[0]["boxes"]] == ["f-11"]
+    assert mapped.boxes_left_out == 1
