@@ -179,6 +179,7 @@ class AnnotatorImporter:
         self._projects: dict[str, uuid.UUID] = {}
         self._users: dict[str, uuid.UUID] = {}
         self._downloads: ThreadPoolExecutor | None = None
+        self._bad_annotations: dict[object, str] = {}
 
     def run(self) -> AnnotatorStats:
         """Import everything; raises AnnotatorImportAborted when nothing can be read."""
@@ -226,6 +227,10 @@ class AnnotatorImporter:
             advance()
         self._record_problems(listed.problems, failed=True)
         self._record_problems(listed_annotations.problems, failed=False)
+        # Their sequences import, without a review: they fail (nothing of the review written).
+        self._bad_annotations = {
+            p.sequence_id: str(p) for p in listed_annotations.problems if p.sequence_id is not None
+        }
         by_sequence = {a.sequence_id: a for a in listed_annotations.items}
         log.info(
             "%d sequences and %d sequence annotations on pyro-annotator",
@@ -284,12 +289,17 @@ class AnnotatorImporter:
             )
         target = self._sequence(seq)
         frames = self._frames(client, seq, listed.items, target)
-        if annotation is None:
-            self.stats.add(sequences_without_annotation=1)
-        else:
-            self._review(seq, annotation, target, frames)
         if self.options.detection_annotations:
             self._detection_annotations(client, seq, frames)
+        if annotation is not None:
+            self._review(seq, annotation, target, frames)
+        elif seq.id in self._bad_annotations:
+            raise SequenceFailed(
+                f"its annotation has an unexpected shape, so no review "
+                f"({self._bad_annotations[seq.id]})"
+            )
+        else:
+            self.stats.add(sequences_without_annotation=1)
 
     # ------------------------------------------------------------ sequences
 

@@ -164,6 +164,8 @@ class Problem:
     resource: str
     item_id: object
     message: str
+    # The sequence the item belongs to, when it says (annotations and detections do).
+    sequence_id: object = None
 
     def __str__(self) -> str:
         return f"{self.resource} {self.item_id}: {self.message}"
@@ -187,5 +189,7 @@ def validate_items(model: type[T], resource: str, raw: list[Any]) -> Validated[T
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "item"
             item_id = item.get("id", "?") if isinstance(item, dict) else "?"
-            result.problems.append(Problem(resource, item_id, f"{where}: {first['msg']}"))
+            sequence_id = item.get("sequence_id") if isinstance(item, dict) else None
+            message = f"{where}: {first['msg']}"
+            result.problems.append(Problem(resource, item_id, message, sequence_id))
     return result

@@ -347,12 +347,17 @@ def test_a_malformed_annotation_fails_its_sequence_only(
     run = run_import()
     assert run.exit_code == 1
     assert run.stat("Invalid pyro-annotator items") == 1
+    assert run.stat("Failed sequences") == 1
+    assert run.stat("Successful sequences") == 4
+    assert run.stat("Sequences without annotation") == 1
     assert "sequence annotation 2" in run.output
     assert "x1 <= x2" in run.output
-    # The malformed annotation is not written; the others are.
+    assert "its annotation has an unexpected shape, so no review" in run.output
+    # The malformed annotation is not written (its sequence and frames are); the others are.
     assert run.stat("Reviews created") == 3
     with local_lookout.sessions() as session:
         assert review_of(session, 9002) is None
+        assert len(frame_ids(session, sequence_by_platform_id(session, 9002).id)) == 2
         assert review_of(session, 9001) is not None
 
 
