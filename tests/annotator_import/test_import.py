@@ -572,3 +572,52 @@ def test_a_lane_split_off_an_alert_is_a_sequence_of_its_own(
     assert again.stat("Sequences created") == 0
     assert again.stat("Frames created") == 0
     assert again.stat("Reviews unchanged (already imported)") == 5
+
+
+def test_every_page_is_read(
+    run_import: RunImport, local_lookout: Any, annotator: RunningFakeAnnotator
+) -> None:
+    """More sequences and annotations than one page (100) holds."""
+    from datetime import timedelta
+
+    from lookout.fake_annotator.data import START, add_sequence, add_sequence_annotation, box, track
+
+    data = annotator.data
+    for number in range(100, 205):
+        dets = add_sequence(
+            data,
+            number,
+            alert_api_id=20_000 + number,
+            camera=(13, "cam-c"),
+            organisation=(1, "org1"),
+            recorded_at=START + timedelta(days=1, minutes=number),
+            frames=1,
+        )
+        add_sequence_annotation(
+            data,
+            number,
+            [track(True, [box(dets[0], [0.3, 0.3, 0.5, 0.5])], smoke_type="other")],
+            stage="annotated",
+            contributors=["alice"],
+            at=START + timedelta(days=2),
+        )
+    run = run_import("--no-detection-annotations")
+    assert run.exit_code == 0, run.output
+    assert run.stat("Total sequences") == 110
+    assert run.stat("Reviews created") == 109
+    assert run.stat("Detection annotations created") == 0
+    assert annotator.state.requests["/api/v1/sequences/"] == 2
+    assert annotator.state.requests["/api/v1/annotations/sequences/"] == 2
+    with local_lookout.sessions() as session:
+        review = review_of(session, 20_204)
+        assert review is not None and review.smoke_types == ["other"]
+
+
+def test_dates_choose_the_sequences(run_import: RunImport, local_lookout: Any) -> None:
+    later = run_import("--date-from", "2024-01-02")
+    assert later.exit_code == 0, later.output
+    assert later.stat("Total sequences") == 0
+    assert counts(local_lookout)["sequences"] == 0
+    day = run_import("--date-from", "2024-01-01", "--date-end", "2024-01-01")
+    assert day.exit_code == 0, day.output
+    assert day.stat("Total sequences") == 5
