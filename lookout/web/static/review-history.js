@@ -8,6 +8,7 @@ const ACTIONS = {
   restore: "restored",
   send_back: "sent back",
   migrated: "saved (before history)",
+  import: "imported",
 };
 
 /** Every version of the review, newest first (GET .../review/versions). */
