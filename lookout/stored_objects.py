@@ -6,11 +6,16 @@ objects, so none of them needs another's service to know what to remove or keep.
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, Artifact, upload_key
 from lookout.images.models import Image
+from lookout.storage import ObjectStorage, cleanup
+
+log = logging.getLogger(__name__)
 
 
 def stored_keys(session: Session, condition: sa.ColumnElement[bool]) -> list[str]:
@@ -38,3 +43,21 @@ def keys_in_use(session: Session, keys: list[str]) -> set[str]:
         sa.select(Artifact.object_key).where(Artifact.object_key.in_(keys)),
     )
     return set(session.scalars(held))
+
+
+def release(session: Session, storage: ObjectStorage, keys: list[str]) -> None:
+    """Delete the objects of `keys` no row holds any more (after their rows are gone).
+
+    Image objects are shared by the rows of one picture, so a deleted row's object stays
+    while another row holds it.
+    """
+    try:
+        held = keys_in_use(session, keys) if keys else set()
+        session.commit()  # end the read before storage answers
+    except Exception:  # the database is down: keeping an object beats losing a shared one
+        session.rollback()
+        log.exception("could not tell whether %d objects are still held; kept them", len(keys))
+        return
+    for key in keys:
+        if key not in held:
+            cleanup.discard(session, storage, key)

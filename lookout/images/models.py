@@ -30,7 +30,8 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
     sequence_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("sequences.id", ondelete="CASCADE")
     )
-    object_key: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    # Content-addressed (sha256): rows of the same picture in a project share one object.
+    object_key: Mapped[str] = mapped_column(sa.String(500), index=True)
     thumbnail_key: Mapped[str | None] = mapped_column(sa.String(500))
     filename: Mapped[str | None] = mapped_column(sa.String(255))
     content_type: Mapped[str] = mapped_column(sa.String(100))

@@ -129,13 +129,12 @@ def store_checked_image(
     release_read_only(session)  # no database lock held while decoding and storing
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
     image_id = uuid.uuid4()
-    key = f"projects/{project_id}/images/{image_id}.{EXTENSIONS[facts.content_type]}"
-    try:
-        storage.put_file(key, upload.stream, facts.content_type)
-    except StorageError:
-        # The object may have landed even though the answer did not.
-        cleanup.note_leftover(session, storage, key, "upload failed")
-        raise
+    key = content_key(project_id, facts.sha256, facts.content_type)
+    shared = _object_held(session, key)
+    # A key once noted as a leftover is reused now: the object is checked after the write.
+    check_after = cleanup.unnote(session, key) or shared
+    if not shared:
+        _put(session, storage, key, upload.stream, facts.content_type)
     image = Image(
         id=image_id,
         project_id=project_id,
@@ -161,14 +160,41 @@ def store_checked_image(
     except BaseException as exc:
         # No object without its row: undo the write, then answer with the winner if it raced.
         session.rollback()
-        cleanup.discard(session, storage, key)
+        stored_objects.release(session, storage, [key])
         if isinstance(exc, IntegrityError) and upload.source:
             existing = _find_by_source(session, project_id, upload.source, upload.source_id)
             if existing is not None:
                 return StoredImage(existing, existing=True)
         raise
+    if check_after and storage.head(key) is None:
+        # Another holder was deleted meanwhile and took the object along, or a sweep of an
+        # old failed upload of these bytes removed it: store it again.
+        upload.stream.seek(0)
+        _put(session, storage, key, upload.stream, facts.content_type)
     cleanup.sweep_if_due(session, storage, stored_objects.keys_in_use)
     return StoredImage(image, existing=False)
+
+
+def content_key(project_id: uuid.UUID, sha256: str, content_type: str) -> str:
+    """Where a picture's bytes live: one object per content in each project."""
+    return f"projects/{project_id}/images/sha256/{sha256}.{EXTENSIONS[content_type]}"
+
+
+def _object_held(session: Session, key: str) -> bool:
+    """Whether a row already holds this object (then its bytes are stored)."""
+    held = session.scalar(sa.select(Image.id).where(Image.object_key == key).limit(1))
+    return held is not None
+
+
+def _put(
+    session: Session, storage: ObjectStorage, key: str, stream: BinaryIO, content_type: str
+) -> None:
+    try:
+        storage.put_file(key, stream, content_type)
+    except StorageError:
+        # The object may have landed even though the answer did not.
+        cleanup.note_leftover(session, storage, key, "upload failed")
+        raise
 
 
 def _clean_filename(name: str | None) -> str | None:
@@ -457,5 +483,4 @@ def delete_image(
     keys = stored_objects.stored_keys(session, Image.id == image.id)
     session.delete(image)
     session.commit()
-    for key in keys:
-        cleanup.discard(session, storage, key)
+    stored_objects.release(session, storage, keys)

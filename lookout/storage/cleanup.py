@@ -58,6 +58,22 @@ def note_leftover(session: Session, storage: ObjectStorage, key: str, reason: st
     _state_of(storage).due = True
 
 
+def unnote(session: Session, key: str) -> bool:
+    """Take `key` off the sweep's list before reusing it; whether it was on it.
+
+    Content-addressed keys come back: a key noted after a failed upload may be stored again
+    by a later one, which then must not be swept away. A sweep that read the key just before
+    may still delete it, so a caller that got True checks the object after its write.
+    """
+    noted = LeftoverObject.object_key == key
+    if session.scalar(sa.select(LeftoverObject.object_key).where(noted)) is None:
+        session.commit()  # the common case: a read only, no write lock taken
+        return False
+    session.execute(sa.delete(LeftoverObject).where(noted))
+    session.commit()
+    return True
+
+
 def discard(session: Session, storage: ObjectStorage, key: str) -> None:
     """Delete an object whose row is gone; noted for a later sweep if storage fails."""
     try:

@@ -463,6 +463,10 @@ def stored_objects(lookout: Lookout, s3_endpoint: str | None = None) -> dict[str
 def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
     """Read the whole imported state of one Lookout, by (source, source_id)."""
     with lookout.sessions() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            # One snapshot for every read: a request the server still finishes (for a killed
+            # importer) must not land between two of them.
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         group_names = {gid: name for gid, name in s.execute(sa.select(Group.id, Group.name))}
         projects = {p.id: p for p in s.scalars(sa.select(Project))}
         project_names = {pid: p.name for pid, p in projects.items()}
