@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lookout.platform_import.boxes import ParsedBox
 from lookout.platform_import.platform_models import (
     PlatformCamera,
     PlatformDetection,
@@ -115,12 +116,21 @@ def predictions(det: PlatformDetection) -> dict[str, Any]:
             "annotation_type": "bounding_box",
             "class_name": "smoke",
             "confidence": box.confidence,
-            "data": {"bbox": box.xyxyn, "format": "xyxyn"},
+            "data": _box_data(box, det.is_tracked(index)),
         }
-        for box in det.boxes
+        for index, box in enumerate(det.boxes)
         if box.has_area
     ]
     return {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "annotations": annotations}
+
+
+def _box_data(box: ParsedBox, tracked: bool | None) -> dict[str, Any]:
+    """A box's data; since 2026 whether it is the sequence's own object (`tracked`) or
+    another sequence's on the same frame (drawn as context, never drafted)."""
+    data: dict[str, Any] = {"bbox": box.xyxyn, "format": "xyxyn"}
+    if tracked is not None:
+        data["tracked"] = tracked
+    return data
 
 
 def frame_metadata(det: PlatformDetection) -> dict[str, Any]:

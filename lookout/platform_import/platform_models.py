@@ -131,6 +131,7 @@ class PlatformDetection(_Item):
     bbox: Any = None
     others_bboxes: Any = None
     _boxes: tuple[ParsedBox, ...] = PrivateAttr(default=())
+    _tracked: int | None = PrivateAttr(default=None)
 
     _utc_times = field_validator("created_at", "recorded_at", mode="after")(_utc)
 
@@ -143,11 +144,18 @@ class PlatformDetection(_Item):
             if self.bboxes is not None:
                 boxes = parse_bboxes(self.bboxes)
             else:
-                boxes = parse_bboxes(self.bbox) + parse_bboxes(self.others_bboxes)
+                own = parse_bboxes(self.bbox)
+                boxes = own + parse_bboxes(self.others_bboxes)
+                self._tracked = len(own)
         except ValueError as exc:
             raise ValueError(f"bad boxes: {exc}") from exc
         self._boxes = tuple(boxes)
         return self
+
+    def is_tracked(self, index: int) -> bool | None:
+        """Whether box `index` is the sequence's own object (later schema); None in 2025,
+        where every box of a frame belongs to its one sequence."""
+        return None if self._tracked is None else index < self._tracked
 
     @property
     def boxes(self) -> tuple[ParsedBox, ...]:

@@ -76,6 +76,7 @@ def _draft_boxes(by_model: bool) -> AnySelect:
             Prediction.y2,
             Prediction.confidence,
             Prediction.class_name,
+            Prediction.data,
         )
         .join(Prediction, Prediction.analysis_id == Analysis.id)
         .join(Image, Image.id == Analysis.image_id)
@@ -89,6 +90,12 @@ def _draft_boxes(by_model: bool) -> AnySelect:
     return query.where(Analysis.model_name == sa.bindparam("model_name")) if by_model else query
 
 
+def is_context(data: Any) -> bool:
+    """A box of another sequence's object on a shared frame (the 2026 platform's
+    `others_bboxes`): drawn for context, never drafted as this sequence's track."""
+    return isinstance(data, dict) and data.get("tracked") is False
+
+
 def draft_tracks(
     session: Session, sequence_id: uuid.UUID, params: DraftParams, model_name: str
 ) -> list[dict[str, Any]]:
@@ -98,7 +105,8 @@ def draft_tracks(
     by_frame: dict[uuid.UUID, list[Any]] = defaultdict(list)
     values = {"sequence_id": sequence_id, "model_name": model_name}
     for row in connection.execute(_draft_boxes(bool(model_name)), values):
-        by_frame[row.image_id].append(row)
+        if not is_context(row.data):
+            by_frame[row.image_id].append(row)
     boxes = [
         FrameBox(index, str(frame_id), (p.x1, p.y1, p.x2, p.y2), p.confidence or 0.0, p.class_name)
         for index, frame_id in enumerate(frame_ids)

@@ -111,6 +111,10 @@ def list_sequences(
         str | None,
         Query(max_length=320, description="Email or user id of who last saved the review."),
     ] = None,
+    sibling_of: Annotated[
+        uuid.UUID | None,
+        Query(description="Sequences sharing a frame with this one (one per smoke object)."),
+    ] = None,
     order: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -130,6 +134,7 @@ def list_sequences(
         has_missed_smoke=has_missed_smoke,
         reviewed_by=reviewed_by,
         is_unsure=is_unsure,
+        sibling_of=sibling_of,
     )
     rows, total = service.list_sequences(
         session,
@@ -204,6 +209,7 @@ def _frame_prediction(row: frames.FrameBoxRow) -> FramePrediction:
         class_name=p.class_name,
         confidence=p.confidence,
         bbox_xyxyn=box,
+        context=reviews.is_context(p.data),
     )
 
 

@@ -108,6 +108,11 @@ class FramePrediction(BaseModel):
     class_name: str
     confidence: float | None
     bbox_xyxyn: list[float] | None
+    context: bool = Field(
+        False,
+        description="Another sequence's object on this shared frame (2026 platform): drawn, "
+        "never drafted",
+    )
 
 
 class FrameRead(BaseModel):

@@ -99,14 +99,28 @@ class SequenceFilters:
     has_missed_smoke: bool | None = None
     is_unsure: bool | None = None
     reviewed_by: str | None = None  # email or user id of who last saved the review
+    # Sequences sharing a frame's picture with this one (the 2026 platform's one sequence
+    # per smoke object: the same frame in several sequences).
+    sibling_of: uuid.UUID | None = None
 
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min).replace(tzinfo=None)
 
 
+def _siblings_of(sequence_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """Another sequence of the same project with a frame of the same picture (sha256)."""
+    own = sa.select(Image.project_id, Image.sha256).where(Image.sequence_id == sequence_id)
+    shared = sa.select(Image.sequence_id).where(
+        sa.tuple_(Image.project_id, Image.sha256).in_(own), Image.sequence_id != sequence_id
+    )
+    return Sequence.id.in_(shared)
+
+
 def apply_filters(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
     """The filters on a select of sequences joined with their camera and review."""
+    if f.sibling_of:
+        query = query.where(_siblings_of(f.sibling_of))
     if f.project_id:
         query = query.where(Sequence.project_id == f.project_id)
     if f.camera_id:
@@ -189,6 +203,8 @@ def list_sequences(
     oldest_first: bool = False,
 ) -> tuple[list[SequenceRow], int]:
     """A page of sequences with their camera, review and frame count, plus the total."""
+    if filters.sibling_of:
+        SequenceRepository(session, principal).get(filters.sibling_of)  # 404 if not theirs
     base = (
         SequenceRepository(session, principal)
         .readable()

@@ -624,6 +624,10 @@ def next_sequence(
     return RedirectResponse(f"/sequences/{found}{suffix}", status_code=303)
 
 
+# Sibling sequences (the same frames, another smoke object) listed on a review page.
+MAX_SIBLINGS = 20
+
+
 @router.get("/sequences/{sequence_id}", response_class=HTMLResponse)
 def review_page(
     request: Request,
@@ -656,6 +660,12 @@ def review_page(
         "false_positive_types": list(FALSE_POSITIVE_TYPES),
         "user": principal.email,
     }
+    siblings, _ = sequences.list_sequences(
+        session,
+        principal=principal,
+        filters=sequences.SequenceFilters(sibling_of=sequence.id),
+        limit=MAX_SIBLINGS,
+    )
     return render_page(
         request,
         "review.html",
@@ -665,5 +675,6 @@ def review_page(
         sequence=sequence,
         project=project,
         camera=sequence.camera,
+        siblings=siblings,
         data=data,
     )

@@ -127,3 +127,29 @@ def test_later_schema_hidden_cameras_and_admin_listing(
         assert set(_stored(local_lookout)) == org1  # nothing of organization 2
         untrusted = {c.id for c in data.cameras.values() if not c.is_trustable}
         assert any(data.sequences[int(i)].camera_id in untrusted for i in org1)
+
+
+def test_later_schema_drafts_only_each_sequences_own_object(
+    start_platform: Any, local_lookout: Any
+) -> None:
+    """Since 2026 a detection names its sequence's box (`bbox`) and the frame's other objects
+    (`others_bboxes`, tracked by sibling sequences): only the first is drafted, the others are
+    kept as context predictions (drawn, scored as the platform's, never a track here)."""
+    fp = start_platform(schema="later", detections_per_sequence=5)
+    run = run_import(fp.url, local_lookout.url, *DATES)
+    assert run.exit_code == 0, run.output
+    client = local_lookout.client()
+    context_boxes = 0
+    for item in _stored(local_lookout).values():
+        detail = client.get(f"/api/sequences/{item['id']}").json()
+        own = {
+            (f["id"], tuple(p["bbox_xyxyn"]))
+            for f in detail["frames"]
+            for p in f["predictions"]
+            if not p["context"]
+        }
+        context_boxes += sum(p["context"] for f in detail["frames"] for p in f["predictions"])
+        for track in detail["review"]["tracks"]:
+            for box in track["boxes"]:
+                assert (box["frame_id"], tuple(box["xyxyn"])) in own
+    assert context_boxes > 0  # the data has frames with other objects

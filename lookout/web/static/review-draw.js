@@ -23,6 +23,18 @@ export function drawOverlay(ctx, view, model, ui) {
   const frame = model.frame;
   if (!frame) return null;
   let raw = 0;
+  // Another sequence's object on this shared frame: always shown, grey, so the reviewer sees
+  // what its sibling sequence labels (never one of this sequence's tracks).
+  for (const p of frame.predictions) {
+    if (!p.context || !p.bbox_xyxyn || ui.showRaw) continue;
+    const [x1, y1, x2, y2] = p.bbox_xyxyn;
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "rgba(200,200,200,.9)";
+    ctx.strokeRect(X(x1), Y(y1), X(x2) - X(x1), Y(y2) - Y(y1));
+    ctx.setLineDash([]);
+    labelTag(ctx, "other object", X(x1), Y(y2) + 1, "#9aa0a6", { below: true, placed });
+  }
   if (ui.showRaw) {
     const models = [...new Set(model.frames.flatMap((f) => f.predictions.map((p) => p.model_name)))];
     for (const p of frame.predictions) {
