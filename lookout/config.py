@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # VISTA's scheme: 'X-ML-Signature: sha256=<hex>' over '{X-ML-Timestamp}.' + body.
     hmac_accept_vista: bool = Field(True, alias="LOOKOUT_HMAC_ACCEPT_VISTA")
     ml_hmac_window_seconds: int = Field(300, alias="ML_HMAC_WINDOW_SECONDS")
+    # The review changes feed lists changes up to this long ago: longer than any save's
+    # transaction, so a save committing late still lands after a client's cursor.
+    changes_settle_seconds: float = Field(5.0, ge=0, alias="LOOKOUT_CHANGES_SETTLE_SECONDS")
     # VISTA's name: whether presign, bulk and finalize need a signature even from a user.
     # Unset: yes, except in local mode (whose every caller is the machine's own admin).
     ml_pipeline_require_hmac: bool | None = Field(None, alias="ML_PIPELINE_REQUIRE_HMAC")

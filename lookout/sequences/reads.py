@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lookout.images.models import Image
 from lookout.sequences.models import Camera, Sequence, SequenceReview
-from lookout.sequences.schemas import SequenceRead
+from lookout.sequences.schemas import FramePrediction, FrameRead, SequenceRead
 
 _SEQUENCE_FIELDS = tuple(name for name in SequenceRead.model_fields if hasattr(Sequence, name))
 
@@ -34,4 +35,21 @@ def sequence_read(
         )
     return SequenceRead(
         **fields, frame_count=frame_count, reviewed_by=reviewed_by, existing=existing
+    )
+
+
+def frame_read(
+    image: Image, index: int, predictions: list[FramePrediction] | None = None
+) -> FrameRead:
+    """A frame of a sequence, at its place in time order."""
+    return FrameRead(
+        id=image.id,
+        index=index,
+        captured_at=image.captured_at,
+        width=image.width,
+        height=image.height,
+        source_id=image.source_id,
+        content_url=f"/api/images/{image.id}/content",
+        thumbnail_url=f"/api/images/{image.id}/thumbnail",
+        predictions=predictions or [],
     )

@@ -17,10 +17,10 @@ from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_
 from lookout.errors import InvalidInput
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.rendering import json_response
-from lookout.sequences import frames, history, reviews, service
+from lookout.sequences import changes, frames, history, reviews, service
 from lookout.sequences.drafting import DraftParams
-from lookout.sequences.models import ReviewVersion, SequenceReview
-from lookout.sequences.reads import sequence_read
+from lookout.sequences.models import ProcessingStage, ReviewVersion, SequenceReview
+from lookout.sequences.reads import frame_read, sequence_read
 from lookout.sequences.schemas import (
     CameraCreate,
     CameraRead,
@@ -33,8 +33,9 @@ from lookout.sequences.schemas import (
     FrameFromUrl,
     FrameMetadata,
     FramePrediction,
-    FrameRead,
     RestoreRequest,
+    ReviewChange,
+    ReviewChangesPage,
     ReviewRead,
     ReviewVersionDetail,
     ReviewVersionRead,
@@ -170,17 +171,7 @@ def get_sequence(
     boxes = frames.predictions_by_frame(session, [f.id for f in frame_rows], model_name)
     review = reviews.review_of(session, sequence.id)
     frame_reads = [
-        FrameRead(
-            id=f.id,
-            index=i,
-            captured_at=f.captured_at,
-            width=f.width,
-            height=f.height,
-            source_id=f.source_id,
-            content_url=f"/api/images/{f.id}/content",
-            thumbnail_url=f"/api/images/{f.id}/thumbnail",
-            predictions=[_frame_prediction(row) for row in boxes.get(f.id, [])],
-        )
+        frame_read(f, i, [_frame_prediction(row) for row in boxes.get(f.id, [])])
         for i, f in enumerate(frame_rows)
     ]
     summary = sequence_read(
@@ -499,3 +490,52 @@ def restore_version(
         current=body.version if body else None,
     )
     return _review_read(session, review)
+
+
+@router.get("/api/reviews/changes", response_model=ReviewChangesPage)
+def review_changes(
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    since: Annotated[
+        str | None,
+        Query(description="The last page's next_cursor, or an ISO date and time with a zone"),
+    ] = None,
+    project_id: uuid.UUID | None = None,
+    processing_stage: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ReviewChangesPage:
+    """Reviews changed since a cursor, oldest change first, with their sequences and frames'
+    URLs: pull what changed each night instead of exporting everything again. Keep
+    `next_cursor` and pass it as `since` next time (it is returned with an empty page too)."""
+    if processing_stage is not None and processing_stage not in ProcessingStage.ALL:
+        raise InvalidInput(
+            f"processing_stage: one of {', '.join(ProcessingStage.ALL)}", field="processing_stage"
+        )
+    page = changes.changed_reviews(
+        session,
+        principal=principal,
+        since=changes.parse_since(since),
+        limit=limit,
+        settle_seconds=settings.changes_settle_seconds,
+        project_id=project_id,
+        processing_stage=processing_stage,
+    )
+    items = [
+        ReviewChange(
+            sequence=sequence_read(
+                row.sequence,
+                camera=row.camera,
+                review=row.review,
+                frame_count=row.frame_count,
+                reviewed_by=row.reviewer,
+            ),
+            review=_review_read(session, row.review),
+            frames=[frame_read(f, i) for i, f in enumerate(page.frames[row.sequence.id])],
+        )
+        for row in page.rows
+        if row.review is not None
+    ]
+    return ReviewChangesPage(
+        items=items, next_cursor=page.next_cursor, settled_before=page.settled_before
+    )

@@ -326,3 +326,21 @@ class RestoreRequest(BaseModel):
     version: int | None = Field(
         None, description="The review's current version as you saw it (409 if it moved on)."
     )
+
+
+class ReviewChange(BaseModel):
+    """One changed review with its sequence and its frames (URLs to their images)."""
+
+    sequence: SequenceRead
+    review: ReviewRead
+    frames: list[FrameRead]
+
+
+class ReviewChangesPage(BaseModel):
+    items: list[ReviewChange]
+    next_cursor: str | None = Field(
+        description="Pass as `since` for the changes after this page (null: nothing yet)"
+    )
+    settled_before: datetime = Field(
+        description="Changes are listed up to this moment (a few seconds ago), never later"
+    )

@@ -133,6 +133,7 @@ RULES: dict[str, str] = {
     "DELETE /api/review-queue/skipped/{sequence_id}": PROJECT,
     "GET /api/review-queue": USER,
     "GET /api/review-stats": USER,
+    "GET /api/reviews/changes": USER,
     # ML analyses: user endpoints
     "POST /api/images/{image_id}/analyses": PROJECT,
     "GET /api/images/{image_id}/analyses": PROJECT,

@@ -248,6 +248,7 @@ EXAMPLES: dict[str, Example] = {
     "GET /api/health": _get("/api/health"),
     "PUT /api/sequences/{sequence_id}/split": _split_change,
     "GET /api/users/me": _get("/api/users/me"),
+    "GET /api/reviews/changes": _get("/api/reviews/changes"),
     "GET /api/users/me/groups": _get("/api/users/me/groups"),
     "GET /api/api-keys": _get("/api/api-keys"),
     "POST /api/api-keys": lambda w: Call(
