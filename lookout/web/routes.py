@@ -26,6 +26,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
 from lookout import __version__
+from lookout.accounts import service as accounts
+from lookout.accounts.repository import AccountRepository
 from lookout.analyses.models import AnalysisStatus
 from lookout.auth.principal import Principal
 from lookout.db import MAX_OFFSET
@@ -553,6 +555,23 @@ def sequences_page(request: Request, session: SessionDep, principal: PrincipalDe
 def queue_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
     """Sequences ready to review, oldest first."""
     return _sequence_list(request, session, principal, queue=True)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    """The caller's account: who they are, their groups, their API keys (create, revoke)."""
+    mine = AccountRepository(session, principal)
+    return render_page(
+        request,
+        "account.html",
+        session=session,
+        principal=principal,
+        nav="account",
+        user=mine.user(),
+        groups=mine.memberships(),
+        keys=[(key, accounts.is_key_active(key)) for key in mine.api_keys()],
+        data={"may_create_keys": principal.via != "api_key"},
+    )
 
 
 REVIEWERS_DEFAULT_DAYS = 30

@@ -182,6 +182,7 @@ RULES: dict[str, str] = {
     "GET /sequences/next": PROJECT,  # asked for what follows one of the owners' sequences
     "GET /sequences/{sequence_id}": PROJECT,
     "GET /reviewers": USER,
+    "GET /account": USER,
 }
 
 # --- VISTA's prefixes (lookout/aliases.py): every /api route is served under these too -----

@@ -406,6 +406,7 @@ EXAMPLES: dict[str, Example] = {
     "GET /sequences/next": _get("/sequences/next?after={w.sequence.id}"),
     "GET /sequences/{sequence_id}": _get("/sequences/{w.sequence.id}"),
     "GET /reviewers": _get("/reviewers"),
+    "GET /account": _get("/account"),
 }
 
 
