@@ -1,18 +1,37 @@
-"""Liveness and readiness."""
+"""Liveness (the process answers) and readiness (it can serve: the database responds)."""
 
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 from fastapi import APIRouter
 
 from lookout import __version__
 from lookout.deps import SessionDep
+from lookout.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
+# Built once: every liveness probe answers the same bytes.
+_ALIVE = {"status": "ok", "version": __version__}
+
 
 @router.get("/api/health")
-def health(session: SessionDep) -> dict[str, str]:
-    """Answers 200 when the server and its database respond."""
-    session.execute(sa.text("SELECT 1"))
-    return {"status": "ok", "version": __version__}
+async def health() -> dict[str, str]:
+    """Liveness: 200 while the process answers. No database work, so a slow database never
+    makes a supervisor restart healthy workers; ask /api/ready for that."""
+    return _ALIVE
+
+
+@router.get("/api/ready")
+def ready(session: SessionDep) -> dict[str, str]:
+    """Readiness: 200 when the database answers too; 503 naming the reason otherwise."""
+    try:
+        session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("not ready: the database does not answer: %s", exc)
+        raise Unavailable("the database does not answer") from None
+    return {"status": "ready", "version": __version__}

@@ -84,8 +84,8 @@ class LookoutClient:
         raise LookoutError(detail, response.status_code)
 
     def check(self) -> None:
-        """Fail early when the server cannot be reached."""
-        self.request("GET", "/api/health")
+        """Fail early when the server cannot be reached or its database does not answer."""
+        self.request("GET", "/api/ready")
 
     def ensure_project(self, name: str) -> Upserted:
         """The project named after an organization, in a group of the same name."""

@@ -91,6 +91,7 @@ RULES: dict[str, str] = {
     "MOUNT /apidocs/static": PUBLIC,
     "MOUNT /static": PUBLIC,
     "GET /api/health": PUBLIC,
+    "GET /api/ready": PUBLIC,
     # a user's own account
     "GET /api/users/me": USER,
     "GET /api/users/me/groups": USER,

@@ -246,6 +246,7 @@ EXAMPLES: dict[str, Example] = {
     "MOUNT /apidocs/static": _get("/apidocs/static/swagger-ui.css"),
     "MOUNT /static": _get("/static/app.css"),
     "GET /api/health": _get("/api/health"),
+    "GET /api/ready": _get("/api/ready"),
     "PUT /api/sequences/{sequence_id}/split": _split_change,
     "GET /api/users/me": _get("/api/users/me"),
     "GET /api/reviews/changes": _get("/api/reviews/changes"),
