@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from lookout.fake_annotator.app import FakeAnnotatorState, create_app
 from lookout.fake_annotator.data import FakeAnnotatorData
-
-STARTUP_TIMEOUT_S = 10.0
+from lookout.loopback import serve_in_thread
 
 
 @dataclass
@@ -56,27 +52,7 @@ def start_fake_annotator(
 ) -> RunningFakeAnnotator:
     """Start serving on 127.0.0.1 (a free port unless ``port`` is given); return once ready."""
     app = create_app(data)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    options: dict[str, Any] = {
-        "log_level": "warning",
-        "access_log": False,
-        "lifespan": "off",
-        "timeout_graceful_shutdown": 1,
-    }
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fake-annotator", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("fake pyro-annotator did not start")
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url, server, thread = serve_in_thread(app, name="fake pyro-annotator", port=port)
     return RunningFakeAnnotator(url=url, app=app, _server=server, _thread=thread)
 
 

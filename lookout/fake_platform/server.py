@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -14,8 +13,7 @@ from fastapi import FastAPI
 
 from lookout.fake_platform.app import FakePlatformState, FakePlatformStats, create_app
 from lookout.fake_platform.data import FakePlatformConfig
-
-STARTUP_TIMEOUT_S = 10.0
+from lookout.loopback import serve_in_thread
 
 
 @dataclass
@@ -62,28 +60,7 @@ def start_fake_platform(
     """Start serving on 127.0.0.1 (a free port unless ``port`` is given) and return once ready."""
     config = config or FakePlatformConfig()
     app = create_app(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    options: dict[str, Any] = {
-        "log_level": "warning",
-        "access_log": False,
-        "lifespan": "off",
-        # A hanging "timeout" fault must not hold shutdown for its whole duration.
-        "timeout_graceful_shutdown": 1,
-    }
-    server = uvicorn.Server(uvicorn.Config(app, **(options | uvicorn_options)))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fake-platform", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("fake platform did not start")
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url, server, thread = serve_in_thread(app, name="fake platform", port=port, **uvicorn_options)
     return RunningFakePlatform(url=url, config=config, app=app, _server=server, _thread=thread)
 
 
