@@ -195,7 +195,8 @@ def frame_by_url(w: SecurityWorld, url: str) -> httpx.Response:
 # An object, or its content type (kept under the same key in local storage's META_DIR).
 KEY = re.compile(
     r"(\.content-types/)?"
-    r"(projects/[0-9a-f-]{36}/(images|thumbnails)/[0-9a-f-]{36}\.(jpg|png|gif|webp|bmp|tiff)"
+    r"(projects/[0-9a-f-]{36}/(images/sha256/[0-9a-f]{64}|thumbnails/[0-9a-f-]{36})"
+    r"\.(jpg|png|gif|webp|bmp|tiff)"
     r"|analyses/[0-9a-f-]{36}/(artifacts|uploads)/[A-Za-z0-9][A-Za-z0-9._-]*)"
 )
 

@@ -104,8 +104,9 @@ class Project:
 
     def upload(self, count: int = 1, **form: Any) -> list[str]:
         ids = []
-        for i in range(count):
-            data = jpeg_bytes(IMAGE_W, IMAGE_H, color=(40 + 10 * (i % 15), 90, 160))
+        for i in range(len(self.image_ids), len(self.image_ids) + count):
+            # A colour per image of the project: equal bytes would share one stored object.
+            data = jpeg_bytes(IMAGE_W, IMAGE_H, color=(40 + 10 * (i % 15), 90 + i // 15, 160))
             response = self.lookout.upload(self.client, self.project_id, data, **form)
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])
