@@ -43,6 +43,7 @@ from lookout.fake_platform.data import (
     PlatformData,
     Sequence,
     camera_json,
+    crop_key,
     detection_json,
     generate,
     organization_json,
@@ -459,7 +460,8 @@ def _detection_item(request: Request, det: Detection) -> dict[str, Any]:
     state = _state(request)
     org = state.data.cameras[det.camera_id].organization_id
     url = state.presign(str(request.base_url), org, det.bucket_key)
-    return _shape(state, "detections", detection_json(det, state.config.schema, url))
+    crop = state.presign(str(request.base_url), org, crop_key(det.bucket_key))
+    return _shape(state, "detections", detection_json(det, state.config.schema, url, crop))
 
 
 def _add_auth_routes(app: FastAPI) -> None:

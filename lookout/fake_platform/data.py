@@ -529,31 +529,44 @@ def _is_wildfire(label: str | None, schema: Schema) -> bool | str | None:
 
 
 def sequence_json(seq: Sequence, data: PlatformData, schema: Schema) -> dict[str, Any]:
-    """A sequence item in the given schema."""
+    """A sequence item in the given schema: the 2026 one has no `azimuth`/`cone_azimuth`
+    but the camera's heading and the smoke's direction under new names, and a score."""
     out: dict[str, Any] = {
         "id": seq.id,
         "camera_id": seq.camera_id,
-        "azimuth": seq.camera_azimuth,
         "is_wildfire": _is_wildfire(seq.label, schema),
         "started_at": iso(seq.started_at),
         "last_seen_at": iso(seq.last_seen_at),
-        "cone_azimuth": seq.cone_azimuth,
         "cone_angle": seq.cone_angle,
     }
-    if schema == "later":
-        confs = [b[4] for d in data.visible_detections(seq, schema) for b in d.boxes]
-        out |= {
-            "camera_azimuth": seq.camera_azimuth,
-            "sequence_azimuth": seq.cone_azimuth,
-            "pose_id": seq.pose_id,
-            "max_conf": max(confs) if confs else None,
-            "temporal_model_score": seq.temporal_model_score,
-        }
-    return out
+    if schema == "2025":
+        return out | {"azimuth": seq.camera_azimuth, "cone_azimuth": seq.cone_azimuth}
+    visible = data.visible_detections(seq, schema)
+    confs = [b[4] for d in visible for b in d.boxes]
+    return out | {
+        "camera_azimuth": seq.camera_azimuth,
+        "sequence_azimuth": seq.cone_azimuth,
+        "pose_id": seq.pose_id,
+        "max_conf": max(confs) if confs else None,
+        "temporal_model_score": seq.temporal_model_score,
+        "detections_count": len(visible),
+        # A person confirmed the platform's label (the fake labels only validated ones).
+        "is_validated": seq.label is not None,
+    }
 
 
-def detection_json(det: Detection, schema: Schema, url: str) -> dict[str, Any]:
-    """A detection item in the given schema (see the module docstring for bbox encoding)."""
+def crop_key(bucket_key: str) -> str:
+    """Where the 2026 platform keeps a detection's crop of its box."""
+    stem, dot, ext = bucket_key.rpartition(".")
+    return f"{stem}_crop.{ext}" if dot else f"{bucket_key}_crop"
+
+
+def detection_json(
+    det: Detection, schema: Schema, url: str, crop_url: str | None = None
+) -> dict[str, Any]:
+    """A detection item in the given schema (see the module docstring for bbox encoding);
+    2026 items have no `azimuth` but `recorded_at` and a crop (`crop_bucket_key`,
+    `crop_url`)."""
     out: dict[str, Any] = {"id": det.id, "camera_id": det.camera_id, "sequence_id": det.sequence_id}
     if schema == "2025":
         out |= {
@@ -570,6 +583,8 @@ def detection_json(det: Detection, schema: Schema, url: str) -> dict[str, Any]:
             "bbox": format_boxes(det.boxes[idx : idx + 1]),
             "others_bboxes": format_boxes(others) if others else None,
             "recorded_at": iso(det.recorded_at),
+            "crop_bucket_key": crop_key(det.bucket_key),
+            "crop_url": crop_url,
         }
     return out | {"created_at": iso(det.created_at), "url": url}
 

@@ -429,7 +429,7 @@ class Importer:
         target = self._targets.get(seq.camera_id, f"camera {seq.camera_id} was not prepared")
         if isinstance(target, str):
             raise SequenceFailed(target)
-        made = self.lookout.upsert_sequence(sequence_payload(seq, target))
+        made = self.lookout.upsert_sequence(sequence_payload(seq, target, detections))
         self.stats.add(
             sequences_already_present=int(made.existing), sequences_created=int(not made.existing)
         )

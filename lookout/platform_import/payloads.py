@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,7 +91,24 @@ def _sequence_extra(seq: PlatformSequence, target: Target) -> dict[str, Any]:
     }
 
 
-def sequence_payload(seq: PlatformSequence, target: Target) -> dict[str, Any]:
+def platform_score(seq: PlatformSequence, detections: Sequence[PlatformDetection]) -> float | None:
+    """The platform's confidence in the sequence: its `max_conf` (2026), else the highest
+    confidence among the sequence's own boxes (2025 sends no score; context boxes of other
+    sequences' objects do not count)."""
+    if seq.max_conf is not None:
+        return seq.max_conf
+    own = [
+        box.confidence
+        for det in detections
+        for index, box in enumerate(det.boxes)
+        if det.is_tracked(index) is not False
+    ]
+    return max(own, default=None)
+
+
+def sequence_payload(
+    seq: PlatformSequence, target: Target, detections: Sequence[PlatformDetection] = ()
+) -> dict[str, Any]:
     """POST /api/sequences body for a platform sequence."""
     cam = target.camera
     return {
@@ -98,7 +116,11 @@ def sequence_payload(seq: PlatformSequence, target: Target) -> dict[str, Any]:
         "camera_id": target.camera_id,
         "source": SOURCE,
         "source_id": str(seq.id),
-        "azimuth": seq.best_azimuth,
+        # `azimuth` is sent as the camera's heading too, for a Lookout server before 0010.
+        "azimuth": seq.camera_heading,
+        "camera_azimuth": seq.camera_heading,
+        "smoke_azimuth": seq.smoke_direction,
+        "platform_score": platform_score(seq, detections),
         "started_at": iso(seq.started_at),
         "last_seen_at": iso(seq.last_seen_at),
         "source_label": seq.source_label,

@@ -79,6 +79,8 @@ class PlatformSequence(_Item):
     pose_id: int | None = None
     max_conf: float | None = None
     temporal_model_score: float | None = None
+    detections_count: int | None = None
+    is_validated: bool | None = None
 
     _utc_times = field_validator("started_at", "last_seen_at", mode="after")(_utc)
 
@@ -107,6 +109,18 @@ class PlatformSequence(_Item):
             if value is not None:
                 return value
         return None
+
+    @property
+    def camera_heading(self) -> float | None:
+        """Where the camera looks: 2026 ``camera_azimuth``, 2025 ``azimuth``."""
+        return self.camera_azimuth if self.camera_azimuth is not None else self.azimuth
+
+    @property
+    def smoke_direction(self) -> float | None:
+        """Where the smoke is: 2026 ``sequence_azimuth``, 2025 ``cone_azimuth``."""
+        if self.sequence_azimuth is not None:
+            return self.sequence_azimuth
+        return self.cone_azimuth
 
     @property
     def source_label(self) -> str | None:

@@ -21,9 +21,16 @@ from lookout.db import AnySelect
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
 from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
 from lookout.sequences.repository import SequenceRepository
-from lookout.sequences.service import SequenceFilters, apply_filters, frame_count_column
+from lookout.sequences.service import (
+    SequenceFilters,
+    apply_filters,
+    frame_count_column,
+    order_by,
+)
 
-QUEUE_ORDER = (Sequence.started_at.asc(), Sequence.id.asc())
+# How a queue hands out sequences: oldest first (the default), or the platform's most
+# confident first (ties oldest first), so a team can review likely fires before the rest.
+QUEUE_ORDERS = ("oldest", "score")
 
 
 class ReviewQueueRepository:
@@ -68,8 +75,11 @@ class ReviewQueueRepository:
         query = self.queue(filters, now=now, mine=False).with_only_columns(Sequence.id)
         return self.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
 
-    def candidates(self, filters: SequenceFilters, *, now: datetime, limit: int) -> list[uuid.UUID]:
-        """The oldest sequences of the queue that nobody holds, for a claim to try in order.
+    def candidates(
+        self, filters: SequenceFilters, *, now: datetime, limit: int, order: str = "oldest"
+    ) -> list[uuid.UUID]:
+        """The first sequences of the queue (in `order`) that nobody holds, for a claim to
+        try in turn.
 
         No row is locked: `take` decides. Two reviewers who read the same candidates both try
         the first; the second waits for the first's transaction, finds the claim taken and
@@ -78,7 +88,7 @@ class ReviewQueueRepository:
         query = (
             self.queue(filters, now=now, mine=False)
             .with_only_columns(Sequence.id)
-            .order_by(*QUEUE_ORDER)
+            .order_by(*order_by(order, oldest_first=True))
             .limit(limit)
         )
         return list(self.session.scalars(query))

@@ -17,6 +17,7 @@ from lookout.reviewing import service, stats
 from lookout.reviewing.schemas import (
     Claim,
     ClaimRead,
+    ClaimRequest,
     QueueFilters,
     QueueRead,
     ReviewStats,
@@ -36,11 +37,11 @@ NO_CONTENT = {"description": "Done; nothing to answer"}
 def _filters(body: QueueFilters) -> SequenceFilters:
     if body.date_from and body.date_to and body.date_to < body.date_from:
         raise InvalidInput("date_to is before date_from", field="date_to")
-    return SequenceFilters(**body.model_dump())
+    return SequenceFilters(**body.model_dump(include=set(QueueFilters.model_fields)))
 
 
-def _optional_body() -> dict[str, Any]:
-    extra = openapi_body(QueueFilters)
+def _optional_body(model: type[QueueFilters] = QueueFilters) -> dict[str, Any]:
+    extra = openapi_body(model)
     extra["requestBody"]["required"] = False
     return extra
 
@@ -64,24 +65,26 @@ def _claim(held: service.HeldClaim) -> ClaimRead:
     "/api/review-queue/claim",
     response_model=ClaimRead,
     responses={204: {"description": "Nothing left to review in this queue"}},
-    openapi_extra=_optional_body(),
+    openapi_extra=_optional_body(ClaimRequest),
 )
 def claim(
     body: RawBodyDep, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> Any:
-    """Hold the oldest sequence of your queue for a while (`LOOKOUT_REVIEW_CLAIM_SECONDS`).
+    """Hold the oldest sequence of your queue for a while (`LOOKOUT_REVIEW_CLAIM_SECONDS`),
+    or with `"order": "score"` the one the platform scored highest.
 
     The body (optional) narrows the queue like the sequence list's filters. Asking again
     while you hold a sequence of this queue gives the same one, renewed; any other claim of
     yours is released. Two reviewers asking at once get different sequences. 204: nothing
     left (everything is reviewed, held by others, or skipped by you).
     """
-    filters = _filters(parse_model(QueueFilters, body, empty={}))
+    request = parse_model(ClaimRequest, body, empty={})
     held = service.claim_next(
         session,
         principal=principal,
-        filters=filters,
+        filters=_filters(request),
         claim_seconds=settings.review_claim_seconds,
+        order=request.order,
     )
     if held is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)

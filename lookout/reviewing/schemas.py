@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,20 @@ class QueueFilters(BaseModel):
     date_from: date | None = Field(None, description="Sequences started on or after this day")
     date_to: date | None = Field(None, description="Sequences started on or before this day")
     has_smoke: bool | None = Field(None, description="true: drafts with at least one track")
+    min_platform_score: float | None = Field(
+        None, ge=0, le=1, description="The platform's score at least this"
+    )
+    platform_label: Literal["wildfire_smoke", "other_smoke", "other", "none"] | None = Field(
+        None, description="The platform's label (normalized); `none`: no label"
+    )
+
+
+class ClaimRequest(QueueFilters):
+    """The part of the queue to claim from, and in which order."""
+
+    order: Literal["oldest", "score"] = Field(
+        "oldest", description="`score`: the platform's highest score first, unscored last"
+    )
 
 
 class SequenceRef(BaseModel):

@@ -87,8 +87,10 @@ def claim_next(
     principal: Principal,
     filters: SequenceFilters,
     claim_seconds: int,
+    order: str = "oldest",
 ) -> HeldClaim | None:
-    """The caller's claim on the oldest sequence of their queue, or None when it is empty.
+    """The caller's claim on the first sequence of their queue in `order` (oldest, or the
+    platform's highest score), or None when it is empty.
 
     A caller who already holds an unexpired claim on a sequence of this queue gets it again,
     renewed. Otherwise any other claim of theirs is released (a reviewer holds one sequence
@@ -103,7 +105,7 @@ def claim_next(
         return _commit_claim(session, repo, held.sequence_id, filters, now)
     repo.release()
     for _round in range(ROUNDS):
-        candidates = repo.candidates(filters, now=now, limit=CANDIDATES_PER_ROUND)
+        candidates = repo.candidates(filters, now=now, limit=CANDIDATES_PER_ROUND, order=order)
         if not candidates:
             break
         for sequence_id in candidates:

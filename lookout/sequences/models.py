@@ -33,6 +33,22 @@ class TrackDecision:
     ALL = (UNDECIDED, SMOKE, FALSE_POSITIVE, UNSURE)
 
 
+# The platform's label of a sequence in one vocabulary across its schemas.
+PLATFORM_LABELS = ("wildfire_smoke", "other_smoke", "other")
+
+
+def normalize_platform_label(raw: str | None) -> str | None:
+    """The platform's `is_wildfire` as one of PLATFORM_LABELS: 2025 booleans arrive as
+    "True"/"False" (a 2025 "not a wildfire" does not say whether it was smoke: `other`),
+    2026 enum strings as themselves. Anything else (another source's words) is None."""
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in PLATFORM_LABELS:
+        return value
+    return {"true": "wildfire_smoke", "false": "other"}.get(value)
+
+
 SMOKE_TYPES = ("wildfire", "industrial", "other")
 FALSE_POSITIVE_TYPES = (
     "antenna",
@@ -92,7 +108,19 @@ class Sequence(UUIDPrimaryKey, Timestamps, Base):
     )
     source: Mapped[str] = mapped_column(sa.String(100))
     source_id: Mapped[str] = mapped_column(sa.String(200))
+    # Kept for compatibility: the camera's heading, as `camera_azimuth` (before migration 0010
+    # it held the smoke's direction for 2026 platform data).
     azimuth: Mapped[float | None]
+    # Where the camera looks and where the smoke is, in degrees from north: two fields, since
+    # the platform's schemas put them under different names (2025: azimuth / cone_azimuth,
+    # 2026: camera_azimuth / sequence_azimuth).
+    camera_azimuth: Mapped[float | None]
+    smoke_azimuth: Mapped[float | None]
+    # The platform's own verdict, to sort and filter a review queue by: its confidence in
+    # [0, 1] (2026 max_conf; 2025 the highest box confidence) and its label, normalized
+    # (PLATFORM_LABELS; the raw value stays in `source_label` and `extra.is_wildfire`).
+    platform_score: Mapped[float | None] = mapped_column(index=True)
+    platform_label: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
     # What the source platform said about it (bool in 2025, an enum string later).

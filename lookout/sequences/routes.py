@@ -116,7 +116,17 @@ def list_sequences(
         uuid.UUID | None,
         Query(description="Sequences sharing a frame with this one (one per smoke object)."),
     ] = None,
-    order: Literal["newest", "oldest"] = "newest",
+    min_platform_score: Annotated[
+        float | None, Query(ge=0, le=1, description="The platform's score at least this.")
+    ] = None,
+    platform_label: Annotated[
+        Literal["wildfire_smoke", "other_smoke", "other", "none"] | None,
+        Query(description="The platform's label (normalized); `none`: no label."),
+    ] = None,
+    order: Annotated[
+        Literal["newest", "oldest", "score"],
+        Query(description="`score`: the platform's highest score first, unscored last."),
+    ] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> SequencePage:
@@ -136,6 +146,8 @@ def list_sequences(
         reviewed_by=reviewed_by,
         is_unsure=is_unsure,
         sibling_of=sibling_of,
+        min_platform_score=min_platform_score,
+        platform_label=platform_label,
     )
     rows, total = service.list_sequences(
         session,
@@ -143,7 +155,7 @@ def list_sequences(
         filters=filters,
         limit=limit,
         offset=offset,
-        oldest_first=order == "oldest",
+        order=order,
     )
     items = [
         sequence_read(

@@ -7,7 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, TrackDecision
 
@@ -54,13 +61,38 @@ class SequenceCreate(BaseModel):
     camera_id: uuid.UUID | None = None
     source: str = Source
     source_id: str = SourceId
-    azimuth: float | None = Field(None, ge=0, le=360)
+    azimuth: float | None = Field(
+        None, ge=0, le=360, description="The camera's heading; same as camera_azimuth (older name)"
+    )
+    camera_azimuth: float | None = Field(None, ge=0, le=360, description="The camera's heading")
+    smoke_azimuth: float | None = Field(None, ge=0, le=360, description="The smoke's direction")
+    platform_score: float | None = Field(
+        None, ge=0, le=1, description="The platform's confidence in the sequence"
+    )
     started_at: datetime
     last_seen_at: datetime | None = None
-    source_label: str | None = Field(None, max_length=50)
+    source_label: str | None = Field(
+        None, max_length=50, description="The platform's label as it sent it (is_wildfire)"
+    )
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("camera_azimuth")
+    @classmethod
+    def _same_heading(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """Two different headings are refused rather than one silently dropped."""
+        older = info.data.get("azimuth")
+        if value is not None and older is not None and value != older:
+            raise ValueError("differs from azimuth (both are the camera's heading)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_heading(self) -> SequenceCreate:
+        """`azimuth` is the older name of `camera_azimuth`: either fills the other."""
+        heading = self.camera_azimuth if self.camera_azimuth is not None else self.azimuth
+        self.camera_azimuth = self.azimuth = heading
+        return self
 
 
 class SequenceRead(BaseModel):
@@ -71,7 +103,17 @@ class SequenceRead(BaseModel):
     organization_name: str | None = None
     source: str
     source_id: str
-    azimuth: float | None
+    azimuth: float | None = Field(
+        description="The camera's heading, as camera_azimuth (kept for older clients)"
+    )
+    camera_azimuth: float | None = Field(None, description="The camera's heading (degrees)")
+    smoke_azimuth: float | None = Field(None, description="The smoke's direction (degrees)")
+    platform_score: float | None = Field(
+        None, description="The platform's confidence: max_conf, or its highest box confidence"
+    )
+    platform_label: str | None = Field(
+        None, description="The platform's label: wildfire_smoke, other_smoke, other or null"
+    )
     started_at: datetime
     last_seen_at: datetime | None
     source_label: str | None

@@ -19,10 +19,12 @@ from lookout.images.models import Image
 from lookout.projects import service as projects
 from lookout.sequences.models import (
     FALSE_POSITIVE_TYPES,
+    PLATFORM_LABELS,
     Camera,
     ProcessingStage,
     Sequence,
     SequenceReview,
+    normalize_platform_label,
 )
 from lookout.sequences.repository import SequenceRepository
 
@@ -79,9 +81,21 @@ def get_or_create_sequence(
         camera = session.get(Camera, camera_id)
         if camera is None or camera.project_id != values["project_id"]:
             raise InvalidInput(f"camera {camera_id} is not in this project", field="camera_id")
-    return _get_or_create(
-        session, Sequence, values, refresh=("last_seen_at", "source_label", "extra")
-    )
+    values = values | {"platform_label": normalize_platform_label(values.get("source_label"))}
+    return _get_or_create(session, Sequence, values, refresh=REFRESHED_SEQUENCE_FIELDS)
+
+
+# What a re-import may update: the platform keeps a sequence open and re-scores it.
+REFRESHED_SEQUENCE_FIELDS = (
+    "last_seen_at",
+    "source_label",
+    "platform_label",
+    "platform_score",
+    "azimuth",
+    "camera_azimuth",
+    "smoke_azimuth",
+    "extra",
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,42 @@ class SequenceFilters:
     # Sequences sharing a frame's picture with this one (the 2026 platform's one sequence
     # per smoke object: the same frame in several sequences).
     sibling_of: uuid.UUID | None = None
+    min_platform_score: float | None = None
+    platform_label: str | None = None  # one of PLATFORM_LABELS, or "none" for no label
+
+
+# Sort orders of a sequence list or queue; `score`: the platform's most confident first
+# (unscored last), then by start time in the list's usual direction.
+SEQUENCE_ORDERS = ("newest", "oldest", "score")
+
+
+def order_by(order: str, *, oldest_first: bool) -> tuple[Any, ...]:
+    """ORDER BY terms for `order`; `oldest_first` is the time direction of ties."""
+    if order not in SEQUENCE_ORDERS:
+        raise InvalidInput(f"unknown order {order}", field="order")
+    if order != "score":
+        oldest_first = order == "oldest"
+    by_time = (
+        (Sequence.started_at.asc(), Sequence.id.asc())
+        if oldest_first
+        else (Sequence.started_at.desc(), Sequence.id.desc())
+    )
+    if order == "score":
+        return (Sequence.platform_score.desc().nulls_last(), *by_time)
+    return by_time
+
+
+def _platform_filters(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
+    """The platform's score and label."""
+    if f.min_platform_score is not None:
+        query = query.where(Sequence.platform_score >= f.min_platform_score)
+    if f.platform_label == "none":
+        query = query.where(Sequence.platform_label.is_(None))
+    elif f.platform_label:
+        if f.platform_label not in PLATFORM_LABELS:
+            raise InvalidInput(f"unknown platform label {f.platform_label}", field="platform_label")
+        query = query.where(Sequence.platform_label == f.platform_label)
+    return query
 
 
 def _day_start(day: date) -> datetime:
@@ -153,6 +203,7 @@ def apply_filters(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
     ):
         if wanted is not None:
             query = query.where(column.is_(wanted))
+    query = _platform_filters(query, f)
     if f.reviewed_by:
         query = query.where(_reviewed_by(f.reviewed_by))
     if f.false_positive_type:
@@ -200,7 +251,7 @@ def list_sequences(
     filters: SequenceFilters,
     limit: int,
     offset: int = 0,
-    oldest_first: bool = False,
+    order: str = "newest",
 ) -> tuple[list[SequenceRow], int]:
     """A page of sequences with their camera, review and frame count, plus the total."""
     if filters.sibling_of:
@@ -213,16 +264,12 @@ def list_sequences(
     )
     base = apply_filters(base, filters)
     total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
-    order = (
-        (Sequence.started_at.asc(), Sequence.id.asc())
-        if oldest_first
-        else (Sequence.started_at.desc(), Sequence.id.desc())
-    )
+    terms = order_by(order, oldest_first=False)
     reviewer = aliased(User)
     query = (
         base.outerjoin(reviewer, reviewer.id == SequenceReview.reviewed_by_id)
         .add_columns(Camera, SequenceReview, frame_count_column(), reviewer.email)
-        .order_by(*order)
+        .order_by(*terms)
         .limit(limit)
         .offset(offset)
     )

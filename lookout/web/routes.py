@@ -39,7 +39,13 @@ from lookout.projects import service as projects
 from lookout.reviewing import service as review_queue
 from lookout.reviewing import stats as review_stats
 from lookout.sequences import service as sequences
-from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, ProcessingStage, Sequence
+from lookout.sequences.models import (
+    FALSE_POSITIVE_TYPES,
+    PLATFORM_LABELS,
+    SMOKE_TYPES,
+    ProcessingStage,
+    Sequence,
+)
 from lookout.web import queries
 
 HERE = Path(__file__).parent
@@ -445,7 +451,25 @@ def _sequence_filters(
         has_missed_smoke=_bool(params.get("has_missed_smoke")),
         reviewed_by=_clean(params.get("reviewer")),
         is_unsure=_bool(params.get("is_unsure")),
+        platform_label=_platform_label(params.get("platform_label"), problems),
     )
+
+
+def _platform_label(value: str | None, problems: list[str]) -> str | None:
+    """A known platform label (or `none`); anything else is reported and ignored."""
+    label = _clean(value)
+    if label is not None and label != "none" and label not in PLATFORM_LABELS:
+        problems.append(f"platform label: {label!r} is unknown; the filter was ignored")
+        return None
+    return label
+
+
+def _order(value: str | None, problems: list[str]) -> str:
+    order = _clean(value) or "newest"
+    if order not in sequences.SEQUENCE_ORDERS:
+        problems.append(f"order: {order!r} is unknown; newest first")
+        return "newest"
+    return order
 
 
 SEQUENCE_PARAMS = (
@@ -462,6 +486,7 @@ SEQUENCE_PARAMS = (
     "has_missed_smoke",
     "reviewer",
     "is_unsure",
+    "platform_label",
     "order",
 )
 
@@ -479,7 +504,7 @@ def _sequence_list(
         raw["stage"] = ProcessingStage.READY_TO_ANNOTATE
         raw["order"] = "oldest"
     filters = _sequence_filters(raw, problems)
-    oldest = (_clean(raw.get("order")) or "newest") == "oldest"
+    order = _order(raw.get("order"), problems)
     offset = _int(request.query_params.get("offset"), 0)
     rows, total = sequences.list_sequences(
         session,
@@ -487,7 +512,7 @@ def _sequence_list(
         filters=filters,
         limit=LIST_PAGE,
         offset=offset,
-        oldest_first=oldest,
+        order=order,
     )
     params = {k: (v or "") for k, v in raw.items() if not queue or k == "project_id"}
     base = "/sequences/queue" if queue else "/sequences"
