@@ -82,6 +82,8 @@ def _sequence_extra(seq: PlatformSequence, target: Target) -> dict[str, Any]:
         "pose_id": seq.pose_id,
         "max_conf": seq.max_conf,
         "temporal_model_score": seq.temporal_model_score,
+        "detections_count": seq.detections_count,
+        "is_validated": seq.is_validated,
         "camera_azimuth": seq.camera_azimuth,
         "sequence_azimuth": seq.sequence_azimuth,
         "is_wildfire": seq.is_wildfire,
