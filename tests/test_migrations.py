@@ -183,3 +183,137 @@ def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: 
     assert sorted((str(r[0]), r[1], r[2]) for r in history) == sorted(
         (str(i), 3, "migrated") for i in ids.values()
     )
+
+
+def _sequence_row(project: uuid.UUID, name: str, **values: Any) -> dict[str, Any]:
+    when = datetime(2025, 7, 1, 10, tzinfo=UTC)
+    row = {"id": uuid.uuid4(), "project_id": project, "source": "pyronear", "source_id": name}
+    return row | {"started_at": when, "created_at": when, "updated_at": when} | values
+
+
+def _insert_platform_boxes(conn: sa.Connection, project: uuid.UUID, row: dict[str, Any]) -> None:
+    """One frame of the sequence with the platform's analysis: boxes of 0.4 and 0.75."""
+    when = row["created_at"]
+    image, analysis = uuid.uuid4(), uuid.uuid4()
+    images = sa.table(
+        "images",
+        *(sa.column(c) for c in ("object_key", "content_type", "size_bytes", "width", "height")),
+        *(sa.column(c) for c in ("sha256",)),
+        *(sa.column(c, _TYPES.get(c, sa.Uuid())) for c in ("id", "project_id", "sequence_id")),
+        *(sa.column(c, UTCDateTime()) for c in ("created_at", "updated_at")),
+    )
+    conn.execute(
+        images.insert(),
+        {
+            "id": image,
+            "project_id": project,
+            "sequence_id": row["id"],
+            "object_key": f"k/{image}",
+            "content_type": "image/jpeg",
+            "size_bytes": 1,
+            "width": 1,
+            "height": 1,
+            "sha256": "0" * 64,
+            "created_at": when,
+            "updated_at": when,
+        },
+    )
+    analyses = sa.table(
+        "analyses",
+        *(sa.column(c, sa.Uuid()) for c in ("id", "image_id")),
+        *(sa.column(c) for c in ("model_name", "model_version", "status", "attempts")),
+        *(sa.column(c, JSONType) for c in ("parameters", "provenance")),
+        *(sa.column(c, UTCDateTime()) for c in ("created_at", "updated_at")),
+    )
+    conn.execute(
+        analyses.insert(),
+        {
+            "id": analysis,
+            "image_id": image,
+            "model_name": "platform",
+            "model_version": "pyronear-alert-api",
+            "status": "completed",
+            "attempts": 0,
+            "parameters": {},
+            "provenance": {},
+            "created_at": when,
+            "updated_at": when,
+        },
+    )
+    predictions = sa.table(
+        "predictions",
+        *(sa.column(c, sa.Uuid()) for c in ("id", "analysis_id")),
+        *(sa.column(c) for c in ("annotation_type", "class_name")),
+        sa.column("confidence", sa.Double()),
+        sa.column("data", JSONType),
+        sa.column("created_at", UTCDateTime()),
+    )
+    for confidence in (0.4, 0.75):
+        conn.execute(
+            predictions.insert(),
+            {
+                "id": uuid.uuid4(),
+                "analysis_id": analysis,
+                "annotation_type": "bounding_box",
+                "class_name": "smoke",
+                "confidence": confidence,
+                "data": {"bbox": [0.1, 0.1, 0.2, 0.2], "format": "xyxyn"},
+                "created_at": when,
+            },
+        )
+
+
+def test_platform_fields_are_backfilled_from_each_schema(empty_database_url: str) -> None:
+    """Migration 0010: a 2025 row's azimuth is the camera's heading and its cone_azimuth the
+    smoke's direction, a 2026 row's (told by its extra) camera_azimuth and sequence_azimuth;
+    scores come from max_conf or, in 2025, the platform's highest box; labels normalized."""
+    upgrade(empty_database_url, "0009")
+    engine = make_engine(empty_database_url)
+    group, project = uuid.uuid4(), uuid.uuid4()
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    stamps = {"created_at": when, "updated_at": when}
+    old = _sequence_row(
+        project,
+        "2025",
+        azimuth=120.0,
+        source_label="False",
+        extra={"cone_azimuth": 131.5, "cone_angle": 8.0, "is_wildfire": False},
+    )
+    new = _sequence_row(
+        project,
+        "2026",
+        azimuth=215.0,  # the smoke's direction, as the importer stored it then
+        source_label="other_smoke",
+        extra={"camera_azimuth": 200.0, "sequence_azimuth": 215.0, "max_conf": 0.66},
+    )
+    other = _sequence_row(project, "manual", source="test", azimuth=45.0, extra={})
+    names = ("id", "project_id", "source", "source_id", "started_at", "extra", "source_label")
+    sequences = sa.table(
+        "sequences",
+        *(sa.column(c, _TYPES.get(c, sa.String())) for c in names),
+        sa.column("azimuth", sa.Double()),
+        *(sa.column(c, UTCDateTime()) for c in ("created_at", "updated_at")),
+    )
+    with engine.begin() as conn:
+        conn.execute(_table("groups", "name").insert(), {"id": group, "name": "g", **stamps})
+        conn.execute(
+            _table("projects", "name", "group_id").insert(),
+            {"id": project, "name": "p", "group_id": group, **stamps},
+        )
+        for row in (old, new, other):
+            conn.execute(sequences.insert(), {"source_label": None} | row)
+        _insert_platform_boxes(conn, project, old)
+    engine.dispose()
+
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        query = sa.text(
+            "SELECT source_id, azimuth, camera_azimuth, smoke_azimuth, platform_score, "
+            "platform_label FROM sequences"
+        )
+        got = {r[0]: tuple(r[1:]) for r in conn.execute(query)}
+    engine.dispose()
+    assert got["2025"] == (120.0, 120.0, 131.5, pytest.approx(0.75), "other")
+    assert got["2026"] == (200.0, 200.0, 215.0, pytest.approx(0.66), "other_smoke")
+    assert got["manual"] == (45.0, 45.0, None, None, None)
