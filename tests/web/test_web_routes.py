@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -320,3 +321,33 @@ def test_gallery_page_1501_of_100000_images_reads_as_many_rows_as_page_1(lookout
     assert all(len(steps) == 1 for steps in work.values()), work
     least = min(steps[0] for steps in work.values())
     assert all(steps[0] <= 2 * least for steps in work.values()), work
+
+
+def test_sequences_page_sorts_by_platform_score_and_filters_its_label(lookout):
+    client = lookout.keyed_client()
+    project = lookout.create_project(client, "cams")["id"]
+    ids = {}
+    for name, day, score, label, heading in (
+        ("seq-low", 2, 0.2, "True", 10.0),  # the newest: first by default
+        ("seq-high", 1, 0.9, "other_smoke", 20.0),
+    ):
+        body = {"project_id": project, "source": "pyronear", "source_id": name}
+        body |= {"started_at": f"2024-01-0{day}T10:00:00Z", "platform_score": score}
+        body |= {"source_label": label, "camera_azimuth": heading, "smoke_azimuth": 33.5}
+        created = client.post("/api/sequences", json=body)
+        assert created.status_code == 201, created.text
+        ids[name] = created.json()["id"]
+    newest = client.get("/sequences").text
+    assert newest.index("seq-low") < newest.index("seq-high")
+    by_score = client.get("/sequences?order=score").text
+    assert by_score.index("seq-high") < by_score.index("seq-low")
+    assert 'value="score" selected' in by_score
+    labelled = client.get("/sequences?platform_label=wildfire_smoke").text
+    assert "seq-low" in labelled and "seq-high" not in labelled
+    bad = client.get("/sequences?platform_label=fire&order=sideways")
+    assert bad.status_code == 200
+    explained = html.unescape(bad.text)
+    assert "platform label: 'fire' is unknown" in explained
+    assert "order: 'sideways' is unknown" in explained
+    review = client.get(f"/sequences/{ids['seq-high']}").text
+    assert "Smoke direction" in review and "33.5°" in review
