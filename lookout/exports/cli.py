@@ -142,12 +142,19 @@ def export(
             base_url=base_url or ctx.settings.public_url,
             redraw_splits=redraw_splits,
         )
-        plan = service.plan_export(
-            ctx.session,
-            principal=ctx.principal,
-            selection=selection,
-            results=options.format == RESULTS_FORMAT,
-        )
+        try:
+            plan = service.plan_export(
+                ctx.session,
+                principal=ctx.principal,
+                selection=selection,
+                results=options.format == RESULTS_FORMAT,
+            )
+        except InvalidInput as exc:
+            if exc.field != "class":
+                raise
+            # A usage error like any unknown option value (typer's exit 2), not a failure.
+            err_console.print(f"[red]error:[/red] --{exc.message}")
+            raise typer.Exit(2) from exc
         ctx.session.commit()
         _prepare_output(out, force)
         report = service.prepare_export(ctx.session, plan=plan, options=options)

@@ -22,7 +22,7 @@ from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, ExportSummary
 from lookout.formats.registry import make_writer
 from lookout.formats.writing import SPLITS, ExportInfo, Item, Sink, Writer
 from lookout.projects import service as projects
-from lookout.sequences.models import ProcessingStage
+from lookout.sequences.models import SMOKE_TYPES, ProcessingStage
 from lookout.storage import ObjectNotFound, ObjectStorage
 from lookout.truth.reading import (
     Box,
@@ -87,6 +87,8 @@ def plan_export(
     if candidates == 0:
         raise InvalidInput(f"the selection is empty: {describe(selection)}", field="selection")
     found = classes_in_scope(session, scope)
+    # A results file's classes are the truth's, so its --class is checked against them.
+    _check_classes(session, replace(selection, model=None) if results else selection, scope, found)
     classes = list(selection.classes) if selection.classes else found
     if results and not selection.classes:
         # The truth export's classes, so category ids agree with the truth file's.
@@ -99,6 +101,30 @@ def plan_export(
             field="selection",
         )
     return ExportPlan(selection, scope, project.name, classes, candidates, results)
+
+
+def known_classes(session: Session, selection: Selection, scope: TruthScope) -> set[str]:
+    """Classes a `--class` may name: what the reviews' boxes can be called under `class_from`,
+    or the classes the model has ever output in the project."""
+    if selection.model is None:
+        return {"smoke"} if selection.class_from == "smoke" else {"smoke", *SMOKE_TYPES}
+    return set(classes_in_scope(session, scope))
+
+
+def _check_classes(
+    session: Session, selection: Selection, scope: TruthScope, found: list[str]
+) -> None:
+    """An unknown class is an error, not an export of negatives: a typo would otherwise turn
+    every frame into an empty one."""
+    known = known_classes(session, selection, scope) | set(found)
+    unknown = [name for name in selection.classes if name not in known]
+    if unknown:
+        hint = " (reviewed boxes are `smoke` unless class_from is smoke_type)"
+        raise InvalidInput(
+            f"class: unknown class {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(sorted(known)) or 'none'}" + (hint if selection.model is None else ""),
+            field="class",
+        )
 
 
 def prepare_export(
@@ -153,7 +179,9 @@ def export_items(plan: ExportPlan, frames: list[Frame]) -> Iterator[tuple[Frame,
         boxes = [b for b in source if b.class_name in wanted]
         if boxes:
             yield frame, boxes, False
-        elif selection.include_negatives:
+        elif selection.include_negatives and not source:
+            # A negative holds no smoke at all: a frame with only other classes' boxes is
+            # left out, never written as an empty (negative) frame.
             yield frame, [], True
 
 
@@ -163,7 +191,9 @@ def _results_item(
     """A frame the truth export holds (same selection), with the model's boxes on it."""
     if frame.truth is None:
         return
-    if not negatives and not any(box.class_name in wanted for box in frame.truth):
+    wanted_truth = any(box.class_name in wanted for box in frame.truth)
+    # The truth export's frames: wanted boxes, or (negatives) no smoke at all.
+    if not wanted_truth and (not negatives or frame.truth):
         return
     boxes = [box for box in frame.predictions or [] if box.class_name in wanted]
     yield frame, boxes, not boxes

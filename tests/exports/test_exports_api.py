@@ -237,7 +237,7 @@ def test_model_source_exports_predictions_above_min_confidence(world):
         ({"images": "link"}, "images", "copy or reference"),
         ({"class_from": "color"}, "class_from", "smoke_type"),
         ({"date_from": "2030-01-01"}, "selection", "selection is empty"),
-        ({"class": "plume"}, "selection", "no boxes of class plume"),
+        ({"class": "plume"}, "class", "unknown class 'plume'"),
         ({"date_from": "2024-06-05", "date_to": "2024-06-01"}, "date_to", "before"),
     ],
 )
