@@ -12,3 +12,10 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def unquote_cell(value: str) -> str:
+    """A cell as written before `safe_cell` quoted it (reading Lookout's own CSV back)."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value

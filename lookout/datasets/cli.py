@@ -1,4 +1,5 @@
-"""`lookout import-dataset`: a COCO file or a YOLO folder into a project."""
+"""`lookout import-dataset`: a COCO, YOLO, VOC, CSV or JSONL dataset (folder, file or zip)
+into a project."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from lookout.cli_support import command_context, console, progress_bar, resolve_
 
 
 def import_dataset(
-    path: Annotated[Path, typer.Argument(help="A COCO .json file, or a YOLO folder (data.yaml).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A COCO .json file or folder, a YOLO folder (data.yaml), a VOC folder, "
+            "annotations.csv or annotations.jsonl (or their folder), or a zip of any of them "
+            "(Lookout's exports as they are)."
+        ),
+    ],
     project: Annotated[str, typer.Option(help="Project id or name.")],
     format: Annotated[
-        str | None, typer.Option("--format", "-f", help="coco or yolo (default: detected).")
+        str | None,
+        typer.Option("--format", "-f", help="coco, yolo, voc, csv or jsonl (default: detected)."),
     ] = None,
     images: Annotated[
         Path | None,
@@ -44,9 +53,9 @@ def import_dataset(
     `split` field, the data.yaml split that lists them), and later exports keep it there.
     """
     from lookout.datasets import service
-    from lookout.formats.registry import read_dataset
+    from lookout.formats.registry import read_dataset, unpacked
 
-    with command_context(user) as ctx:
+    with command_context(user) as ctx, unpacked(path) as folder:
         project_id = resolve_project(ctx.session, ctx.principal, project)
         options = service.ImportOptions(
             project_id=project_id,
@@ -57,7 +66,9 @@ def import_dataset(
             max_pixels=ctx.settings.max_image_pixels,
         )
         with console.status("reading the dataset"):
-            dataset = read_dataset(path, format, images)
+            dataset = read_dataset(folder, format, images)
+        if folder != path:  # a zip: name the dataset after it, not the temporary folder
+            dataset.name = path.stem
         boxes = sum(len(i.boxes) for i in dataset.images)
         console.print(
             f"{dataset.format} dataset {dataset.name}: {len(dataset.images)} images, "

@@ -44,6 +44,7 @@ from lookout.sequences import reviews
 from lookout.sequences import service as sequences
 from lookout.sequences.models import (
     SMOKE_TYPES,
+    Camera,
     ProcessingStage,
     Sequence,
     SequenceReview,
@@ -194,7 +195,8 @@ def _store(
     with image.path.open("rb") as stream:
         upload = images.ImageUpload(
             stream=stream,
-            filename=Path(image.file_name).name,
+            # The name the picture had before an export renamed it after its id.
+            filename=image.original_filename or Path(image.file_name).name,
             captured_at=image.captured_at,
             sequence_id=sequence_id,
             source=SOURCE,
@@ -339,17 +341,16 @@ def _import_reviews(
 ) -> None:
     for key, members in _group_sequences(dataset):
         started = min((m.captured_at for m in members if m.captured_at), default=None)
-        digest = hashlib.sha256(f"{dataset.name}:{key}".encode()).hexdigest()[:40]
+        values: dict[str, Any] = {
+            "project_id": project_id,
+            **_sequence_identity(project_id, dataset.name, key, members[0]),
+            "camera_id": _camera_id(session, principal, project_id, members[0].camera_name),
+            "started_at": started or datetime.now(UTC),
+        }
+        if values["source"] == SOURCE:  # never overwrite a platform sequence's own extra
+            values["extra"] = {"dataset": dataset.name, "key": key}
         sequence, existed = sequences.get_or_create_sequence(
-            session,
-            principal=principal,
-            values={
-                "project_id": project_id,
-                "source": SOURCE,
-                "source_id": f"{project_id}:{digest}",
-                "started_at": started or datetime.now(UTC),
-                "extra": {"dataset": dataset.name, "key": key},
-            },
+            session, principal=principal, values=values
         )
         _keep_split(sequence, members)
         current = _review_of(session, sequence.id)
@@ -395,6 +396,37 @@ def _import_reviews(
         report.reviews += 1
         if on_progress:
             on_progress(len(members))
+
+
+def _sequence_identity(
+    project_id: uuid.UUID, dataset_name: str, key: str, first: DatasetImage
+) -> dict[str, str]:
+    """The sequence's source and source id: those Lookout's export carried (so the platform's
+    ids survive a round trip, and importing an export into its own project finds the
+    sequences it came from), else ids derived from the dataset and its sequence key."""
+    if first.sequence_source and first.sequence_source_id:
+        return {"source": first.sequence_source, "source_id": first.sequence_source_id}
+    digest = hashlib.sha256(f"{dataset_name}:{key}".encode()).hexdigest()[:40]
+    return {"source": SOURCE, "source_id": f"{project_id}:{digest}"}
+
+
+def _camera_id(
+    session: Session, principal: Principal, project_id: uuid.UUID, name: str | None
+) -> uuid.UUID | None:
+    """The project's camera of that name (made when missing); exports carry the name only."""
+    if name is None:
+        return None
+    found = session.scalar(
+        sa.select(Camera.id)
+        .where(Camera.project_id == project_id, Camera.name == name)
+        .order_by(Camera.created_at, Camera.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    values = {"project_id": project_id, "source": SOURCE, "source_id": name, "name": name}
+    camera, _ = sequences.get_or_create_camera(session, principal=principal, values=values)
+    return camera.id
 
 
 def _keep_split(sequence: Sequence, members: list[DatasetImage]) -> None:

@@ -22,6 +22,7 @@ from lookout.formats.dataset import (
     DatasetFalsePositive,
     DatasetImage,
     Xyxy,
+    apply_fields,
     bad,
     clip,
     inside,
@@ -52,13 +53,46 @@ RESULTS_FILE = "results.json"
 # --- Reading -------------------------------------------------------------------------------
 
 
+def split_files(folder: Path) -> list[Path]:
+    """The `annotations/instances_<split>.json` files of a folder in Datumaro's layout."""
+    return sorted((folder / "annotations").glob("instances_*.json"))
+
+
 def read_coco(path: Path, images_dir: Path | None = None) -> Dataset:
-    """Read and check a COCO detection file; images are looked up under `images_dir`."""
+    """Read and check COCO: a file, or a folder with `annotations.json` (one file over every
+    split) or `annotations/instances_<split>.json` (one per split, Datumaro's layout)."""
+    if path.is_dir() and not (path / "annotations.json").is_file() and split_files(path):
+        parts = [read_coco(file, images_dir) for file in split_files(path)]
+        images = [image for part in parts for image in part.images]
+        classes = list(dict.fromkeys(c for part in parts for c in part.classes))
+        return Dataset("coco", path.name, classes, images)
     if path.is_dir():
         path = path / "annotations.json"
     doc = _load(path)
-    if images_dir is None:
-        images_dir = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
+    split = _split_of_file(path)
+    images_dir = images_dir or _default_images_dir(path, split)
+    dataset = _read_document(doc, path, images_dir)
+    for image in dataset.images:
+        image.split = image.split or split
+    return dataset
+
+
+def _split_of_file(path: Path) -> str | None:
+    """`val` for `instances_val.json`: the split a per-split file holds."""
+    name = path.stem.removeprefix("instances_")
+    return name if path.stem.startswith("instances_") and name in SPLITS else None
+
+
+def _default_images_dir(path: Path, split: str | None) -> Path:
+    """`images/<split>/` beside `annotations/` for a per-split file; `images/` beside the
+    file; else the file's folder."""
+    if split is not None and (path.parent.parent / "images" / split).is_dir():
+        return path.parent.parent / "images" / split
+    return path.parent / "images" if (path.parent / "images").is_dir() else path.parent
+
+
+def _read_document(doc: dict[str, Any], path: Path, images_dir: Path) -> Dataset:
+    """Check a loaded COCO document and read its images and boxes."""
     where = path.name
     raw_images = _coco_list(doc, "images", where)
     raw_annotations = _coco_list(doc, "annotations", where, default=[])
@@ -114,6 +148,8 @@ def _images(raw: list[Any], where: str, images_dir: Path) -> dict[Any, DatasetIm
     """Images by id, each file checked; ids used twice are refused."""
     by_id: dict[Any, DatasetImage] = {}
     for i, entry in enumerate(raw):
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise bad(f"{where}: images[{i}] must be an object with id and file_name", "images")
         image = _coco_image(entry, i, where, images_dir)
         if entry["id"] in by_id:
             raise bad(f"{where}: images[{i}]: id {entry['id']!r} is used twice", "images")
@@ -121,10 +157,10 @@ def _images(raw: list[Any], where: str, images_dir: Path) -> dict[Any, DatasetIm
     return by_id
 
 
-def _image_file(entry: Any, label: str, images_dir: Path) -> DatasetImage:
+def image_file(entry: Any, label: str, images_dir: Path) -> DatasetImage:
     """The image file an entry names, probed, its declared size checked against the file."""
-    if not isinstance(entry, dict) or "id" not in entry:
-        raise bad(f"{label} must be an object with id, file_name, width and height", "images")
+    if not isinstance(entry, dict):
+        raise bad(f"{label} must be an object with file_name, width and height", "images")
     name = entry.get("file_name")
     if not isinstance(name, str) or not name.strip():
         raise bad(f"{label}.file_name must be a non-empty string", "images")
@@ -144,23 +180,15 @@ def _image_file(entry: Any, label: str, images_dir: Path) -> DatasetImage:
 def _coco_image(entry: Any, i: int, where: str, images_dir: Path) -> DatasetImage:
     """One entry of `images`, with Lookout's sequence fields and false positives."""
     label = f"{where}: images[{i}]"
-    image = _image_file(entry, label, images_dir)
-    image.captured_at = parse_time(entry.get("frame_time")) or parse_time(
-        entry.get("date_captured")
-    )
-    seq = entry.get("sequence_source_id") or entry.get("sequence_id")
-    if seq is not None:
-        image.sequence_key = f"{entry.get('sequence_source') or ''}:{seq}"
-    if isinstance(entry.get("frame_index"), int):
-        image.frame_index = entry["frame_index"]
-    if entry.get("split") in SPLITS:
-        image.split = entry["split"]
+    image = image_file(entry, label, images_dir)
+    image.captured_at = parse_time(entry.get("date_captured"))
+    apply_fields(image, entry)
     for k, fp in enumerate(entry.get("false_positives") or []):
-        image.false_positives.append(_false_positive(fp, f"{label}.false_positives[{k}]", image))
+        image.false_positives.append(false_positive(fp, f"{label}.false_positives[{k}]", image))
     return image
 
 
-def _false_positive(fp: Any, label: str, image: DatasetImage) -> DatasetFalsePositive:
+def false_positive(fp: Any, label: str, image: DatasetImage) -> DatasetFalsePositive:
     """A false positive by normalized `xyxyn` or pixel `bbox`; unknown types are dropped."""
     if not isinstance(fp, dict):
         raise bad(f"{label} must be an object with types and bbox", "images")
@@ -249,29 +277,65 @@ def _coco_annotation(
 # --- Writing -------------------------------------------------------------------------------
 
 
-class CocoWriter(Writer):
-    """`annotations.json` (COCO detection) and `images/`; category ids start at 1."""
+class _Part:
+    """One COCO document being spooled: its image entries and annotations."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self) -> None:
         self.images = spool()
         self.annotations = spool()
         self.image_count = 0
         self.annotation_count = 0
+
+    def add_image(self, entry: dict[str, Any]) -> None:
+        self.image_count += 1
+        self.images.write((b",\n" if self.image_count > 1 else b"") + json_bytes(entry))
+
+    def add_annotation(self, ann: dict[str, Any]) -> None:
+        self.annotation_count += 1
+        self.annotations.write((b",\n" if self.annotation_count > 1 else b"") + json_bytes(ann))
+
+    def close(self) -> None:
+        self.images.close()
+        self.annotations.close()
+
+
+def split_file(split: str) -> str:
+    """Where a split's COCO file goes: Datumaro's and FiftyOne's default COCO layout."""
+    return f"annotations/instances_{split}.json"
+
+
+class CocoWriter(Writer):
+    """COCO detection, in the layout Datumaro and FiftyOne expect: `images/<split>/` and
+    `annotations/instances_<split>.json` (file names relative to the split's folder), plus
+    `annotations.json` over every split (file names `<split>/<name>` relative to `images/`),
+    which earlier exports wrote and COCOeval scores a results file against. Category ids
+    start at 1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.whole = _Part()
+        self.parts = {split: _Part() for split in SPLITS}
+        self.annotation_id = 0
         self.image_id = 0
 
+    def image_path(self, item: Item) -> str:
+        """images/<split>/<name>."""
+        return f"images/{item.split}/{item.name}"
+
     def add(self, item: Item) -> None:
-        """Spool the image's entry and its boxes' annotations."""
+        """Spool the image's entry and its boxes' annotations, in both documents."""
         super().add(item)
-        self.image_count += 1
         # Without a stored id (a writer used on its own), images are numbered in order.
-        self.image_id = item.coco_id if item.coco_id is not None else self.image_count
+        self.image_id = item.coco_id if item.coco_id is not None else self.whole.image_count + 1
         entry = self._image_entry(item)
-        self.images.write((b",\n" if self.image_count > 1 else b"") + json_bytes(entry))
+        part = self.parts[item.split]
+        part.add_image(entry)
+        self.whole.add_image({**entry, "file_name": f"{item.split}/{item.name}"})
         for box in item.boxes:
-            self.annotation_count += 1
+            self.annotation_id += 1
             ann = self._annotation(item, box)
-            self.annotations.write((b",\n" if self.annotation_count > 1 else b"") + json_bytes(ann))
+            part.add_annotation(ann)
+            self.whole.add_annotation(ann)
 
     def _image_entry(self, item: Item) -> dict[str, Any]:
         """An entry of `images`: COCO's fields, then Lookout's."""
@@ -296,7 +360,7 @@ class CocoWriter(Writer):
         sequence = item.frame.sequence
         bbox = xywh(pixels(box.xyxyn, image.width, image.height))
         ann: dict[str, Any] = {
-            "id": self.annotation_count,
+            "id": self.annotation_id,
             "image_id": self.image_id,
             "category_id": self.class_index[box.class_name] + 1,
             "bbox": bbox,
@@ -313,24 +377,31 @@ class CocoWriter(Writer):
             ann["lookout_prediction_id"] = str(box.prediction_id)
         return ann
 
-    def _document(self) -> Iterator[bytes]:
-        """The whole JSON document, the spooled images and annotations copied in."""
+    def _document(self, part: _Part) -> Iterator[bytes]:
+        """A whole JSON document, the spooled images and annotations copied in."""
         categories = [
             {"id": i + 1, "name": name, "supercategory": "smoke" if name == "smoke" else "object"}
             for i, name in enumerate(self.classes)
         ]
         yield b'{"info":' + json_bytes(self.header()) + b',\n"licenses":[],\n"categories":'
         yield json_bytes(categories) + b',\n"images":[\n'
-        yield from file_chunks(self.images)
+        yield from file_chunks(part.images)
         yield b'\n],\n"annotations":[\n'
-        yield from file_chunks(self.annotations)
+        yield from file_chunks(part.annotations)
         yield b"\n]}\n"
 
     def finish(self) -> None:
-        """Write `annotations.json` (may pass 4 GiB) and the manifest."""
-        self.sink.write_chunks("annotations.json", self._document(), compress=True, large=True)
-        self.images.close()
-        self.annotations.close()
+        """Write each split's file that has images, `annotations.json` and the manifest."""
+        for split, part in self.parts.items():
+            if part.image_count:
+                self.sink.write_chunks(
+                    split_file(split), self._document(part), compress=True, large=True
+                )
+            part.close()
+        self.sink.write_chunks(
+            "annotations.json", self._document(self.whole), compress=True, large=True
+        )
+        self.whole.close()
         super().finish()
 
 

@@ -61,6 +61,11 @@ class DatasetImage:
     frame_index: int | None = None
     sha256: str = ""
     split: str | None = None  # train, val or test, when the dataset says
+    # What Lookout's own exports say of the frame, so a round trip keeps it.
+    original_filename: str | None = None
+    camera_name: str | None = None
+    sequence_source: str | None = None
+    sequence_source_id: str | None = None
 
 
 @dataclass
@@ -71,6 +76,43 @@ class Dataset:
     name: str
     classes: list[str]
     images: list[DatasetImage]
+
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def text(value: Any) -> str | None:
+    """A non-empty string, stripped; None for anything else (an empty CSV cell, a null)."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def apply_fields(image: DatasetImage, fields: dict[str, Any]) -> None:
+    """Lookout's frame fields (`lookout.formats.writing.frame_fields`, whatever format carried
+    them) onto an image read back: sequence, order, time, split, camera, names."""
+    image.captured_at = parse_time(fields.get("frame_time")) or image.captured_at
+    source, seq = text(fields.get("sequence_source")), text(fields.get("sequence_source_id"))
+    seq = seq or text(fields.get("sequence_id"))
+    if seq is not None:
+        image.sequence_key = f"{source or ''}:{seq}"
+        image.sequence_source, image.sequence_source_id = (
+            source,
+            text(fields.get("sequence_source_id")),
+        )
+    index = fields.get("frame_index")
+    if isinstance(index, int) or (isinstance(index, str) and index.strip().isdigit()):
+        image.frame_index = int(index)
+    if fields.get("split") in SPLIT_NAMES:
+        image.split = fields["split"]
+    image.camera_name = text(fields.get("camera_name")) or image.camera_name
+    image.original_filename = text(fields.get("original_filename")) or image.original_filename
+
+
+def images_folder(parent: Path, name: str) -> Path:
+    """`parent/name` when it is a folder (an export's images), else `parent` itself."""
+    return parent / name if (parent / name).is_dir() else parent
 
 
 def bad(message: str, field: str = "dataset") -> InvalidInput:

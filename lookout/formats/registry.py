@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from lookout.formats.coco import CocoResultsWriter, CocoWriter, read_coco
-from lookout.formats.csv_table import CsvWriter
+from lookout.formats.coco import CocoResultsWriter, CocoWriter, read_coco, split_files
+from lookout.formats.csv_table import CSV_FILE, CsvWriter, read_csv
 from lookout.formats.dataset import Dataset, bad
-from lookout.formats.jsonl import JsonlWriter
-from lookout.formats.voc import VocWriter
+from lookout.formats.jsonl import JSONL_FILE, JsonlWriter, read_jsonl
+from lookout.formats.voc import VocWriter, is_voc_folder, read_voc
 from lookout.formats.writing import ExportInfo, Sink, Writer
 from lookout.formats.yolo import YoloWriter, is_yolo_folder, read_yolo
 
-READ_FORMATS = ("coco", "yolo")
+READ_FORMATS = ("coco", "yolo", "voc", "csv", "jsonl")
+FILE_SUFFIXES = {".json": "coco", ".csv": "csv", ".jsonl": "jsonl"}
 RESULTS_FORMAT = "coco-results"
 
 WRITERS: dict[str, type[Writer]] = {
@@ -27,17 +32,24 @@ WRITE_FORMATS = tuple(WRITERS)
 
 
 def detect_format(path: Path) -> str:
-    """coco for a .json file, yolo for a folder with a data.yaml (or classes.txt)."""
-    if path.is_file() and path.suffix.lower() == ".json":
-        return "coco"
+    """The format of a file (.json COCO, .csv, .jsonl) or of a folder (Lookout's exports and
+    the tools' layouts: data.yaml, annotations/, Annotations/, annotations.csv/.jsonl)."""
+    if path.is_file() and path.suffix.lower() in FILE_SUFFIXES:
+        return FILE_SUFFIXES[path.suffix.lower()]
     if path.is_dir():
         if is_yolo_folder(path):
             return "yolo"
-        if (path / "annotations.json").is_file():
+        if (path / "annotations.json").is_file() or split_files(path):
             return "coco"
+        if is_voc_folder(path):
+            return "voc"
+        for name, fmt in ((CSV_FILE, "csv"), (JSONL_FILE, "jsonl")):
+            if (path / name).is_file():
+                return fmt
     raise bad(
-        f"{path}: cannot tell the dataset format (expected a COCO .json file or a YOLO folder "
-        "with data.yaml); name it with --format coco or --format yolo",
+        f"{path}: cannot tell the dataset format (expected a COCO .json file or folder, a YOLO "
+        "folder with data.yaml, a VOC folder, annotations.csv or annotations.jsonl, or a zip "
+        "of one); name it with --format",
         "format",
     )
 
@@ -45,14 +57,51 @@ def detect_format(path: Path) -> str:
 def check_read_format(value: str) -> str:
     """A format Lookout can import."""
     if value not in READ_FORMATS:
-        raise bad(f"format: unknown dataset format {value!r}; use coco or yolo", "format")
+        raise bad(
+            f"format: unknown dataset format {value!r}; use {', '.join(READ_FORMATS)}", "format"
+        )
     return value
 
 
 def read_dataset(path: Path, fmt: str | None = None, images_dir: Path | None = None) -> Dataset:
     """Read and check a dataset in the format given (or detected); nothing is stored."""
     fmt = check_read_format(fmt) if fmt else detect_format(path)
-    return read_coco(path, images_dir) if fmt == "coco" else read_yolo(path)
+    if fmt == "coco":
+        return read_coco(path, images_dir)
+    if fmt == "csv":
+        return read_csv(path, images_dir)
+    if fmt == "jsonl":
+        return read_jsonl(path, images_dir)
+    return read_voc(path) if fmt == "voc" else read_yolo(path)
+
+
+@contextmanager
+def unpacked(path: Path) -> Iterator[Path]:
+    """The dataset's folder: `path` itself, or a zip (Lookout's exports) unpacked into a
+    temporary folder that lasts as long as the import needs its files."""
+    if not (path.is_file() and zipfile.is_zipfile(path)):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="lookout-import-") as tmp:
+        root = Path(tmp)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                _check_members(archive, path)
+                archive.extractall(root)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise bad(f"{path}: cannot unpack the zip ({exc})", "path") from exc
+        entries = list(root.iterdir())
+        # A zip of one folder (e.g. made with `zip -r coco.zip coco/`) holds the dataset inside.
+        yield entries[0] if len(entries) == 1 and entries[0].is_dir() else root
+
+
+def _check_members(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse members that would land outside the folder (extractall drops `..` and absolute
+    parts, but a clear error is better than a silently different layout)."""
+    for name in archive.namelist():
+        parts = Path(name).parts
+        if name.startswith(("/", "\\")) or ".." in parts:
+            raise bad(f"{path}: member {name!r} points outside the archive's folder", "path")
 
 
 def make_writer(fmt: str, *, sink: Sink, classes: list[str], info: ExportInfo) -> Writer:

@@ -173,6 +173,19 @@ def false_positive_fields(item: Item) -> list[dict[str, Any]]:
     ]
 
 
+SIDECAR = "lookout.jsonl"
+
+
+def sidecar_record(item: Item, path: str) -> dict[str, Any]:
+    """What a format cannot say about an image (YOLO: sequence, camera, names, track ids,
+    false positives), for `lookout.jsonl`, which `lookout import-dataset` reads back."""
+    record: dict[str, Any] = {"path": path, **frame_fields(item)}
+    record["track_ids"] = [box.track_id for box in item.boxes]
+    if item.false_positives:
+        record["false_positives"] = false_positive_fields(item)
+    return record
+
+
 class Writer:
     """Base: the manifest of referenced images; subclasses write their format."""
 

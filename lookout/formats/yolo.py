@@ -7,24 +7,35 @@ the same within the labels' six decimals.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lookout.formats.coco import false_positive
 from lookout.formats.dataset import (
     IMAGE_SUFFIXES,
     NORMALIZED_TOLERANCE,
     Dataset,
     DatasetBox,
     DatasetImage,
+    apply_fields,
     bad,
     clip,
     inside,
     probe,
 )
-from lookout.formats.writing import SPLITS, Item, Writer
+from lookout.formats.writing import (
+    SIDECAR,
+    SPLITS,
+    Item,
+    Writer,
+    json_bytes,
+    sidecar_record,
+    spool,
+)
 
 # --- Reading -------------------------------------------------------------------------------
 
@@ -169,8 +180,37 @@ def read_yolo(folder: Path) -> Dataset:
     out = [_yolo_image(file_path, folder, root, names) for file_path in files]
     for image, split in zip(out, files.values(), strict=True):
         image.split = split
+    _read_sidecar(folder, out)
     used = {box.class_name for image in out for box in image.boxes}
     return Dataset("yolo", folder.name, [n for n in names if n in used], out)
+
+
+def _read_sidecar(folder: Path, images: list[DatasetImage]) -> None:
+    """Lookout's `lookout.jsonl` beside its YOLO export: what label files cannot hold
+    (sequence, camera, names, split, track ids, false positives), matched by image path."""
+    path = folder / SIDECAR
+    if not path.is_file():
+        return
+    by_path = {image.file_name.replace("\\", "/"): image for image in images}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        label = f"{SIDECAR}:{number}"
+        try:
+            record = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError as exc:
+            raise bad(f"{label}: not valid JSON ({exc})", "path") from exc
+        if isinstance(record, dict) and record.get("path") in by_path:
+            _apply_record(by_path[record["path"]], record, label)
+
+
+def _apply_record(image: DatasetImage, record: dict[str, Any], label: str) -> None:
+    """A sidecar line onto its image; track ids only when the label file kept every box."""
+    apply_fields(image, record)
+    tracks = record.get("track_ids")
+    if isinstance(tracks, list) and len(tracks) == len(image.boxes):
+        for box, track in zip(image.boxes, tracks, strict=True):
+            box.track_id = track
+    for k, fp in enumerate(record.get("false_positives") or []):
+        image.false_positives.append(false_positive(fp, f"{label}: false_positives[{k}]", image))
 
 
 def _yolo_image(file_path: Path, folder: Path, root: Path, names: list[str]) -> DatasetImage:
@@ -228,6 +268,7 @@ class YoloWriter(Writer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.per_split = dict.fromkeys(SPLITS, 0)
+        self.sidecar = spool()
 
     def image_path(self, item: Item) -> str:
         """images/<split>/<name>."""
@@ -245,6 +286,8 @@ class YoloWriter(Writer):
             )
         self.sink.write_bytes(f"labels/{item.split}/{item.stem}.txt", "".join(lines).encode())
         self.per_split[item.split] += 1
+        # Label files hold classes and boxes only: the rest goes to the sidecar.
+        self.sidecar.write(json_bytes(sidecar_record(item, self.image_path(item))) + b"\n")
 
     def _data(self) -> dict[str, Any]:
         """data.yaml's settings: split folders, class count and names."""
@@ -274,7 +317,13 @@ class YoloWriter(Writer):
         return comment
 
     def finish(self) -> None:
-        """Write data.yaml and the manifest."""
-        body = yaml.safe_dump(self._data(), sort_keys=False, allow_unicode=True)
-        self.sink.write_bytes("data.yaml", (self._comment() + body).encode())
+        """Write data.yaml (Ultralytics), the same as dataset.yaml (the name FiftyOne's YOLOv5
+        importer looks for), the sidecar and the manifest."""
+        body = (
+            self._comment() + yaml.safe_dump(self._data(), sort_keys=False, allow_unicode=True)
+        ).encode()
+        self.sink.write_bytes("data.yaml", body)
+        self.sink.write_bytes("dataset.yaml", body)
+        self.sink.write_file(SIDECAR, self.sidecar)
+        self.sidecar.close()
         super().finish()

@@ -63,7 +63,7 @@ def test_export_import_and_evaluate_from_the_command_line(lookout, tmp_path):
     result = run(lookout, "export", "--project", world.project_id, "--out", str(folder))
     assert result.returncode == 0, result.stderr
     doc = json.loads((folder / "annotations.json").read_text())
-    assert len(doc["images"]) == 4 and len(list((folder / "images").iterdir())) == 4
+    assert len(doc["images"]) == 4 and len(list((folder / "images").rglob("*.jpg"))) == 4
 
     lookout.create_project(world.client, "copy")
     result = run(

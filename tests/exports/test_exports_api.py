@@ -162,7 +162,7 @@ def test_voc_export(world):
     obj = root.find("object")
     assert obj.findtext("name") == "smoke"
     box = [int(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
-    assert box == [round(6.4) + 1, round(9.6) + 1, round(19.2), round(24.0)]
+    assert box == [round(6.4), round(9.6), round(19.2), round(24.0)]  # 0-based pixel edges
     assert root.findtext("source/sequence_id") == s1.id
     listed = set()
     for split in ("train", "val", "test"):

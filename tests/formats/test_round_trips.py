@@ -227,9 +227,9 @@ def read_voc(folder: Path) -> dict[str, dict]:
 
 
 def to_voc(xyxyn: tuple[float, ...], width: int, height: int) -> tuple[float, ...]:
-    """What VOC should hold for a normalized box: 1-based inclusive pixels."""
+    """What VOC should hold for a normalized box: 0-based pixel edges (FiftyOne, Datumaro)."""
     x1, y1, x2, y2 = xyxyn
-    return (x1 * width + 1, y1 * height + 1, x2 * width, y2 * height)
+    return (x1 * width, y1 * height, x2 * width, y2 * height)
 
 
 def test_voc_annotations_hold_what_was_written(tmp_path):
