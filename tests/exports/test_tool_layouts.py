@@ -83,3 +83,18 @@ def test_yolo_writes_dataset_yaml_and_the_sidecar(lookout):
         n for n in archive.namelist() if n.startswith("images/")
     }
     assert all(uuid.UUID(r["sequence_id"]) and r["sequence_source"] == "test" for r in records)
+
+
+def test_the_readers_script_checks_what_is_installed(lookout, tmp_path, capsys):
+    from scripts.check_export_readers import main
+
+    world = world_in_three_splits(lookout)
+    path = tmp_path / "coco.zip"
+    response = world.client.get(
+        "/api/exports", params={"project_id": world.project_id, "format": "coco"}
+    )
+    path.write_bytes(response.content)
+    assert main([str(path), "--format", "coco"]) == 0
+    out = capsys.readouterr().out
+    assert "ok: pycocotools loaded 6 images (Lookout: 6)" in out
+    assert "FAILED" not in out
