@@ -199,8 +199,10 @@ def _store(
             filename=image.original_filename or Path(image.file_name).name,
             captured_at=image.captured_at,
             sequence_id=sequence_id,
-            source=SOURCE,
-            source_id=f"{project_id}:{image.sha256}",
+            # The picture's own source ids when the export carried them (a platform frame
+            # stays that detection), else ids that make a re-run find it.
+            source=image.image_source or SOURCE,
+            source_id=image.image_source_id or f"{project_id}:{image.sha256}",
         )
         stored = images.store_image(
             session,

@@ -58,6 +58,8 @@ CSV_COLUMNS = (
     "url",
     "original_filename",
     "sequence_source",
+    "image_source",
+    "image_source_id",
 )
 
 
@@ -165,6 +167,8 @@ class CsvWriter(Writer):
             item.url,
             fields["original_filename"],
             fields["sequence_source"],
+            fields["image_source"],
+            fields["image_source_id"],
         ]
         for box in item.boxes:
             px = pixels(box.xyxyn, image.width, image.height)

@@ -66,6 +66,8 @@ class DatasetImage:
     camera_name: str | None = None
     sequence_source: str | None = None
     sequence_source_id: str | None = None
+    image_source: str | None = None
+    image_source_id: str | None = None
 
 
 @dataclass
@@ -108,6 +110,9 @@ def apply_fields(image: DatasetImage, fields: dict[str, Any]) -> None:
         image.split = fields["split"]
     image.camera_name = text(fields.get("camera_name")) or image.camera_name
     image.original_filename = text(fields.get("original_filename")) or image.original_filename
+    source, source_id = text(fields.get("image_source")), text(fields.get("image_source_id"))
+    if source and source_id:
+        image.image_source, image.image_source_id = source, source_id
 
 
 def images_folder(parent: Path, name: str) -> Path:

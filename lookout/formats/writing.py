@@ -146,6 +146,8 @@ def frame_fields(item: Item) -> dict[str, Any]:
         "lookout_id": str(frame.image.id),
         "sha256": frame.image.sha256,
         "original_filename": frame.image.filename,
+        "image_source": frame.image.source,
+        "image_source_id": frame.image.source_id,
         "sequence_id": str(sequence.id) if sequence else None,
         "sequence_source": sequence.source if sequence else None,
         "sequence_source_id": sequence.source_id if sequence else None,

@@ -46,6 +46,8 @@ class ImageInfo:
     sha256: str
     captured_at: datetime | None
     created_at: datetime
+    source: str | None = None  # where the picture came from (e.g. a platform detection)
+    source_id: str | None = None
 
     @property
     def extension(self) -> str:
@@ -246,6 +248,8 @@ _IMAGE_COLUMNS = (
     Image.sha256,
     Image.captured_at,
     Image.created_at,
+    Image.source,
+    Image.source_id,
 )
 
 
@@ -461,7 +465,7 @@ def _frames_of(session: Session, rows: list[Any]) -> dict[uuid.UUID, list[Frame]
             )
         )
         for row in session.execute(query):
-            sequence_id = row[-1]
+            sequence_id = row.sequence_id  # the last column (by name: typed past 10 columns)
             assert sequence_id is not None  # the query keeps frames of these sequences only
             frames = by_sequence[sequence_id]
             frames.append(

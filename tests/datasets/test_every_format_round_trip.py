@@ -60,6 +60,8 @@ def summary(world, tmp_path: Path, project_id: str) -> dict[str, dict]:
                     "sequence_source_id",
                     "camera_name",
                     "original_filename",
+                    "image_source",
+                    "image_source_id",
                     "frame_index",
                     "frame_time",
                 )
@@ -102,6 +104,7 @@ def world(lookout):
 def test_an_export_zip_imports_back_whole(world, tmp_path, fmt):
     before = summary(world, tmp_path, world.project_id)
     assert {r["split"] for r in before.values()} == {"train", "val", "test"}
+    assert all(r["image_source"] == "test" and r["image_source_id"] for r in before.values())
     assert any(r["fps"] for r in before.values()) and any(r["negative"] for r in before.values())
     target = new_project(world, f"copy-{fmt}")
     report = import_zip(world, export_zip(world, tmp_path, fmt), target)
