@@ -1,4 +1,5 @@
-"""Importing datasets: a COCO file or an Ultralytics YOLO folder, as analyses or as reviews.
+"""Importing datasets (COCO, Ultralytics YOLO, VOC, CSV, JSONL; Lookout's own exports with
+what they carry beside the format), as analyses or as reviews.
 
 Two phases. Reading (`lookout.formats.registry.read_dataset`) checks everything first (the
 file's shape, dangling image and category ids, boxes outside their image, missing or unreadable

@@ -3,7 +3,10 @@ false positives, splits, sequences, cameras, original file names and source ids 
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,9 +44,6 @@ def import_zip(world, path: Path, project_id: str):
 
 def summary(world, tmp_path: Path, project_id: str) -> dict[str, dict]:
     """Per picture (sha256), from a JSONL export: what a round trip must keep."""
-    import json
-    import zipfile
-
     archive = zipfile.ZipFile(export_zip(world, tmp_path, "jsonl", project_id))
     out = {}
     for line in archive.read("annotations.jsonl").decode().splitlines():
@@ -134,3 +134,35 @@ def test_the_command_line_imports_a_zip(world, tmp_path):
     assert (
         summary(world, tmp_path, target).keys() == summary(world, tmp_path, world.project_id).keys()
     )
+
+
+@pytest.mark.parametrize("fmt", ("voc", "csv", "jsonl"))
+def test_a_models_export_imports_back_as_an_analysis(world, tmp_path, fmt):
+    s1 = world.sequences[0]
+    world.predict(s1.frames[0], [("smoke", [0.1, 0.2, 0.5, 0.6], 0.75)])
+    world.predict(s1.frames[1], [])
+    response = world.client.get(
+        "/api/exports",
+        params={"project_id": world.project_id, "format": fmt, "source": "model:yolo@v1"},
+    )
+    path = tmp_path / f"model.{fmt}.zip"
+    path.write_bytes(response.content)
+    target = new_project(world, f"model-{fmt}")
+    with unpacked(path) as folder, world.lookout.sessions() as session:
+        options = service.ImportOptions(project_id=uuid.UUID(target), model_name="copy")
+        report = service.import_dataset(
+            session,
+            world.storage(),
+            principal=world.principal(),
+            dataset=read_dataset(folder),
+            options=options,
+        )
+    assert report.analyses == 1 and report.predictions == 1
+    back = world.client.get(
+        "/api/exports",
+        params={"project_id": target, "format": "jsonl", "source": "model:copy"},
+    )
+    (line,) = zipfile.ZipFile(io.BytesIO(back.content)).read("annotations.jsonl").splitlines()
+    (box,) = json.loads(line)["boxes"]
+    assert box["confidence"] == 0.75 and box["class_name"] == "smoke"
+    assert box["xyxyn"] == pytest.approx([0.1, 0.2, 0.5, 0.6], abs=0.011)

@@ -3,8 +3,9 @@
 No server and no database: frames are built in memory, written with a format's writer into a
 folder (images included, as an export copies them) and read back with the same format's
 reader. Boxes come back within the format's rounding; classes, negatives, file names and what
-Lookout keeps beside the format (sequences, false positives) come back as written. VOC has no
-reader in Lookout, so its XML is read here.
+Lookout keeps beside the format (sequences, false positives) come back as written. The VOC,
+CSV and JSONL checks below read the files with the standard library, independently of
+Lookout's readers (those are exercised by tests/datasets/test_every_format_round_trip.py).
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ def test_yolo_with_an_empty_split_reads_every_image_once(tmp_path):
     assert dataset.classes == ["smoke", "cloud"]  # classes without boxes are not read
 
 
-# --- VOC (no reader in Lookout: the XML is read here) --------------------------------------
+# --- VOC (the XML read here, independently of Lookout's reader) ---------------------------
 
 
 def read_voc(folder: Path) -> dict[str, dict]:
