@@ -537,7 +537,7 @@ def _add_sequence_routes(app: FastAPI) -> None:
         schema = state.config.schema
         everyone = schema == "later" and who.role == "admin"
         organization = None if everyone else who.organization_id
-        page = state.data.sequences_on(from_date, organization)[offset : offset + limit]
+        page = state.data.sequences_on(from_date, organization, schema)[offset : offset + limit]
         # The platform decorates this listing with its event grouping (ungrouped here).
         items = [
             sequence_json(s, state.data, schema)
@@ -583,7 +583,7 @@ def _add_sequence_routes(app: FastAPI) -> None:
 
 def _visible_sequence(state: FakePlatformState, sequence_id: int, who: TokenPayload) -> Sequence:
     """A sequence the caller may read (404 unknown, 403 other organization unless admin)."""
-    seq = state.data.sequences.get(sequence_id)
+    seq = state.data.sequence(sequence_id, state.config.schema)
     if seq is None:
         raise _not_found("Sequence")
     if who.role != "admin" and state.data.org_of_sequence(seq) != who.organization_id:
@@ -600,8 +600,8 @@ def _add_detection_routes(app: FastAPI) -> None:
     ) -> dict[str, str]:
         """A presigned URL to a detection's frame."""
         state = _state(request)
-        det = state.data.detections.get(detection_id)
-        if det is None or not state.data.detection_visible(det, state.config.schema):
+        det = state.data.detection(detection_id, state.config.schema)
+        if det is None:
             raise _not_found("Detection")
         org = state.data.cameras[det.camera_id].organization_id
         if who.role != "admin" and org != who.organization_id:

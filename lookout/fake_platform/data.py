@@ -10,15 +10,17 @@ Faithfulness notes (checked against pyronear/pyro-api):
 * 2025 schema: a detection is one uploaded frame; ``bboxes`` is a string holding a
   Python-style list of 0..5 tuples ``(xmin,ymin,xmax,ymax,conf)``, 3 decimals, no
   spaces, e.g. ``"[(0.12,0.4,0.2,0.5,0.83)]"`` or ``"[]"``.
-* Later schema: pyro-api splits a frame into one detection per box and stores
-  ``bbox`` as a *single-tuple list string* (``"[(0.12,0.4,0.2,0.5,0.83)]"``) and
-  ``others_bboxes`` as a list string of the frame's other boxes
-  (``"[(0.6,0.41,0.65,0.47,0.31)]"``) or ``null`` when there are none.  Only the
-  primary box tracks the sequence, so here a later-schema detection exists only for
-  frames where the tracked plume was detected: ``bbox`` is the plume's box and
-  ``others_bboxes`` the frame's other boxes.  Frames without the plume box (including
-  empty frames) do not exist in the later schema.  Detection ids are shared by both
-  schemas, so the later schema simply has gaps.
+* Later schema (pyro-api since 2026): a camera's post of a frame with N boxes becomes N
+  detection rows sharing one ``bucket_key``, each with ``bbox`` a *single-tuple list
+  string* (``"[(0.12,0.4,0.2,0.5,0.83)]"``) and ``others_bboxes`` the frame's other boxes
+  (``"[(0.6,0.41,0.65,0.47,0.31)]"``) or ``null``; each row belongs to the sequence of its
+  own object.  Here the plume's rows form the sequence generated for it; a persistent second
+  object (an antenna, a chimney: a recurring false alarm) that some sequences hold gets a
+  *sibling sequence* of its own whose rows share the plume sequence's images; one-off
+  extras (glare, a cloud) stay in ``others_bboxes`` only.  A frame of a sequence where its
+  object was not detected arrives as a *continuity row* with ``bbox "[]"``.  The later
+  platform refuses zero-area boxes (422), so that schema never holds one.  Rows that exist
+  only in the later schema (the siblings') take ids after every 2025 id.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ SITES = (
 )
 ORG_NAMES = ("sdis-07", "sdis-77", "sdis-26", "sdis-84", "sdis-30", "sdis-13", "sdis-83", "sdis-04")
 MAX_BOXES = 5
+# Share of sequences whose frames also hold a persistent second object.
+SECOND_OBJECT_SHARE = 0.3
 
 
 def _default_users() -> dict[str, tuple[str, str, int]]:
@@ -179,6 +183,8 @@ class Detection:
     boxes: tuple[Box, ...]
     track_index: int | None
     plume: Box
+    # The second object's box index in ``boxes`` (a sibling sequence tracks it since 2026).
+    second_index: int | None = None
 
 
 @dataclass
@@ -196,6 +202,8 @@ class Sequence:
     cone_angle: float
     temporal_model_score: float | None
     detection_ids: list[int] = field(default_factory=list)
+    # Set on a later-schema sibling: the sequence whose frames it shares.
+    sibling_of: int | None = None
 
 
 @dataclass
@@ -211,26 +219,57 @@ class PlatformData:
         """Organization owning a sequence."""
         return self.cameras[seq.camera_id].organization_id
 
+    siblings: dict[int, Sequence] = field(default_factory=dict)
+    later_rows: dict[int, Detection] = field(default_factory=dict)
+
+    def all_sequences(self, schema: Schema) -> list[Sequence]:
+        """Every sequence the schema has: the later one adds the sibling sequences."""
+        found = list(self.sequences.values())
+        return found + list(self.siblings.values()) if schema == "later" else found
+
+    def sequence(self, sequence_id: int, schema: Schema) -> Sequence | None:
+        """A sequence by id, if the schema has it."""
+        found = self.sequences.get(sequence_id)
+        if found is None and schema == "later":
+            found = self.siblings.get(sequence_id)
+        return found
+
+    def detection(self, detection_id: int, schema: Schema) -> Detection | None:
+        """A detection row by id, if the schema has it."""
+        found = self.detections.get(detection_id)
+        if found is None and schema == "later":
+            found = self.later_rows.get(detection_id)
+        return found
+
     def visible_detections(self, seq: Sequence, schema: Schema) -> list[Detection]:
-        """The sequence's detections as the given schema exposes them, oldest first."""
-        dets = [self.detections[i] for i in seq.detection_ids]
-        if schema == "later":
-            dets = [d for d in dets if d.track_index is not None]
-        return dets
+        """The sequence's detection rows as the schema exposes them, oldest first (in the
+        later schema a frame without the sequence's object is a continuity row)."""
+        if seq.sibling_of is not None:
+            return [self.later_rows[i] for i in seq.detection_ids] if schema == "later" else []
+        return [self.detections[i] for i in seq.detection_ids]
 
-    def detection_visible(self, det: Detection, schema: Schema) -> bool:
-        """Whether a detection id exists in the given schema."""
-        return schema == "2025" or det.track_index is not None
-
-    def sequences_on(self, day: date, organization_id: int | None) -> list[Sequence]:
+    def sequences_on(
+        self, day: date, organization_id: int | None, schema: Schema = "2025"
+    ) -> list[Sequence]:
         """Sequences whose started_at is on ``day``, newest first: one organization's, or
         every organization's (``None``)."""
         found = [
             s
-            for s in self.sequences.values()
+            for s in self.all_sequences(schema)
             if s.started_at.date() == day and organization_id in (None, self.org_of_sequence(s))
         ]
         return sorted(found, key=lambda s: (s.started_at, s.id), reverse=True)
+
+
+def has_area(box: Box) -> bool:
+    """Whether a box spans some area (the later platform refuses those that do not)."""
+    return box[0] < box[2] and box[1] < box[3]
+
+
+def schema_boxes(det: Detection, schema: Schema) -> tuple[Box, ...]:
+    """The boxes a detection row carries in the schema (``bbox`` and ``others_bboxes``
+    together in the later one, where a zero-area box cannot exist)."""
+    return det.boxes if schema == "2025" else tuple(b for b in det.boxes if has_area(b))
 
 
 # ---------------------------------------------------------------- generation
@@ -357,6 +396,36 @@ def _frame_boxes(plume: Box, first: bool, rng: random.Random) -> tuple[tuple[Box
     return tuple(boxes[:MAX_BOXES]), pos
 
 
+def _static_box(rng: random.Random) -> Box:
+    """A recurring false alarm: something fixed in the view (an antenna, a chimney)."""
+    x, y = rng.uniform(0.05, 0.85), rng.uniform(0.2, 0.7)
+    return _box(x, y, x + rng.uniform(0.02, 0.06), y + rng.uniform(0.03, 0.08), 0.0)
+
+
+def _add_second_object(frames: list[Detection], seed: int, seq_id: int) -> None:
+    """Give some sequences a persistent second object from some frame on, with its own
+    random stream so the rest of the data stays what it was."""
+    rng = random.Random(f"{seed}:{seq_id}:second")
+    if rng.random() >= SECOND_OBJECT_SHARE:
+        return
+    where = _static_box(rng)
+    for frame in frames[rng.randint(0, len(frames) // 2) :]:
+        x0, y0, x1, y1 = (v + rng.gauss(0, 0.001) for v in where[:4])
+        box = _box(x0, y0, x1, y1, rng.uniform(0.2, 0.5))
+        boxes = list(frame.boxes)
+        pos = rng.randint(0, len(boxes))
+        boxes.insert(pos, box)
+        plume = frame.track_index
+        if plume is not None and pos <= plume:
+            plume += 1
+        if len(boxes) > MAX_BOXES:  # drop the last one-off extra, never a tracked object
+            drop = max(i for i in range(len(boxes)) if i not in (plume, pos))
+            boxes.pop(drop)
+            plume = plume - 1 if plume is not None and drop < plume else plume
+            pos = pos - 1 if drop < pos else pos
+        frame.boxes, frame.track_index, frame.second_index = tuple(boxes), plume, pos
+
+
 def _bucket_key(cam: Camera, when: datetime) -> str:
     """An object key shaped like the platform's (content hash + timestamp)."""
     digest = hashlib.sha256(f"{cam.id}-{when.isoformat()}".encode()).hexdigest()[:32]
@@ -393,7 +462,7 @@ def _cone(cam: Camera, cam_az: float, box: Box) -> tuple[float, float]:
 
 
 def _build_sequence(
-    seq_id: int, raw: tuple, n_det: int, rng: random.Random
+    seq_id: int, raw: tuple, n_det: int, rng: random.Random, seed: int
 ) -> tuple[Sequence, list[Detection]]:
     """One sequence and its frames (detection ids still 0)."""
     start, cam, (pose_id, cam_az), interval = raw
@@ -417,6 +486,8 @@ def _build_sequence(
                 plume=track[k],
             )
         )
+    if frames:
+        _add_second_object(frames, seed, seq_id)
     last = frames[-1].created_at if n_det > 1 else start + timedelta(seconds=interval)
     cone_az, cone_angle = _cone(cam, cam_az, track[0])
     seq = Sequence(
@@ -446,13 +517,13 @@ def _force_edge_cases(dets: list[Detection], rng: random.Random) -> None:
         return
     empty, zero, full = rng.sample(candidates, 3)
     if not any(not d.boxes for d in dets):
-        empty.boxes, empty.track_index = (), None
+        empty.boxes, empty.track_index, empty.second_index = (), None, None
     if not any(b[0] == b[2] or b[1] == b[3] for d in dets for b in d.boxes):
         x, y = rng.uniform(0.1, 0.8), rng.uniform(0.1, 0.8)
         zero.boxes = (*zero.boxes, _box(x, y, x, y + 0.05, 0.12))
     if not any(len(d.boxes) == MAX_BOXES for d in dets):
         full.boxes = (full.plume, *(_extra_box(rng) for _ in range(MAX_BOXES - 1)))
-        full.track_index = 0
+        full.track_index, full.second_index = 0, None
 
 
 def generate(cfg: FakePlatformConfig) -> PlatformData:
@@ -464,7 +535,7 @@ def generate(cfg: FakePlatformConfig) -> PlatformData:
     frames: list[Detection] = []
     # Ids follow creation order, as database sequences do.
     for seq_id, raw in enumerate(_raw_sequences(cfg, cams, rng), start=1):
-        seq, seq_frames = _build_sequence(seq_id, raw, cfg.detections_per_sequence, rng)
+        seq, seq_frames = _build_sequence(seq_id, raw, cfg.detections_per_sequence, rng, cfg.seed)
         sequences[seq_id] = seq
         frames.extend(seq_frames)
     frames.sort(key=lambda d: (d.created_at, d.sequence_id))
@@ -472,7 +543,49 @@ def generate(cfg: FakePlatformConfig) -> PlatformData:
         det.id = det_id
         sequences[det.sequence_id].detection_ids.append(det_id)
     _force_edge_cases(frames, rng)
-    return PlatformData(orgs, cams, sequences, {d.id: d for d in frames})
+    data = PlatformData(orgs, cams, sequences, {d.id: d for d in frames})
+    _add_siblings(data, cfg.seed)
+    return data
+
+
+def _add_siblings(data: PlatformData, seed: int) -> None:
+    """The later schema's sibling sequences: one per sequence holding a second object,
+    from its first frame holding it on, sharing the frames' images."""
+    rows: list[Detection] = []
+    next_seq = max(data.sequences, default=0) + 1
+    for seq in sorted(data.sequences.values(), key=lambda s: (s.started_at, s.id)):
+        frames = [data.detections[i] for i in seq.detection_ids]
+        first = next((k for k, f in enumerate(frames) if f.second_index is not None), None)
+        if first is None:
+            continue
+        rng = random.Random(f"{seed}:{seq.id}:sibling")
+        cam = data.cameras[seq.camera_id]
+        own = frames[first].boxes[frames[first].second_index or 0]
+        cone_az, cone_angle = _cone(cam, seq.camera_azimuth, own)
+        sibling = dataclasses.replace(
+            seq,
+            id=next_seq,
+            started_at=frames[first].created_at,
+            label=rng.choice((None, "other")),
+            cone_azimuth=cone_az,
+            cone_angle=cone_angle,
+            temporal_model_score=round(rng.random() * 0.3, 3),
+            detection_ids=[],
+            sibling_of=seq.id,
+        )
+        data.siblings[next_seq] = sibling
+        next_seq += 1
+        rows += [
+            dataclasses.replace(
+                f, sequence_id=sibling.id, track_index=f.second_index, second_index=None
+            )
+            for f in frames[first:]
+        ]
+    rows.sort(key=lambda d: (d.created_at, d.sequence_id))
+    for row_id, row in enumerate(rows, start=max(data.detections, default=0) + 1):
+        row.id = row_id
+        data.siblings[row.sequence_id].detection_ids.append(row_id)
+        data.later_rows[row_id] = row
 
 
 # ---------------------------------------------------------------- JSON shapes
@@ -542,7 +655,7 @@ def sequence_json(seq: Sequence, data: PlatformData, schema: Schema) -> dict[str
     if schema == "2025":
         return out | {"azimuth": seq.camera_azimuth, "cone_azimuth": seq.cone_azimuth}
     visible = data.visible_detections(seq, schema)
-    confs = [b[4] for d in visible for b in d.boxes]
+    confs = [b[4] for d in visible for b in schema_boxes(d, schema)]
     return out | {
         "camera_azimuth": seq.camera_azimuth,
         "sequence_azimuth": seq.cone_azimuth,
@@ -575,12 +688,13 @@ def detection_json(
             "bboxes": format_boxes(det.boxes),
         }
     else:
-        idx = det.track_index if det.track_index is not None else 0
-        others = [b for i, b in enumerate(det.boxes) if i != idx]
+        idx = det.track_index
+        own = det.boxes[idx : idx + 1] if idx is not None else ()  # () is a continuity row
+        others = [b for i, b in enumerate(det.boxes) if i != idx and has_area(b)]
         out |= {
             "pose_id": det.pose_id,
             "bucket_key": det.bucket_key,
-            "bbox": format_boxes(det.boxes[idx : idx + 1]),
+            "bbox": format_boxes(own),
             "others_bboxes": format_boxes(others) if others else None,
             "recorded_at": iso(det.recorded_at),
             "crop_bucket_key": crop_key(det.bucket_key),
@@ -619,15 +733,17 @@ def expected(cfg: FakePlatformConfig, schema: Schema | None = None) -> Expected:
     dets_org: Counter[int] = Counter()
     boxes_org: Counter[int] = Counter()
     empty = zero = 0
-    for seq in data.sequences.values():
+    sequences = data.all_sequences(schema)
+    for seq in sequences:
         org = data.org_of_sequence(seq)
         per_day[org][seq.started_at.date().isoformat()] += 1
         dets = data.visible_detections(seq, schema)
         dets_per_seq[seq.id] = len(dets)
         dets_org[org] += len(dets)
-        boxes_org[org] += sum(len(d.boxes) for d in dets)
-        empty += sum(1 for d in dets if not d.boxes)
-        zero += sum(1 for d in dets for b in d.boxes if b[0] == b[2] or b[1] == b[3])
+        boxes = [b for d in dets for b in schema_boxes(d, schema)]
+        boxes_org[org] += len(boxes)
+        empty += sum(1 for d in dets if not schema_boxes(d, schema))
+        zero += sum(1 for b in boxes if not has_area(b))
     orgs = list(data.organizations)
     return Expected(
         organizations=len(orgs),
@@ -636,7 +752,7 @@ def expected(cfg: FakePlatformConfig, schema: Schema | None = None) -> Expected:
         },
         sequences_per_org_per_day={o: dict(per_day[o]) for o in orgs},
         sequences_per_org={o: sum(per_day[o].values()) for o in orgs},
-        sequences_total=len(data.sequences),
+        sequences_total=len(sequences),
         detections_per_sequence=dets_per_seq,
         detections_per_org={o: dets_org[o] for o in orgs},
         detections_total=sum(dets_org.values()),

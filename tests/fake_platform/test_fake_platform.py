@@ -574,21 +574,69 @@ def test_later_schema_fields_and_paging(fp: RunningFakePlatform) -> None:
     assert [d["id"] for page in pages for d in page] == [d["id"] for d in dets]
     for d in dets:
         assert "bboxes" not in d and "azimuth" not in d
-        assert len(parse_boxes(d["bbox"])) == 1
+        assert len(parse_boxes(d["bbox"])) <= 1  # none: a continuity row
         assert d["others_bboxes"] is None or len(parse_boxes(d["others_bboxes"])) >= 1
         assert d["recorded_at"] < d["created_at"]
     assert max(b[4] for d in dets for b in parse_boxes(d["bbox"])) <= s["max_conf"]
 
 
-def test_later_schema_counts_differ_from_2025() -> None:
+def _rows_by_sequence(fp: RunningFakePlatform, schema: str) -> dict[int, list[dict]]:
+    """Every sequence of organization 1 with its detection rows, as the platform lists them."""
+    fp.config.schema = schema  # type: ignore[assignment]
+    headers = login(fp)
+    with client(fp) as c:
+        out = {}
+        for day in DAYS:
+            for seq in all_sequences(c, headers, day, 15):
+                url = f"{API}/sequences/{seq['id']}/detections"
+                params = {"limit": 100, "desc": "false"}
+                out[seq["id"]] = c.get(url, params=params, headers=headers).json()
+    return out
+
+
+def test_later_schema_one_sequence_per_object_sharing_frames(fp: RunningFakePlatform) -> None:
+    """Since 2026 a frame of N boxes is N rows, one per object's sequence, sharing the image;
+    a frame without the sequence's object is a continuity row (`bbox "[]"`); no zero-area
+    box exists. The 2025 schema shows the same frames as one row each, all boxes inside."""
+    old, new = _rows_by_sequence(fp, "2025"), _rows_by_sequence(fp, "later")
+    siblings = set(new) - set(old)
+    assert siblings and set(old) <= set(new)
+    frame_of = {d["bucket_key"]: d for rows in old.values() for d in rows}
+    later_rows = [d for rows in new.values() for d in rows]
+    rows_of_image: dict[str, list[dict]] = {}
+    for d in later_rows:
+        rows_of_image.setdefault(d["bucket_key"], []).append(d)
+    # Every later row's boxes are exactly its frame's boxes of non-zero area, split into the
+    # row's own object and the others.
+    for d in later_rows:
+        own, others = parse_boxes(d["bbox"]), parse_boxes(d["others_bboxes"] or "[]")
+        frame = [b for b in parse_boxes(frame_of[d["bucket_key"]]["bboxes"]) if b[0] < b[2]]
+        assert sorted(own + others) == sorted(b for b in frame if b[1] < b[3])
+    # A sibling's rows share their images with another sequence, whose rows list the
+    # sibling's object among their others.
+    for sid in siblings:
+        for d in new[sid]:
+            mates = [m for m in rows_of_image[d["bucket_key"]] if m["sequence_id"] != sid]
+            assert mates
+            for box in parse_boxes(d["bbox"]):
+                assert all(box in parse_boxes(m["others_bboxes"] or "[]") for m in mates)
+    assert any(d["bbox"] == "[]" for d in later_rows)  # continuity rows
+    # Ids of the 2025 rows are kept; the siblings' rows come after them.
+    assert {d["id"] for rows in old.values() for d in rows} < {d["id"] for d in later_rows}
+    fp.config.schema = "2025"
+    with client(fp) as c:
+        sibling = c.get(f"{API}/sequences/{min(siblings)}", headers=login(fp))
+    assert sibling.status_code == 404
+
+
+def test_later_schema_counts() -> None:
     cfg = FakePlatformConfig(seed=SEED)
     old, new = expected(cfg, "2025"), expected(cfg, "later")
-    assert new.sequences_total == old.sequences_total
-    # Frames without the tracked box do not exist as later-schema detections.
-    assert new.detections_total == old.detections_total - sum(
-        1 for d in generate(cfg).detections.values() if d.track_index is None
-    )
-    assert new.empty_detections == 0
+    data = generate(cfg)
+    assert new.sequences_total == old.sequences_total + len(data.siblings)
+    assert new.detections_total == old.detections_total + len(data.later_rows)
+    assert new.zero_area_boxes == 0 < old.zero_area_boxes  # the later platform refuses them
+    assert new.empty_detections >= old.empty_detections  # continuity rows without others
 
 
 # ---------------------------------------------------------------- data, CLI

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
+
 from lookout.fake_platform import RunningFakePlatform, expected, generate
 from lookout.fake_platform.data import iso
 from tests.platform_import.helpers import (
@@ -224,15 +226,33 @@ def test_later_schema(start_platform: Any, local_lookout: Any) -> None:
     assert local_lookout.count("sequence_reviews") == want.sequences_total
     data = generate(fp.config)
     client = local_lookout.client()
-    for source_id, item in _by_source_id(local_lookout).items():
-        seq = data.sequences[int(source_id)]
+    stored = _by_source_id(local_lookout)
+    for source_id, item in stored.items():
+        seq = data.sequence(int(source_id), "later")
+        assert seq is not None
         detail = client.get(f"/api/sequences/{item['id']}").json()
         assert detail["source_label"] == seq.label
         assert detail["extra"]["pose_id"] == seq.pose_id
         assert detail["extra"]["sequence_azimuth"] == seq.cone_azimuth
         for frame in detail["frames"]:
-            det = data.detections[int(frame["source_id"])]
+            det = data.detection(int(frame["source_id"]), "later")
+            assert det is not None
             assert frame["captured_at"].startswith(iso(det.recorded_at)[:19])
+
+    # Each picture is stored once, however many sequences hold a row of it.
+    pictures = {
+        d.bucket_key
+        for s in data.all_sequences("later")
+        for d in data.visible_detections(s, "later")
+    }
+    with local_lookout.sessions() as session:
+        objects = session.execute(sa.text("SELECT DISTINCT object_key FROM images")).scalars().all()
+    assert len(objects) == len(pictures) < want.detections_total
+    # A sibling (the second object of the same frames) is listed beside its sequence.
+    for sibling in data.siblings.values():
+        parent = stored[str(sibling.sibling_of)]["id"]
+        listed = client.get("/api/sequences", params={"sibling_of": parent}).json()["items"]
+        assert str(sibling.id) in {i["source_id"] for i in listed}
 
 
 def test_dry_run_writes_nothing(platform: RunningFakePlatform, local_lookout: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lookout.fake_platform import generate
-from lookout.fake_platform.data import detection_json, sequence_json
+from lookout.fake_platform.data import detection_json, schema_boxes, sequence_json
 from tests.platform_import.helpers import DAYS, run_import, small_config
 
 DATES = ["--date-from", DAYS[0], "--date-end", DAYS[-1]]
@@ -39,8 +39,10 @@ def test_both_schemas_fill_heading_direction_score_and_label(
     stored = _stored(local_lookout)
     assert stored  # organization 1 has sequences
     for source_id, item in stored.items():
-        seq = data.sequences[int(source_id)]
-        confs = [b[4] for d in data.visible_detections(seq, schema) for b in d.boxes]
+        seq = data.sequence(int(source_id), schema)
+        assert seq is not None
+        rows = data.visible_detections(seq, schema)
+        confs = [b[4] for d in rows for b in schema_boxes(d, schema)]
         assert item["camera_azimuth"] == pytest.approx(seq.camera_azimuth)
         assert item["azimuth"] == item["camera_azimuth"]  # the older name, same meaning
         assert item["smoke_azimuth"] == pytest.approx(seq.cone_azimuth)
