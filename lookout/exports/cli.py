@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -107,6 +107,15 @@ def export(
         str | None, typer.Option(help="Act as this user (default: local admin).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Only sequences whose review changed at or after this time (ISO, with a zone, "
+                "e.g. 2026-12-01T00:00:00Z). Each export prints the value for the next one."
+            )
+        ),
+    ] = None,
 ) -> None:
     """Export a project's reviewed truth or a model's boxes as a dataset (folder or zip).
 
@@ -117,9 +126,13 @@ def export(
     """
     from lookout.exports import service
     from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
+    from lookout.db import utcnow
     from lookout.truth.selection import make_selection
 
+    since = _parse_changed_since(changed_since)
     with command_context(user) as ctx:
+        # Reviews saved from here on (less the feed's settling time) go in the next export.
+        next_since = utcnow() - timedelta(seconds=ctx.settings.changes_settle_seconds)
         project_id = resolve_project(ctx.session, ctx.principal, project)
         camera_id = parse_uuid(camera, "camera")
         selection = make_selection(
@@ -133,6 +146,7 @@ def export(
             class_from=class_from,
             min_confidence=min_confidence,
             negatives=negatives,
+            changed_since=since,
         )
         options = ExportOptions(
             format=format,
@@ -150,6 +164,11 @@ def export(
                 results=options.format == RESULTS_FORMAT,
             )
         except InvalidInput as exc:
+            if since is not None and exc.field == "selection":
+                # A nightly pull with nothing new is not a failure.
+                console.print(f"nothing changed since {since.isoformat()}: nothing written")
+                console.print(f"next time: --changed-since {next_since.isoformat()}")
+                return
             if exc.field != "class":
                 raise
             # A usage error like any unknown option value (typer's exit 2), not a failure.
@@ -162,6 +181,24 @@ def export(
     console.print(_summary_table(summary))
     _warn(report, summary)
     console.print(f"written to {out}")
+    console.print(f"next time, only what changed since: --changed-since {next_since.isoformat()}")
+
+
+def _parse_changed_since(value: str | None) -> datetime | None:
+    """An aware time from the option; a usage error (exit 2) otherwise."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        err_console.print(
+            f"[red]error:[/red] --changed-since: {value!r} is not an ISO date and time with a "
+            "zone (e.g. 2026-12-01T00:00:00Z)"
+        )
+        raise typer.Exit(2)
+    return when
 
 
 def _warn(report: SplitReport, summary: ExportSummary) -> None:

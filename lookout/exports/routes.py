@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -84,6 +84,10 @@ def export_dataset(
     redraw_splits: Annotated[
         bool, Query(description="Draw the selected sequences' splits again (and keep them)")
     ] = False,
+    changed_since: Annotated[
+        datetime | None,
+        Query(description="Only sequences whose review changed at or after this time (with a zone)"),
+    ] = None,
 ) -> StreamingResponse:
     """Stream a dataset of a project as a zip, written while it downloads.
 
@@ -103,6 +107,7 @@ def export_dataset(
         class_from=class_from,
         min_confidence=min_confidence,
         negatives=negatives,
+        changed_since=changed_since,
     )
     options = ExportOptions(
         format=format,

@@ -120,6 +120,7 @@ class TruthScope:
     class_from: str
     model: ModelRef | None  # with its version resolved
     min_confidence: float | None = None
+    changed_since: datetime | None = None
 
 
 def scope_for(selection: Selection, model: ModelRef | None) -> TruthScope:
@@ -134,6 +135,7 @@ def scope_for(selection: Selection, model: ModelRef | None) -> TruthScope:
         class_from=selection.class_from,
         model=model,
         min_confidence=selection.min_confidence,
+        changed_since=selection.changed_since,
     )
 
 
@@ -220,7 +222,7 @@ def _sequence_query(scope: TruthScope) -> AnySelect:
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
         .where(Sequence.project_id == scope.project_id)
     )
-    if scope.require_review or scope.stages:
+    if scope.require_review or scope.stages or scope.changed_since:
         query = query.join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
     else:
         query = query.outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
@@ -235,6 +237,8 @@ def _sequence_query(scope: TruthScope) -> AnySelect:
         query = query.where(Sequence.started_at >= _day_start(scope.date_from))
     if scope.date_to:
         query = query.where(Sequence.started_at < _day_start(scope.date_to + timedelta(days=1)))
+    if scope.changed_since:
+        query = query.where(SequenceReview.updated_at >= scope.changed_since)
     return query
 
 
@@ -256,6 +260,8 @@ _IMAGE_COLUMNS = (
 def _loose_image_query(scope: TruthScope) -> AnySelect | None:
     """Images outside any sequence: only for a model's boxes with no review or camera filter."""
     if scope.require_review or scope.stages or scope.camera_id or scope.model is None:
+        return None
+    if scope.changed_since:  # a loose image has no review to have changed
         return None
     query = sa.select(*_IMAGE_COLUMNS).where(
         Image.project_id == scope.project_id, Image.sequence_id.is_(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from lookout.errors import InvalidInput
 from lookout.sequences.models import ProcessingStage
@@ -92,6 +92,8 @@ class Selection:
     class_from: str = "smoke"
     min_confidence: float | None = None
     include_negatives: bool = False
+    # Only sequences whose review changed at or after this time (a nightly pull).
+    changed_since: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.class_from not in CLASS_FROM:
@@ -103,6 +105,11 @@ class Selection:
             raise InvalidInput("min_confidence: must be between 0 and 1", field="min_confidence")
         if self.date_from and self.date_to and self.date_to < self.date_from:
             raise InvalidInput("date_to: is before date_from", field="date_to")
+        if self.changed_since is not None and self.changed_since.tzinfo is None:
+            raise InvalidInput(
+                "changed_since: give a time zone (e.g. 2026-12-01T00:00:00Z)",
+                field="changed_since",
+            )
 
     @property
     def source_label(self) -> str:
@@ -135,6 +142,7 @@ def make_selection(
     class_from: str = "smoke",
     min_confidence: float | None = None,
     negatives: bool = False,
+    changed_since: datetime | None = None,
 ) -> Selection:
     """A Selection from user-facing options (API query or command line)."""
     return Selection(
@@ -150,6 +158,7 @@ def make_selection(
         class_from=class_from,
         min_confidence=min_confidence,
         include_negatives=negatives,
+        changed_since=changed_since,
     )
 
 
@@ -162,4 +171,6 @@ def describe(selection: Selection) -> str:
         parts.append(f"dates {selection.date_from or '…'} to {selection.date_to or '…'}")
     if selection.camera_id:
         parts.append(f"camera {selection.camera_id}")
+    if selection.changed_since:
+        parts.append(f"reviews changed since {selection.changed_since.isoformat()}")
     return ", ".join(parts)

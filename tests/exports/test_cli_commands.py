@@ -10,16 +10,17 @@ import zipfile
 
 import yaml
 
-from tests.exports.builders import standard_world
+from tests.exports.builders import smoke, standard_world
 
 
-def run(lookout, *args):
+def run(lookout, *args, **settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOKOUT_", "DATABASE_URL"))}
     env.update(
         LOOKOUT_DATA_DIR=str(lookout.settings.data_dir),
         DATABASE_URL=lookout.settings.resolved_database_url,
         LOOKOUT_SECRET_KEY="test-signing-key",
         COLUMNS="200",
+        **settings,
     )
     return subprocess.run(
         [sys.executable, "-m", "lookout.cli", *args],
@@ -137,3 +138,67 @@ def test_export_refuses_an_existing_out_file_without_force(lookout, tmp_path):
     assert f"out: {out} already exists; pass --force to replace it" in result.stderr
     assert "Traceback" not in output and "TypeError" not in output
     assert out.read_bytes() == b"an earlier export"
+
+
+def _next_since(result):
+    """The value the export printed for the next --changed-since."""
+    marker = "--changed-since "
+    return result.stdout[result.stdout.rindex(marker) + len(marker) :].split()[0]
+
+
+def _sequences_in(out, world):
+    doc = json.loads(zipfile.ZipFile(out).read("annotations.json"))
+    names = {
+        seq.id: name for name, seq in zip(("seq-1", "seq-2", "seq-3", "seq-4"), world.sequences)
+    }
+    return {names[ann["sequence_id"]] for ann in doc["annotations"]}
+
+
+def test_export_changed_since_pulls_only_what_changed(lookout, tmp_path):
+    """A nightly pull: the first export takes every annotated review and prints where the next
+    one starts; the next takes only the review saved since; with nothing new it writes nothing
+    and exits 0; a time without a zone is a usage error (exit 2)."""
+    world = standard_world(lookout)
+    no_settling = {"LOOKOUT_CHANGES_SETTLE_SECONDS": "0"}
+    common = ("export", "--project", "cams", "--format", "coco")
+    first = run(
+        lookout,
+        *common,
+        "--out",
+        str(tmp_path / "1.zip"),
+        "--changed-since",
+        "2000-01-01T00:00:00Z",
+        **no_settling,
+    )
+    assert first.returncode == 0, first.stderr
+    assert _sequences_in(tmp_path / "1.zip", world) == {"seq-1", "seq-2"}  # seq-3: no smoke
+    since = _next_since(first)
+
+    s4 = world.sequences[3]
+    version = world.client.get(f"/api/sequences/{s4.id}/review").json()["version"]
+    body = {"tracks": [smoke(s4, {0: [0.3, 0.3, 0.4, 0.4]})], "version": version}
+    saved = world.client.put(f"/api/sequences/{s4.id}/review", json=body)  # seq-4 annotated now
+    assert saved.status_code == 200, saved.text
+    second = run(
+        lookout, *common, "--out", str(tmp_path / "2.zip"), "--changed-since", since, **no_settling
+    )
+    assert second.returncode == 0, second.stderr
+    assert _sequences_in(tmp_path / "2.zip", world) == {"seq-4"}
+
+    third = run(
+        lookout,
+        *common,
+        "--out",
+        str(tmp_path / "3.zip"),
+        "--changed-since",
+        _next_since(second),
+        **no_settling,
+    )
+    assert third.returncode == 0, third.stderr
+    assert "nothing changed since" in third.stdout
+    assert not (tmp_path / "3.zip").exists()
+
+    naive = run(
+        lookout, *common, "--out", str(tmp_path / "4.zip"), "--changed-since", "2026-12-01T00:00:00"
+    )
+    assert naive.returncode == 2 and "--changed-since" in naive.stderr

@@ -239,6 +239,8 @@ def test_model_source_exports_predictions_above_min_confidence(world):
         ({"date_from": "2030-01-01"}, "selection", "selection is empty"),
         ({"class": "plume"}, "class", "unknown class 'plume'"),
         ({"date_from": "2024-06-05", "date_to": "2024-06-01"}, "date_to", "before"),
+        ({"changed_since": "2024-06-05T00:00:00"}, "changed_since", "time zone"),
+        ({"changed_since": "2999-01-01T00:00:00Z"}, "selection", "changed since 2999"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_problem(world, params, field, words):
