@@ -124,9 +124,9 @@ def export(
 
     Memory stays flat: frames are read a page at a time and images copied one at a time.
     """
+    from lookout.db import utcnow
     from lookout.exports import service
     from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
-    from lookout.db import utcnow
     from lookout.truth.selection import make_selection
 
     since = _parse_changed_since(changed_since)

@@ -86,7 +86,7 @@ def export_dataset(
     ] = False,
     changed_since: Annotated[
         datetime | None,
-        Query(description="Only sequences whose review changed at or after this time (with a zone)"),
+        Query(description="Only sequences whose review changed since this time (with a zone)"),
     ] = None,
 ) -> StreamingResponse:
     """Stream a dataset of a project as a zip, written while it downloads.
