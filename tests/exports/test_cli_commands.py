@@ -148,9 +148,7 @@ def _next_since(result):
 
 def _sequences_in(out, world):
     doc = json.loads(zipfile.ZipFile(out).read("annotations.json"))
-    names = {
-        seq.id: name for name, seq in zip(("seq-1", "seq-2", "seq-3", "seq-4"), world.sequences, strict=True)
-    }
+    names = {seq.id: f"seq-{number}" for number, seq in enumerate(world.sequences, start=1)}
     return {names[ann["sequence_id"]] for ann in doc["annotations"]}
 
 
