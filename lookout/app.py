@@ -26,7 +26,6 @@ from lookout.config import Settings, get_settings
 from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
-from lookout.fetching import make_fetch_client
 from lookout.jsonbody import UnstorableBody
 from lookout.storage import StorageError, make_storage
 
@@ -203,7 +202,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         settings=settings,
         sessions=make_session_factory(engine),
         storage=make_storage(settings),
-        http=make_fetch_client(allow_private=settings.fetch_private_allowed),
+        fetch_private=settings.fetch_private_allowed,
         upload_refusal=upload_refusal,
     )
 
@@ -216,7 +215,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             # a process of its own: frozen objects are never collected.
             gc.freeze()
         yield
-        runtime.http.close()
+        if "http" in runtime.__dict__:  # made only if a URL was fetched
+            runtime.http.close()
         engine.dispose()
 
     app = FastAPI(

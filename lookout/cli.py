@@ -130,6 +130,7 @@ def serve(
         upgrade_database(settings)
     if demo:
         load_demo_data(settings)
+    compile_package()
     import uvicorn
 
     mode = "local mode (no login needed on this machine)" if local else "authentication required"
@@ -143,6 +144,26 @@ def serve(
         log_level=log_level.lower(),
         proxy_headers=False,
     )
+
+
+def compile_package() -> None:
+    """Write Lookout's own bytecode once, before the workers start.
+
+    `uv sync` compiles the installed packages (`compile-bytecode` in pyproject.toml) but not
+    the project itself when it is installed from its folder, and with PYTHONDONTWRITEBYTECODE
+    set every worker would compile every module again at every start. Files already compiled
+    are only checked; a folder that cannot be written to is left as it is.
+    """
+    import compileall
+    from pathlib import Path
+
+    import lookout
+
+    package = Path(lookout.__file__).parent
+    try:
+        compileall.compile_dir(package, quiet=2, workers=1)
+    except OSError as exc:
+        logging.getLogger(__name__).debug("bytecode not written in %s: %s", package, exc)
 
 
 def load_demo_data(settings: Settings, group: str = "default") -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,8 +18,10 @@ from lookout.auth.principal import Principal
 from lookout.config import Settings
 from lookout.db import finish_read_only
 from lookout.errors import Unauthenticated
-from lookout.fetching import make_fetch_client
 from lookout.storage import ObjectStorage
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass
@@ -32,11 +34,19 @@ class Runtime:
     # Local mode's users by email, made once: the local admin and any a developer names.
     local_users: dict[str, Principal] = field(default_factory=dict)
     auth_brake: FailureBrake = field(default_factory=FailureBrake)
-    # One pooled client for everything the server fetches (frames given by URL).
-    http: httpx.Client = field(default_factory=lambda: make_fetch_client(allow_private=False))
+    # Private addresses may be fetched (local mode, or LOOKOUT_FETCH_ALLOW_PRIVATE).
+    fetch_private: bool = False
     # Why a presigned PUT to a key must be refused now, or None: the analyses' rule, handed
     # to the storage routes here so storage depends on no domain.
     upload_refusal: Callable[[Session, str], str | None] = lambda _session, _key: None
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """One pooled client for everything the server fetches (frames given by URL), made
+        when first needed: a server that is never given a URL never loads httpx."""
+        from lookout.fetching import make_fetch_client
+
+        return make_fetch_client(allow_private=self.fetch_private)
 
 
 def get_runtime(request: Request) -> Runtime:

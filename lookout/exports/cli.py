@@ -22,7 +22,7 @@ from lookout.cli_support import (
 )
 from lookout.errors import InvalidInput
 from lookout.exports.splits import SPLIT_RULE
-from lookout.formats.coco import RESULTS_FILE
+from lookout.format_names import RESULTS_FILE
 
 if TYPE_CHECKING:
     from lookout.exports.schemas import ExportOptions, ExportSummary

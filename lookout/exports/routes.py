@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from lookout.db import utcnow
 from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_runtime
-from lookout.exports import service, splits
+from lookout.exports import splits
 from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
-from lookout.exports.sinks import SingleFileSink, Writable, ZipSink, stream_in_thread
-from lookout.formats.coco import RESULTS_FILE
+from lookout.format_names import RESULTS_FILE
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.truth.selection import make_selection
+
+if TYPE_CHECKING:
+    from lookout.exports.sinks import Writable
 
 router = APIRouter(tags=["exports"], route_class=CheckedJSONRoute)
 
@@ -96,6 +98,10 @@ def export_dataset(
     entry, images streamed from storage one at a time. Warnings (an empty val split) come in
     `X-Lookout-Warning`.
     """
+    # The writers (and Pillow) load with the first export, not with every server worker.
+    from lookout.exports import service
+    from lookout.exports.sinks import SingleFileSink, ZipSink, stream_in_thread
+
     selection = make_selection(
         project_id=project_id,
         source=source,

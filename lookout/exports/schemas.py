@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lookout.errors import InvalidInput
-from lookout.formats.registry import RESULTS_FORMAT, WRITE_FORMATS
+from lookout.format_names import RESULTS_FORMAT, WRITE_FORMATS
 
 __all__ = ["RESULTS_FORMAT"]
 

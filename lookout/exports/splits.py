@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from lookout.auth.principal import Principal
 from lookout.errors import InvalidInput
-from lookout.formats.writing import SPLITS
+from lookout.format_names import SPLITS
 from lookout.images.models import Image
 from lookout.sequences import service as sequences
 from lookout.sequences.models import Sequence, SequenceReview

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lookout.format_names import RESULTS_FILE
 from lookout.formats.dataset import (
     PIXEL_TOLERANCE,
     Dataset,
@@ -47,8 +48,6 @@ from lookout.formats.writing import (
 )
 from lookout.sequences.models import FALSE_POSITIVE_TYPES
 from lookout.truth.reading import Box
-
-RESULTS_FILE = "results.json"
 
 # --- Reading -------------------------------------------------------------------------------
 

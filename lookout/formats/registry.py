@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lookout.format_names import READ_FORMATS, RESULTS_FORMAT, WRITE_FORMATS
 from lookout.formats.coco import CocoResultsWriter, CocoWriter, read_coco, split_files
 from lookout.formats.csv_table import CSV_FILE, CsvWriter, read_csv
 from lookout.formats.dataset import Dataset, bad
@@ -16,9 +17,7 @@ from lookout.formats.voc import VocWriter, is_voc_folder, read_voc
 from lookout.formats.writing import ExportInfo, Sink, Writer
 from lookout.formats.yolo import YoloWriter, is_yolo_folder, read_yolo
 
-READ_FORMATS = ("coco", "yolo", "voc", "csv", "jsonl")
 FILE_SUFFIXES = {".json": "coco", ".csv": "csv", ".jsonl": "jsonl"}
-RESULTS_FORMAT = "coco-results"
 
 WRITERS: dict[str, type[Writer]] = {
     "coco": CocoWriter,
@@ -28,7 +27,7 @@ WRITERS: dict[str, type[Writer]] = {
     "csv": CsvWriter,
     "jsonl": JsonlWriter,
 }
-WRITE_FORMATS = tuple(WRITERS)
+assert tuple(WRITERS) == WRITE_FORMATS, "every format name has its writer"
 
 
 def detect_format(path: Path) -> str:

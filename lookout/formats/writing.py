@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
 from lookout.csvcells import safe_cell
+from lookout.format_names import SPLITS
 from lookout.truth.reading import Box, FalsePositive, Frame, Xyxy
 
-SPLITS = ("train", "val", "test")
 SPOOL_BYTES = 4 * 1024 * 1024
 COPY_CHUNK = 1024 * 1024
 PIXEL_DIGITS = 3

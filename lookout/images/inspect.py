@@ -8,9 +8,6 @@ import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
-
 from lookout.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 
 # Formats browsers display and Pillow decodes; anything else is refused (no SVG: it can run code).
@@ -54,6 +51,10 @@ def _digest(stream: BinaryIO) -> tuple[str, int]:
 
 def inspect_image(stream: BinaryIO, *, max_pixels: int) -> ImageFacts:
     """Decode the image fully (catching truncation), refusing bombs before decoding."""
+    # Pillow loads with the first image, not with the server (boot time, issue 20).
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
     sha256, size = _digest(stream)
     if size == 0:
         raise InvalidInput("the uploaded file is empty", field="file")
@@ -96,6 +97,8 @@ def inspect_image(stream: BinaryIO, *, max_pixels: int) -> ImageFacts:
 
 def make_thumbnail(data: bytes, size: int) -> bytes:
     """A JPEG no larger than size x size."""
+    from PIL import Image as PILImage
+
     with PILImage.open(io.BytesIO(data)) as img:
         img.draft("RGB", (size, size))  # JPEG decodes at reduced scale: much faster
         rgb = img.convert("RGB")

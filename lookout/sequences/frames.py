@@ -3,38 +3,31 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
 from lookout.db import release_read_only
-from lookout.errors import InvalidInput, LookoutError, PayloadTooLarge, Unavailable
-from lookout.fetching import BlockedAddress
-from lookout.httpretry import RetryPolicy, retrying
+from lookout.errors import InvalidInput, LookoutError, Unavailable
 from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.sequences.schemas import FrameFromUrl, FrameMetadata
 from lookout.sequences.service import get_sequence
 from lookout.storage import ObjectStorage, StorageError
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger(__name__)
-
-
-class FetchFailed(LookoutError):
-    """The server could not download a frame from the URL it was given."""
-
-    status = 502
 
 
 class FrameCrashed(LookoutError):
@@ -51,81 +44,9 @@ class StoredFrame:
     prediction_count: int
 
 
-# A frame is fetched while its request waits: four tries, pauses of at most 3 s (a longer
-# Retry-After included). Each try has the fetch client's timeout (lookout.fetching: 30 s).
-FETCH_POLICY = RetryPolicy(attempts=4, backoff_base_s=0.2, max_wait_s=3.0)
-
-
-def _download(client: httpx.Client, url: str, limit: int) -> BinaryIO:
-    """The frame at `url` in a spooled file, tried again on 429, 5xx, and connection trouble."""
-    fetch = retrying(FETCH_POLICY, f"GET {_host(url)}", logger=log)
-    return fetch(_download_once, client, url, limit)
-
-
-def _download_once(client: httpx.Client, url: str, limit: int) -> BinaryIO:
-    """One try: stream the answer into a spooled file, refusing more than `limit` bytes."""
-    # Handed to the caller, who closes it after storing the frame.
-    buffer = tempfile.SpooledTemporaryFile(max_size=2 * 1024 * 1024)  # noqa: SIM115
-    try:
-        with client.stream("GET", url) as response:
-            response.raise_for_status()
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"the frame at {_host(url)} is larger than {limit} bytes")
-                buffer.write(chunk)
-    except BaseException:
-        buffer.close()
-        raise
-    buffer.seek(0)
-    # A binary-mode SpooledTemporaryFile is a binary file; typeshed only says IO[bytes].
-    return cast(BinaryIO, buffer)
-
-
-def _host(url: str) -> str:
-    """Where a URL points, without its query (presigned URLs carry credentials there)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
 def _object_name(url: str) -> str | None:
     """The last segment of a URL's path (a presigned URL's object key), or None."""
     return unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]) or None
-
-
-def check_frame_url(url: str) -> None:
-    """Refuse, naming `url`, what is not an http(s) URL httpx can send."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError) as exc:
-        raise InvalidInput(f"url is not a valid URL: {exc}", field="url") from None
-    if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise InvalidInput("url must be an http or https URL", field="url")
-
-
-def fetch_frame(client: httpx.Client, url: str, *, limit: int) -> BinaryIO:
-    """Download a frame with retries; a failure answers 502 naming the URL without its query."""
-    check_frame_url(url)
-    try:
-        return _download(client, url, limit)
-    except BlockedAddress as exc:
-        raise InvalidInput(
-            f"url: {exc}; a frame URL must point to a public address "
-            "(set LOOKOUT_FETCH_ALLOW_PRIVATE=true on the server to allow private ones)",
-            field="url",
-        ) from exc
-    except httpx.InvalidURL as exc:  # a redirect to a URL that cannot be sent
-        raise FetchFailed(f"could not fetch the frame at {_host(url)}: {exc}", field="url") from exc
-    except httpx.HTTPStatusError as exc:
-        raise FetchFailed(
-            f"could not fetch the frame at {_host(url)}: HTTP {exc.response.status_code}",
-            field="url",
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise FetchFailed(
-            f"could not fetch the frame at {_host(url)}: {exc.__class__.__name__}", field="url"
-        ) from exc
 
 
 def add_frame(
@@ -150,6 +71,8 @@ def add_frame(
     if stored is not None:
         return stored
     if stream is None:
+        from lookout.sequences.fetch import fetch_frame  # httpx loads when a URL is given
+
         assert http is not None and url is not None
         release_read_only(session)  # no database lock held while the URL answers
         stream = fetch_frame(http, url, limit=fetch_limit)
@@ -183,6 +106,8 @@ def add_frames_from_urls(
     stays its number of requests in flight), the next while the last one is stored. A frame
     that fails does not stop the others.
     """
+    from lookout.sequences.fetch import check_frame_url, fetch_frame
+
     sequence = get_sequence(session, principal=principal, sequence_id=sequence_id)
     target = _Target(principal, sequence.id, sequence.project_id, max_pixels)
     found = _existing_frames(session, target.project_id, items)
