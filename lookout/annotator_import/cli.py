@@ -11,11 +11,8 @@ import httpx
 import typer
 from rich.console import Console
 
-from lookout.annotator_import.importer import (
-    AnnotatorImportAborted,
-    AnnotatorImporter,
-    AnnotatorImportOptions,
-)
+from lookout.annotator_import.importer import AnnotatorImporter
+from lookout.annotator_import.report import AnnotatorImportAborted, AnnotatorImportOptions
 from lookout.cli_support import command_context, resolve_project
 from lookout.platform_import.cli import (
     LogLevel,

@@ -15,11 +15,9 @@ or made in Lookout in the first place, is never replaced: it is counted as kept.
 from __future__ import annotations
 
 import io
-import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,12 +25,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from lookout.accounts import service as accounts
-from lookout.analyses import bulk
-from lookout.analyses import service as analyses
-from lookout.analyses.models import Analysis
 from lookout.annotator_import.client import AnnotatorClient, AnnotatorError
+from lookout.annotator_import.detections import DetectionAnnotations
 from lookout.annotator_import.mapping import (
-    DETECTION_DONE,
     SOURCE,
     Frame,
     MappingProblem,
@@ -40,21 +35,26 @@ from lookout.annotator_import.mapping import (
     platform_source,
     review_of,
 )
+from lookout.annotator_import.report import (
+    AnnotatorImportAborted,
+    AnnotatorImportOptions,
+    AnnotatorStats,
+    SequenceFailed,
+    log,
+)
 from lookout.annotator_import.shapes import (
     AnnotatorDetection,
-    AnnotatorDetectionAnnotation,
     AnnotatorSequence,
     AnnotatorSequenceAnnotation,
     Problem,
 )
 from lookout.auth.principal import Principal
 from lookout.errors import LookoutError
-from lookout.httpretry import RetryPolicy, pooled_client
+from lookout.httpretry import pooled_client
 from lookout.images.models import Image
 from lookout.platform_import.payloads import MODEL_NAME, MODEL_VERSION
 from lookout.platform_import.payloads import SOURCE as PLATFORM_SOURCE
 from lookout.platform_import.progress import Bars
-from lookout.platform_import.report import ImportStats
 from lookout.projects import service as projects
 from lookout.projects.models import Project
 from lookout.sequences import frames as sequence_frames
@@ -70,91 +70,6 @@ from lookout.sequences.schemas import (
     SequenceCreate,
 )
 from lookout.storage import ObjectStorage, StorageError
-
-log = logging.getLogger("lookout.annotator_import")
-
-DEFAULT_EMAIL_DOMAIN = "pyro-annotator.invalid"
-# The analysis holding the boxes people drew on a frame in pyro-annotator.
-DETECTION_MODEL = "pyro-annotator"
-DETECTION_MODEL_VERSION = "human"
-
-
-class AnnotatorImportAborted(Exception):
-    """A problem that stops the whole run (credentials refused, server unreachable)."""
-
-
-class SequenceFailed(Exception):
-    """A problem that fails one sequence only."""
-
-
-@dataclass
-class AnnotatorStats(ImportStats):
-    """The platform import's counters (sequences, frames, failures) plus the annotations'."""
-
-    reviews_created: int = 0
-    reviews_updated: int = 0
-    reviews_unchanged: int = 0
-    reviews_kept: int = 0
-    drafts_left: int = 0
-    sequences_without_annotation: int = 0
-    boxes_left_out: int = 0
-    detection_annotations_created: int = 0
-    detection_annotations_present: int = 0
-    detection_annotations_updated: int = 0
-    detection_annotations_unfinished: int = 0
-    dry_run: bool = False
-
-    def lines(self) -> list[str]:
-        """The final statistics block (for a dry run: what a run would do)."""
-        head = (
-            ["Dry run: nothing was written. A run would do this:"]
-            if self.dry_run
-            else ["Processing completed!"]
-        )
-        return [
-            *head,
-            "Final Statistics:",
-            f"  Total sequences: {self.total_sequences}",
-            f"  Successful sequences: {self.successful_sequences}",
-            f"  Failed sequences: {self.failed_sequences}",
-            f"  Sequences created: {self.sequences_created}",
-            f"  Sequences already present: {self.sequences_already_present}",
-            f"  Frames created: {self.frames_created}",
-            f"  Frames already present: {self.frames_already_present}",
-            f"  Frames failed: {self.frames_failed}",
-            f"  Reviews created: {self.reviews_created}",
-            f"  Reviews updated (changed in pyro-annotator): {self.reviews_updated}",
-            f"  Reviews unchanged (already imported): {self.reviews_unchanged}",
-            f"  Reviews kept (changed or made in Lookout): {self.reviews_kept}",
-            f"  Drafts not imported (Lookout has a draft): {self.drafts_left}",
-            f"  Sequences without annotation: {self.sequences_without_annotation}",
-            f"  Boxes left out: {self.boxes_left_out}",
-            f"  Detection annotations created: {self.detection_annotations_created}",
-            f"  Detection annotations already present: {self.detection_annotations_present}",
-            f"  Detection annotations updated: {self.detection_annotations_updated}",
-            f"  Detection annotations not finished: {self.detection_annotations_unfinished}",
-            f"  Invalid pyro-annotator items: {self.invalid_items}",
-        ]
-
-
-@dataclass(frozen=True)
-class AnnotatorImportOptions:
-    """What one run reads and how it writes."""
-
-    url: str
-    username: str | None
-    password: str | None
-    token: str | None
-    policy: RetryPolicy
-    project_id: uuid.UUID | None = None
-    email_domain: str = DEFAULT_EMAIL_DOMAIN
-    date_from: date | None = None
-    date_end: date | None = None
-    dry_run: bool = False
-    detection_annotations: bool = True
-    concurrency: int = 4
-    max_image_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 100_000_000
 
 
 class AnnotatorImporter:
@@ -290,7 +205,9 @@ class AnnotatorImporter:
         target = self._sequence(seq)
         frames = self._frames(client, seq, listed.items, target)
         if self.options.detection_annotations:
-            self._detection_annotations(client, seq, frames)
+            DetectionAnnotations(
+                self.session, self.storage, self.principal, self.stats, self.options
+            ).import_for(client, seq, frames)
         if annotation is not None:
             self._review(seq, annotation, target, frames)
         elif seq.id in self._bad_annotations:
@@ -629,100 +546,3 @@ class AnnotatorImporter:
             self.session.commit()
             self._users[username] = user.id
         return self._users[username]
-
-    # ------------------------------------------------------------ detection annotations
-
-    def _detection_annotations(
-        self, client: AnnotatorClient, seq: AnnotatorSequence, frames: dict[int, Frame]
-    ) -> None:
-        """Each finished detection annotation as an analysis `pyro-annotator` of its frame."""
-        listed = client.detection_annotations(seq.id)
-        if listed.problems:
-            self.stats.add(invalid_items=len(listed.problems))
-            raise SequenceFailed(
-                f"{len(listed.problems)} detection annotation(s) with an unexpected shape "
-                f"(first: {listed.problems[0]})"
-            )
-        for ann in listed.items:
-            frame = frames.get(ann.detection_id)
-            if ann.processing_stage != DETECTION_DONE:
-                self.stats.add(detection_annotations_unfinished=1)
-                continue
-            if frame is None:
-                self.stats.add(boxes_left_out=len(ann.annotation.annotation))
-                log.warning(
-                    "detection annotation %d: detection %d is not in sequence %d; left out",
-                    ann.id,
-                    ann.detection_id,
-                    seq.id,
-                )
-                continue
-            image_id = uuid.UUID(frame.frame_id)
-            present = sa.select(Analysis).where(
-                Analysis.image_id == image_id, Analysis.model_name == DETECTION_MODEL
-            )
-            stored = list(self.session.scalars(present))
-            changed_at = (ann.updated_at or ann.created_at).isoformat()
-            if any(
-                a.provenance.get("detection_annotation_id") == ann.id
-                and a.provenance.get("changed_at") == changed_at
-                for a in stored
-            ):
-                self.stats.add(detection_annotations_present=1)
-                continue
-            # New, or changed in pyro-annotator since: the import owns these analyses (nobody
-            # edits a model's boxes in Lookout), so the older one is replaced.
-            self.stats.add(
-                detection_annotations_updated=int(bool(stored)),
-                detection_annotations_created=int(not stored),
-            )
-            if self.options.dry_run or self.session.get(Image, image_id) is None:
-                continue
-            for old in stored:
-                analyses.delete_analysis(
-                    self.session, self.storage, principal=self.principal, analysis_id=old.id
-                )
-            self._store_detection_annotation(ann, image_id, changed_at)
-
-    def _store_detection_annotation(
-        self, ann: AnnotatorDetectionAnnotation, image_id: uuid.UUID, changed_at: str
-    ) -> None:
-        """The boxes of one detection annotation (those with an area) as an analysis."""
-        image = self.session.get_one(Image, image_id)
-        boxes = ann.annotation.annotation
-        kept = [b for b in boxes if b.xyxyn[2] > b.xyxyn[0] and b.xyxyn[3] > b.xyxyn[1]]
-        self.stats.add(boxes_left_out=len(boxes) - len(kept))
-        names = [c.username for c in ann.contributors or []]
-        analysis = analyses.create_analysis_row(
-            self.session,
-            image=image,
-            model_name=DETECTION_MODEL,
-            model_version=DETECTION_MODEL_VERSION,
-            status="completed",
-            description="Boxes a person drew on this frame in pyro-annotator",
-            provenance={
-                "source": SOURCE,
-                "server": self.options.url,
-                "detection_annotation_id": ann.id,
-                "detection_id": ann.detection_id,
-                "processing_stage": ann.processing_stage,
-                "created_at": ann.created_at.isoformat(),
-                "updated_at": ann.updated_at.isoformat() if ann.updated_at else None,
-                "changed_at": changed_at,
-                "contributors": names,
-            },
-        )
-        bulk.insert_annotations(
-            self.session,
-            analysis=analysis,
-            image=image,
-            annotations=[
-                {
-                    "annotation_type": "bounding_box",
-                    "class_name": box.class_name or "smoke",
-                    "data": {"bbox": box.xyxyn, "format": "xyxyn", "smoke_type": box.smoke_type},
-                }
-                for box in kept
-            ],
-        )
-        self.session.commit()

@@ -86,7 +86,7 @@ def test_progress_bars_on_a_terminal(
     local_lookout: Any, annotator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lookout.annotator_import.cli import run
-    from lookout.annotator_import.importer import AnnotatorImportOptions
+    from lookout.annotator_import.report import AnnotatorImportOptions
     from lookout.httpretry import RetryPolicy
 
     monkeypatch.setenv("DATABASE_URL", local_lookout.settings.resolved_database_url)
