@@ -261,6 +261,7 @@ def _credential_headers(settings: Settings) -> list[str]:
 
 def _include_routers(app: FastAPI) -> None:
     from lookout import health
+    from lookout.accounts.admin_routes import router as accounts_admin
     from lookout.accounts.routes import router as accounts
     from lookout.analyses.queue_routes import router as work_queue
     from lookout.analyses.routes import router as analyses
@@ -271,7 +272,17 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.storage.routes import router as storage
 
     app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
-    routers = (accounts, projects, images, sequences, review_queue, storage, analyses, work_queue)
+    routers = (
+        accounts,
+        accounts_admin,
+        projects,
+        images,
+        sequences,
+        review_queue,
+        storage,
+        analyses,
+        work_queue,
+    )
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
 
@@ -284,6 +295,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(evaluation_page)
 
     from lookout.web import routes as web
+    from lookout.web.admin_page import router as admin_page
 
     app.include_router(web.router)
+    app.include_router(admin_page)
     web.mount_static(app)

@@ -139,6 +139,8 @@ def _authenticate(request: Request, session: Session, settings: Settings) -> Pri
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             raise Unauthenticated(f"missing or wrong {settings.proxy_secret_header}")
         user = accounts.get_or_create_user(session, email=email)
+        if not user.is_active:
+            raise Unauthenticated(f"the account {user.email} is deactivated; ask an admin")
         principal = accounts.principal_for(session, user, via="proxy")
         session.commit()
         return principal

@@ -63,3 +63,73 @@ class ApiKeyCreated(BaseModel):
 
     api_key: ApiKeyRead
     key: str = Field(description="Shown once: store it now, only its hash is kept")
+
+
+# --- what an admin sees and sends (/api/admin/...) ------------------------------------------
+
+
+def _stripped(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+class AdminUserRead(UserRead):
+    created_at: datetime
+
+
+class AdminUserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, description="How the proxy names them")
+    display_name: str | None = Field(None, max_length=200)
+    is_admin: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = _stripped(value)
+        local, at, domain = value.rpartition("@")
+        if not at or not local or not domain or any(c.isspace() for c in value):
+            raise ValueError("is not an email address")
+        return value
+
+
+class AdminUserUpdate(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(None, max_length=200)
+    is_admin: bool | None = None
+    is_active: bool | None = Field(None, description="False: the user can no longer sign in")
+
+
+class GroupMemberRead(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    role: str
+
+
+class GroupRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    created_at: datetime
+    members: list[GroupMemberRead]
+
+
+class GroupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+
+    _name = field_validator("name")(_stripped)
+
+
+class MembershipWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field("member", description="member or admin")

@@ -24,6 +24,7 @@ HMAC_OR_PROJECT = "hmac-or-project-member"
 OWN = "own"  # the caller's own row (their API key): nobody else's, not even an admin's
 # Minting an API key: a person (proxy session, local mode), never another API key.
 KEY_MINTING = "key-minting"
+ADMIN_ONLY = "admin-only"  # managing users and groups: an admin's credentials, others 403
 SIGNED_KINDS = (HMAC, HMAC_V1, HMAC_OR_PROJECT)  # routes whose signatures are spent once
 PRESIGNED = "storage-presigned"  # the local backend's presigned URLs: the URL is the credential
 
@@ -73,6 +74,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     HMAC_V1: _expect({SIGNED}, 401),
     OWN: _expect({MEMBER}, 401, other_group=404, admin=404, proxy_member=404),
     KEY_MINTING: _expect({PROXY_MEMBER}, 401, member=403, other_group=403, admin=403),
+    ADMIN_ONLY: _expect({ADMIN}, 401, member=403, other_group=403, proxy_member=403),
     HMAC_OR_PROJECT: _expect(
         {MEMBER, ADMIN, PROXY_MEMBER, SIGNED, LEGACY_SIGNED}, 401, other_group=404
     ),
@@ -98,6 +100,14 @@ RULES: dict[str, str] = {
     "GET /api/api-keys": USER,
     "POST /api/api-keys": KEY_MINTING,
     "DELETE /api/api-keys/{api_key_id}": OWN,
+    # accounts, for admins
+    "GET /api/admin/users": ADMIN_ONLY,
+    "POST /api/admin/users": ADMIN_ONLY,
+    "PATCH /api/admin/users/{user_id}": ADMIN_ONLY,
+    "GET /api/admin/groups": ADMIN_ONLY,
+    "POST /api/admin/groups": ADMIN_ONLY,
+    "PUT /api/admin/groups/{group_id}/members/{user_id}": ADMIN_ONLY,
+    "DELETE /api/admin/groups/{group_id}/members/{user_id}": ADMIN_ONLY,
     # projects and images
     "GET /api/projects": USER,
     "POST /api/projects": USER,
@@ -184,6 +194,7 @@ RULES: dict[str, str] = {
     "GET /sequences/{sequence_id}": PROJECT,
     "GET /reviewers": USER,
     "GET /account": USER,
+    "GET /admin": ADMIN_ONLY,
 }
 
 # --- VISTA's prefixes (lookout/aliases.py): every /api route is served under these too -----

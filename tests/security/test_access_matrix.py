@@ -22,6 +22,7 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from lookout.accounts import service as accounts
 from lookout.accounts.models import ApiKey
 from lookout.app import create_app
 from lookout.pipeline.signing import sign_request
@@ -99,6 +100,39 @@ def _revoke_own_key(w: SecurityWorld) -> Call:
         f"/api/api-keys/{key_id}",
         state=lambda: probe.get("/api/users/me").status_code,
     )
+
+
+def _fresh_member(w: SecurityWorld) -> tuple[str, str]:
+    """A fresh user in a fresh group (ids), for the admins' membership routes."""
+    with w.lookout.sessions() as session:
+        user = accounts.get_or_create_user(session, email=f"{w.unique('person')}@example.org")
+        group = accounts.get_or_create_group(session, name=w.unique("crew"))
+        accounts.add_member(session, user=user, group=group)
+        session.commit()
+        return str(group.id), str(user.id)
+
+
+def _admin_state(w: SecurityWorld) -> Callable[[], Any]:
+    """Users, groups and memberships as they stand (a refused admin request changes none)."""
+
+    def read() -> Any:
+        with w.lookout.sessions() as session:
+            users = session.execute(sa.text("SELECT email, is_admin, is_active FROM users"))
+            members = session.execute(sa.text("SELECT user_id, group_id, role FROM memberships"))
+            groups = session.execute(sa.text("SELECT name FROM groups"))
+            return sorted(map(tuple, users)), sorted(map(str, members)), sorted(map(tuple, groups))
+
+    return read
+
+
+def _admin_call(method: str, tail: str, body: Any = None) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        group_id, user_id = _fresh_member(w)
+        path = "/api/admin/" + tail.format(group_id=group_id, user_id=user_id)
+        body_now = body(w) if callable(body) else body
+        return Call(method, path, json_body=body_now, state=_admin_state(w))
+
+    return build
 
 
 def _signed_callback(status: str, tail: str, body: dict[str, Any]) -> Example:
@@ -259,6 +293,19 @@ EXAMPLES: dict[str, Example] = {
         state=lambda: w.lookout.count("api_keys"),
     ),
     "DELETE /api/api-keys/{api_key_id}": _revoke_own_key,
+    "GET /api/admin/users": _get("/api/admin/users"),
+    "POST /api/admin/users": _admin_call(
+        "POST", "users", lambda w: {"email": f"{w.unique('new')}@example.org"}
+    ),
+    "PATCH /api/admin/users/{user_id}": _admin_call("PATCH", "users/{user_id}", {"is_admin": True}),
+    "GET /api/admin/groups": _get("/api/admin/groups"),
+    "POST /api/admin/groups": _admin_call("POST", "groups", lambda w: {"name": w.unique("g")}),
+    "PUT /api/admin/groups/{group_id}/members/{user_id}": _admin_call(
+        "PUT", "groups/{group_id}/members/{user_id}", {"role": "admin"}
+    ),
+    "DELETE /api/admin/groups/{group_id}/members/{user_id}": _admin_call(
+        "DELETE", "groups/{group_id}/members/{user_id}"
+    ),
     "GET /api/projects": _get("/api/projects"),
     "POST /api/projects": lambda w: Call(
         "POST", "/api/projects", json_body={"name": w.unique("new")}
@@ -408,6 +455,7 @@ EXAMPLES: dict[str, Example] = {
     "GET /sequences/{sequence_id}": _get("/sequences/{w.sequence.id}"),
     "GET /reviewers": _get("/reviewers"),
     "GET /account": _get("/account"),
+    "GET /admin": _get("/admin"),
 }
 
 
