@@ -8,6 +8,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def _stripped(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
 class GroupMembershipRead(BaseModel):
     id: uuid.UUID
     name: str
@@ -49,13 +56,7 @@ class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     expires_at: datetime | None = Field(None, description="Aware date and time; none: no expiry")
 
-    @field_validator("name")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
+    _name = field_validator("name")(_stripped)
 
 
 class ApiKeyCreated(BaseModel):
@@ -66,13 +67,6 @@ class ApiKeyCreated(BaseModel):
 
 
 # --- what an admin sees and sends (/api/admin/...) ------------------------------------------
-
-
-def _stripped(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    return value
 
 
 class AdminUserRead(UserRead):
