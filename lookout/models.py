@@ -8,6 +8,7 @@ from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: 
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
+from lookout.scoring.models import QueueScore
 from lookout.sequences.models import Camera, ReviewVersion, Sequence, SequenceReview
 from lookout.storage.models import LeftoverObject
 
@@ -24,6 +25,7 @@ __all__ = [
     "Membership",
     "Prediction",
     "Project",
+    "QueueScore",
     "ReviewClaim",
     "ReviewSkip",
     "ReviewVersion",

@@ -38,6 +38,7 @@ from lookout.db import utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.images import service as images
 from lookout.images.models import Image
+from lookout.scoring import service as scoring
 from lookout.storage import ObjectStorage, cleanup
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,7 @@ def update_status(
             error_message=error_message,
             max_artifact_bytes=max_artifact_bytes,
         )
+        _rescore_if_completed(session, analysis)
     session.commit()  # also when nothing changed: the signature is recorded as used
     return analysis
 
@@ -278,8 +280,15 @@ def finalize_analysis(
             error_message=error_message,
             max_artifact_bytes=max_artifact_bytes,
         )
+        _rescore_if_completed(session, analysis)
     session.commit()
     return analysis
+
+
+def _rescore_if_completed(session: Session, analysis: Analysis) -> None:
+    """A completed analysis brings its boxes to the queue scores of its image's sequence."""
+    if analysis.status == AnalysisStatus.COMPLETED:
+        scoring.rescore_analysis(session, analysis)
 
 
 def list_analyses(
@@ -315,7 +324,10 @@ def delete_analysis(
     session.execute(
         sa.delete(IdempotencyRecord).where(IdempotencyRecord.scope == f"bulk:{analysis.id}")
     )
+    image_id = analysis.image_id
     session.delete(analysis)
+    session.flush()
+    scoring.rescore_images(session, [image_id])
     session.commit()
     for key in keys:
         cleanup.discard(session, storage, key)

@@ -19,3 +19,12 @@ class Project(UUIDPrimaryKey, Timestamps, Base):
     )
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str | None] = mapped_column(sa.Text)
+    # How the project's review queue hands out sequences when a claim names no order
+    # (lookout.scoring.models.QUEUE_ORDERS), the model the value orders use, and the
+    # confidence threshold of the uncertainty order.
+    queue_order: Mapped[str] = mapped_column(
+        sa.String(20), default="oldest", server_default="oldest"
+    )
+    queue_model: Mapped[str | None] = mapped_column(sa.String(310))
+    queue_against: Mapped[str | None] = mapped_column(sa.String(310))
+    queue_threshold: Mapped[float] = mapped_column(default=0.5, server_default="0.5")

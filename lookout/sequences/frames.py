@@ -20,6 +20,7 @@ from lookout.db import release_read_only
 from lookout.errors import InvalidInput, LookoutError, Unavailable
 from lookout.images import service as images
 from lookout.images.models import Image
+from lookout.scoring import service as scoring
 from lookout.sequences.schemas import FrameFromUrl, FrameMetadata
 from lookout.sequences.service import get_sequence
 from lookout.storage import ObjectStorage, StorageError
@@ -255,6 +256,8 @@ def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) 
     rows = bulk.insert_annotations(
         session, analysis=analysis, image=image, annotations=predictions.annotations
     )
+    # The frame's boxes change its sequence's queue scores: stored with them.
+    scoring.rescore_images(session, [image.id])
     return {"analysis_id": analysis.id, "count": len(rows)}
 
 

@@ -1,0 +1,1 @@
+"""Stored scores that order the review queue: model disagreement and uncertainty."""
