@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 from lookout.auth.principal import Principal
 from lookout.db import AnySelect
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
+from lookout.scoring import models as scoring_models
+from lookout.scoring import repository as scores
+from lookout.scoring.repository import QueueOrder
 from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
 from lookout.sequences.repository import SequenceRepository
 from lookout.sequences.service import (
@@ -28,9 +31,8 @@ from lookout.sequences.service import (
     order_by,
 )
 
-# How a queue hands out sequences: oldest first (the default), or the platform's most
-# confident first (ties oldest first), so a team can review likely fires before the rest.
-QUEUE_ORDERS = ("oldest", "score")
+# How a queue hands out sequences: lookout.scoring.models.QUEUE_ORDERS.
+QUEUE_ORDERS = scoring_models.QUEUE_ORDERS
 
 
 class ReviewQueueRepository:
@@ -76,7 +78,12 @@ class ReviewQueueRepository:
         return self.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
 
     def candidates(
-        self, filters: SequenceFilters, *, now: datetime, limit: int, order: str = "oldest"
+        self,
+        filters: SequenceFilters,
+        *,
+        now: datetime,
+        limit: int,
+        order: QueueOrder | None = None,
     ) -> list[uuid.UUID]:
         """The first sequences of the queue (in `order`) that nobody holds, for a claim to
         try in turn.
@@ -85,13 +92,51 @@ class ReviewQueueRepository:
         the first; the second waits for the first's transaction, finds the claim taken and
         goes on with the next (locking review rows here could deadlock with a save).
         """
-        query = (
-            self.queue(filters, now=now, mine=False)
-            .with_only_columns(Sequence.id)
-            .order_by(*order_by(order, oldest_first=True))
-            .limit(limit)
+        base = self.queue(filters, now=now, mine=False)
+        return [row[0] for row in self.ordered(base, filters, order or QueueOrder(), limit)]
+
+    def ordered(
+        self,
+        base: AnySelect,
+        filters: SequenceFilters,
+        order: QueueOrder,
+        limit: int,
+        offset: int = 0,
+        *columns: Any,
+    ) -> list[Any]:
+        """Rows (sequence id, score, *columns) of a select of queue sequences, in `order`.
+
+        A value order reads the stored scores through their index, scored sequences first;
+        the ones without a score follow, oldest first.
+        """
+        dialect = self.session.get_bind().dialect.name
+        if order.kind is None:
+            query = base.with_only_columns(
+                Sequence.id, scores.score_column(order, dialect), *columns
+            ).order_by(*order_by(order.order, oldest_first=True))
+            return list(self.session.execute(query.limit(limit).offset(offset)))
+        scored = (
+            scores.join_scores(base, order, filters.project_id)
+            .with_only_columns(Sequence.id, scores.score_column(order, dialect), *columns)
+            .order_by(*scores.order_terms(order, dialect))
         )
-        return list(self.session.scalars(query))
+        rows = list(self.session.execute(scored.limit(limit).offset(offset)))
+        if len(rows) == limit:
+            return rows
+        # Past the scored ones: how many scored rows the offset skipped decides where to start.
+        skipped = offset if rows else self._count(scores.join_scores(base, order, None))
+        rest = (
+            scores.unscored(base, order)
+            .with_only_columns(Sequence.id, sa.null(), *columns)
+            .order_by(*order_by("oldest", oldest_first=True))
+            .limit(limit - len(rows))
+            .offset(max(0, offset - skipped) if not rows else 0)
+        )
+        return rows + list(self.session.execute(rest))
+
+    def _count(self, query: AnySelect) -> int:
+        counted = query.with_only_columns(Sequence.id).subquery()
+        return self.session.scalar(sa.select(sa.func.count()).select_from(counted)) or 0
 
     # --- claims -------------------------------------------------------------------------
 
@@ -204,3 +249,17 @@ class ReviewQueueRepository:
             .where(Sequence.id == sequence_id)
         )
         return self.session.execute(query).first()
+
+    def rows(self, sequence_ids: list[uuid.UUID]) -> list[Any]:
+        """(sequence, camera, review, frame count) of readable sequences, in no order."""
+        if not sequence_ids:
+            return []
+        query = (
+            SequenceRepository(self.session, self.principal)
+            .readable()
+            .outerjoin(Camera, Camera.id == Sequence.camera_id)
+            .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+            .add_columns(Camera, SequenceReview, frame_count_column())
+            .where(Sequence.id.in_(sequence_ids))
+        )
+        return list(self.session.execute(query))

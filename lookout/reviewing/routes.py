@@ -14,16 +14,19 @@ from lookout.deps import PrincipalDep, SessionDep, SettingsDep
 from lookout.errors import InvalidInput
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
 from lookout.reviewing import service, stats
+from lookout.reviewing.repository import QUEUE_ORDERS
 from lookout.reviewing.schemas import (
     Claim,
     ClaimRead,
     ClaimRequest,
     QueueFilters,
+    QueueItem,
     QueueRead,
     ReviewStats,
     SequenceRef,
     SkippedPage,
     SkippedRead,
+    Why,
 )
 from lookout.sequences.reads import sequence_read
 from lookout.sequences.schemas import SequenceRead
@@ -52,12 +55,27 @@ def _sequence(row: service.QueueRow) -> SequenceRead:
     )
 
 
-def _claim(held: service.HeldClaim) -> ClaimRead:
+def _why(found: service.Why) -> Why:
+    return Why.model_validate(found, from_attributes=True)
+
+
+def _claim(held: service.HeldClaim, why: service.Why | None = None) -> ClaimRead:
+    reason = held.why or why or service.Why("oldest", detail="renewed")
     return ClaimRead(
         sequence=_sequence(held.row),
         claimed_at=held.claimed_at,
         expires_at=held.expires_at,
         remaining=held.remaining,
+        why=_why(reason),
+    )
+
+
+def _order_request(body: Any) -> service.OrderRequest:
+    return service.OrderRequest(
+        order=body.order,
+        model=body.model,
+        against_model=body.against_model,
+        threshold=body.threshold,
     )
 
 
@@ -70,13 +88,15 @@ def _claim(held: service.HeldClaim) -> ClaimRead:
 def claim(
     body: RawBodyDep, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> Any:
-    """Hold the oldest sequence of your queue for a while (`LOOKOUT_REVIEW_CLAIM_SECONDS`),
-    or with `"order": "score"` the one the platform scored highest.
+    """Hold the first sequence of your queue for a while (`LOOKOUT_REVIEW_CLAIM_SECONDS`):
+    oldest first, or in the `order` asked (`score`, `disagreement` or `uncertainty` with a
+    `model`), or the project's default order when none is asked.
 
     The body (optional) narrows the queue like the sequence list's filters. Asking again
     while you hold a sequence of this queue gives the same one, renewed; any other claim of
-    yours is released. Two reviewers asking at once get different sequences. 204: nothing
-    left (everything is reviewed, held by others, or skipped by you).
+    yours is released. Two reviewers asking at once get different sequences. The answer's
+    `why` says why this sequence came next. 204: nothing left (everything is reviewed, held
+    by others, or skipped by you).
     """
     request = parse_model(ClaimRequest, body, empty={})
     held = service.claim_next(
@@ -84,7 +104,7 @@ def claim(
         principal=principal,
         filters=_filters(request),
         claim_seconds=settings.review_claim_seconds,
-        order=request.order,
+        order=_order_request(request),
     )
     if held is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -176,8 +196,18 @@ def queue_status(
     date_from: date | None = None,
     date_to: Annotated[date | None, Query(description="Inclusive.")] = None,
     has_smoke: bool | None = None,
+    order: Annotated[
+        str | None,
+        Query(description="oldest, score, disagreement or uncertainty (default: the project's)"),
+    ] = None,
+    model: Annotated[str | None, Query(max_length=310)] = None,
+    against_model: Annotated[str | None, Query(max_length=310)] = None,
+    threshold: Annotated[float | None, Query(ge=0, le=1)] = None,
+    limit: Annotated[int, Query(ge=0, le=200, description="Sequences listed in `items`")] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> QueueRead:
-    """How many sequences of your queue nobody holds, and your claim in it (or null)."""
+    """How many sequences of your queue nobody holds, your claim in it (or null), and its
+    first sequences in the order asked, each with its score and why it is there."""
     filters = _filters(
         QueueFilters(
             project_id=project_id,
@@ -189,14 +219,38 @@ def queue_status(
             has_smoke=has_smoke,
         )
     )
+    if order is not None and order not in QUEUE_ORDERS:
+        raise InvalidInput(
+            f"order: {order!r} is not an order; use one of {', '.join(QUEUE_ORDERS)}",
+            field="order",
+        )
     found = service.status(session, principal=principal, filters=filters)
+    resolved = service.resolve_order(
+        session,
+        principal=principal,
+        filters=filters,
+        request=service.OrderRequest(order, model, against_model, threshold),
+    )
+    items = service.queue_items(
+        session,
+        principal=principal,
+        filters=filters,
+        order=resolved,
+        limit=limit,
+        offset=offset,
+    )
     held = found.claimed
     claimed = (
         Claim(sequence=_sequence(held.row), claimed_at=held.claimed_at, expires_at=held.expires_at)
         if held
         else None
     )
-    return QueueRead(remaining=found.remaining, claimed=claimed)
+    return QueueRead(
+        remaining=found.remaining,
+        claimed=claimed,
+        order=resolved.order,
+        items=[QueueItem(sequence=_sequence(i.row), why=_why(i.why)) for i in items],
+    )
 
 
 @router.get("/api/review-stats", response_model=ReviewStats)

@@ -31,12 +31,54 @@ class QueueFilters(BaseModel):
     )
 
 
-class ClaimRequest(QueueFilters):
+QueueOrderName = Literal["oldest", "score", "disagreement", "uncertainty"]
+
+
+class OrderFields(BaseModel):
+    """How the queue is ordered; left out, the project's default order (else oldest first)."""
+
+    order: QueueOrderName | None = Field(
+        None,
+        description="`oldest`; `score`: the platform's highest score first, unscored last; "
+        "`disagreement`: where `model` and the platform's boxes (or `against_model`) disagree "
+        "most; `uncertainty`: where `model`'s track confidence sits nearest `threshold`. "
+        "Default: the project's `queue_order`, else `oldest`.",
+    )
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=310,
+        description="For disagreement and uncertainty: `name` or `name@version` of an analysis "
+        "model (default: the project's `queue_model`)",
+    )
+    against_model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=310,
+        description="Disagreement between `model` and this model instead of the platform",
+    )
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="Uncertainty's threshold (default: the project's, 0.5)"
+    )
+
+
+class ClaimRequest(QueueFilters, OrderFields):
     """The part of the queue to claim from, and in which order."""
 
-    order: Literal["oldest", "score"] = Field(
-        "oldest", description="`score`: the platform's highest score first, unscored last"
+
+class Why(BaseModel):
+    """Why a sequence sits where it does in the queue."""
+
+    order: QueueOrderName
+    score: float | None = Field(
+        None,
+        description="disagreement: the stored score; uncertainty: |track confidence - "
+        "threshold| of the nearest track; score: the platform's score; oldest: null",
     )
+    model: str | None = None
+    against_model: str | None = Field(None, description="null: the platform's boxes")
+    threshold: float | None = None
+    detail: str = Field(description="The same in words")
 
 
 class SequenceRef(BaseModel):
@@ -57,11 +99,23 @@ class ClaimRead(Claim):
     remaining: int = Field(
         description="Sequences of the caller's queue (these filters) that nobody holds now"
     )
+    why: Why = Field(description="Why this sequence came next")
+
+
+class QueueItem(BaseModel):
+    sequence: SequenceRead
+    why: Why
 
 
 class QueueRead(BaseModel):
     remaining: int = Field(description="Sequences of the caller's queue that nobody holds now")
     claimed: Claim | None = Field(description="The caller's claim in this queue, if any")
+    order: QueueOrderName = Field(description="The order of `items`")
+    items: list[QueueItem] = Field(
+        default_factory=list,
+        description="The first sequences of the caller's queue in this order (`limit`), "
+        "each with its score and why it is there",
+    )
 
 
 class SkippedRead(BaseModel):

@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from lookout.auth.principal import Principal
 from lookout.db import utcnow
-from lookout.errors import Conflict, NotFound
+from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.projects.repository import ProjectRepository
 from lookout.reviewing.models import ReviewClaim
 from lookout.reviewing.repository import ReviewQueueRepository
+from lookout.scoring.models import DEFAULT_THRESHOLD, MODEL_ORDERS, PLATFORM, QueueScore
+from lookout.scoring.repository import QueueOrder, ScoreRepository
 from lookout.sequences.models import ProcessingStage, Sequence
 from lookout.sequences.service import SequenceFilters
 
@@ -41,11 +43,134 @@ class QueueRow:
 
 
 @dataclass(frozen=True)
+class Why:
+    """Why a sequence sits where it does in a queue."""
+
+    order: str
+    score: float | None = None
+    model: str | None = None
+    against_model: str | None = None
+    threshold: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class HeldClaim:
     row: QueueRow
     claimed_at: datetime
     expires_at: datetime
     remaining: int
+    why: Why | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """The order a caller asks for; anything left out comes from the project's defaults."""
+
+    order: str | None = None
+    model: str | None = None
+    against_model: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    row: QueueRow
+    why: Why
+
+
+def resolve_order(
+    session: Session, *, principal: Principal, filters: SequenceFilters, request: OrderRequest
+) -> QueueOrder:
+    """The order to serve: the one asked, else the project's default, else oldest first.
+
+    Disagreement and uncertainty need a model with stored scores here (the request's, else
+    the project's `queue_model`); a missing or unknown one is refused naming `model`.
+    """
+    project = (
+        ProjectRepository(session, principal).get(filters.project_id)
+        if filters.project_id is not None
+        else None
+    )
+    order = request.order or (project.queue_order if project else None) or "oldest"
+    if order not in MODEL_ORDERS:
+        return QueueOrder(order)
+    model_text = request.model or (project.queue_model if project else None)
+    if not model_text:
+        raise InvalidInput(
+            f"model: the {order} order needs a model (name or name@version of an analysis "
+            "model)" + ("" if project else ", or a project whose queue_model is set"),
+            field="model",
+        )
+    against_text = request.against_model
+    if against_text is None and request.model is None and project is not None:
+        against_text = project.queue_against
+    found = ScoreRepository(session, principal)
+    model = found.resolve_model(model_text, kind=order, project_id=filters.project_id)
+    against = PLATFORM
+    if against_text and order == "disagreement":
+        against = found.resolve_model(
+            against_text, kind=order, project_id=filters.project_id, field="against_model"
+        )
+        if against == model:
+            raise InvalidInput(
+                "against_model: name another model than model", field="against_model"
+            )
+    default = project.queue_threshold if project is not None else DEFAULT_THRESHOLD
+    threshold = request.threshold if request.threshold is not None else default
+    return QueueOrder(
+        order,
+        model=model,
+        against=against,
+        threshold=threshold if order == "uncertainty" else None,
+        stored_threshold=abs(threshold - default) < 1e-9,
+    )
+
+
+def why(row: QueueRow, order: QueueOrder, score: float | None) -> Why:
+    """What a sequence's place in `order` rests on, in numbers and words."""
+    if order.order == "oldest":
+        started = f"{row.sequence.started_at:%Y-%m-%d %H:%M}"
+        return Why("oldest", detail=f"started {started} (oldest first)")
+    if order.order == "score":
+        shown = "no score (last)" if score is None else f"{score:.2f} (highest first)"
+        return Why("score", score=score, detail=f"the platform's score {shown}")
+    if score is None:
+        detail = f"no {order.order} score for {order.model} yet (after the scored ones)"
+    elif order.order == "disagreement":
+        other = order.against or "the platform's boxes"
+        detail = f"{order.model} and {other} disagree by {score:.2f} per frame (most first)"
+    else:
+        detail = (
+            f"a track of {order.model} is {score:.2f} from the threshold {order.threshold:g} "
+            "(nearest first)"
+        )
+    return Why(
+        order.order,
+        score=None if score is None else round(score, 6),
+        model=order.model,
+        against_model=order.against or None,
+        threshold=order.threshold,
+        detail=detail,
+    )
+
+
+def _score_of(repo: ReviewQueueRepository, row: QueueRow, order: QueueOrder) -> float | None:
+    """A claimed sequence's score in `order` (read again: the claim took it by id)."""
+    if order.order == "score":
+        return row.sequence.platform_score
+    if order.kind is None:
+        return None
+    stored: QueueScore | None = ScoreRepository(repo.session, repo.principal).row(
+        row.sequence.id, order
+    )
+    if stored is None:
+        return None
+    if order.kind == "uncertainty" and not order.stored_threshold:
+        assert order.threshold is not None
+        values = [abs(float(c) - order.threshold) for c in stored.confidences or []]
+        return min(values, default=None)
+    return stored.score
 
 
 @dataclass(frozen=True)
@@ -87,30 +212,33 @@ def claim_next(
     principal: Principal,
     filters: SequenceFilters,
     claim_seconds: int,
-    order: str = "oldest",
+    order: OrderRequest | None = None,
 ) -> HeldClaim | None:
-    """The caller's claim on the first sequence of their queue in `order` (oldest, or the
-    platform's highest score), or None when it is empty.
+    """The caller's claim on the first sequence of their queue in `order` (see
+    `resolve_order`), or None when it is empty.
 
     A caller who already holds an unexpired claim on a sequence of this queue gets it again,
     renewed. Otherwise any other claim of theirs is released (a reviewer holds one sequence
-    at a time) and the oldest sequence nobody holds is claimed.
+    at a time) and the first sequence nobody holds is claimed.
     """
     _check_project(session, principal, filters)
+    resolved = resolve_order(
+        session, principal=principal, filters=filters, request=order or OrderRequest()
+    )
     repo = ReviewQueueRepository(session, principal)
     now = utcnow()
     expires_at = now + timedelta(seconds=claim_seconds)
     held = repo.held(now=now, sequence_ids=_ids(repo, filters, now))
     if held is not None and repo.take(held.sequence_id, now=now, expires_at=expires_at):
-        return _commit_claim(session, repo, held.sequence_id, filters, now)
+        return _commit_claim(session, repo, held.sequence_id, filters, now, resolved)
     repo.release()
     for _round in range(ROUNDS):
-        candidates = repo.candidates(filters, now=now, limit=CANDIDATES_PER_ROUND, order=order)
+        candidates = repo.candidates(filters, now=now, limit=CANDIDATES_PER_ROUND, order=resolved)
         if not candidates:
             break
         for sequence_id in candidates:
             if repo.take(sequence_id, now=now, expires_at=expires_at):
-                return _commit_claim(session, repo, sequence_id, filters, now)
+                return _commit_claim(session, repo, sequence_id, filters, now, resolved)
         now = utcnow()  # every candidate was taken meanwhile: look again
     session.commit()
     return None
@@ -126,12 +254,14 @@ def _commit_claim(
     sequence_id: uuid.UUID,
     filters: SequenceFilters,
     now: datetime,
+    order: QueueOrder,
 ) -> HeldClaim:
     claim = repo.claim_on(sequence_id)
     assert claim is not None
     held = _held_claim(repo, claim, filters, now)
+    reason = why(held.row, order, _score_of(repo, held.row, order))
     session.commit()
-    return held
+    return HeldClaim(held.row, held.claimed_at, held.expires_at, held.remaining, reason)
 
 
 def renew(
@@ -217,3 +347,27 @@ def status(session: Session, *, principal: Principal, filters: SequenceFilters) 
         return QueueStatus(remaining, None)
     row = _readable_row(repo, held.sequence_id)
     return QueueStatus(remaining, HeldClaim(row, held.claimed_at, held.expires_at, remaining))
+
+
+def queue_items(
+    session: Session,
+    *,
+    principal: Principal,
+    filters: SequenceFilters,
+    order: QueueOrder,
+    limit: int,
+    offset: int = 0,
+    everyone: bool = False,
+) -> list[QueueItem]:
+    """The first sequences of the caller's queue in `order`, each with why it is there
+    (`everyone`: every sequence waiting for a review, held or skipped ones included)."""
+    repo = ReviewQueueRepository(session, principal)
+    now = utcnow()
+    base = repo.waiting(filters) if everyone else repo.queue(filters, now=now)
+    found = repo.ordered(base, filters, order, limit, offset)
+    rows = {r.sequence.id: r for r in (QueueRow(*row) for row in repo.rows([f[0] for f in found]))}
+    return [
+        QueueItem(rows[sequence_id], why(rows[sequence_id], order, score))
+        for sequence_id, score, *_ in found
+        if sequence_id in rows
+    ]
