@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from lookout.deps import PrincipalDep, SessionDep, StorageDep
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.projects import service
-from lookout.projects.schemas import ProjectCreate, ProjectRead
+from lookout.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], route_class=CheckedJSONRoute)
 
@@ -48,6 +48,22 @@ def create_project(
 @router.get("/{project_id}", response_model=ProjectRead)
 def get_project(project_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ProjectRead:
     project = service.get_project(session, principal=principal, project_id=project_id)
+    return ProjectRead.model_validate(project)
+
+
+@router.patch("/{project_id}", response_model=ProjectRead)
+def update_project(
+    project_id: uuid.UUID, body: ProjectUpdate, session: SessionDep, principal: PrincipalDep
+) -> ProjectRead:
+    """Change a project's description or its review queue's defaults: `queue_order` (oldest,
+    score, disagreement, uncertainty), `queue_model`, `queue_against`, `queue_threshold`.
+    Only the fields sent change."""
+    project = service.update_project(
+        session,
+        principal=principal,
+        project_id=project_id,
+        changes=body.model_dump(exclude_unset=True),
+    )
     return ProjectRead.model_validate(project)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -41,6 +42,36 @@ class ProjectCreate(BaseModel):
         return self
 
 
+QueueOrderName = Literal["oldest", "score", "disagreement", "uncertainty"]
+
+
+class ProjectUpdate(BaseModel):
+    """What PATCH changes: only the fields sent (null clears a model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, max_length=10_000)
+    queue_order: QueueOrderName | None = Field(
+        None, description="The review queue's order when a claim names none"
+    )
+    queue_model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=310,
+        description="`name` or `name@version`: the model the disagreement and uncertainty "
+        "orders use by default",
+    )
+    queue_against: str | None = Field(
+        None,
+        min_length=1,
+        max_length=310,
+        description="Disagreement between queue_model and this model (null: the platform)",
+    )
+    queue_threshold: float | None = Field(
+        None, ge=0, le=1, description="The uncertainty order's threshold (scores are stored for it)"
+    )
+
+
 class ProjectRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -49,4 +80,8 @@ class ProjectRead(BaseModel):
     description: str | None
     group_id: uuid.UUID
     created_at: datetime
+    queue_order: str = "oldest"
+    queue_model: str | None = None
+    queue_against: str | None = None
+    queue_threshold: float = 0.5
     existing: bool = False

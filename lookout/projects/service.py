@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from lookout.errors import Conflict, Forbidden, InvalidInput
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.projects.repository import ProjectRepository
+from lookout.scoring.models import MODEL_ORDERS, QUEUE_ORDERS
 from lookout.storage import ObjectStorage, cleanup
 
 
@@ -72,6 +74,47 @@ def create_project(
             return existing, True
         raise Conflict(f"group {target.name} already has a project {name}", field="name") from exc
     return project, False
+
+
+# What `update_project` may change.
+UPDATABLE = ("description", "queue_order", "queue_model", "queue_against", "queue_threshold")
+
+
+def update_project(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, changes: dict[str, Any]
+) -> Project:
+    """Change a project's description or review-queue defaults (only the fields given).
+
+    A value order (disagreement, uncertainty) as the default needs a default model. Changing
+    the threshold applies to uncertainty scores computed from then on (`lookout rescore-queue`
+    recomputes the stored ones).
+    """
+    project = ProjectRepository(session, principal).get(project_id)
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a field a project update changes", field=unknown[0])
+    if "queue_order" in changes and changes["queue_order"] is None:
+        raise InvalidInput("queue_order: name an order, e.g. oldest", field="queue_order")
+    if changes.get("queue_order") not in (None, *QUEUE_ORDERS):
+        raise InvalidInput(
+            f"queue_order: use one of {', '.join(QUEUE_ORDERS)}", field="queue_order"
+        )
+    if "queue_threshold" in changes and changes["queue_threshold"] is None:
+        raise InvalidInput("queue_threshold: give a number in [0, 1]", field="queue_threshold")
+    for name, value in changes.items():
+        setattr(
+            project,
+            name,
+            value.strip() if isinstance(value, str) and name != "description" else value,
+        )
+    if project.queue_order in MODEL_ORDERS and not project.queue_model:
+        session.rollback()
+        raise InvalidInput(
+            f"queue_model: the {project.queue_order} order needs a model; set queue_model too",
+            field="queue_model",
+        )
+    session.commit()
+    return project
 
 
 def delete_project(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,9 +13,12 @@ from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep
 from lookout.errors import InvalidInput
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
-from lookout.reviewing import service, stats
+from lookout.reviewing import camera_stats, service, stats
 from lookout.reviewing.repository import QUEUE_ORDERS
 from lookout.reviewing.schemas import (
+    CameraDay,
+    CameraRead,
+    CameraStatsRead,
     Claim,
     ClaimRead,
     ClaimRequest,
@@ -26,6 +29,7 @@ from lookout.reviewing.schemas import (
     SequenceRef,
     SkippedPage,
     SkippedRead,
+    TypeCount,
     Why,
 )
 from lookout.sequences.reads import sequence_read
@@ -274,3 +278,63 @@ def review_stats(
         ),
     )
     return stats.stats_read(found, date_from=date_from, date_to=date_to)
+
+
+def _camera_read(counts: camera_stats.CameraCounts, since: date, until: date) -> CameraRead:
+    days = []
+    for offset in range((until - since).days + 1):
+        day = since + timedelta(days=offset)
+        tally = counts.days.get(day, camera_stats.DayCounts())
+        days.append(
+            CameraDay(
+                day=day,
+                sequences=tally.sequences,
+                reviewed=tally.reviewed,
+                smoke_tracks=tally.smoke_tracks,
+                false_positive_tracks=tally.false_positive_tracks,
+                false_positive_rate=tally.false_positive_rate,
+            )
+        )
+    total = counts.total
+    top = sorted(counts.types.items(), key=lambda kv: (-kv[1], kv[0]))[: camera_stats.TOP_TYPES]
+    return CameraRead(
+        camera_id=counts.camera_id,
+        name=counts.name,
+        organization_name=counts.organization_name,
+        sequences=total.sequences,
+        reviewed=total.reviewed,
+        smoke_tracks=total.smoke_tracks,
+        false_positive_tracks=total.false_positive_tracks,
+        false_positive_rate=total.false_positive_rate,
+        top_false_positive_types=[TypeCount(type=t, count=n) for t, n in top],
+        share_in_groups=counts.share_in_groups,
+        days=days,
+    )
+
+
+def camera_stats_read(found: camera_stats.CameraStats) -> CameraStatsRead:
+    """The statistics as the API answers them (the project page draws them)."""
+    return CameraStatsRead(
+        project_id=found.project_id,
+        since=found.since,
+        until=found.until,
+        cameras=[_camera_read(c, found.since, found.until) for c in found.cameras],
+    )
+
+
+@router.get("/api/projects/{project_id}/camera-stats", response_model=CameraStatsRead)
+def project_camera_stats(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    since: Annotated[date | None, Query(description="First UTC day (sequence start)")] = None,
+    until: Annotated[date | None, Query(description="Last UTC day (inclusive)")] = None,
+) -> CameraStatsRead:
+    """Per camera of a project: sequences per day, the false-positive rate of reviewed
+    tracks per day and over the period, the top false-positive types, and the share of
+    sequences in recurring-object groups. Without dates: the 30 days up to the project's
+    latest sequence; at most 366 days."""
+    found = camera_stats.camera_stats(
+        session, principal=principal, project_id=project_id, since=since, until=until
+    )
+    return camera_stats_read(found)

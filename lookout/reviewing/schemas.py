@@ -167,3 +167,44 @@ class ReviewStats(BaseModel):
     date_to: date | None
     rows: list[ReviewerDay] = Field(description="One per reviewer and day, newest day first")
     totals: list[ReviewerTotal] = Field(description="One per reviewer, most sequences first")
+
+
+class CameraDay(BaseModel):
+    day: date = Field(description="UTC day the sequences started")
+    sequences: int
+    reviewed: int = Field(description="Sequences whose review is saved as annotated")
+    smoke_tracks: int
+    false_positive_tracks: int
+    false_positive_rate: float | None = Field(
+        description="false positives / (smoke + false positives) of the reviewed tracks; "
+        "null without a decided track"
+    )
+
+
+class TypeCount(BaseModel):
+    type: str
+    count: int
+
+
+class CameraRead(BaseModel):
+    camera_id: uuid.UUID | None = Field(description="null: sequences without a camera")
+    name: str
+    organization_name: str | None
+    sequences: int
+    reviewed: int
+    smoke_tracks: int
+    false_positive_tracks: int
+    false_positive_rate: float | None
+    top_false_positive_types: list[TypeCount] = Field(description="Most frequent first")
+    share_in_groups: float | None = Field(
+        description="Share of the period's sequences in a recurring-object group (null: "
+        "groups are not computed)"
+    )
+    days: list[CameraDay] = Field(description="Every day of the period, oldest first")
+
+
+class CameraStatsRead(BaseModel):
+    project_id: uuid.UUID
+    since: date
+    until: date
+    cameras: list[CameraRead]

@@ -113,6 +113,8 @@ RULES: dict[str, str] = {
     "POST /api/projects": USER,
     "GET /api/projects/{project_id}": PROJECT,
     "DELETE /api/projects/{project_id}": PROJECT,
+    "PATCH /api/projects/{project_id}": PROJECT,
+    "GET /api/projects/{project_id}/camera-stats": PROJECT,
     "POST /api/projects/{project_id}/images": PROJECT,
     "GET /api/projects/{project_id}/images": PROJECT,
     "GET /api/images/{image_id}": PROJECT,

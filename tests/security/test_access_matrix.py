@@ -260,6 +260,18 @@ def _unskip(w: SecurityWorld) -> Call:
     )
 
 
+def _project_update(w: SecurityWorld) -> Call:
+    """A fresh project's default queue order: a refused update leaves it oldest first."""
+    project_id = w.fresh_project()
+    path = f"/api/projects/{project_id}"
+    return Call(
+        "PATCH",
+        path,
+        json_body={"queue_order": "score"},
+        state=lambda: w.member.get(path).json().get("queue_order"),
+    )
+
+
 def _box() -> dict[str, Any]:
     return {
         "annotation_type": "bounding_box",
@@ -312,6 +324,10 @@ EXAMPLES: dict[str, Example] = {
     ),
     "GET /api/projects/{project_id}": _get("/api/projects/{w.project_id}"),
     "DELETE /api/projects/{project_id}": lambda w: _delete(w, f"/api/projects/{w.fresh_project()}"),
+    "PATCH /api/projects/{project_id}": _project_update,
+    "GET /api/projects/{project_id}/camera-stats": _get(
+        "/api/projects/{w.project_id}/camera-stats"
+    ),
     "POST /api/projects/{project_id}/images": lambda w: Call(
         "POST", f"/api/projects/{w.project_id}/images", files=_jpeg_file()
     ),

@@ -1,0 +1,160 @@
+"""Per camera: sequences per day, the false-positive rate of reviewed tracks over time, the
+false-positive types met most, and the share of sequences in recurring-object groups, so a
+team sees which camera needs a mask or a new model.
+
+A sequence counts on the UTC day it started. Rates come from the track decisions of reviews
+saved as annotated: false positives / (smoke + false positives); undecided and unsure tracks
+do not count, and a day without a decided track has no rate (null).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from lookout.auth.principal import Principal
+from lookout.db import UTCDateTime
+from lookout.errors import InvalidInput
+from lookout.projects.repository import ProjectRepository
+from lookout.sequences.models import (
+    Camera,
+    ProcessingStage,
+    Sequence,
+    SequenceReview,
+    TrackDecision,
+)
+
+# Without dates: the 30 days up to the project's latest sequence.
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+TOP_TYPES = 5
+
+
+@dataclass
+class DayCounts:
+    sequences: int = 0
+    reviewed: int = 0
+    smoke_tracks: int = 0
+    false_positive_tracks: int = 0
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        decided = self.smoke_tracks + self.false_positive_tracks
+        return round(self.false_positive_tracks / decided, 4) if decided else None
+
+
+@dataclass
+class CameraCounts:
+    camera_id: uuid.UUID | None
+    name: str
+    organization_name: str | None
+    total: DayCounts = field(default_factory=DayCounts)
+    days: dict[date, DayCounts] = field(default_factory=lambda: defaultdict(DayCounts))
+    types: Counter[str] = field(default_factory=Counter)
+    share_in_groups: float | None = None
+
+
+@dataclass(frozen=True)
+class CameraStats:
+    project_id: uuid.UUID
+    since: date
+    until: date
+    cameras: list[CameraCounts]
+
+
+def share_in_groups(
+    session: Session, *, camera_ids: list[uuid.UUID], since: date, until: date
+) -> dict[uuid.UUID, float] | None:
+    """Share of each camera's sequences of the period that belong to a recurring-object group.
+
+    A hook for the grouping domain: None until groups are stored (the API then answers null).
+    """
+    return None
+
+
+def _start(day: date) -> Any:
+    return sa.literal(datetime.combine(day, time.min), UTCDateTime())
+
+
+def _period(
+    session: Session, project_id: uuid.UUID, since: date | None, until: date | None
+) -> tuple[date, date]:
+    if since and until and until < since:
+        raise InvalidInput("until is before since", field="until")
+    if until is None:
+        if since is not None:
+            until = since + timedelta(days=DEFAULT_DAYS - 1)
+        else:
+            latest = session.scalar(
+                sa.select(sa.func.max(Sequence.started_at)).where(Sequence.project_id == project_id)
+            )
+            until = latest.date() if latest is not None else datetime.now().date()
+    if since is None:
+        since = until - timedelta(days=DEFAULT_DAYS - 1)
+    if (until - since).days + 1 > MAX_DAYS:
+        raise InvalidInput(f"since: at most {MAX_DAYS} days at once", field="since")
+    return since, until
+
+
+def camera_stats(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    since: date | None = None,
+    until: date | None = None,
+) -> CameraStats:
+    """Counts per camera and day of a project the caller may read (404 otherwise)."""
+    project = ProjectRepository(session, principal).get(project_id)
+    since, until = _period(session, project.id, since, until)
+    query = (
+        sa.select(
+            Sequence.camera_id,
+            Camera.name,
+            Camera.organization_name,
+            Sequence.started_at,
+            SequenceReview.processing_stage,
+            SequenceReview.tracks,
+        )
+        .outerjoin(Camera, Camera.id == Sequence.camera_id)
+        .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
+        .where(
+            Sequence.project_id == project.id,
+            Sequence.started_at >= _start(since),
+            Sequence.started_at < _start(until + timedelta(days=1)),
+        )
+    )
+    cameras: dict[uuid.UUID | None, CameraCounts] = {}
+    for camera_id, name, organization, started_at, stage, tracks in session.execute(query):
+        counts = cameras.setdefault(
+            camera_id, CameraCounts(camera_id, name or "no camera", organization)
+        )
+        day = counts.days[started_at.date()]
+        for tally in (day, counts.total):
+            tally.sequences += 1
+        if stage != ProcessingStage.ANNOTATED:
+            continue
+        for tally in (day, counts.total):
+            tally.reviewed += 1
+        for track in tracks or []:
+            decision = track.get("decision") if isinstance(track, dict) else None
+            if decision == TrackDecision.SMOKE:
+                day.smoke_tracks += 1
+                counts.total.smoke_tracks += 1
+            elif decision == TrackDecision.FALSE_POSITIVE:
+                day.false_positive_tracks += 1
+                counts.total.false_positive_tracks += 1
+                counts.types.update(str(t) for t in track.get("false_positive_types") or [])
+    ids = [c for c in cameras if c is not None]
+    shares = share_in_groups(session, camera_ids=ids, since=since, until=until)
+    if shares is not None:
+        for camera_id, counts in cameras.items():
+            counts.share_in_groups = shares.get(camera_id, 0.0) if camera_id else None
+    ordered = sorted(cameras.values(), key=lambda c: (c.camera_id is None, c.name.lower()))
+    return CameraStats(project.id, since, until, ordered)
