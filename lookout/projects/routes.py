@@ -6,8 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from lookout.auth.dependencies import RawBodyDep
 from lookout.deps import PrincipalDep, SessionDep, StorageDep
-from lookout.jsonbody import CheckedJSONRoute
+from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
 from lookout.projects import service
 from lookout.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 
@@ -51,9 +52,11 @@ def get_project(project_id: uuid.UUID, session: SessionDep, principal: Principal
     return ProjectRead.model_validate(project)
 
 
-@router.patch("/{project_id}", response_model=ProjectRead)
+@router.patch(
+    "/{project_id}", response_model=ProjectRead, openapi_extra=openapi_body(ProjectUpdate)
+)
 def update_project(
-    project_id: uuid.UUID, body: ProjectUpdate, session: SessionDep, principal: PrincipalDep
+    project_id: uuid.UUID, body: RawBodyDep, session: SessionDep, principal: PrincipalDep
 ) -> ProjectRead:
     """Change a project's description or its review queue's defaults: `queue_order` (oldest,
     score, disagreement, uncertainty), `queue_model`, `queue_against`, `queue_threshold`.
@@ -62,7 +65,7 @@ def update_project(
         session,
         principal=principal,
         project_id=project_id,
-        changes=body.model_dump(exclude_unset=True),
+        changes=parse_model(ProjectUpdate, body).model_dump(exclude_unset=True),
     )
     return ProjectRead.model_validate(project)
 
