@@ -46,6 +46,7 @@ from lookout.errors import NotFound
 from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.projects import service as projects
+from lookout.scoring import service as scoring
 from lookout.sequences import frames as frame_service
 from lookout.sequences import reviews
 from lookout.sequences import service as sequences
@@ -143,6 +144,9 @@ def load_demo_into(
             loader.review(sequence, reviewer, REVIEWED[spec.key])
     all_types = loader.all_types_image()
     loader.thumbnails()
+    # The pipelines' analyses were stored in-process (no finalize): score the queue orders now,
+    # so disagreement puts the sequences where the models and the platform disagree first.
+    scoring.rescore_project(session, project_id=project.id)
     return _summary(session, project.id, project.name, all_types, created)
 
 

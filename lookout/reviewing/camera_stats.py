@@ -22,6 +22,7 @@ from lookout.auth.principal import Principal
 from lookout.db import UTCDateTime
 from lookout.errors import InvalidInput
 from lookout.projects.repository import ProjectRepository
+from lookout.reviewing.schemas import CameraDay, CameraRead, CameraStatsRead, TypeCount
 from lookout.sequences.models import (
     Camera,
     ProcessingStage,
@@ -158,3 +159,45 @@ def camera_stats(
             counts.share_in_groups = shares.get(camera_id, 0.0) if camera_id else None
     ordered = sorted(cameras.values(), key=lambda c: (c.camera_id is None, c.name.lower()))
     return CameraStats(project.id, since, until, ordered)
+
+
+def _camera_read(counts: CameraCounts, since: date, until: date) -> CameraRead:
+    days = []
+    for offset in range((until - since).days + 1):
+        day = since + timedelta(days=offset)
+        tally = counts.days.get(day, DayCounts())
+        days.append(
+            CameraDay(
+                day=day,
+                sequences=tally.sequences,
+                reviewed=tally.reviewed,
+                smoke_tracks=tally.smoke_tracks,
+                false_positive_tracks=tally.false_positive_tracks,
+                false_positive_rate=tally.false_positive_rate,
+            )
+        )
+    total = counts.total
+    top = sorted(counts.types.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TYPES]
+    return CameraRead(
+        camera_id=counts.camera_id,
+        name=counts.name,
+        organization_name=counts.organization_name,
+        sequences=total.sequences,
+        reviewed=total.reviewed,
+        smoke_tracks=total.smoke_tracks,
+        false_positive_tracks=total.false_positive_tracks,
+        false_positive_rate=total.false_positive_rate,
+        top_false_positive_types=[TypeCount(type=t, count=n) for t, n in top],
+        share_in_groups=counts.share_in_groups,
+        days=days,
+    )
+
+
+def stats_read(found: CameraStats) -> CameraStatsRead:
+    """The statistics as the API answers them (the project page draws them)."""
+    return CameraStatsRead(
+        project_id=found.project_id,
+        since=found.since,
+        until=found.until,
+        cameras=[_camera_read(c, found.since, found.until) for c in found.cameras],
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -16,8 +16,6 @@ from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
 from lookout.reviewing import camera_stats, service, stats
 from lookout.reviewing.repository import QUEUE_ORDERS
 from lookout.reviewing.schemas import (
-    CameraDay,
-    CameraRead,
     CameraStatsRead,
     Claim,
     ClaimRead,
@@ -29,7 +27,6 @@ from lookout.reviewing.schemas import (
     SequenceRef,
     SkippedPage,
     SkippedRead,
-    TypeCount,
     Why,
 )
 from lookout.sequences.reads import sequence_read
@@ -280,48 +277,6 @@ def review_stats(
     return stats.stats_read(found, date_from=date_from, date_to=date_to)
 
 
-def _camera_read(counts: camera_stats.CameraCounts, since: date, until: date) -> CameraRead:
-    days = []
-    for offset in range((until - since).days + 1):
-        day = since + timedelta(days=offset)
-        tally = counts.days.get(day, camera_stats.DayCounts())
-        days.append(
-            CameraDay(
-                day=day,
-                sequences=tally.sequences,
-                reviewed=tally.reviewed,
-                smoke_tracks=tally.smoke_tracks,
-                false_positive_tracks=tally.false_positive_tracks,
-                false_positive_rate=tally.false_positive_rate,
-            )
-        )
-    total = counts.total
-    top = sorted(counts.types.items(), key=lambda kv: (-kv[1], kv[0]))[: camera_stats.TOP_TYPES]
-    return CameraRead(
-        camera_id=counts.camera_id,
-        name=counts.name,
-        organization_name=counts.organization_name,
-        sequences=total.sequences,
-        reviewed=total.reviewed,
-        smoke_tracks=total.smoke_tracks,
-        false_positive_tracks=total.false_positive_tracks,
-        false_positive_rate=total.false_positive_rate,
-        top_false_positive_types=[TypeCount(type=t, count=n) for t, n in top],
-        share_in_groups=counts.share_in_groups,
-        days=days,
-    )
-
-
-def camera_stats_read(found: camera_stats.CameraStats) -> CameraStatsRead:
-    """The statistics as the API answers them (the project page draws them)."""
-    return CameraStatsRead(
-        project_id=found.project_id,
-        since=found.since,
-        until=found.until,
-        cameras=[_camera_read(c, found.since, found.until) for c in found.cameras],
-    )
-
-
 @router.get("/api/projects/{project_id}/camera-stats", response_model=CameraStatsRead)
 def project_camera_stats(
     project_id: uuid.UUID,
@@ -337,4 +292,4 @@ def project_camera_stats(
     found = camera_stats.camera_stats(
         session, principal=principal, project_id=project_id, since=since, until=until
     )
-    return camera_stats_read(found)
+    return camera_stats.stats_read(found)

@@ -38,6 +38,8 @@ from lookout.images.schemas import ImageRead
 from lookout.projects import service as projects
 from lookout.reviewing import service as review_queue
 from lookout.reviewing import stats as review_stats
+from lookout.scoring.models import QUEUE_ORDERS
+from lookout.scoring.repository import QueueOrder, ScoreRepository
 from lookout.sequences import service as sequences
 from lookout.sequences.models import (
     FALSE_POSITIVE_TYPES,
@@ -502,22 +504,46 @@ def _sequence_list(
     problems: list[str] = []
     if queue:
         raw["stage"] = ProcessingStage.READY_TO_ANNOTATE
+        wanted = {name: _clean(request.query_params.get(name)) for name in QUEUE_ORDER_PARAMS}
         raw["order"] = "oldest"
     filters = _sequence_filters(raw, problems)
     order = _order(raw.get("order"), problems)
     offset = _int(request.query_params.get("offset"), 0)
+    rows: list[Any]
     rows, total = sequences.list_sequences(
         session,
         principal=principal,
         filters=filters,
-        limit=LIST_PAGE,
+        limit=1 if queue else LIST_PAGE,
         offset=offset,
         order=order,
     )
+    whys: dict[uuid.UUID, Any] = {}
+    if queue:
+        chosen = _queue_order(session, principal, filters, wanted, problems)
+        items = review_queue.queue_items(
+            session,
+            principal=principal,
+            filters=filters,
+            order=chosen,
+            limit=LIST_PAGE,
+            offset=offset,
+            everyone=True,
+        )
+        rows = [item.row for item in items]
+        whys = {item.row.sequence.id: item.why for item in items}
     params = {k: (v or "") for k, v in raw.items() if not queue or k == "project_id"}
+    if queue:
+        params |= {k: v or "" for k, v in wanted.items()}
     base = "/sequences/queue" if queue else "/sequences"
     suffix = f"?{_query({'project_id': raw.get('project_id')})}" if raw.get("project_id") else ""
     extras = _queue_extras(session, principal, filters.project_id, base + suffix) if queue else {}
+    if queue:
+        extras["queue_data"]["order"] = _order_body(chosen) if any(wanted.values()) else None
+        extras["queue_order"] = chosen
+        extras["whys"] = whys
+        extras["score_models"] = _score_models(session, principal, filters.project_id)
+        extras["queue_order_label"] = ORDER_LABELS[chosen.order]
     return render_page(
         request,
         "sequences.html",
@@ -548,6 +574,71 @@ def _sequence_list(
             else None
         ),
     )
+
+
+QUEUE_ORDER_PARAMS = ("queue_order", "model", "against_model", "threshold")
+ORDER_LABELS = {
+    "oldest": "oldest first",
+    "score": "the platform's highest score first",
+    "disagreement": "where a model and the platform disagree most first",
+    "uncertainty": "nearest the threshold first",
+}
+
+
+def _queue_order(
+    session: Any,
+    principal: Principal,
+    filters: sequences.SequenceFilters,
+    wanted: dict[str, str | None],
+    problems: list[str],
+) -> Any:
+    """The queue page's order: the one chosen (reported and ignored when it cannot be
+    served), else the project's default."""
+    threshold: float | None = None
+    if wanted.get("threshold"):
+        try:
+            threshold = float(wanted["threshold"] or "")
+            if not 0 <= threshold <= 1:
+                raise ValueError
+        except ValueError:
+            problems.append("threshold: give a number from 0 to 1; the project's was used")
+            threshold = None
+    order = wanted.get("queue_order")
+    if order is not None and order not in QUEUE_ORDERS:
+        problems.append(f"order: {order!r} is unknown; the project's order was used")
+        order = None
+    request = review_queue.OrderRequest(
+        order, wanted.get("model"), wanted.get("against_model"), threshold
+    )
+    try:
+        return review_queue.resolve_order(
+            session, principal=principal, filters=filters, request=request
+        )
+    except LookoutError as exc:
+        if exc.status == 404:
+            raise
+        problems.append(f"{exc.message}; oldest first instead")
+        return QueueOrder("oldest")
+
+
+def _order_body(order: QueueOrder) -> dict[str, Any]:
+    """The claim body fields of an order (the queue page claims in the order it shows)."""
+    body: dict[str, Any] = {"order": order.order}
+    if order.model:
+        body["model"] = order.model
+    if order.against:
+        body["against_model"] = order.against
+    if order.threshold is not None:
+        body["threshold"] = order.threshold
+    return body
+
+
+def _score_models(session: Any, principal: Principal, project_id: uuid.UUID | None) -> list[str]:
+    """Models with stored scores, for the queue page's model choice."""
+    found = ScoreRepository(session, principal)
+    names = found.models(kind="disagreement", project_id=project_id)
+    names += found.models(kind="uncertainty", project_id=project_id)
+    return sorted(set(names))
 
 
 def _queue_extras(

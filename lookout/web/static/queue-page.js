@@ -1,16 +1,18 @@
 // The review queue page: "Start reviewing" (or r / Enter) claims the next sequence and opens
-// it; skipped sequences can be put back in the queue.
+// it, in the order the page shows; skipped sequences can be put back in the queue.
 import { api, describe, isTyping, helpIsOpen, pageData } from "./api.js";
-import { openNext } from "./review-queue.js";
+import { chooseOrder, openNext } from "./review-queue.js";
 
 const data = pageData();
+// The order shown here is the order claims follow, here and from the review page after.
+chooseOrder(data.order);
 const start = document.getElementById("start-review");
 const problem = document.getElementById("queue-problem");
 
 async function startReviewing(event) {
   if (event) event.preventDefault();
   try {
-    await openNext(data.queue_project, data.queue_url);
+    await openNext(data.queue_project, data.queue_url, data.order);
   } catch (error) {
     problem.textContent = describe(error);
     problem.hidden = false;

@@ -2,9 +2,32 @@
 // while its page is open, skip it. One sequence, one reviewer (POST /api/review-queue/...).
 import { ApiError, api } from "./api.js";
 
+const ORDER_KEY = "lookout.queueOrder";
+
+/** The order the queue page was showing (claims from the review page keep it), or null. */
+export function chosenOrder() {
+  try {
+    return JSON.parse(window.sessionStorage.getItem(ORDER_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+/** Remember the queue page's order for this tab (null: the project's default order). */
+export function chooseOrder(order) {
+  try {
+    if (order) window.sessionStorage.setItem(ORDER_KEY, JSON.stringify(order));
+    else window.sessionStorage.removeItem(ORDER_KEY);
+  } catch {
+    // Storage refused (private mode): claims use the project's default order.
+  }
+}
+
 /** Where the next claimed sequence opens; null when the caller's queue is empty. */
-export async function claimNext(projectId) {
-  const answer = await api("/api/review-queue/claim", { method: "POST", body: projectId ? { project_id: projectId } : {} });
+export async function claimNext(projectId, order = chosenOrder()) {
+  const body = { ...(order || {}) };
+  if (projectId) body.project_id = projectId;
+  const answer = await api("/api/review-queue/claim", { method: "POST", body });
   if (!answer) return null;
   const query = new URLSearchParams({ queue: "1" });
   if (projectId) query.set("project_id", projectId);
@@ -12,8 +35,8 @@ export async function claimNext(projectId) {
 }
 
 /** Go to the next claimed sequence, or back to the queue saying it is empty. */
-export async function openNext(projectId, queueUrl) {
-  const url = await claimNext(projectId);
+export async function openNext(projectId, queueUrl, order = chosenOrder()) {
+  const url = await claimNext(projectId, order);
   window.location.assign(url || `${queueUrl}${queueUrl.includes("?") ? "&" : "?"}done=1`);
 }
 
