@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "import-dataset": ("lookout.datasets.cli", "import_dataset"),
     "evaluate": ("lookout.evaluation.cli", "evaluate"),
     "worker": ("lookout.worker.cli", "worker"),
+    "rescore-queue": ("lookout.scoring.cli", "rescore_queue"),
 }
 LAZY_LISTED_AFTER = "demo"  # where `lookout --help` lists them
 

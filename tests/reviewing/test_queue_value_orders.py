@@ -26,6 +26,7 @@ from lookout.scoring.service import (
     uncertainty,
 )
 from tests.conftest import HMAC_SECRET
+from tests.exports.test_cli_commands import run
 from tests.reviewing.test_review_queue_api import CLAIM
 from tests.support import Lookout, jpeg_bytes
 
@@ -356,3 +357,23 @@ def test_another_groups_scores_stay_hidden(scene: dict[str, Any]) -> None:
         CLAIM, json={"project_id": scene["project"], "order": "disagreement", "model": "yolo_v8"}
     )
     assert hidden.status_code == 404
+
+
+def test_the_command_line_rescores_a_project(scene: dict[str, Any]) -> None:
+    lookout = scene["lookout"]
+    with lookout.sessions() as session:
+        session.execute(sa.delete(QueueScore))
+        session.commit()
+    result = run(lookout, "rescore-queue", "--project", scene["project"], "--model", "ssd@1")
+    assert result.returncode == 0, result.stderr
+    # ssd on C: against the platform, against yolo_v8, and its one track.
+    assert "rescored 4 sequences: 3 scores stored" in result.stdout
+    assert _stored(lookout, "disagreement", "yolo_v8@v8.0.0") == {}
+    result = run(lookout, "rescore-queue", "--project", "cams")
+    assert result.returncode == 0, result.stderr
+    ids = scene["ids"]
+    assert _stored(lookout, "disagreement", "yolo_v8@v8.0.0") == {
+        ids["A"]: pytest.approx(1.05),
+        ids["B"]: pytest.approx(0.0),
+        ids["C"]: pytest.approx(0.5),
+    }
