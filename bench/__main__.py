@@ -18,6 +18,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "cluster": ("bench.cluster", "two API processes against one PostgreSQL (production layout)"),
     "ui": ("bench.ui", "in Chromium: 10,000 boxes redrawn, 60-frame review ready, save to next"),
     "export": ("bench.export", "COCO and YOLO exports: peak memory, and time for 2N vs N images"),
+    "queue-order": (
+        "bench.queue_order",
+        "claim by disagreement in 100,000 sequences: p99 <= 50 ms",
+    ),
 }
 
 

@@ -72,9 +72,14 @@ class ReviewQueueRepository:
         )
         return self.waiting(filters).where(~held, ~skipped)
 
-    def remaining(self, filters: SequenceFilters, *, now: datetime) -> int:
-        """Sequences of the caller's queue that nobody holds (what further claims can get)."""
+    def remaining(
+        self, filters: SequenceFilters, *, now: datetime, up_to: int | None = None
+    ) -> int:
+        """Sequences of the caller's queue that nobody holds (what further claims can get),
+        counted up to `up_to` when given (a claim's answer: no scan of a large queue)."""
         query = self.queue(filters, now=now, mine=False).with_only_columns(Sequence.id)
+        if up_to is not None:
+            query = query.limit(up_to)
         return self.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
 
     def candidates(

@@ -97,7 +97,8 @@ class Claim(BaseModel):
 
 class ClaimRead(Claim):
     remaining: int = Field(
-        description="Sequences of the caller's queue (these filters) that nobody holds now"
+        description="Sequences of the caller's queue (these filters) that nobody holds now, "
+        "counted up to 1,000 (GET /api/review-queue counts them all)"
     )
     why: Why = Field(description="Why this sequence came next")
 

@@ -30,6 +30,9 @@ from lookout.sequences.service import SequenceFilters
 # race reads again, without the sequences that were taken meanwhile).
 CANDIDATES_PER_ROUND = 20
 ROUNDS = 5
+# A claim's answer counts what remains up to this many (counting a queue of 100,000 would
+# cost more than the claim); GET /api/review-queue counts them all.
+REMAINING_COUNTED = 1000
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def _held_claim(
     repo: ReviewQueueRepository, claim: ReviewClaim, filters: SequenceFilters, now: datetime
 ) -> HeldClaim:
     row = _readable_row(repo, claim.sequence_id)
-    remaining = repo.remaining(filters, now=now)
+    remaining = repo.remaining(filters, now=now, up_to=REMAINING_COUNTED)
     return HeldClaim(row, claim.claimed_at, claim.expires_at, remaining)
 
 
