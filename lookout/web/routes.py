@@ -36,6 +36,7 @@ from lookout.errors import LookoutError
 from lookout.images import service as images
 from lookout.images.schemas import ImageRead
 from lookout.projects import service as projects
+from lookout.reviewing import camera_stats
 from lookout.reviewing import service as review_queue
 from lookout.reviewing import stats as review_stats
 from lookout.scoring.models import QUEUE_ORDERS
@@ -353,6 +354,9 @@ def gallery_page(
         ),
         first_url=f"?{_query(params)}" if page_number > 1 else None,
         stats=queries.project_stats(session, principal, [project.id]).get(project.id),
+        cameras=camera_stats.stats_read(
+            camera_stats.camera_stats(session, principal=principal, project_id=project.id)
+        ),
     )
 
 

@@ -55,3 +55,14 @@ def test_order_the_queue_by_disagreement_with_the_keyboard(ui: UI) -> None:
     assert most in page.url
     claimed = ui.api().get("/api/review-queue").json()["claimed"]
     assert claimed["sequence"]["id"] == most
+
+
+def test_the_project_page_charts_its_cameras(ui: UI) -> None:
+    page = ui.page
+    ui.goto(f"/projects/{ui.demo.project_id}")
+    page.locator("svg.camera-chart").first.wait_for()
+    assert page.locator("svg.camera-chart").count() == 2  # the demo's two cameras
+    table = page.get_by_role("table", name="Per camera")
+    assert table.locator("tbody tr").count() == 2
+    assert "low cloud" in table.inner_text()  # demo-seq-02, reviewed as a low cloud
+    save_screenshot(page, "camera-stats")
