@@ -29,7 +29,13 @@ function chart(camera) {
   const points = days
     .map((day, i) => (day.false_positive_rate === null ? null : `${i * step + step / 2},${HEIGHT - day.false_positive_rate * HEIGHT}`))
     .filter(Boolean);
-  if (points.length) svg.append(element("polyline", { points: points.join(" "), class: "rate" }));
+  if (points.length > 1) svg.append(element("polyline", { points: points.join(" "), class: "rate" }));
+  days.forEach((day, i) => {
+    if (day.false_positive_rate === null) return;
+    const dot = element("circle", { cx: i * step + step / 2, cy: HEIGHT - day.false_positive_rate * HEIGHT, r: 3, class: "rate-dot" });
+    dot.append(element("title", {}, `${day.day}: ${Math.round(day.false_positive_rate * 100)} % false positives`));
+    svg.append(dot);
+  });
   svg.append(element("text", { x: 0, y: HEIGHT + 13, class: "label" }, camera.name));
   return svg;
 }
