@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # After a save, the review page opens the next claimed sequence by itself (each reviewer
     # can turn it off on the page; this is the default).
     review_auto_next: bool = Field(True, alias="LOOKOUT_REVIEW_AUTO_NEXT")
+    # A drafted track joins a camera's group of recurring objects when its median box overlaps
+    # the group's box by at least this IoU (lookout.grouping).
+    group_iou: float = Field(0.5, gt=0, le=1, alias="LOOKOUT_GROUP_IOU")
 
     # Limits on what clients may send.
     max_request_bytes: int = Field(32 * 1024 * 1024, alias="LOOKOUT_MAX_REQUEST_BYTES")

@@ -5,6 +5,7 @@ from lookout.analyses.models import Analysis, Artifact, IdempotencyRecord, Predi
 from lookout.auth.models import SeenSignature
 from lookout.db import Base
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: F401
+from lookout.grouping.models import GroupMember, SequenceGroup
 from lookout.images.models import Image
 from lookout.projects.models import Project
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "Camera",
     "Group",
+    "GroupMember",
     "IdempotencyRecord",
     "Image",
     "LeftoverObject",
@@ -31,6 +33,7 @@ __all__ = [
     "ReviewVersion",
     "SeenSignature",
     "Sequence",
+    "SequenceGroup",
     "SequenceReview",
     "User",
 ]

@@ -28,3 +28,8 @@ class Project(UUIDPrimaryKey, Timestamps, Base):
     queue_model: Mapped[str | None] = mapped_column(sa.String(310))
     queue_against: Mapped[str | None] = mapped_column(sa.String(310))
     queue_threshold: Mapped[float] = mapped_column(default=0.5, server_default="0.5")
+    # A track joining a decided group takes the group's decision without a person (else the
+    # decision arrives as a suggestion a person confirms).
+    auto_apply_group_decisions: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )

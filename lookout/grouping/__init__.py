@@ -1,0 +1,1 @@
+"""Recurring objects: tracks of one camera at the same place across days, labelled once."""
