@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import re
@@ -26,6 +27,7 @@ from lookout.config import Settings, get_settings
 from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
+from lookout.grouping.service import join_after_draft
 from lookout.jsonbody import UnstorableBody
 from lookout.storage import StorageError, make_storage
 
@@ -204,6 +206,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         storage=make_storage(settings),
         fetch_private=settings.fetch_private_allowed,
         upload_refusal=upload_refusal,
+        after_draft=functools.partial(join_after_draft, iou_threshold=settings.group_iou),
     )
 
     @asynccontextmanager
@@ -289,14 +292,18 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.evaluation.page import router as evaluation_page
     from lookout.evaluation.routes import router as evaluation
     from lookout.exports.routes import router as exports
+    from lookout.grouping.routes import router as groups
 
     app.include_router(exports, responses=ERROR_RESPONSES)
     app.include_router(evaluation, responses=ERROR_RESPONSES)
+    app.include_router(groups, responses=ERROR_RESPONSES)
     app.include_router(evaluation_page)
 
+    from lookout.web import group_pages
     from lookout.web import routes as web
     from lookout.web.admin_page import router as admin_page
 
     app.include_router(web.router)
     app.include_router(admin_page)
+    app.include_router(group_pages.router)
     web.mount_static(app)

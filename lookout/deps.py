@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,6 +40,9 @@ class Runtime:
     # Why a presigned PUT to a key must be refused now, or None: the analyses' rule, handed
     # to the storage routes here so storage depends on no domain.
     upload_refusal: Callable[[Session, str], str | None] = lambda _session, _key: None
+    # What follows a stored draft of a sequence (grouping its tracks with recurring objects):
+    # handed to the sequences routes here, so sequences depend on no domain above them.
+    after_draft: Callable[[Session, uuid.UUID], object] = lambda _session, _sequence_id: None
 
     @cached_property
     def http(self) -> httpx.Client:

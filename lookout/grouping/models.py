@@ -22,9 +22,7 @@ class SequenceGroup(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "sequence_groups"
     __table_args__ = (sa.Index("ix_sequence_groups_project_camera", "project_id", "camera_id"),)
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("projects.id", ondelete="CASCADE")
-    )
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
     camera_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("cameras.id", ondelete="CASCADE"))
     # The platform's pose of the camera (PTZ cameras look at several places in turn), or None.
     pose: Mapped[str | None] = mapped_column(sa.String(100))

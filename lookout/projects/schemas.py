@@ -84,4 +84,9 @@ class ProjectRead(BaseModel):
     queue_model: str | None = None
     queue_against: str | None = None
     queue_threshold: float = 0.5
+    auto_apply_group_decisions: bool = Field(
+        False,
+        description="Tracks joining a decided group take its decision without a person "
+        "(PUT /api/projects/{id}/group-settings)",
+    )
     existing: bool = False

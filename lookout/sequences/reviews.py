@@ -228,6 +228,64 @@ def _check_decided(write: ReviewWrite) -> None:
         )
 
 
+# Track fields only Lookout sets (lookout.grouping): stored when present, never as sent.
+GROUP_FIELDS = ("group_id", "decided_by_group", "suggestion")
+
+
+def _track_json(track: Track) -> dict[str, Any]:
+    data = track.model_dump(mode="json")
+    for name in GROUP_FIELDS:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
+
+
+def verdict(track: dict[str, Any]) -> tuple[Any, ...]:
+    """A track's decision with its types: what a group decides and a person may override."""
+    decision = track.get("decision") or TrackDecision.UNDECIDED
+    smoke_type = track.get("smoke_type") if decision == TrackDecision.SMOKE else None
+    types = track.get("false_positive_types") or []
+    fp = tuple(sorted(types)) if decision == TrackDecision.FALSE_POSITIVE else ()
+    return decision, smoke_type, fp
+
+
+def keep_group_marks(
+    stored: list[Any], incoming: list[dict[str, Any]], by: str | None
+) -> list[dict[str, Any]]:
+    """A person's tracks with the group marks Lookout had set on the stored ones.
+
+    A track keeps its group (`group_id`, which must be one the stored review had); it keeps
+    following the group's decision (`decided_by_group`) while its decision stays the one the
+    group gave, and leaves it once a person decides otherwise. A suggestion stays while the
+    track is undecided; deciding as suggested confirms it (the track then follows the group).
+    """
+    by_group = {str(t["group_id"]): t for t in stored if isinstance(t, dict) and t.get("group_id")}
+    out: list[dict[str, Any]] = []
+    for sent in incoming:
+        track = {k: v for k, v in sent.items() if k not in GROUP_FIELDS}
+        old = by_group.pop(str(sent.get("group_id")), None) if sent.get("group_id") else None
+        if old is None:
+            out.append(track)
+            continue
+        track["group_id"] = old["group_id"]
+        mark = old.get("decided_by_group")
+        if mark and verdict(track) == verdict(old):
+            track["decided_by_group"] = mark
+        suggestion = old.get("suggestion")
+        if suggestion and not mark:
+            if verdict(track)[0] == TrackDecision.UNDECIDED:
+                track["suggestion"] = suggestion
+            elif verdict(track) == verdict(suggestion):
+                track["decided_by_group"] = {
+                    "group_id": old["group_id"],
+                    "by": by,
+                    "at": utcnow().isoformat(),
+                    "confirmed": True,
+                }
+        out.append(track)
+    return out
+
+
 def _derived(write: ReviewWrite) -> dict[str, Any]:
     """Sequence-level flags follow from the tracks, so they can never disagree."""
     decisions = [_decision_of(t) for t in write.tracks]
@@ -236,7 +294,7 @@ def _derived(write: ReviewWrite) -> dict[str, Any]:
         t for t, d in zip(write.tracks, decisions, strict=True) if d == TrackDecision.FALSE_POSITIVE
     ]
     return {
-        "tracks": [t.model_dump(mode="json") for t in write.tracks],
+        "tracks": [_track_json(t) for t in write.tracks],
         "has_smoke": bool(smoke),
         "has_false_positives": bool(false),
         "false_positive_types": sorted({fp for t in false for fp in t.false_positive_types}),
@@ -265,6 +323,9 @@ def save_review(
     values = _derived(write)
     values.update(reviewed_by_id=principal.user_id, reviewed_at=utcnow())
     review = review_of(session, sequence.id)
+    values["tracks"] = keep_group_marks(
+        review.tracks if review is not None else [], values["tracks"], principal.email
+    )
     if review is not None:
         if write.version is None:
             raise Conflict(
@@ -514,3 +575,70 @@ def write_imported_review(
         )
     session.commit()
     return review
+
+
+def set_draft_tracks(
+    session: Session, review: SequenceReview, tracks: list[dict[str, Any]]
+) -> bool:
+    """Put group marks on a draft's tracks (part of drafting: no new version, no history).
+
+    False when a person saved the review meanwhile (theirs is kept). Not committed.
+    """
+    statement = (
+        sa.update(SequenceReview)
+        .where(SequenceReview.id == review.id, SequenceReview.version == review.version)
+        .values(tracks=tracks)
+        .execution_options(synchronize_session=False)
+    )
+    if affected_rows(session.execute(statement)) != 1:
+        return False
+    session.refresh(review)
+    return True
+
+
+def write_group_tracks(
+    session: Session,
+    review: SequenceReview,
+    tracks: list[dict[str, Any]],
+    *,
+    by_id: uuid.UUID | None,
+    reason: str,
+) -> None:
+    """Tracks changed by a group (its decision applied, changed or undone) as a new version of
+    the review, recorded in its history (action "group"); in the caller's transaction.
+
+    The review becomes annotated once no track is undecided, and goes back to the queue when
+    an annotated one has an undecided track again. A stale review is a Conflict.
+    """
+    write = ReviewWrite.model_validate(
+        {
+            "tracks": tracks,
+            "has_missed_smoke": review.has_missed_smoke,
+            "is_unsure": review.is_unsure
+            and not any(t.get("decision") == TrackDecision.UNSURE for t in review.tracks),
+            "processing_stage": _stage_after_group(review.processing_stage, tracks),
+        }
+    )
+    values = _derived(write)
+    # The group marks are Lookout's own here: kept as given (the Track schema keeps them).
+    values["tracks"] = [_track_json(t) for t in write.tracks]
+    values.update(reviewed_by_id=by_id, reviewed_at=utcnow())
+    _keep_in_history(session, review)
+    _update_versioned(session, review, values)
+    _record_version(session, review, "group", by_id, reason=reason)
+
+
+def _stage_after_group(stage: str, tracks: list[dict[str, Any]]) -> str:
+    undecided = any(verdict(t)[0] == TrackDecision.UNDECIDED for t in tracks)
+    if stage == ProcessingStage.IMPORTED:
+        stage = ProcessingStage.READY_TO_ANNOTATE
+    waiting = (
+        ProcessingStage.IMPORTED,
+        ProcessingStage.READY_TO_ANNOTATE,
+        ProcessingStage.IN_REVIEW,
+    )
+    if not undecided and stage in waiting:
+        return ProcessingStage.ANNOTATED
+    if undecided and stage == ProcessingStage.ANNOTATED:
+        return ProcessingStage.READY_TO_ANNOTATE
+    return stage

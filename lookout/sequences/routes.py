@@ -380,7 +380,11 @@ def _batch_item(index: int, outcome: frames.FrameOutcome) -> FrameBatchItem:
 
 @router.post("/api/sequences/{sequence_id}/draft", response_model=DraftResult)
 def draft_review(
-    sequence_id: uuid.UUID, body: DraftRequest, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    sequence_id: uuid.UUID,
+    body: DraftRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> DraftResult:
     """Draft the review by clustering a model's boxes across frames (stage ready_to_annotate).
 
@@ -399,6 +403,10 @@ def draft_review(
         model_name=body.model_name,
         force=body.force,
     )
+    if outcome.status != "skipped":
+        # Its tracks join the camera's groups of recurring objects (lookout.grouping).
+        get_runtime(request).after_draft(session, outcome.review.sequence_id)
+        session.refresh(outcome.review)
     return DraftResult(
         status=outcome.status,
         reason=outcome.reason,

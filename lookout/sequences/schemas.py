@@ -259,6 +259,20 @@ class Track(BaseModel):
     false_positive_types: list[Literal[FALSE_POSITIVE_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
     confidence: float | None = None
     boxes: list[TrackBox] = Field(default_factory=list, max_length=10_000)
+    # Set by Lookout, never taken from a client as sent (lookout.sequences.reviews keeps what
+    # the stored review said): the group of recurring objects the track belongs to, whether
+    # its decision came from the group (`{group_id, by, at}`; dropped once a person decides
+    # otherwise) and the decision of the group it joined, for a person to confirm.
+    group_id: uuid.UUID | None = Field(
+        None, description="The group of recurring objects (lookout groups) this track is in"
+    )
+    decided_by_group: dict[str, Any] | None = Field(
+        None, description="{group_id, by, at}: the decision came from the group (set by Lookout)"
+    )
+    suggestion: dict[str, Any] | None = Field(
+        None,
+        description="The decided group's decision for a person to confirm (set by Lookout)",
+    )
 
     @field_validator("boxes")
     @classmethod
