@@ -1,8 +1,9 @@
 """A small generated demo dataset, loaded in-process through the services.
 
 `lookout demo` (or `lookout serve --demo`) fills the configured database and storage with one
-project, two cameras and eight sequences of plume-like frames, the platform's predictions on
-every frame, drafts for every sequence, two finished reviews, two pipeline models' analyses
+project, two cameras and sixteen sequences of plume-like frames (eight of them recurring false
+alarms: a glinting mast and a steaming chimney, day after day, which form groups), the
+platform's predictions on every frame, drafts for every sequence, two finished reviews, two pipeline models' analyses
 (`yolo_v8`, `yolo_v11`) on the frames of three sequences, and one image carrying every
 annotation type (boxes, polygon and RLE segmentation, keypoints, classification and a heatmap
 artifact). Everything is keyed by `source="demo"` ids, so loading it again adds nothing.
@@ -43,6 +44,7 @@ from lookout.demo.scenes import (
     render_frame,
 )
 from lookout.errors import NotFound
+from lookout.grouping import service as grouping
 from lookout.images import service as images
 from lookout.images.models import Image
 from lookout.projects import service as projects
@@ -62,7 +64,8 @@ PROJECT_NAME = "Demo - wildfire cameras"
 
 
 PROJECT_DESCRIPTION = (
-    "Generated demo data: two cameras, eight sequences with the platform's predictions, "
+    "Generated demo data: two cameras, sixteen sequences with the platform's predictions "
+    "(recurring false alarms among them), "
     "two pipeline models and one image with every annotation type."
 )
 
@@ -359,6 +362,8 @@ class _Loader:
             sequence_id=sequence.id,
             params=DraftParams(confidence_threshold=0.2, iou_threshold=0.2, min_cluster_size=2),
         )
+        # As the platform import's drafts do: its tracks join the camera's recurring objects.
+        grouping.join_after_draft(self.session, sequence.id, iou_threshold=self.settings.group_iou)
         self.created["drafts"] += 1
 
     def review(self, sequence: Sequence, reviewer: Principal, verdict: str) -> None:

@@ -56,7 +56,20 @@ SEQUENCES = (
     SequenceSpec("demo-seq-06", 1, "wildfire_cloud", 9, 3, 95, "True"),
     SequenceSpec("demo-seq-07", 0, "dust", 7, 4, 300, None),
     SequenceSpec("demo-seq-08", 1, "wildfire_small", 8, 5, 150, None),
+    # Recurring false alarms, the same object at the same place day after day: a mast glinting
+    # on the north ridge and a farm's chimney steaming below the valley tower.
+    SequenceSpec("demo-seq-09", 0, "antenna", 5, 1, 410, "False"),
+    SequenceSpec("demo-seq-10", 0, "antenna", 5, 2, 415, "False"),
+    SequenceSpec("demo-seq-11", 0, "antenna", 5, 4, 405, "False"),
+    SequenceSpec("demo-seq-12", 0, "antenna", 5, 6, 420, None),
+    SequenceSpec("demo-seq-13", 1, "chimney", 5, 0, 480, "False"),
+    SequenceSpec("demo-seq-14", 1, "chimney", 5, 2, 470, "False"),
+    SequenceSpec("demo-seq-15", 1, "chimney", 5, 3, 490, None),
+    SequenceSpec("demo-seq-16", 1, "chimney", 5, 5, 475, None),
 )
+
+# The recurring objects' place on their camera's frames (x of the base, as a share of the width).
+_RECURRING_X = {"antenna": 0.64, "chimney": 0.17}
 
 
 Box = tuple[float, float, float, float]
@@ -235,6 +248,34 @@ def _dust(f: _Frame) -> None:
     f.see(_mask_box(cloud), 0.33 + 0.05 * (f.index % 3))
 
 
+def _antenna(f: _Frame) -> None:
+    """A mast on the ridge whose top glints in the afternoon sun: seen as a thin plume."""
+    x, y = f.origin
+    ImageDraw.Draw(f.image).line((x, y, x, y - 46), fill=(48, 50, 56), width=3)
+    glint = 0.6 + 0.4 * math.sin(f.index * 1.3 + f.spec.day)
+    halo = _soft(lambda d: d.ellipse((x - 9, y - 58, x + 9, y - 36), fill=int(200 * glint)), 4)
+    f.add(halo, (255, 252, 236), 0.9)
+    jitter = f.rng.uniform(-0.002, 0.002)
+    box = (
+        (x - 12) / WIDTH + jitter,
+        (y - 62) / HEIGHT,
+        (x + 12) / WIDTH + jitter,
+        (y + 2) / HEIGHT,
+    )
+    f.see(box, 0.3 + 0.12 * glint)
+
+
+def _chimney(f: _Frame) -> None:
+    """A farm's chimney and its steam, always in the same place below the ridge."""
+    x, y = f.origin[0], f.origin[1] + 40
+    ImageDraw.Draw(f.image).rectangle((x - 4, y - 22, x + 4, y), fill=(92, 70, 64))
+    steam = _plume((x, y - 22), 0.55, height=44, drift=0.25, width=6, rng=f.rng)
+    f.add(steam, (236, 236, 236), 0.75)
+    box = _mask_box(steam)
+    if box is not None:
+        f.see(box, 0.34 + 0.08 * f.rng.random())
+
+
 def _painters(kind: str) -> list[Callable[[_Frame], None]]:
     """What a kind of sequence shows, in the order it is painted."""
     painters: list[Callable[[_Frame], None]] = []
@@ -248,6 +289,10 @@ def _painters(kind: str) -> list[Callable[[_Frame], None]]:
         painters.append(_glare)
     if kind == "dust":
         painters.append(_dust)
+    if kind == "antenna":
+        painters.append(_antenna)
+    if kind == "chimney":
+        painters.append(_chimney)
     return painters
 
 
@@ -255,7 +300,7 @@ def render_frame(spec: SequenceSpec, index: int, *, with_pixels: bool = True) ->
     """One frame of a sequence: the scene, and the boxes the platform's model saw on it."""
     camera = CAMERAS[spec.camera]
     background, far = _background(camera)
-    ox = WIDTH * _ANCHOR_X.get(spec.kind, 0.4)
+    ox = WIDTH * _ANCHOR_X.get(spec.kind, _RECURRING_X.get(spec.kind, 0.4))
     frame = _Frame(
         spec=spec,
         index=index,

@@ -22,6 +22,7 @@ class GroupFilters:
     project_id: uuid.UUID | None = None
     camera_id: uuid.UUID | None = None
     decided: bool | None = None
+    min_members: int = 1  # 2: recurring objects only (seen in more than one sequence)
 
 
 class GroupRepository:
@@ -51,7 +52,7 @@ class GroupRepository:
     ) -> tuple[list[tuple[SequenceGroup, str | None, str | None]], int]:
         """(group, camera name, decider's email) of one page, most recently seen first, and
         how many groups match."""
-        query = self.readable().where(SequenceGroup.member_count > 0)
+        query = self.readable().where(SequenceGroup.member_count >= max(1, filters.min_members))
         if filters.project_id is not None:
             query = query.where(SequenceGroup.project_id == filters.project_id)
         if filters.camera_id is not None:

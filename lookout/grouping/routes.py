@@ -32,11 +32,16 @@ def list_groups(
     project_id: uuid.UUID | None = None,
     camera_id: uuid.UUID | None = None,
     decided: bool | None = Query(None, description="true: decided groups only; false: undecided"),
+    min_members: Annotated[
+        int, Query(ge=1, le=1_000_000, description="2: objects seen in several sequences only")
+    ] = 1,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> GroupPage:
     """Groups of recurring objects (tracks of one camera at the same place), most recent first."""
-    filters = GroupFilters(project_id=project_id, camera_id=camera_id, decided=decided)
+    filters = GroupFilters(
+        project_id=project_id, camera_id=camera_id, decided=decided, min_members=min_members
+    )
     rows, total = service.list_groups(
         session, principal=principal, filters=filters, limit=limit, offset=offset
     )

@@ -33,6 +33,7 @@ from lookout.auth.principal import Principal
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep
 from lookout.errors import LookoutError
+from lookout.grouping import service as grouping
 from lookout.images import service as images
 from lookout.images.schemas import ImageRead
 from lookout.projects import service as projects
@@ -102,6 +103,11 @@ def _size(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{value} B"
+
+
+def group_label(group_id: uuid.UUID) -> str:
+    """A group's short name on pages: the start of its id."""
+    return str(group_id)[:8]
 
 
 templates = Jinja2Templates(directory=TEMPLATE_DIR)
@@ -799,6 +805,19 @@ def review_page(
         "false_positive_types": list(FALSE_POSITIVE_TYPES),
         "user": principal.email,
     }
+    groups = [
+        {
+            "member": member,
+            "group": group,
+            "label": group_label(group.id),
+            "decision": grouping.describe(
+                group.decision, group.smoke_type, group.false_positive_types or []
+            ),
+        }
+        for member, group in grouping.groups_of_sequence(
+            session, principal=principal, sequence_id=sequence.id
+        )
+    ]
     siblings, _ = sequences.list_sequences(
         session,
         principal=principal,
@@ -815,5 +834,6 @@ def review_page(
         project=project,
         camera=sequence.camera,
         siblings=siblings,
+        groups=groups,
         data=data,
     )

@@ -147,6 +147,12 @@ RULES: dict[str, str] = {
     "GET /api/review-queue": USER,
     "GET /api/review-stats": USER,
     "GET /api/reviews/changes": USER,
+    # groups of recurring objects
+    "GET /api/groups": USER,
+    "GET /api/groups/{group_id}": PROJECT,
+    "POST /api/groups/{group_id}/decision": PROJECT,
+    "DELETE /api/groups/{group_id}/members/{member_id}": PROJECT,
+    "PUT /api/projects/{project_id}/group-settings": PROJECT,
     # ML analyses: user endpoints
     "POST /api/images/{image_id}/analyses": PROJECT,
     "GET /api/images/{image_id}/analyses": PROJECT,
@@ -197,6 +203,8 @@ RULES: dict[str, str] = {
     "GET /reviewers": USER,
     "GET /account": USER,
     "GET /admin": ADMIN_ONLY,
+    "GET /groups": USER,
+    "GET /groups/{group_id}": PROJECT,
 }
 
 # --- VISTA's prefixes (lookout/aliases.py): every /api route is served under these too -----

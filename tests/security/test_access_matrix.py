@@ -272,6 +272,67 @@ def _project_update(w: SecurityWorld) -> Call:
     )
 
 
+def _grouped_track(w: SecurityWorld) -> tuple[str, str]:
+    """A fresh sequence of the owners' camera whose drafted track joined a group: (group id,
+    member id). Every such track sits at the same place, so they share one group."""
+    seq = w.owner.add_sequence(w.unique("grouped"), frames=1)
+    w.owner.predict(seq.frames[0], [("smoke", [0.6, 0.2, 0.7, 0.3], 0.8)], model="platform")
+    drafted = w.member.post(f"/api/sequences/{seq.id}/draft", json={})
+    assert drafted.status_code == 200, drafted.text
+    group_id = drafted.json()["review"]["tracks"][0]["group_id"]
+    members = w.member.get(f"/api/groups/{group_id}").json()["members"]
+    member = next(m for m in members if m["sequence_id"] == seq.id)
+    return group_id, member["id"]
+
+
+def _group(w: SecurityWorld) -> str:
+    """The owners' group of recurring objects (made once per world)."""
+    found: str | None = getattr(w, "_group_id", None)
+    if found is None:
+        found, _ = _grouped_track(w)
+        w._group_id = found  # type: ignore[attr-defined]
+    return found
+
+
+def _group_state(w: SecurityWorld, group_id: str) -> Callable[[], Any]:
+    def read() -> Any:
+        group = w.member.get(f"/api/groups/{group_id}").json()
+        return group["decision"], group["member_count"], group["false_positive_types"]
+
+    return read
+
+
+def _decide_group(w: SecurityWorld) -> Call:
+    group_id = _group(w)
+    body = {"decision": "false_positive", "false_positive_types": ["antenna"]}
+    return Call(
+        "POST",
+        f"/api/groups/{group_id}/decision",
+        json_body=body,
+        state=_group_state(w, group_id),
+    )
+
+
+def _remove_member(w: SecurityWorld) -> Call:
+    group_id, member_id = _grouped_track(w)
+    return Call(
+        "DELETE",
+        f"/api/groups/{group_id}/members/{member_id}",
+        state=_group_state(w, group_id),
+    )
+
+
+def _group_settings(w: SecurityWorld) -> Call:
+    project_id = w.fresh_project()
+    path = f"/api/projects/{project_id}"
+    return Call(
+        "PUT",
+        f"{path}/group-settings",
+        json_body={"auto_apply_group_decisions": True},
+        state=lambda: w.member.get(path).json()["auto_apply_group_decisions"],
+    )
+
+
 def _box() -> dict[str, Any]:
     return {
         "annotation_type": "bounding_box",
@@ -392,6 +453,11 @@ EXAMPLES: dict[str, Example] = {
     "DELETE /api/review-queue/skipped/{sequence_id}": _unskip,
     "GET /api/review-queue": _get("/api/review-queue"),
     "GET /api/review-stats": _get("/api/review-stats"),
+    "GET /api/groups": _get("/api/groups"),
+    "GET /api/groups/{group_id}": lambda w: Call("GET", f"/api/groups/{_group(w)}"),
+    "POST /api/groups/{group_id}/decision": _decide_group,
+    "DELETE /api/groups/{group_id}/members/{member_id}": _remove_member,
+    "PUT /api/projects/{project_id}/group-settings": _group_settings,
     "POST /api/images/{image_id}/analyses": lambda w: Call(
         "POST", f"/api/images/{w.fresh_image()}/analyses", json_body={"model_name": "yolo_sec"}
     ),
@@ -472,6 +538,8 @@ EXAMPLES: dict[str, Example] = {
     "GET /reviewers": _get("/reviewers"),
     "GET /account": _get("/account"),
     "GET /admin": _get("/admin"),
+    "GET /groups": _get("/groups"),
+    "GET /groups/{group_id}": lambda w: Call("GET", f"/groups/{_group(w)}"),
 }
 
 

@@ -17,7 +17,8 @@ export const FINE_NUDGE = 0.002;
  * resize), setSmoke(type), toggleFp(type), closePicker, placeDefaultBox, setPlaying(on),
  * goTo(index), select(index), markSmoke, markFalsePositive, toggleDrawMode(on?), toggleRaw,
  * setSpeed(step), toggleMissed, toggleUnsure, toggleSequenceUnsure, toggleHistory, deleteBox, deleteTrack, next, deselect; zoomToTrack, resetZoom,
- * toggleCrop(on?), copyPrevious, interpolate, extend, adoptPrediction, adoptPredictions.
+ * toggleCrop(on?), copyPrevious, interpolate, extend, adoptPrediction, adoptPredictions,
+ * acceptSuggestion.
  */
 export function reviewKeys(model, ui, act) {
   return (event) => {
@@ -83,6 +84,7 @@ export function reviewKeys(model, ui, act) {
       k: () => act.select(model.selected < 0 ? -1 : model.selected - 1),
       s: act.markSmoke,
       f: act.markFalsePositive,
+      g: act.acceptSuggestion,
       n: () => act.toggleDrawMode(),
       o: act.toggleRaw,
       "<": () => act.setSpeed(-1),

@@ -51,10 +51,15 @@ export function newTrack(boxes, confidence = null) {
   return { decision: "undecided", is_smoke: true, smoke_type: null, false_positive_types: [], confidence, boxes };
 }
 
+// What Lookout marks on a track of a group of recurring objects: its group, a decision that
+// came from the group, the group's decision suggested. Sent back as they came (the server
+// keeps its own record of them).
+export const GROUP_FIELDS = ["group_id", "decided_by_group", "suggestion"];
+
 /** A track as the API sends it, copied into the model's shape. */
 export function normalizeTrack(raw) {
   const decision = decisionOf(raw);
-  return {
+  const track = {
     decision,
     is_smoke: decision !== "false_positive",
     smoke_type: raw.smoke_type || null,
@@ -62,17 +67,28 @@ export function normalizeTrack(raw) {
     confidence: raw.confidence ?? null,
     boxes: (raw.boxes || []).map((b) => ({ frame_id: b.frame_id, xyxyn: [...b.xyxyn], confidence: b.confidence ?? null })),
   };
+  for (const name of GROUP_FIELDS) if (raw[name]) track[name] = structuredClone(raw[name]);
+  return track;
+}
+
+/** A group's decision in words: "false positive (antenna, building)", "smoke (wildfire)". */
+export function describeDecision({ decision, smoke_type: smokeType, false_positive_types: types = [] }) {
+  const detail = decision === "smoke" ? smokeType : types.join(", ");
+  const words = (decision || "undecided").replace(/_/g, " ");
+  return detail ? `${words} (${detail.replace(/_/g, " ")})` : words;
 }
 
 /** The reviewer's decision on a track: kind "smoke", "fp", "unsure" or "todo", and its description. */
 export function trackState(track) {
   const decision = decisionOf(track);
-  if (decision === "smoke") return { kind: "smoke", text: `Smoke · ${track.smoke_type || "pick a type"}` };
+  const fromGroup = track.decided_by_group ? " · from its group" : "";
+  if (decision === "smoke") return { kind: "smoke", text: `Smoke · ${track.smoke_type || "pick a type"}${fromGroup}` };
   if (decision === "false_positive") {
     const types = track.false_positive_types.map((t) => t.replace(/_/g, " "));
-    return { kind: "fp", text: types.length ? `False positive · ${types.join(", ")}` : "False positive · pick a type" };
+    return { kind: "fp", text: (types.length ? `False positive · ${types.join(", ")}` : "False positive · pick a type") + fromGroup };
   }
   if (decision === "unsure") return { kind: "unsure", text: "Unsure · for a second opinion" };
+  if (track.suggestion) return { kind: "todo", text: `Its group says ${describeDecision(track.suggestion)} · g to accept` };
   const score = typeof track.confidence === "number" ? `, mean confidence ${track.confidence.toFixed(2)}` : "";
   return { kind: "todo", text: `To confirm (draft${score})` };
 }
@@ -305,6 +321,25 @@ export class ReviewModel {
     return true;
   }
 
+  /**
+   * Accept the decision its group suggests for the selected track (none selected: the first
+   * track with a suggestion). Returns the track's index, or -1 when there is none to accept.
+   */
+  acceptSuggestion() {
+    let index = this.selectedTrack && this.selectedTrack.suggestion ? this.selected : -1;
+    if (index < 0) index = this.tracks.findIndex((t) => t.suggestion && t.decision === "undecided");
+    if (index < 0) return -1;
+    this.selected = index;
+    const track = this.edit();
+    const suggested = track.suggestion;
+    track.decision = suggested.decision;
+    track.is_smoke = suggested.decision !== "false_positive";
+    track.smoke_type = suggested.decision === "smoke" ? suggested.smoke_type || null : null;
+    const types = new Set(suggested.false_positive_types || []);
+    track.false_positive_types = suggested.decision === "false_positive" ? this.falsePositiveTypes.filter((t) => types.has(t)) : [];
+    return index;
+  }
+
   /** The selected track is unsure (for a second opinion); again, undecided. Returns the decision. */
   toggleUnsure() {
     const track = this.edit();
@@ -425,6 +460,7 @@ export class ReviewModel {
         false_positive_types: t.decision === "false_positive" ? t.false_positive_types : [],
         confidence: t.confidence,
         boxes: t.boxes.map((b) => ({ frame_id: b.frame_id, xyxyn: clampBox(b.xyxyn), confidence: b.confidence })),
+        ...Object.fromEntries(GROUP_FIELDS.filter((name) => t[name]).map((name) => [name, t[name]])),
       })),
       has_missed_smoke: this.hasMissedSmoke,
       is_unsure: this.isUnsure,

@@ -83,6 +83,9 @@ function refresh() {
       false_positive_types: [...t.false_positive_types],
       boxes: t.boxes.length,
       box: model.boxOn(t) ? [...model.boxOn(t).xyxyn] : null,
+      group_id: t.group_id || null,
+      suggestion: t.suggestion ? t.suggestion.decision : null,
+      from_group: Boolean(t.decided_by_group),
     })),
   };
 }
@@ -246,6 +249,18 @@ function toggleFp(type) {
   if (!selectedTrack()) return;
   model.toggleFp(type);
   ui.picker = "fp";
+  changed();
+}
+
+/** Take the decision the track's group suggests (g): the selected track, else the first one. */
+function acceptSuggestion() {
+  const index = model.acceptSuggestion();
+  if (index < 0) {
+    hint("No track here has a suggestion from its group.");
+    return;
+  }
+  ui.picker = null;
+  hint(`Track ${index + 1}: the group's decision accepted. Save to keep it.`);
   changed();
 }
 
@@ -780,6 +795,7 @@ document.addEventListener(
     toggleSequenceUnsure, toggleHistory, deleteBox, deleteTrack,
     next, deselect, zoomToTrack, resetZoom, toggleCrop, copyPrevious: copyPreviousBox, interpolate: interpolateBoxes,
     extend: extendTrack, adoptPrediction: adoptOnePrediction, adoptPredictions: adoptAllPredictions,
+    acceptSuggestion,
   }),
 );
 

@@ -502,3 +502,52 @@ describe("concurrent saves", () => {
     assert.deepEqual(tracks[0].boxes[0].xyxyn, [0.11, 0.1, 0.21, 0.2]);
   });
 });
+
+describe("suggestions of a track's group", () => {
+  const suggestion = { group_id: "g1", decision: "false_positive", smoke_type: null, false_positive_types: ["building", "antenna"], by: "a@b", at: "2024" };
+
+  function grouped() {
+    const model = new ReviewModel({ falsePositiveTypes: FP_TYPES });
+    model.load(FRAMES, {
+      tracks: [
+        track([box("f0", [0.1, 0.1, 0.2, 0.2])], { decision: "undecided" }),
+        track([box("f1", [0.5, 0.5, 0.6, 0.6])], { decision: "undecided", group_id: "g1", suggestion }),
+      ],
+      version: 1,
+      has_missed_smoke: false,
+    });
+    return model;
+  }
+
+  test("the group marks are kept and sent back as they came", () => {
+    const model = grouped();
+    const sent = model.payload().tracks;
+    assert.equal(sent[0].group_id, undefined);
+    assert.equal(sent[1].group_id, "g1");
+    assert.deepEqual(sent[1].suggestion, suggestion);
+    assert.match(trackState(model.tracks[1]).text, /group says false positive \(building, antenna\)/);
+  });
+
+  test("g accepts the suggestion of the selected track, else of the first track with one", () => {
+    const model = grouped();
+    model.select(0, { jump: false });
+    assert.equal(model.acceptSuggestion(), 1);
+    assert.equal(model.selected, 1);
+    const accepted = model.tracks[1];
+    assert.equal(accepted.decision, "false_positive");
+    assert.equal(accepted.is_smoke, false);
+    assert.deepEqual(accepted.false_positive_types, ["antenna", "building"]);
+    assert.ok(model.dirty);
+    assert.equal(model.acceptSuggestion(), 1); // still selected, still the same decision
+    model.undo();
+    model.undo();
+    assert.equal(model.tracks[1].decision, "undecided");
+    model.tracks[1].suggestion = null;
+    assert.equal(model.acceptSuggestion(), -1);
+  });
+
+  test("a decision from the group says so", () => {
+    const fromGroup = normalizeTrack({ decision: "smoke", smoke_type: "industrial", decided_by_group: { group_id: "g1" } });
+    assert.equal(trackState(fromGroup).text, "Smoke · industrial · from its group");
+  });
+});
