@@ -5,8 +5,8 @@ project, two cameras and sixteen sequences of plume-like frames (eight of them r
 alarms: a glinting mast and a steaming chimney, day after day, which form groups), the
 platform's predictions on every frame, drafts for every sequence, two finished reviews, two
 pipeline models' analyses (`yolo_v8`, `yolo_v11`) on the frames of three sequences, and one
-image carrying every annotation type (boxes, polygon and RLE segmentation, keypoints, classification and a heatmap
-artifact). Everything is keyed by `source="demo"` ids, so loading it again adds nothing.
+image carrying every annotation type (boxes, polygon and RLE segmentation, keypoints,
+classification and a heatmap artifact). Everything is keyed by `source="demo"` ids, so loading it again adds nothing.
 """
 
 from __future__ import annotations
