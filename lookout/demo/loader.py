@@ -6,7 +6,8 @@ alarms: a glinting mast and a steaming chimney, day after day, which form groups
 platform's predictions on every frame, drafts for every sequence, two finished reviews, two
 pipeline models' analyses (`yolo_v8`, `yolo_v11`) on the frames of three sequences, and one
 image carrying every annotation type (boxes, polygon and RLE segmentation, keypoints,
-classification and a heatmap artifact). Everything is keyed by `source="demo"` ids, so loading it again adds nothing.
+classification and a heatmap artifact). Everything is keyed by `source="demo"` ids, so loading
+it again adds nothing.
 """
 
 from __future__ import annotations
