@@ -40,10 +40,13 @@ def groups_page(request: Request, session: SessionDep, principal: PrincipalDep) 
     """Groups of recurring objects, most recently seen first."""
     problems: list[str] = []
     raw = {k: request.query_params.get(k) or "" for k in ("project_id", "camera_id", "decided")}
+    # Recurring objects by default: groups of one sequence are shown when asked for.
+    raw["min_members"] = "1" if request.query_params.get("min_members") == "1" else "2"
     filters = GroupFilters(
         project_id=_uuid(raw["project_id"], "project", problems),
         camera_id=_uuid(raw["camera_id"], "camera", problems),
         decided=_bool(raw["decided"]),
+        min_members=int(raw["min_members"]),
     )
     offset = _int(request.query_params.get("offset"), 0)
     rows, total = grouping.list_groups(
