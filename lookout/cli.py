@@ -34,6 +34,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("lookout.evaluation.cli", "evaluate"),
     "worker": ("lookout.worker.cli", "worker"),
     "rescore-queue": ("lookout.scoring.cli", "rescore_queue"),
+    "sequence-groups": ("lookout.grouping.cli", "app"),
 }
 LAZY_LISTED_AFTER = "demo"  # where `lookout --help` lists them
 
@@ -64,9 +65,12 @@ class LazyCommands(TyperGroup):
 
     def _load(self, name: str) -> Command:
         module, function = LAZY_COMMANDS[name]
+        target = getattr(importlib.import_module(module), function)
+        if isinstance(target, typer.Typer):  # a group of commands (`lookout sequence-groups list`)
+            return get_command(target)
         # A one-command app gives the same click command as registering it on the main app.
         single = typer.Typer(add_completion=False, rich_markup_mode=self.rich_markup_mode)
-        single.command(name)(getattr(importlib.import_module(module), function))
+        single.command(name)(target)
         return get_command(single)
 
 

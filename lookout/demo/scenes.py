@@ -62,7 +62,7 @@ SEQUENCES = (
     SequenceSpec("demo-seq-10", 0, "antenna", 5, 2, 415, "False"),
     SequenceSpec("demo-seq-11", 0, "antenna", 5, 4, 405, "False"),
     SequenceSpec("demo-seq-12", 0, "antenna", 5, 6, 420, None),
-    SequenceSpec("demo-seq-13", 1, "chimney", 5, 0, 480, "False"),
+    SequenceSpec("demo-seq-13", 1, "chimney", 5, 1, 480, "False"),
     SequenceSpec("demo-seq-14", 1, "chimney", 5, 2, 470, "False"),
     SequenceSpec("demo-seq-15", 1, "chimney", 5, 3, 490, None),
     SequenceSpec("demo-seq-16", 1, "chimney", 5, 5, 475, None),

@@ -37,10 +37,10 @@ def test_demo_loads_everything_once(lookout_factory):
     assert not any(second.created.values()), second.created
     assert first.created["frames"] == first.frames
 
-    assert (first.cameras, first.sequences, first.reviews_annotated) == (2, 8, 2)
+    assert (first.cameras, first.sequences, first.reviews_annotated) == (2, 16, 2)
     assert counts["projects"] == 1
     expected_frames = sum(spec.frames for spec in SEQUENCES)
-    assert first.frames == expected_frames and 48 <= expected_frames <= 80
+    assert first.frames == expected_frames and 80 <= expected_frames <= 120
     assert counts["images"] == expected_frames + 1  # plus the image with every type
     pipeline_frames = sum(s.frames for s in SEQUENCES if s.key in PIPELINE_SEQUENCES)
     assert counts["analyses"] == expected_frames + 2 * pipeline_frames + 1
@@ -54,12 +54,20 @@ def test_demo_through_the_api(lookout_factory):
     api = lookout.client()  # local mode: the local admin
 
     sequences = api.get("/api/sequences", params={"limit": 50}).json()
-    assert sequences["total"] == 8
+    assert sequences["total"] == 16
     stages = Counter(s["processing_stage"] for s in sequences["items"])
-    assert stages == {"annotated": 2, "ready_to_annotate": 6}
+    assert stages == {"annotated": 2, "ready_to_annotate": 14}
     assert {s["camera_name"] for s in sequences["items"]} == {"North ridge", "Valley tower"}
     for item in sequences["items"]:
-        assert 6 <= item["frame_count"] <= 10
+        assert 5 <= item["frame_count"] <= 10
+
+    # Recurring false alarms on both cameras: one group each, seen on four days.
+    recurring = api.get("/api/groups", params={"min_members": 2}).json()["items"]
+    assert sorted((g["camera_name"], g["member_count"]) for g in recurring) == [
+        ("North ridge", 4),
+        ("Valley tower", 4),
+    ]
+    assert all(g["decision"] is None for g in recurring)
 
     for key, verdict in REVIEWED.items():
         review = api.get(f"/api/sequences/{sequence_id(lookout, key)}/review").json()
@@ -178,7 +186,7 @@ def test_lookout_demo_command(tmp_path):
 
     first = run()
     assert first.returncode == 0, first.stderr
-    assert "8 sequences" in first.stdout and "created" in first.stdout
+    assert "16 sequences" in first.stdout and "created" in first.stdout
     assert (tmp_path / "data" / "lookout.db").exists()
     second = run()
     assert second.returncode == 0, second.stderr

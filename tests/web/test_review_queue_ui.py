@@ -29,7 +29,7 @@ def test_a_key_starts_reviewing_and_the_queue_moves_on_by_itself(ui: UI) -> None
     page = ui.page
     ui.goto("/sequences/queue")
     oldest = sequence_id(ui.lookout, "demo-seq-03")
-    assert page.locator("#queue-count").inner_text() == "6"
+    assert page.locator("#queue-count").inner_text() == "14"
     press(page, "r")  # no Tab walk: a key on the queue page
     assert _opened(ui) == oldest and _held(ui) == oldest
 
@@ -40,13 +40,13 @@ def test_a_key_starts_reviewing_and_the_queue_moves_on_by_itself(ui: UI) -> None
 
     # A one-track confirm, moving on included: s, 1, Enter (three keys).
     ui.goto("/sequences/queue")
-    # Six waiting, one skipped by this reviewer; the one they hold still counts as theirs.
-    assert page.locator("#queue-count").inner_text() == "5"
+    # Fourteen waiting, one skipped by this reviewer; the one they hold still counts as theirs.
+    assert page.locator("#queue-count").inner_text() == "13"
     page.get_by_text("Skipped by you (1)").wait_for()
     save_screenshot(page, "queue-skipped")
     page.get_by_role("button", name="Put back in my queue").click()
     page.get_by_text("Skipped by you").wait_for(state="detached")
-    assert page.locator("#queue-count").inner_text() == "6"
+    assert page.locator("#queue-count").inner_text() == "14"
 
     single = sequence_id(ui.lookout, "demo-seq-05")
     page.goto(f"{ui.url}/sequences/{single}?queue=1")

@@ -278,8 +278,8 @@ def test_queue_lists_sequences_ready_to_review_oldest_first(ui: UI) -> None:
     page = ui.page
     ui.goto("/sequences/queue")
     rows = page.locator("table.sequences tbody tr")
-    assert rows.count() == 6
-    started = [rows.nth(i).locator("td").nth(1).locator("a").inner_text() for i in range(6)]
+    assert rows.count() == 14
+    started = [rows.nth(i).locator("td").nth(1).locator("a").inner_text() for i in range(14)]
     assert started == sorted(started)
     save_screenshot(page, "queue")
     page.get_by_role("link", name="Start reviewing").click()
