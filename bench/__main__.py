@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.queue_order",
         "claim by disagreement in 100,000 sequences: p99 <= 50 ms",
     ),
+    "triage": ("bench.triage", "grouping recurring objects: day 30 of imports vs day 1"),
 }
 
 
