@@ -286,7 +286,7 @@ def test_queue_lists_sequences_ready_to_review_oldest_first(ui: UI) -> None:
     page.wait_for_url(f"**/sequences/{sequence_id(ui.lookout, 'demo-seq-03')}?queue=1")
     wait_js(page, "window.lookoutReview && window.lookoutReview.ready")
 
-    last = sequence_id(ui.lookout, "demo-seq-08")
+    last = sequence_id(ui.lookout, "demo-seq-12")  # the newest: the mast on day 6
     page.goto(f"{ui.url}/sequences/next?after={last}")  # wraps around to the oldest
     page.wait_for_url(f"**/sequences/{sequence_id(ui.lookout, 'demo-seq-03')}")
 
@@ -294,7 +294,7 @@ def test_queue_lists_sequences_ready_to_review_oldest_first(ui: UI) -> None:
 def test_sequence_list_filters(ui: UI) -> None:
     page = ui.page
     ui.goto("/sequences")
-    assert page.locator("table.sequences tbody tr").count() == 8
+    assert page.locator("table.sequences tbody tr").count() == 16
     save_screenshot(page, "sequences")
     page.select_option("select[name=stage]", "annotated")
     page.wait_for_url("**/sequences?*stage=annotated*")
