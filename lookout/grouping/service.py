@@ -126,13 +126,30 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
         return 0
     left = _leave_all(session, sequence_id)
     pose, azimuth = view_of(sequence)
-    query = sa.select(SequenceGroup).where(
-        SequenceGroup.project_id == sequence.project_id,
-        SequenceGroup.camera_id == sequence.camera_id,
-    )
-    candidates = [g for g in session.scalars(query) if same_view(g, pose, azimuth)]
-    project = session.get_one(Project, sequence.project_id)
     tracks = [dict(t) for t in review.tracks]
+    boxes = [b for b in (median_box(t) for t in tracks) if b is not None]
+    candidates: list[SequenceGroup] = []
+    if boxes:
+        # Only the camera's groups whose box overlaps a track's (no overlap, no IoU): the
+        # (project, camera) index narrows to the camera, this to a handful of rows.
+        overlapping = sa.or_(
+            *(
+                sa.and_(
+                    SequenceGroup.x1 < b[2],
+                    SequenceGroup.x2 > b[0],
+                    SequenceGroup.y1 < b[3],
+                    SequenceGroup.y2 > b[1],
+                )
+                for b in boxes
+            )
+        )
+        query = sa.select(SequenceGroup).where(
+            SequenceGroup.project_id == sequence.project_id,
+            SequenceGroup.camera_id == sequence.camera_id,
+            overlapping,
+        )
+        candidates = [g for g in session.scalars(query) if same_view(g, pose, azimuth)]
+    project = session.get_one(Project, sequence.project_id)
     taken: set[uuid.UUID] = set()
     now = utcnow()
     joined = 0
