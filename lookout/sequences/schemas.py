@@ -360,7 +360,10 @@ class ReviewVersionRead(BaseModel):
     """One saved state of a review, newest first in a history."""
 
     version: int
-    action: str = Field(description="draft, save, restore, send_back or migrated")
+    action: str = Field(
+        description="draft, save, restore, send_back, migrated, import or group (a group's "
+        "decision applied, changed or undone)"
+    )
     saved_by: str | None
     saved_at: datetime
     reason: str | None

@@ -9,6 +9,7 @@ const ACTIONS = {
   send_back: "sent back",
   migrated: "saved (before history)",
   import: "imported",
+  group: "decided by its group",
 };
 
 /** Every version of the review, newest first (GET .../review/versions). */
