@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from lookout.auth.principal import Principal
 from lookout.db import UTCDateTime
 from lookout.errors import InvalidInput
+from lookout.grouping.models import GroupMember, SequenceGroup
 from lookout.projects.repository import ProjectRepository
 from lookout.reviewing.schemas import CameraDay, CameraRead, CameraStatsRead, TypeCount
 from lookout.sequences.models import (
@@ -72,11 +73,31 @@ class CameraStats:
 def share_in_groups(
     session: Session, *, camera_ids: list[uuid.UUID], since: date, until: date
 ) -> dict[uuid.UUID, float] | None:
-    """Share of each camera's sequences of the period that belong to a recurring-object group.
-
-    A hook for the grouping domain: None until groups are stored (the API then answers null).
-    """
-    return None
+    """Share of each camera's sequences of the period that hold a track of a recurring object
+    (a group seen in more than one sequence): what a mask or a group decision would spare."""
+    if not camera_ids:
+        return {}
+    recurring = (
+        sa.select(GroupMember.sequence_id)
+        .join(SequenceGroup, SequenceGroup.id == GroupMember.group_id)
+        .where(SequenceGroup.member_count > 1)
+    )
+    in_group = Sequence.id.in_(recurring)
+    query = (
+        sa.select(
+            Sequence.camera_id,
+            sa.func.count(),
+            sa.func.count().filter(in_group),
+        )
+        .where(
+            Sequence.camera_id.in_(camera_ids),
+            Sequence.started_at >= _start(since),
+            Sequence.started_at < _start(until + timedelta(days=1)),
+        )
+        .group_by(Sequence.camera_id)
+    )
+    rows = session.execute(query)
+    return {camera: grouped / total for camera, total, grouped in rows if camera and total}
 
 
 def _start(day: date) -> Any:

@@ -303,3 +303,21 @@ def test_listing_filters_by_decision_and_pages(camera: Camera) -> None:
         "/api/groups", params={"project_id": camera.world.project_id, "limit": 1, "offset": 1}
     ).json()
     assert page["total"] == 2 and len(page["items"]) == 1 and page["offset"] == 1
+
+
+def test_camera_stats_give_each_cameras_share_of_sequences_in_recurring_groups(
+    camera: Camera,
+) -> None:
+    """The project page's camera statistics: 2 of 3 sequences of the period hold a track of a
+    group seen more than once (the antenna); the chimney, seen once, is not recurring."""
+    camera.sequence("antenna-1", 1, [ANTENNA])
+    camera.sequence("antenna-2", 2, [ANTENNA])
+    camera.sequence("chimney", 2, [CHIMNEY])
+    stats = camera.client.get(
+        f"/api/projects/{camera.world.project_id}/camera-stats",
+        params={"since": "2024-06-01", "until": "2024-06-05"},
+    )
+    assert stats.status_code == 200, stats.text
+    (mine,) = [c for c in stats.json()["cameras"] if c["camera_id"] == camera.camera_id]
+    assert mine["sequences"] == 3
+    assert mine["share_in_groups"] == 2 / 3

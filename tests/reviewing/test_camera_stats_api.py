@@ -118,7 +118,7 @@ def test_camera_stats_on_a_small_dataset(cameras: dict[str, Any]) -> None:
         {"type": "antenna", "count": 2},
         {"type": "building", "count": 2},
     ]
-    assert n["share_in_groups"] is None
+    assert n["share_in_groups"] == 0.0  # no drafted track joined a group
     assert [
         (d["day"], d["sequences"], d["reviewed"], d["false_positive_rate"]) for d in n["days"]
     ] == [("2024-03-01", 2, 1, 0.5), ("2024-03-02", 1, 1, 1.0)]
