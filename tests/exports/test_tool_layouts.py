@@ -96,5 +96,16 @@ def test_the_readers_script_checks_what_is_installed(lookout, tmp_path, capsys):
     path.write_bytes(response.content)
     assert main([str(path), "--format", "coco"]) == 0
     out = capsys.readouterr().out
-    assert "ok: pycocotools loaded 6 images (Lookout: 6)" in out
+    assert "ok: pycocotools loaded 6 images, 6 boxes (Lookout: 6 images, 6 boxes)" in out
     assert "FAILED" not in out
+
+
+def test_the_readers_script_fails_a_tool_that_moves_or_drops_a_box():
+    from scripts.check_export_readers import compare
+
+    lookout = {"a": [(6.0, 5.0, 26.0, 19.0)], "b": [], "c": [(1.0, 1.0, 2.0, 2.0)]}
+    assert compare(lookout, lookout) == ([], 0.0)
+    # Devkit-style VOC read as 0-based: one pixel off; a box dropped; an image missing.
+    shifted = {"a": [(7.0, 6.0, 26.0, 19.0)], "b": [], "c": []}
+    assert compare(shifted, lookout) == (["a", "c"], 1.0)
+    assert compare({"a": lookout["a"], "b": []}, lookout)[0] == ["c"]
