@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -74,18 +75,30 @@ def read_dataset(path: Path, fmt: str | None = None, images_dir: Path | None = N
     return read_voc(path) if fmt == "voc" else read_yolo(path)
 
 
+# Room left on the temporary folder's disk after unpacking a zip.
+UNPACK_MARGIN_BYTES = 512 * 1024 * 1024
+
+
 @contextmanager
-def unpacked(path: Path) -> Iterator[Path]:
+def unpacked(path: Path, *, room_bytes: int | None = None) -> Iterator[Path]:
     """The dataset's folder: `path` itself, or a zip (Lookout's exports) unpacked into a
-    temporary folder that lasts as long as the import needs its files."""
+    temporary folder that lasts as long as the import needs its files.
+
+    A zip whose members would not fit in `room_bytes` (default: the temporary folder's free
+    space, less a margin) is refused before anything is written, so a zip bomb or a dataset
+    larger than the disk stops with a message instead of filling the disk.
+    """
     if not (path.is_file() and zipfile.is_zipfile(path)):
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="lookout-import-") as tmp:
         root = Path(tmp)
+        if room_bytes is None:
+            room_bytes = shutil.disk_usage(root).free - UNPACK_MARGIN_BYTES
         try:
             with zipfile.ZipFile(path) as archive:
                 _check_members(archive, path)
+                _check_room(archive, path, room_bytes)
                 archive.extractall(root)
         except (zipfile.BadZipFile, OSError) as exc:
             raise bad(f"{path}: cannot unpack the zip ({exc})", "path") from exc
@@ -101,6 +114,23 @@ def _check_members(archive: zipfile.ZipFile, path: Path) -> None:
         parts = Path(name).parts
         if name.startswith(("/", "\\")) or ".." in parts:
             raise bad(f"{path}: member {name!r} points outside the archive's folder", "path")
+
+
+def _check_room(archive: zipfile.ZipFile, path: Path, room_bytes: int) -> None:
+    """Refuse a zip that unpacks to more than there is room for (zipfile enforces each
+    member's declared size while extracting, so the declared total is what it writes)."""
+    total = sum(member.file_size for member in archive.infolist())
+    if total > room_bytes:
+        raise bad(
+            f"{path}: unpacks to {_megabytes(total)}, more than the {_megabytes(room_bytes)} "
+            "free for it in the temporary folder (set TMPDIR to a larger disk, or unpack it "
+            "yourself and import the folder)",
+            "path",
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{max(size, 0) / 1e6:,.1f} MB"
 
 
 def make_writer(fmt: str, *, sink: Sink, classes: list[str], info: ExportInfo) -> Writer:

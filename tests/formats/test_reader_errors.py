@@ -26,6 +26,19 @@ def test_a_zip_member_outside_the_folder_is_refused(tmp_path):
         pass
 
 
+def test_a_zip_larger_than_the_room_to_unpack_it_is_refused_before_writing(tmp_path):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", b"\0" * 2_000_000)  # 2 MB from a few kB
+    assert path.stat().st_size < 20_000
+    refusal = pytest.raises(InvalidInput, match="unpacks to 2.0 MB, more than the 1.0 MB free")
+    with refusal as refused, unpacked(path, room_bytes=1_000_000) as folder:
+        raise AssertionError(f"unpacked into {folder}")
+    assert refused.value.field == "path"
+    with unpacked(path, room_bytes=3_000_000) as folder:
+        assert (folder / "zeros.bin").stat().st_size == 2_000_000
+
+
 def test_a_zip_of_one_folder_is_read_inside_it(tmp_path):
     image_folder(tmp_path / "ds")
     box = '{"class_name": "smoke", "xyxyn": [0.1, 0.1, 0.5, 0.5]}'
