@@ -403,12 +403,15 @@ def _static_box(rng: random.Random) -> Box:
 
 
 def _add_second_object(frames: list[Detection], seed: int, seq_id: int) -> None:
-    """Give some sequences a persistent second object from some frame on, with its own
-    random stream so the rest of the data stays what it was."""
+    """Give some sequences a persistent second object from some frame on (a recurring false
+    alarm of their camera and pose), with a random stream of its own so the rest of the data
+    stays what it was."""
     rng = random.Random(f"{seed}:{seq_id}:second")
     if rng.random() >= SECOND_OBJECT_SHARE:
         return
-    where = _static_box(rng)
+    # Fixed in the view: the same place in every sequence of that camera and pose.
+    first = frames[0]
+    where = _static_box(random.Random(f"{seed}:{first.camera_id}:{first.pose_id}:fixture"))
     for frame in frames[rng.randint(0, len(frames) // 2) :]:
         x0, y0, x1, y1 = (v + rng.gauss(0, 0.001) for v in where[:4])
         box = _box(x0, y0, x1, y1, rng.uniform(0.2, 0.5))

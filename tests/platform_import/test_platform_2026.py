@@ -155,3 +155,65 @@ def test_later_schema_drafts_only_each_sequences_own_object(
             for box in track["boxes"]:
                 assert (box["frame_id"], tuple(box["xyxyn"])) in own
     assert context_boxes > 0  # the data has frames with other objects
+
+
+def _seed_with_recurring_object(days: list[str]) -> int:
+    """A seed where one camera pose of organization 1 holds the recurring second object in
+    sequences of both days (so the second day's import finds the first day's group)."""
+    for seed in range(200):
+        data = generate(small_config(seed=seed, schema="later", days=days, cameras_per_org=1))
+        spots: dict[tuple[int, int], set[str]] = {}
+        for sibling in data.siblings.values():
+            if data.org_of_sequence(sibling) == 1:
+                key = (sibling.camera_id, sibling.pose_id)
+                spots.setdefault(key, set()).add(sibling.started_at.date().isoformat())
+        if any(len(found) == len(days) for found in spots.values()):
+            return seed
+    raise AssertionError("no seed gives a recurring object on every day")
+
+
+def test_a_recurring_object_is_labelled_once_and_a_later_import_brings_the_suggestion(
+    start_platform: Any, local_lookout: Any
+) -> None:
+    """Issue 18 on platform data: the fake's recurring object (an antenna of one camera pose,
+    a sibling sequence of its own since 2026) forms one group across days; deciding the group
+    labels every member, and the next day's import arrives with the decision as a suggestion."""
+    seed = _seed_with_recurring_object(DAYS)
+    fp = start_platform(seed=seed, schema="later", cameras_per_org=1)
+    first = run_import(fp.url, local_lookout.url, "--date-from", DAYS[0], "--date-end", DAYS[0])
+    assert first.exit_code == 0, first.output
+    client = local_lookout.client()
+    data = generate(fp.config)
+    siblings = {str(s.id) for s in data.siblings.values() if data.org_of_sequence(s) == 1}
+    stored = _stored(local_lookout)
+    groups = client.get("/api/groups", params={"limit": 100}).json()
+    items = groups["items"] if isinstance(groups, dict) else groups
+    grouped = {}
+    for group in items:
+        detail = client.get(f"/api/groups/{group['id']}").json()
+        members = {m["sequence_id"] for m in detail["members"]}
+        grouped[group["id"]] = {k for k, v in stored.items() if v["id"] in members}
+    recurring = [g for g, members in grouped.items() if members and members <= siblings]
+    assert recurring, grouped  # the siblings of one spot share a group
+    group_id = max(recurring, key=lambda g: len(grouped[g]))
+    decided = client.post(
+        f"/api/groups/{group_id}/decision",
+        json={"decision": "false_positive", "false_positive_types": ["antenna"]},
+    )
+    assert decided.status_code == 200, decided.text
+    for source_id in grouped[group_id]:
+        review = client.get(f"/api/sequences/{stored[source_id]['id']}/review").json()
+        assert [t["decision"] for t in review["tracks"]] == ["false_positive"]
+
+    second = run_import(fp.url, local_lookout.url, "--date-from", DAYS[1], "--date-end", DAYS[1])
+    assert second.exit_code == 0, second.output
+    later = set(_stored(local_lookout)) - set(stored)
+    joined = client.get(f"/api/groups/{group_id}").json()["members"]
+    new_ids = {_stored(local_lookout)[k]["id"] for k in later}
+    arrivals = [m for m in joined if m["sequence_id"] in new_ids]
+    assert arrivals  # the next day's sibling of that spot joined the decided group
+    for member in arrivals:
+        review = client.get(f"/api/sequences/{member['sequence_id']}/review").json()
+        track = review["tracks"][member["track_index"]]
+        assert track["decision"] == "undecided"  # a person confirms it
+        assert track["suggestion"]["decision"] == "false_positive"
