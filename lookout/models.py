@@ -3,11 +3,13 @@
 from lookout.accounts.models import ApiKey, Group, Membership, User
 from lookout.analyses.models import Analysis, Artifact, IdempotencyRecord, Prediction
 from lookout.auth.models import SeenSignature
+from lookout.classes.models import ImageClass, ImageClassification
+from lookout.comments.models import Comment
 from lookout.db import Base
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: F401
 from lookout.grouping.models import GroupMember, SequenceGroup
 from lookout.images.models import Image
-from lookout.projects.models import Project
+from lookout.projects.models import Project, ProjectMetadata
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
 from lookout.scoring.models import QueueScore
 from lookout.sequences.models import Camera, ReviewVersion, Sequence, SequenceReview
@@ -19,15 +21,19 @@ __all__ = [
     "Artifact",
     "Base",
     "Camera",
+    "Comment",
     "Group",
     "GroupMember",
     "IdempotencyRecord",
     "Image",
+    "ImageClass",
+    "ImageClassification",
     "LeftoverObject",
     "Membership",
     "Prediction",
     "Project",
     "QueueScore",
+    "ProjectMetadata",
     "ReviewClaim",
     "ReviewSkip",
     "ReviewVersion",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,3 +48,5 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
     uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Free-form key/value metadata (VISTA's `metadata`): string keys, JSON scalar values.
+    metadata_json: Mapped[dict[str, Any] | None]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lookout.db import Base, Timestamps, UUIDPrimaryKey
+from lookout.db import Base, JSONType, Timestamps, UUIDPrimaryKey
 
 
 class Project(UUIDPrimaryKey, Timestamps, Base):
@@ -33,3 +34,14 @@ class Project(UUIDPrimaryKey, Timestamps, Base):
     auto_apply_group_decisions: Mapped[bool] = mapped_column(
         default=False, server_default=sa.false()
     )
+
+
+class ProjectMetadata(UUIDPrimaryKey, Timestamps, Base):
+    """One key of a project's free-form metadata (VISTA's project metadata), its value JSON."""
+
+    __tablename__ = "project_metadata"
+    __table_args__ = (sa.UniqueConstraint("project_id", "key"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
