@@ -30,10 +30,9 @@ class ImageClassification(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (sa.UniqueConstraint("image_id", "class_id"),)
 
     image_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("images.id", ondelete="CASCADE"))
-    # RESTRICT: a class in use is not deleted (the service answers 409 naming it).
-    class_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("image_classes.id", ondelete="RESTRICT"), index=True
-    )
+    # No cascade: a class in use is not deleted (the service answers 409 naming it). NO
+    # ACTION, not RESTRICT, so deleting a project (classes and images at once) still works.
+    class_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("image_classes.id"), index=True)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -9,13 +9,21 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 
+from lookout import metadata_values
+from lookout.auth.dependencies import RawBodyDep
 from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
 from lookout.errors import InvalidInput
 from lookout.images import service
-from lookout.images.schemas import ImageDownload, ImagePage, ImageRead, image_json
-from lookout.jsonbody import CheckedJSONRoute
+from lookout.images.schemas import (
+    ImageDownload,
+    ImagePage,
+    ImageRead,
+    MetadataEntry,
+    image_json,
+)
+from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
 from lookout.rendering import json_response, raw_json_response, splice
 
 router = APIRouter(tags=["images"], route_class=CheckedJSONRoute)
@@ -43,15 +51,14 @@ def upload_image(
     source: Annotated[str | None, Form(max_length=100)] = None,
     source_id: Annotated[str | None, Form(max_length=200)] = None,
     metadata: Annotated[
-        str | None, Form(description="VISTA's free-form metadata: not stored yet, refused")
+        str | None,
+        Form(
+            description="VISTA's free-form metadata: a JSON object of keys to text, numbers, "
+            "true, false or null (at most 100 keys, 16 KiB)"
+        ),
     ] = None,
 ) -> ImageRead:
     """Upload an image (multipart). A repeat of the same source and source_id answers 200."""
-    if metadata is not None:
-        # Refused rather than dropped: a VISTA client would believe it stored.
-        raise InvalidInput(
-            "metadata: image metadata is not stored yet; upload without it", field="metadata"
-        )
     upload = service.ImageUpload(
         stream=file.file,
         filename=file.filename,
@@ -59,6 +66,7 @@ def upload_image(
         sequence_id=sequence_id,
         source=source,
         source_id=source_id,
+        metadata=metadata_values.parse_metadata_text(metadata),
     )
     stored = service.store_image(
         session,
@@ -90,18 +98,33 @@ def list_images(
     captured_before: datetime | None = None,
     model_name: str | None = None,
     analysis_status: str | None = None,
+    class_id: Annotated[uuid.UUID | None, Query(description="Images given this class")] = None,
+    search_field: Annotated[
+        str | None,
+        Query(
+            description="VISTA's search: `filename`, `content_type`, `metadata` (any key or "
+            "value), or a metadata key (also spelled `metadata.<key>`)"
+        ),
+    ] = None,
+    search_value: Annotated[
+        str | None, Query(description="Text found in that field, in any case")
+    ] = None,
 ) -> Response:
     """A page of a project's images, newest first; pass `next_cursor` back for the next page.
 
     With `skip` (VISTA's clients), the answer is VISTA's: a plain list of `limit` images after
     the first `skip`.
     """
+    search_field, search_value = service.check_search(search_field, search_value)
     filters = service.ImageFilters(
         sequence_id=sequence_id,
         captured_after=captured_after,
         captured_before=captured_before,
         model_name=model_name,
         analysis_status=analysis_status,
+        class_id=class_id,
+        search_field=search_field,
+        search_value=search_value,
     )
     limit = min(limit, settings.page_size_max)
     if skip is not None:
@@ -160,6 +183,65 @@ def image_download(image_id: uuid.UUID, session: SessionDep, principal: Principa
     image = service.get_image(session, principal=principal, image_id=image_id)
     body = ImageDownload(url=f"/images/{image.id}/content", object_key=image.object_key)
     return json_response(body.model_dump())
+
+
+@router.put(
+    "/api/images/{image_id}/metadata",
+    response_model=ImageRead,
+    openapi_extra=openapi_body(MetadataEntry),
+)
+def put_image_metadata(
+    image_id: uuid.UUID, body: RawBodyDep, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """VISTA's metadata change: `{"key", "value"}` sets one key; the image is the answer."""
+    data = parse_json_object(body)
+    unknown = sorted(set(data) - {"key", "value"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown field (send key and value)", field=unknown[0])
+    if "key" not in data:
+        raise InvalidInput("key: required", field="key")
+    key = metadata_values.check_key(data["key"])
+    value = metadata_values.check_value(data.get("value"), field="value")
+    image = service.set_metadata(
+        session, principal=principal, image_id=image_id, values={key: value}
+    )
+    return json_response(image_json(image))
+
+
+@router.patch(
+    "/api/images/{image_id}/metadata",
+    response_model=ImageRead,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                    }
+                }
+            },
+        }
+    },
+)
+def patch_image_metadata(
+    image_id: uuid.UUID, body: RawBodyDep, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Set several keys at once: a JSON object of keys to values (other keys are kept)."""
+    values = metadata_values.check_metadata(parse_json_object(body), field="metadata")
+    image = service.set_metadata(session, principal=principal, image_id=image_id, values=values)
+    return json_response(image_json(image))
+
+
+@router.delete("/api/images/{image_id}/metadata/{key}", response_model=ImageRead)
+def delete_image_metadata(
+    image_id: uuid.UUID, key: str, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Remove one key (VISTA answers the image, also when the key was not there)."""
+    metadata_values.check_key(key)
+    image = service.delete_metadata_key(session, principal=principal, image_id=image_id, key=key)
+    return json_response(image_json(image))
 
 
 @router.get("/api/images/{image_id}/thumbnail", response_class=Response)

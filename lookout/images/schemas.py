@@ -26,6 +26,9 @@ class ImageRead(BaseModel):
     captured_at: datetime | None
     source: str | None
     source_id: str | None
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form key/value metadata (VISTA's `metadata`)"
+    )
     created_at: datetime
     content_url: str
     thumbnail_url: str
@@ -48,6 +51,7 @@ IMAGE_JSON = SchemaRenderer(
         "content_url": _image_url("content"),
         "thumbnail_url": _image_url("thumbnail"),
         "existing": lambda _image: False,
+        "metadata": lambda image: image.metadata_json or {},
     },
 )
 
@@ -69,3 +73,10 @@ class ImageDownload(BaseModel):
 class ImagePage(BaseModel):
     items: list[ImageRead]
     next_cursor: str | None
+
+
+class MetadataEntry(BaseModel):
+    """VISTA's body of `PUT /images/{id}/metadata`: one key and its value."""
+
+    key: str = Field(description="1 to 200 characters")
+    value: Any = Field(None, description="Text, a number, true, false or null")

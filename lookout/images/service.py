@@ -16,9 +16,10 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lookout import stored_objects
+from lookout import metadata_values, stored_objects
 from lookout.analyses.models import Analysis
 from lookout.auth.principal import AccessScope, Principal
+from lookout.classes.models import ImageClassification
 from lookout.db import AnySelect, UTCDateTime, release_read_only
 from lookout.errors import InvalidInput, NotFound
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
@@ -52,6 +53,7 @@ class ImageUpload:
     sequence_id: uuid.UUID | None = None
     source: str | None = None
     source_id: str | None = None
+    metadata: dict[str, Any] | None = None  # checked (lookout.metadata_values)
 
 
 def _find_by_source(
@@ -150,6 +152,7 @@ def store_checked_image(
         source=upload.source,
         source_id=upload.source_id,
         uploaded_by_id=principal.user_id if principal.via != "local" else None,
+        metadata_json=upload.metadata or None,
     )
     session.add(image)
     try:
@@ -230,6 +233,56 @@ class ImageFilters:
     captured_before: datetime | None = None
     model_name: str | None = None
     analysis_status: str | None = None
+    class_id: uuid.UUID | None = None
+    # VISTA's search: `search_value` found (any case) in the file name, the content type,
+    # any metadata key or value (`metadata`) or one key's value (`metadata.<key>` or the key).
+    search_field: str | None = None
+    search_value: str | None = None
+
+
+SEARCH_FIELDS = ("filename", "content_type", "metadata")
+MAX_SEARCH_CHARS = 200
+
+
+def check_search(field: str | None, value: str | None) -> tuple[str | None, str | None]:
+    """VISTA's `search_field`/`search_value`, checked: both or neither, bounded, clean."""
+    field = field.strip() if field else None
+    value = value if value else None
+    if (field is None) != (value is None):
+        raise InvalidInput(
+            "search_value: give search_field and search_value together", field="search_value"
+        )
+    for name, text in (("search_field", field), ("search_value", value)):
+        if text is None:
+            continue
+        if len(text) > MAX_SEARCH_CHARS:
+            raise InvalidInput(f"{name}: at most {MAX_SEARCH_CHARS} characters", field=name)
+        if "\x00" in text or not text.isprintable():
+            raise InvalidInput(f"{name}: must not hold control characters", field=name)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{name}: must be valid Unicode", field=name) from None
+    return field, value
+
+
+def _search_kind(field: str | None) -> str:
+    """Which search a `search_field` asks for: "", a column, "metadata" or "metadata_key"."""
+    if field is None:
+        return ""
+    if field in SEARCH_FIELDS:
+        return field
+    return "metadata_key"
+
+
+def _search_key(field: str) -> str:
+    return field.removeprefix("metadata.") if field.startswith("metadata.") else field
+
+
+def like_pattern(value: str) -> str:
+    """`value` anywhere, its LIKE wildcards taken literally (escape character `\\`)."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def list_images(
@@ -243,7 +296,7 @@ def list_images(
 ) -> tuple[list[Image], str | None]:
     """A page of a project's images, newest first, with a cursor to the next page."""
     ProjectRepository(session, principal).get(project_id)
-    shape, params = _page_shape(principal, project_id, filters, limit, cursor)
+    shape, params = _page_shape(principal, project_id, filters, limit, cursor, _dialect(session))
     rows = list(session.scalars(_page_statement(shape, "orm"), params))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
@@ -260,7 +313,7 @@ def list_images_after(
 ) -> list[Image]:
     """VISTA's paging: `limit` images after the first `skip`, in `list_images`' order."""
     ProjectRepository(session, principal).get(project_id)
-    shape, params = _page_shape(principal, project_id, filters, limit, None)
+    shape, params = _page_shape(principal, project_id, filters, limit, None, _dialect(session))
     statement = _page_statement(shape, "orm").offset(skip)
     return list(session.scalars(statement, params))[:limit]
 
@@ -279,7 +332,7 @@ def list_image_rows(
     The access check rides along in the page query; only an empty page asks separately
     whether the project is there at all (404) or just has no images matching.
     """
-    shape, params = _page_shape(principal, project_id, filters, limit, cursor)
+    shape, params = _page_shape(principal, project_id, filters, limit, cursor, _dialect(session))
     rows = list(session.connection().execute(_page_statement(shape, "rows"), params))
     if not rows:
         ProjectRepository(session, principal).get(project_id)
@@ -316,7 +369,7 @@ def image_page_json(
             cursor=cursor,
         )
         return render_json([image_json(row) for row in rows]), next_cursor
-    shape, params = _page_shape(principal, project_id, filters, limit, cursor)
+    shape, params = _page_shape(principal, project_id, filters, limit, cursor, _dialect(session))
     connection = session.connection()
     # By name: a Row's `count` attribute is, for the type checker, tuple.count.
     row = connection.execute(_page_statement(shape, "digest"), params).one()._mapping
@@ -342,7 +395,7 @@ IMAGE_PAGES = RenderedCache(max_bytes=32 * 1024 * 1024)
 # The page statements are built once per shape (which filters are set, whether there is a
 # cursor, the caller's kind of access) with bound values, then reused: building a statement
 # of this size costs more than running it.
-PageShape = tuple[str, bool, bool, bool, bool, bool, bool]
+PageShape = tuple[str, bool, bool, bool, bool, bool, bool, bool, str, str]
 
 
 def _page_shape(
@@ -351,6 +404,7 @@ def _page_shape(
     filters: ImageFilters,
     limit: int,
     cursor: str | None,
+    dialect: str = "",
 ) -> tuple[PageShape, dict[str, Any]]:
     values = {
         "sequence_id": filters.sequence_id,
@@ -358,14 +412,49 @@ def _page_shape(
         "captured_before": filters.captured_before,
         "model_name": filters.model_name,
         "analysis_status": filters.analysis_status,
+        "class_id": filters.class_id,
     }
     params: dict[str, Any] = {k: v for k, v in values.items() if v}
     params.update(project_id=project_id, limit=limit, limit_plus_one=limit + 1)
     params.update(principal.scope.params)
     if cursor:
         params["cursor_created"], params["cursor_id"] = decode_cursor(cursor)
-    shape = (principal.scope.kind, *(bool(v) for v in values.values()), bool(cursor))
+    search = _search_kind(filters.search_field)
+    if search and filters.search_value:
+        params["search_pattern"] = like_pattern(filters.search_value)
+        if search == "metadata_key" and filters.search_field:
+            params["search_key"] = _search_key(filters.search_field)
+    else:
+        search = ""
+    flags = tuple(bool(v) for v in values.values())
+    # The dialect only matters to a metadata search (JSON functions differ).
+    shape = (principal.scope.kind, *flags, bool(cursor), search, dialect if search else "")
     return shape, params  # type: ignore[return-value]
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _metadata_match(dialect: str, by_key: bool) -> sa.ColumnElement[bool]:
+    """An image's metadata holds `search_pattern` in a value (of key `search_key`), or (any
+    key) in a key: one row per key and value from the database's JSON functions."""
+    if dialect == "postgresql":
+        each = sa.func.jsonb_each_text(Image.metadata_json).table_valued("key", "value")
+        text: sa.ColumnElement[Any] = each.c.value
+    else:
+        each = sa.func.json_each(Image.metadata_json).table_valued("key", "value", "type")
+        # SQLite's json_each gives true and false as 1 and 0; PostgreSQL as text.
+        text = sa.case(
+            (each.c.type.in_(("true", "false")), each.c.type), else_=sa.cast(each.c.value, sa.Text)
+        )
+    pattern = sa.bindparam("search_pattern", type_=sa.Text)
+    found = text.ilike(pattern, escape="\\")
+    if by_key:
+        condition = sa.and_(each.c.key == sa.bindparam("search_key", type_=sa.Text), found)
+    else:
+        condition = sa.or_(found, each.c.key.ilike(pattern, escape="\\"))
+    return sa.select(sa.literal(1)).select_from(each).where(condition).exists()
 
 
 @functools.cache  # a few dozen shapes at most
@@ -376,7 +465,7 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
     in the query) or "json" (PostgreSQL: the page as JSON text, the count of rows read and
     the last shown row's keys for the cursor).
     """
-    scope, sequence, after, before, model, status, cursor = shape
+    scope, sequence, after, before, model, status, klass, cursor, search, dialect = shape
     query: AnySelect = sa.select(Image) if form == "orm" else sa.select(*Image.__table__.c)
     query = query.where(Image.project_id == sa.bindparam("project_id"))
     if form != "orm":
@@ -398,6 +487,17 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
         if status:
             has_analysis = has_analysis.where(Analysis.status == sa.bindparam("analysis_status"))
         query = query.where(has_analysis.exists())
+    if klass:
+        classified = sa.select(ImageClassification.id).where(
+            ImageClassification.image_id == Image.id,
+            ImageClassification.class_id == sa.bindparam("class_id", type_=sa.Uuid),
+        )
+        query = query.where(classified.exists())
+    if search in ("filename", "content_type"):
+        column = Image.filename if search == "filename" else Image.content_type
+        query = query.where(column.ilike(sa.bindparam("search_pattern"), escape="\\"))
+    elif search:
+        query = query.where(_metadata_match(dialect, by_key=search == "metadata_key"))
     if cursor:
         keys = sa.tuple_(
             sa.bindparam("cursor_created", type_=UTCDateTime()),
@@ -440,6 +540,7 @@ def _pg_image_json(c: Any) -> Any:
         "content_url": url + sa.literal_column("'/content'"),
         "thumbnail_url": url + sa.literal_column("'/thumbnail'"),
         "existing": sa.false(),
+        "metadata": sa.func.coalesce(c.metadata_json, sa.literal_column("'{}'::jsonb")),
     }
     return IMAGE_JSON.pg_object(c, computed)
 
@@ -484,3 +585,29 @@ def delete_image(
     session.delete(image)
     session.commit()
     stored_objects.release(session, storage, keys)
+
+
+def set_metadata(
+    session: Session, *, principal: Principal, image_id: uuid.UUID, values: dict[str, Any]
+) -> Image:
+    """Set these keys of an image's metadata (checked by lookout.metadata_values), keep the
+    others; the whole is checked for size again."""
+    image = get_image(session, principal=principal, image_id=image_id)
+    merged = {**(image.metadata_json or {}), **values}
+    metadata_values.check_size(merged)
+    image.metadata_json = merged  # a new dict: the change is seen, updated_at moves
+    session.commit()
+    return image
+
+
+def delete_metadata_key(
+    session: Session, *, principal: Principal, image_id: uuid.UUID, key: str
+) -> Image:
+    """Remove one key of an image's metadata (a missing key changes nothing, as in VISTA)."""
+    image = get_image(session, principal=principal, image_id=image_id)
+    current = dict(image.metadata_json or {})
+    if key in current:
+        del current[key]
+        image.metadata_json = current or None
+        session.commit()
+    return image

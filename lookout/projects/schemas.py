@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -90,3 +90,23 @@ class ProjectRead(BaseModel):
         "(PUT /api/projects/{id}/group-settings)",
     )
     existing: bool = False
+
+
+class ProjectMetadataEntry(BaseModel):
+    """VISTA's body for one key of a project's metadata."""
+
+    key: str = Field(description="1 to 200 characters")
+    value: Any = Field(None, description="Text, a number, true, false or null")
+
+
+class ProjectMetadataRead(BaseModel):
+    """One key of a project's metadata, as VISTA answers it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    key: str
+    value: Any
+    created_at: datetime
+    updated_at: datetime | None

@@ -9,13 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lookout import stored_objects
+from lookout import metadata_values, stored_objects
 from lookout.accounts import service as accounts
 from lookout.accounts.models import Group
 from lookout.auth.principal import Principal
-from lookout.errors import Conflict, Forbidden, InvalidInput
+from lookout.db import utcnow
+from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lookout.images.models import Image
-from lookout.projects.models import Project
+from lookout.projects.models import Project, ProjectMetadata
 from lookout.projects.repository import ProjectRepository
 from lookout.scoring.models import MODEL_ORDERS, QUEUE_ORDERS
 from lookout.storage import ObjectStorage, cleanup
@@ -127,3 +128,71 @@ def delete_project(
     session.commit()
     for key in keys:
         cleanup.discard(session, storage, key)
+
+
+# --- Metadata (VISTA's project metadata: one row per key) ---------------------------------
+
+
+def list_metadata(
+    session: Session, *, principal: Principal, project_id: uuid.UUID
+) -> list[ProjectMetadata]:
+    """The project's metadata keys, by key."""
+    project = get_project(session, principal=principal, project_id=project_id)
+    query = sa.select(ProjectMetadata).where(ProjectMetadata.project_id == project.id)
+    return list(session.scalars(query.order_by(ProjectMetadata.key)))
+
+
+def get_metadata(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, key: str
+) -> ProjectMetadata:
+    """One key, or NotFound naming it."""
+    project = get_project(session, principal=principal, project_id=project_id)
+    found = _metadata_row(session, project.id, key)
+    if found is None:
+        raise NotFound(f"metadata with key {key!r} not found", field="key")
+    return found
+
+
+def _metadata_row(session: Session, project_id: uuid.UUID, key: str) -> ProjectMetadata | None:
+    return session.scalar(
+        sa.select(ProjectMetadata).where(
+            ProjectMetadata.project_id == project_id, ProjectMetadata.key == key
+        )
+    )
+
+
+def set_metadata(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, values: dict[str, Any]
+) -> list[ProjectMetadata]:
+    """Create or update these keys (checked by lookout.metadata_values); the rows set."""
+    project = get_project(session, principal=principal, project_id=project_id)
+    existing = {
+        row.key: row for row in list_metadata(session, principal=principal, project_id=project.id)
+    }
+    merged = {key: row.value for key, row in existing.items()} | values
+    metadata_values.check_size(merged)
+    rows = []
+    for key, value in values.items():
+        row = existing.get(key)
+        if row is None:
+            row = ProjectMetadata(project_id=project.id, key=key, value=value)
+            session.add(row)
+        else:
+            row.value = value
+            row.updated_at = utcnow()  # a JSON value set to an equal one is no change to flush
+        rows.append(row)
+    try:
+        session.commit()
+    except IntegrityError as exc:  # the same key added by another request at this moment
+        session.rollback()
+        raise Conflict("metadata changed meanwhile; send it again", field="key") from exc
+    return rows
+
+
+def delete_metadata(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, key: str
+) -> None:
+    """Remove one key; a missing key is NotFound (as in VISTA)."""
+    row = get_metadata(session, principal=principal, project_id=project_id, key=key)
+    session.delete(row)
+    session.commit()

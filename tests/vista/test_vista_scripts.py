@@ -179,7 +179,8 @@ def test_clear_ml_queue_cancels_queued_analyses(lookout_factory: Any) -> None:
 
 def test_project_images_paged_with_skip(lookout_factory: Any) -> None:
     """`skip` (VISTA) answers a plain list, newest first, the same order as the cursor pages;
-    skip with a cursor is refused naming the field, and so is an upload's `metadata`."""
+    skip with a cursor is refused naming the field; an upload's `metadata` is stored, and bad
+    metadata is refused naming the field with nothing half-stored."""
     lookout = lookout_factory()
     client = lookout.keyed_client()
     project_id, *_ = _project(lookout, client, [(32, 32)] * 5)
@@ -198,10 +199,12 @@ def test_project_images_paged_with_skip(lookout_factory: Any) -> None:
     assert pages[0][0] == paged["items"][0]  # one JSON for an image, whichever paging
     both = client.get(f"/api/projects/{project_id}/images", params={"skip": 0, "cursor": "x"})
     assert both.status_code == 400 and both.json()["field"] == "skip"
-    with_metadata = lookout.upload(client, project_id, jpeg_bytes(), metadata='{"site": "A"}')
-    assert with_metadata.status_code == 400 and with_metadata.json()["field"] == "metadata"
+    bad = lookout.upload(client, project_id, jpeg_bytes(), metadata='{"site": ["A"]}')
+    assert bad.status_code == 400 and bad.json()["field"] == "metadata.site"
     listed = client.get(f"/api/projects/{project_id}/images", params={"limit": 50}).json()
     assert len(listed["items"]) == 5  # nothing half-stored
+    with_metadata = lookout.upload(client, project_id, jpeg_bytes(), metadata='{"site": "A"}')
+    assert with_metadata.status_code == 201 and with_metadata.json()["metadata"] == {"site": "A"}
 
     download = client.get(f"/api/images/{order[0]}/download").json()
     assert download["url"] == f"/images/{order[0]}/content"

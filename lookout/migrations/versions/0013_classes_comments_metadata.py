@@ -65,7 +65,6 @@ def upgrade() -> None:
             ["class_id"],
             ["image_classes.id"],
             name=op.f("fk_image_classifications_class_id_image_classes"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
