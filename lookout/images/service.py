@@ -540,7 +540,11 @@ def _pg_image_json(c: Any) -> Any:
         "content_url": url + sa.literal_column("'/content'"),
         "thumbnail_url": url + sa.literal_column("'/thumbnail'"),
         "existing": sa.false(),
-        "metadata": sa.func.coalesce(c.metadata_json, sa.literal_column("'{}'::jsonb")),
+        # SQL NULL or JSON null (how the ORM stores None) both read as no metadata.
+        "metadata": sa.case(
+            (sa.func.jsonb_typeof(c.metadata_json) == "object", c.metadata_json),
+            else_=sa.literal_column("'{}'::jsonb"),
+        ),
     }
     return IMAGE_JSON.pg_object(c, computed)
 
