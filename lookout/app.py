@@ -268,6 +268,8 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.accounts.routes import router as accounts
     from lookout.analyses.queue_routes import router as work_queue
     from lookout.analyses.routes import router as analyses
+    from lookout.classes.routes import router as classes
+    from lookout.comments.routes import router as comments
     from lookout.images.routes import router as images
     from lookout.projects.routes import router as projects
     from lookout.reviewing.routes import router as review_queue
@@ -280,6 +282,8 @@ def _include_routers(app: FastAPI) -> None:
         accounts_admin,
         projects,
         images,
+        classes,
+        comments,
         sequences,
         review_queue,
         storage,
