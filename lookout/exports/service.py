@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lookout.auth.principal import Principal
+from lookout.classes.models import ImageClass, ImageClassification
 from lookout.errors import InvalidInput
 from lookout.exports import ids, splits
 from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, ExportSummary
@@ -150,10 +152,27 @@ def split_of(group_key: str, seed: int, ratios: tuple[float, float, float]) -> s
     return splits.draw(group_key, seed, ratios)
 
 
+def image_classes(session: Session, image_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The image-level classes people gave these images, by image, each's names sorted."""
+    found: dict[uuid.UUID, list[str]] = {}
+    if not image_ids:
+        return found
+    query = (
+        sa.select(ImageClassification.image_id, ImageClass.name)
+        .join(ImageClass, ImageClass.id == ImageClassification.class_id)
+        .where(ImageClassification.image_id.in_(image_ids))
+        .order_by(ImageClassification.image_id, ImageClass.name)
+    )
+    for image_id, name in session.execute(query):
+        found.setdefault(image_id, []).append(name)
+    return found
+
+
 def _group_facts(
     session: Session, plan: ExportPlan, group: list[Frame], options: ExportOptions
-) -> tuple[str, dict[uuid.UUID, int]]:
-    """A group's stored split (the seeded draw for a loose image) and its images' ids."""
+) -> tuple[str, dict[uuid.UUID, int], dict[uuid.UUID, list[str]]]:
+    """A group's stored split (the seeded draw for a loose image), its images' ids and
+    their image-level classes."""
     frame_ids = [frame.image.id for frame in group]
     numbers = ids.image_ids(session, frame_ids)
     if len(numbers) < len(frame_ids):  # an image added since the export was prepared
@@ -161,8 +180,9 @@ def _group_facts(
         numbers = ids.image_ids(session, frame_ids)
     sequence = group[0].sequence
     stored = splits.stored_split(session, sequence.id) if sequence else None
+    classes = image_classes(session, frame_ids)
     session.commit()  # end the read transaction: on SQLite it holds the write lock
-    return stored or split_of(group[0].group_key, options.seed, options.split), numbers
+    return stored or split_of(group[0].group_key, options.seed, options.split), numbers, classes
 
 
 def export_items(plan: ExportPlan, frames: list[Frame]) -> Iterator[tuple[Frame, list[Box], bool]]:
@@ -247,7 +267,7 @@ def write_export(
     counts = {"images": 0, "boxes": 0, "negatives": 0, "skipped": 0}
     per_split = dict.fromkeys(SPLITS, 0)
     for group in iter_groups(session, plan.scope):
-        split, numbers = _group_facts(session, plan, group, options)
+        split, numbers, classes = _group_facts(session, plan, group, options)
         for frame, boxes, negative in export_items(plan, group):
             item = Item(
                 frame=frame,
@@ -258,6 +278,7 @@ def write_export(
                 url=image_url(options.base_url, frame.image.id),
                 false_positives=frame.false_positives if plan.selection.include_negatives else [],
                 coco_id=numbers.get(frame.image.id),
+                classes=classes.get(frame.image.id, []),
             )
             if (
                 options.images == "copy"

@@ -40,6 +40,7 @@ from lookout.formats.writing import (
     false_positive_fields,
     file_chunks,
     frame_fields,
+    image_labels,
     iso,
     json_bytes,
     pixels,
@@ -349,6 +350,7 @@ class CocoWriter(Writer):
         if item.url:
             entry["coco_url"] = item.url
         entry.update(frame_fields(item))
+        entry.update(image_labels(item))
         if item.false_positives:
             entry["false_positives"] = false_positive_fields(item)
         return entry

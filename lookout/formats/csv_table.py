@@ -8,6 +8,7 @@ quote is taken off again when Lookout reads its own CSV.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ CSV_COLUMNS = (
     "sequence_source",
     "image_source",
     "image_source_id",
+    "classes",
+    "metadata",
 )
 
 
@@ -169,6 +172,10 @@ class CsvWriter(Writer):
             fields["sequence_source"],
             fields["image_source"],
             fields["image_source_id"],
+            ";".join(item.classes) or None,
+            json.dumps(item.frame.image.metadata, ensure_ascii=False)
+            if item.frame.image.metadata
+            else None,
         ]
         for box in item.boxes:
             px = pixels(box.xyxyn, image.width, image.height)

@@ -23,6 +23,7 @@ from lookout.formats.writing import (
     Writer,
     false_positive_fields,
     frame_fields,
+    image_labels,
     json_bytes,
     pixels,
     spool,
@@ -92,6 +93,7 @@ def record(item: Item) -> dict[str, Any]:
         "width": image.width,
         "height": image.height,
         **frame_fields(item),
+        **image_labels(item),
         "url": item.url,
         "boxes": [
             {

@@ -69,6 +69,7 @@ class Item:
     url: str | None = None
     false_positives: list[FalsePositive] = field(default_factory=list)
     coco_id: int | None = None  # the frame's stored integer id (lookout.exports.ids)
+    classes: list[str] = field(default_factory=list)  # image-level classes people gave it
 
     @property
     def stem(self) -> str:
@@ -159,6 +160,11 @@ def frame_fields(item: Item) -> dict[str, Any]:
         "review_stage": frame.stage,
         "negative": item.negative,
     }
+
+
+def image_labels(item: Item) -> dict[str, Any]:
+    """What people said of the whole image: its classes (by name) and its metadata."""
+    return {"classes": list(item.classes), "metadata": dict(item.frame.image.metadata or {})}
 
 
 def false_positive_fields(item: Item) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ class ImageInfo:
     created_at: datetime
     source: str | None = None  # where the picture came from (e.g. a platform detection)
     source_id: str | None = None
+    metadata: dict[str, Any] | None = None  # free-form key/value metadata (VISTA's)
 
     @property
     def extension(self) -> str:
@@ -254,6 +255,7 @@ _IMAGE_COLUMNS = (
     Image.created_at,
     Image.source,
     Image.source_id,
+    Image.metadata_json,
 )
 
 

@@ -22,6 +22,10 @@ HMAC_V1 = "hmac-v1"  # work-queue callbacks: Lookout's v1 signature only
 # A status change: signed like HMAC, or (as in VISTA) sent by a member of the project's group.
 HMAC_OR_PROJECT = "hmac-or-project-member"
 OWN = "own"  # the caller's own row (their API key): nobody else's, not even an admin's
+# A person's own words (editing a comment): its author only; other members and admins 403.
+AUTHOR = "author"
+# Taking back what a person did (a comment, a classification): its author or an admin.
+AUTHOR_OR_ADMIN = "author-or-admin"
 # Minting an API key: a person (proxy session, local mode), never another API key.
 KEY_MINTING = "key-minting"
 ADMIN_ONLY = "admin-only"  # managing users and groups: an admin's credentials, others 403
@@ -73,6 +77,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
     HMAC: _expect({SIGNED, LEGACY_SIGNED}, 401),
     HMAC_V1: _expect({SIGNED}, 401),
     OWN: _expect({MEMBER}, 401, other_group=404, admin=404, proxy_member=404),
+    # The example's comment or classification is the member's (alice's); the proxy member
+    # (bob) is another member of the same group.
+    AUTHOR: _expect({MEMBER}, 401, other_group=404, admin=403, proxy_member=403),
+    AUTHOR_OR_ADMIN: _expect({MEMBER, ADMIN}, 401, other_group=404, proxy_member=403),
     KEY_MINTING: _expect({PROXY_MEMBER}, 401, member=403, other_group=403, admin=403),
     ADMIN_ONLY: _expect({ADMIN}, 401, member=403, other_group=403, proxy_member=403),
     HMAC_OR_PROJECT: _expect(
@@ -122,6 +130,34 @@ RULES: dict[str, str] = {
     "GET /api/images/{image_id}/content": PROJECT,
     "GET /api/images/{image_id}/thumbnail": PROJECT,
     "GET /api/images/{image_id}/download": PROJECT,
+    # metadata of images and projects (VISTA's paths)
+    "PUT /api/images/{image_id}/metadata": PROJECT,
+    "PATCH /api/images/{image_id}/metadata": PROJECT,
+    "DELETE /api/images/{image_id}/metadata/{key}": PROJECT,
+    "GET /api/projects/{project_id}/metadata": PROJECT,
+    "POST /api/projects/{project_id}/metadata": PROJECT,
+    "GET /api/projects/{project_id}/metadata-dict": PROJECT,
+    "PUT /api/projects/{project_id}/metadata-dict": PROJECT,
+    "GET /api/projects/{project_id}/metadata/{key}": PROJECT,
+    "PUT /api/projects/{project_id}/metadata/{key}": PROJECT,
+    "DELETE /api/projects/{project_id}/metadata/{key}": PROJECT,
+    # image classes and classifications
+    "GET /api/projects/{project_id}/classes": PROJECT,
+    "POST /api/projects/{project_id}/classes": PROJECT,
+    "GET /api/classes/{class_id}": PROJECT,
+    "PATCH /api/classes/{class_id}": PROJECT,
+    "DELETE /api/classes/{class_id}": PROJECT,
+    "GET /api/images/{image_id}/classifications": PROJECT,
+    "POST /api/images/{image_id}/classifications": PROJECT,
+    "DELETE /api/classifications/{classification_id}": AUTHOR_OR_ADMIN,
+    # comments on images and sequences
+    "GET /api/images/{image_id}/comments": PROJECT,
+    "POST /api/images/{image_id}/comments": PROJECT,
+    "GET /api/sequences/{sequence_id}/comments": PROJECT,
+    "POST /api/sequences/{sequence_id}/comments": PROJECT,
+    "GET /api/comments/{comment_id}": PROJECT,
+    "PATCH /api/comments/{comment_id}": AUTHOR,
+    "DELETE /api/comments/{comment_id}": AUTHOR_OR_ADMIN,
     # cameras, sequences, frames, reviews
     "POST /api/cameras": PROJECT,
     "POST /api/sequences": PROJECT,

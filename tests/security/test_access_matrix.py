@@ -302,6 +302,83 @@ def _group_state(w: SecurityWorld, group_id: str) -> Callable[[], Any]:
     return read
 
 
+def _ok_json(response: httpx.Response) -> Any:
+    assert response.is_success, f"{response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+def _image_metadata(w: SecurityWorld, image_id: str) -> Callable[[], Any]:
+    return lambda: w.member.get(f"/api/images/{image_id}").json()["metadata"]
+
+
+def _image_metadata_write(method: str) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        image_id = w.fresh_image()
+        body: Any = {"key": "site", "value": "north"} if method == "PUT" else {"site": "north"}
+        return Call(
+            method,
+            f"/api/images/{image_id}/metadata",
+            json_body=body,
+            state=_image_metadata(w, image_id),
+        )
+
+    return build
+
+
+def _image_metadata_delete(w: SecurityWorld) -> Call:
+    image_id = w.fresh_image()
+    path = f"/api/images/{image_id}/metadata"
+    _ok_json(w.member.put(path, json={"key": "site", "value": "north"}))
+    return Call("DELETE", f"{path}/site", state=_image_metadata(w, image_id))
+
+
+def _project_metadata(w: SecurityWorld, project_id: str) -> Callable[[], Any]:
+    return lambda: w.member.get(f"/api/projects/{project_id}/metadata-dict").json()
+
+
+def _project_metadata_write(method: str, tail: str, body: Any) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        project_id = w.fresh_project()
+        return Call(
+            method,
+            f"/api/projects/{project_id}/{tail}",
+            json_body=body,
+            state=_project_metadata(w, project_id),
+        )
+
+    return build
+
+
+def _with_project_metadata(w: SecurityWorld) -> str:
+    """A fresh project of the owners' with one metadata key, `owner`."""
+    project_id = w.fresh_project()
+    entry = {"key": "owner", "value": "fire team"}
+    _ok_json(w.member.post(f"/api/projects/{project_id}/metadata", json=entry))
+    return project_id
+
+
+def _project_metadata_delete(w: SecurityWorld) -> Call:
+    project_id = _with_project_metadata(w)
+    return Call(
+        "DELETE",
+        f"/api/projects/{project_id}/metadata/owner",
+        state=_project_metadata(w, project_id),
+    )
+
+
+def _fresh_class(w: SecurityWorld) -> str:
+    body = {"name": w.unique("class")}
+    return _ok_json(w.member.post(f"/api/projects/{w.project_id}/classes", json=body))["id"]
+
+
+def _class_state(w: SecurityWorld, class_id: str) -> Callable[[], Any]:
+    def read() -> Any:
+        found = w.member.get(f"/api/classes/{class_id}")
+        return found.status_code, found.json().get("name")
+
+    return read
+
+
 def _decide_group(w: SecurityWorld) -> Call:
     group_id = _group(w)
     body = {"decision": "false_positive", "false_positive_types": ["antenna"]}
@@ -331,6 +408,71 @@ def _group_settings(w: SecurityWorld) -> Call:
         json_body={"auto_apply_group_decisions": True},
         state=lambda: w.member.get(path).json()["auto_apply_group_decisions"],
     )
+
+
+def _class_change(method: str) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        class_id = _fresh_class(w)
+        body = {"name": w.unique("renamed")} if method == "PATCH" else None
+        return Call(
+            method, f"/api/classes/{class_id}", json_body=body, state=_class_state(w, class_id)
+        )
+
+    return build
+
+
+def _classifications(w: SecurityWorld) -> Callable[[], Any]:
+    path = f"/api/images/{w.image_id}/classifications"
+    return lambda: sorted(c["id"] for c in w.member.get(path).json())
+
+
+def _classify(w: SecurityWorld) -> Call:
+    return Call(
+        "POST",
+        f"/api/images/{w.image_id}/classifications",
+        json_body={"class_id": _fresh_class(w)},
+        state=_classifications(w),
+    )
+
+
+def _unclassify(w: SecurityWorld) -> Call:
+    """A fresh classification the member gave: only they or an admin may take it back."""
+    body = {"class_id": _fresh_class(w)}
+    given = _ok_json(w.member.post(f"/api/images/{w.image_id}/classifications", json=body))
+    return Call("DELETE", f"/api/classifications/{given['id']}", state=_classifications(w))
+
+
+def _fresh_comment(w: SecurityWorld) -> str:
+    body = {"text": w.unique("comment")}
+    return _ok_json(w.member.post(f"/api/images/{w.image_id}/comments", json=body))["id"]
+
+
+def _comment_change(method: str) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        comment_id = _fresh_comment(w)
+        path = f"/api/comments/{comment_id}"
+
+        def read() -> Any:
+            found = w.member.get(path)
+            return found.status_code, found.json().get("text")
+
+        body = {"text": "changed"} if method == "PATCH" else None
+        return Call(method, path, json_body=body, state=read)
+
+    return build
+
+
+def _comment_on(kind: str) -> Example:
+    def build(w: SecurityWorld) -> Call:
+        target = w.image_id if kind == "images" else w.sequence.id
+        return Call(
+            "POST",
+            f"/api/{kind}/{target}/comments",
+            json_body={"text": "looks like smoke"},
+            state=lambda: w.lookout.count("comments"),
+        )
+
+    return build
 
 
 def _box() -> dict[str, Any]:
@@ -398,6 +540,48 @@ EXAMPLES: dict[str, Example] = {
     "GET /api/images/{image_id}/content": _get("/api/images/{w.image_id}/content"),
     "GET /api/images/{image_id}/download": _get("/api/images/{w.image_id}/download"),
     "GET /api/images/{image_id}/thumbnail": _get("/api/images/{w.image_id}/thumbnail"),
+    "PUT /api/images/{image_id}/metadata": _image_metadata_write("PUT"),
+    "PATCH /api/images/{image_id}/metadata": _image_metadata_write("PATCH"),
+    "DELETE /api/images/{image_id}/metadata/{key}": _image_metadata_delete,
+    "GET /api/projects/{project_id}/metadata": lambda w: Call(
+        "GET", f"/api/projects/{_with_project_metadata(w)}/metadata"
+    ),
+    "POST /api/projects/{project_id}/metadata": _project_metadata_write(
+        "POST", "metadata", {"key": "season", "value": 2024}
+    ),
+    "GET /api/projects/{project_id}/metadata-dict": _get(
+        "/api/projects/{w.project_id}/metadata-dict"
+    ),
+    "PUT /api/projects/{project_id}/metadata-dict": _project_metadata_write(
+        "PUT", "metadata-dict", {"season": 2024, "region": "south"}
+    ),
+    "GET /api/projects/{project_id}/metadata/{key}": lambda w: Call(
+        "GET", f"/api/projects/{_with_project_metadata(w)}/metadata/owner"
+    ),
+    "PUT /api/projects/{project_id}/metadata/{key}": _project_metadata_write(
+        "PUT", "metadata/season", {"value": 2025}
+    ),
+    "DELETE /api/projects/{project_id}/metadata/{key}": _project_metadata_delete,
+    "GET /api/projects/{project_id}/classes": _get("/api/projects/{w.project_id}/classes"),
+    "POST /api/projects/{project_id}/classes": lambda w: Call(
+        "POST",
+        f"/api/projects/{w.project_id}/classes",
+        json_body={"name": w.unique("class")},
+        state=lambda: w.lookout.count("image_classes"),
+    ),
+    "GET /api/classes/{class_id}": lambda w: Call("GET", f"/api/classes/{_fresh_class(w)}"),
+    "PATCH /api/classes/{class_id}": _class_change("PATCH"),
+    "DELETE /api/classes/{class_id}": _class_change("DELETE"),
+    "GET /api/images/{image_id}/classifications": _get("/api/images/{w.image_id}/classifications"),
+    "POST /api/images/{image_id}/classifications": _classify,
+    "DELETE /api/classifications/{classification_id}": _unclassify,
+    "GET /api/images/{image_id}/comments": _get("/api/images/{w.image_id}/comments"),
+    "POST /api/images/{image_id}/comments": _comment_on("images"),
+    "GET /api/sequences/{sequence_id}/comments": _get("/api/sequences/{w.sequence.id}/comments"),
+    "POST /api/sequences/{sequence_id}/comments": _comment_on("sequences"),
+    "GET /api/comments/{comment_id}": lambda w: Call("GET", f"/api/comments/{_fresh_comment(w)}"),
+    "PATCH /api/comments/{comment_id}": _comment_change("PATCH"),
+    "DELETE /api/comments/{comment_id}": _comment_change("DELETE"),
     "POST /api/cameras": lambda w: Call(
         "POST",
         "/api/cameras",
@@ -832,7 +1016,8 @@ def test_cross_site_writes_refused_on_every_browser_route(security_world: Securi
     routes = [
         r
         for r, kind in rules.RULES.items()
-        if kind in (rules.USER, rules.PROJECT) and r.split()[0] in rules.STATE_CHANGING
+        if kind in (rules.USER, rules.PROJECT, rules.AUTHOR, rules.AUTHOR_OR_ADMIN)
+        and r.split()[0] in rules.STATE_CHANGING
     ]
     failures: list[str] = []
     refused = 0
