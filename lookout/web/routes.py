@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -30,6 +30,7 @@ from lookout.accounts import service as accounts
 from lookout.accounts.repository import AccountRepository
 from lookout.analyses.models import AnalysisStatus
 from lookout.auth.principal import Principal
+from lookout.classes import service as image_classes
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep
 from lookout.errors import LookoutError
@@ -267,6 +268,11 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "", False)})
 
 
+def _viewer(principal: Principal) -> dict[str, Any]:
+    """Who looks at a page, for its scripts (which comments they may edit or delete)."""
+    return {"id": str(principal.user_id), "email": principal.email, "is_admin": principal.is_admin}
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 
@@ -305,10 +311,23 @@ def gallery_page(
     status: str | None = None,
     cursor: str | None = None,
     page: str | None = None,
+    image_class: Annotated[str | None, Query(alias="class")] = None,
+    search_field: str | None = None,
+    search_value: str | None = None,
 ) -> HTMLResponse:
     """A project's image gallery, paged on the server by keyset (the API's `next_cursor`)."""
     project = projects.get_project(session, principal=principal, project_id=project_id)
     problems: list[str] = []
+    search_field, search_value = _clean(search_field), _clean(search_value)
+    if search_field and not search_value:
+        search_field = None  # a field alone filters nothing
+    if search_value and not search_field:
+        search_field = "metadata"
+    try:
+        search_field, search_value = images.check_search(search_field, search_value)
+    except LookoutError as exc:
+        problems.append(f"{exc.message}; the search was ignored")
+        search_field = search_value = None
     day_from = _date(date_from, "from", problems)
     day_to = _date(date_to, "to", problems)
     status = _clean(status)
@@ -321,6 +340,9 @@ def gallery_page(
         captured_before=_day_start(day_to + timedelta(days=1)) if day_to else None,
         model_name=_clean(model),
         analysis_status=status,
+        class_id=_uuid(image_class, "class", problems),
+        search_field=search_field,
+        search_value=search_value,
     )
     items, next_cursor = images.list_images(
         session,
@@ -336,6 +358,9 @@ def gallery_page(
         "date_to": day_to or "",
         "model": filters.model_name or "",
         "status": status or "",
+        "class": str(filters.class_id or ""),
+        "search_field": search_field or "",
+        "search_value": search_value or "",
     }
     page_number = _int(page, 1, 1)
     filtered = any(params.values())
@@ -363,6 +388,11 @@ def gallery_page(
         cameras=camera_stats.stats_read(
             camera_stats.camera_stats(session, principal=principal, project_id=project.id)
         ),
+        classes=image_classes.list_classes(session, principal=principal, project_id=project.id),
+        project_metadata=projects.list_metadata(
+            session, principal=principal, project_id=project.id
+        ),
+        data={"project_id": str(project.id)},
     )
 
 
@@ -385,6 +415,7 @@ def image_page(
     newer, older = queries.image_neighbours(session, principal, image)
     data = {
         "image": ImageRead.of(image).model_dump(mode="json"),
+        "viewer": _viewer(principal),
         "ml_enabled": settings.ml_analysis_enabled,
         "newer": f"/images/{newer}" if newer else None,
         "older": f"/images/{older}" if older else None,
@@ -804,6 +835,7 @@ def review_page(
         "smoke_types": list(SMOKE_TYPES),
         "false_positive_types": list(FALSE_POSITIVE_TYPES),
         "user": principal.email,
+        "viewer": _viewer(principal),
     }
     groups = [
         {
