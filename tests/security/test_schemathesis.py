@@ -82,15 +82,35 @@ class Tally:
                 self.failures.setdefault(f"{self.route}: {failure.title}: {first_line}", example)
 
 
+def _labels(w: SecurityWorld, project_id: str, image_id: str) -> dict[str, str]:
+    """A class given to the image, a comment on it and a metadata key `owner` on both."""
+    member = w.member
+    klass = member.post(f"/api/projects/{project_id}/classes", json={"name": w.unique("c")})
+    given = member.post(
+        f"/api/images/{image_id}/classifications", json={"class_id": klass.json()["id"]}
+    )
+    comment = member.post(f"/api/images/{image_id}/comments", json={"text": "a note"})
+    member.put(f"/api/projects/{project_id}/metadata/owner", json={"value": "ops"})
+    member.put(f"/api/images/{image_id}/metadata", json={"key": "owner", "value": "ops"})
+    return {
+        "class_id": klass.json()["id"],
+        "classification_id": given.json()["id"],
+        "comment_id": comment.json()["id"],
+        "key": "owner",
+    }
+
+
 def doomed_ids(w: SecurityWorld) -> dict[str, str]:
     """Objects of their own for the deletions (made first: generated writes may change the
     world's review, after which no evaluation could be made)."""
-    return {
+    ids = {
         "project_id": w.fresh_project(),
         "image_id": w.fresh_image(),
         "analysis_id": w.fresh_analysis(),
         "evaluation_id": w.fresh_evaluation(),
     }
+    # Classes, comments and metadata of the world's project (a fresh one would go first).
+    return {**ids, **_labels(w, w.project_id, ids["image_id"])}
 
 
 def real_ids(w: SecurityWorld) -> dict[str, str]:
@@ -102,6 +122,7 @@ def real_ids(w: SecurityWorld) -> dict[str, str]:
         "analysis_id": w.analysis_id,
         "evaluation_id": w.evaluation_id,
         "artifact_name": ARTIFACT,
+        **_labels(w, w.project_id, w.image_id),
     }
 
 
