@@ -440,7 +440,12 @@ def _metadata_match(dialect: str, by_key: bool) -> sa.ColumnElement[bool]:
     """An image's metadata holds `search_pattern` in a value (of key `search_key`), or (any
     key) in a key: one row per key and value from the database's JSON functions."""
     if dialect == "postgresql":
-        each = sa.func.jsonb_each_text(Image.metadata_json).table_valued("key", "value")
+        # jsonb_each_text refuses anything but an object (JSON null: an image without any).
+        objects = sa.case(
+            (sa.func.jsonb_typeof(Image.metadata_json) == "object", Image.metadata_json),
+            else_=sa.literal_column("'{}'::jsonb"),
+        )
+        each = sa.func.jsonb_each_text(objects).table_valued("key", "value")
         text: sa.ColumnElement[Any] = each.c.value
     else:
         each = sa.func.json_each(Image.metadata_json).table_valued("key", "value", "type")

@@ -128,6 +128,9 @@ def test_search_by_file_name_and_metadata(lookout: Lookout) -> None:
     valley = _upload(lookout, client, project_id, metadata=json.dumps({"site": "valley 50%"}))
     plain = _upload(lookout, client, project_id)
     client.patch(f"/api/images/{plain['id']}/metadata", json={"camera": "north-cam"})
+    bare = _upload(lookout, client, project_id)  # no metadata at all
+    emptied = _upload(lookout, client, project_id, metadata=json.dumps({"gone": 1}))
+    client.delete(f"/api/images/{emptied['id']}/metadata/gone")
 
     def search(field: str, value: str, **extra: Any) -> set[str]:
         return set(_ids(client, project_id, search_field=field, search_value=value, **extra))
@@ -139,7 +142,13 @@ def test_search_by_file_name_and_metadata(lookout: Lookout) -> None:
     assert search("metadata", "north") == {north["id"], plain["id"]}
     assert search("metadata", "camera") == {plain["id"]}  # keys count too
     assert search("ir", "true") == {north["id"]}  # the same on both databases
-    assert search("filename", "FRAME") == {north["id"], valley["id"], plain["id"]}
+    assert search("filename", "FRAME") == {
+        north["id"],
+        valley["id"],
+        plain["id"],
+        bare["id"],
+        emptied["id"],
+    }
     assert search("content_type", "png") == set()
     assert search("site", "north", skip=0) == {north["id"]}  # VISTA's paging too
     assert search("site", "nothing") == set()
