@@ -62,6 +62,7 @@ def test_every_image_field_is_rendered_alike_everywhere(lookout):
         source_id="d1",
         captured_at="2024-06-01T10:00:30.250000Z",
         sequence_id=sequence["id"],
+        metadata=json.dumps({"site": "north", "lens": 35, "ir": True, "note": None}),
     )
     assert full.status_code == 201, full.text
     page = setup.client.get(f"/api/projects/{setup.project_id}/images").json()["items"]
@@ -76,6 +77,7 @@ def test_every_image_field_is_rendered_alike_everywhere(lookout):
             content_url=f"/api/images/{orm.id}/content",
             thumbnail_url=f"/api/images/{orm.id}/thumbnail",
             existing=False,
+            metadata=orm.metadata_json or {},  # the column is `metadata_json` (VISTA's name)
         )
         assert ImageRead.of(orm).model_dump(mode="json") == expected
         assert item == expected
@@ -83,6 +85,8 @@ def test_every_image_field_is_rendered_alike_everywhere(lookout):
         assert setup.client.get(f"/api/images/{item['id']}").json() == expected
     assert any(item["sequence_id"] and item["captured_at"] for item in page)
     assert any(item["sequence_id"] is None for item in page)
+    assert {"site": "north", "lens": 35, "ir": True, "note": None} in [i["metadata"] for i in page]
+    assert {} in [item["metadata"] for item in page]
 
 
 def test_every_prediction_field_is_rendered_alike_everywhere(lookout):
