@@ -37,10 +37,12 @@ FORBIDDEN = (
     "lookout.evaluation.cli",
     "lookout.evaluation.metrics",
     "lookout.migrate",
-    # Loaded by what uses them: the first frame given by URL, the first image stored.
+    # Loaded by what uses them: the first frame given by URL, the first image stored, the
+    # first page rendered.
     "httpx",
     "tenacity",
     "PIL",
+    "jinja2",
 )
 
 # The export writers: loaded by the first export (the routes know the formats by name only,

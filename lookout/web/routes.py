@@ -9,12 +9,13 @@ JSON block that is never executed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -22,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
 from lookout import __version__
@@ -52,6 +52,9 @@ from lookout.sequences.models import (
     Sequence,
 )
 from lookout.web import queries
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -111,13 +114,20 @@ def group_label(group_id: uuid.UUID) -> str:
     return str(group_id)[:8]
 
 
-templates = Jinja2Templates(directory=TEMPLATE_DIR)
-templates.env.globals["static"] = lambda name: f"/static/{name}?v={STATIC_VERSION}"
-templates.env.globals["version"] = __version__
-templates.env.filters["when"] = _when
-templates.env.filters["size"] = _size
-templates.env.filters["stage_label"] = lambda s: (s or "no review").replace("_", " ")
-templates.env.filters["duration"] = _duration
+@functools.cache
+def templates() -> Jinja2Templates:
+    """The pages' templates, made with the first page: Jinja loads then, not with every
+    server worker (an API-only worker never renders one)."""
+    from fastapi.templating import Jinja2Templates
+
+    made = Jinja2Templates(directory=TEMPLATE_DIR)
+    made.env.globals["static"] = lambda name: f"/static/{name}?v={STATIC_VERSION}"
+    made.env.globals["version"] = __version__
+    made.env.filters["when"] = _when
+    made.env.filters["size"] = _size
+    made.env.filters["stage_label"] = lambda s: (s or "no review").replace("_", " ")
+    made.env.filters["duration"] = _duration
+    return made
 
 
 class CachedStatic(StaticFiles):
@@ -161,7 +171,7 @@ def _html(
     *,
     status: int = 200,
 ) -> HTMLResponse:
-    response = templates.TemplateResponse(request, template, context, status_code=status)
+    response = templates().TemplateResponse(request, template, context, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Frame-Options"] = "DENY"
