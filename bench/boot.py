@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     args = standard_args(__doc__.split("\n\n")[0], argv)
     runs = max(args.rounds, 3 if args.quick else 7)
     report = Report("boot")
+    # As `lookout serve` does before starting its workers: Lookout's own bytecode written.
+    from lookout.cli import compile_package
+
+    compile_package()
     load_before = load_average()
     statements = {"baseline": BASELINE, "serve": SERVE, "script": SCRIPT}
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in statements}
