@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # the group's box by at least this IoU (lookout.grouping).
     group_iou: float = Field(0.5, gt=0, le=1, alias="LOOKOUT_GROUP_IOU")
 
+    # How long a deleted image stays in the trash, restorable, before `lookout purge-trash`
+    # removes it (lookout.images.trash).
+    trash_retention_days: int = Field(30, ge=0, le=36_500, alias="LOOKOUT_TRASH_RETENTION_DAYS")
+
     # Limits on what clients may send.
     max_request_bytes: int = Field(32 * 1024 * 1024, alias="LOOKOUT_MAX_REQUEST_BYTES")
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="LOOKOUT_MAX_UPLOAD_BYTES")

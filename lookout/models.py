@@ -8,7 +8,7 @@ from lookout.comments.models import Comment
 from lookout.db import Base
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun  # noqa: F401
 from lookout.grouping.models import GroupMember, SequenceGroup
-from lookout.images.models import Image
+from lookout.images.models import Image, ImageDeletionEvent
 from lookout.projects.models import Project, ProjectMetadata
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
 from lookout.scoring.models import QueueScore
@@ -27,6 +27,7 @@ __all__ = [
     "IdempotencyRecord",
     "Image",
     "ImageClass",
+    "ImageDeletionEvent",
     "ImageClassification",
     "LeftoverObject",
     "Membership",

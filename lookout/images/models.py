@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lookout.db import Base, Timestamps, UUIDPrimaryKey
+from lookout.db import Base, Timestamps, UUIDPrimaryKey, utcnow
 
 
 class Image(UUIDPrimaryKey, Timestamps, Base):
@@ -50,3 +50,27 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
     )
     # Free-form key/value metadata (VISTA's `metadata`): string keys, JSON scalar values.
     metadata_json: Mapped[dict[str, Any] | None]
+    # In the trash (lookout.images.trash): hidden from every read but the trash's own; the
+    # object stays until a purge.
+    deleted_at: Mapped[datetime | None]
+    deleted_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    delete_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ImageDeletionEvent(UUIDPrimaryKey, Base):
+    """What happened to an image in the trash: who, when, what and why (VISTA's log)."""
+
+    __tablename__ = "image_deletion_events"
+    __table_args__ = (sa.Index("ix_image_deletion_events_project_created", "project_id", "created_at"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    # No foreign key: the log outlives a purged image.
+    image_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(sa.String(20))  # soft_delete, restore or purge
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
