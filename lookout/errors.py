@@ -40,6 +40,10 @@ class Conflict(LookoutError):
     status = 409
 
 
+class Gone(LookoutError):
+    status = 410
+
+
 class PayloadTooLarge(LookoutError):
     status = 413
 

@@ -27,8 +27,10 @@ def test_migrations_match_models(database_url):
             diff = [d for d in diff if not _sqlite_added_reference(d)]
             # ...which is there all the same, and acts as the model says.
             references = connection.exec_driver_sql("PRAGMA foreign_key_list(images)").all()
-            assert any(r[2:5] == ("users", "deleted_by_id", "id") and r[6] == "SET NULL"
-                       for r in references)
+            assert any(
+                r[2:5] == ("users", "deleted_by_id", "id") and r[6] == "SET NULL"
+                for r in references
+            )
     engine.dispose()
     assert diff == [], f"models and migrations disagree: {diff}"
     assert set(Base.metadata.tables) <= tables
@@ -41,9 +43,7 @@ def _sqlite_added_reference(change: Any) -> bool:
     if change[0] not in ("add_fk", "remove_fk"):
         return False
     constraint = change[1]
-    return constraint.table.name == "images" and list(constraint.column_keys) == [
-        "deleted_by_id"
-    ]
+    return constraint.table.name == "images" and list(constraint.column_keys) == ["deleted_by_id"]
 
 
 def test_unique_source_ids_are_enforced_by_the_database(database_url):

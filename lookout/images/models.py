@@ -63,7 +63,9 @@ class ImageDeletionEvent(UUIDPrimaryKey, Base):
     """What happened to an image in the trash: who, when, what and why (VISTA's log)."""
 
     __tablename__ = "image_deletion_events"
-    __table_args__ = (sa.Index("ix_image_deletion_events_project_created", "project_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_image_deletion_events_project_created", "project_id", "created_at"),
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
     # No foreign key: the log outlives a purged image.

@@ -15,8 +15,10 @@ from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
 from lookout.errors import InvalidInput
-from lookout.images import service
+from lookout.images import service, trash
 from lookout.images.schemas import (
+    DeletionEvents,
+    ImageDelete,
     ImageDownload,
     ImagePage,
     ImageRead,
@@ -24,9 +26,11 @@ from lookout.images.schemas import (
     image_json,
 )
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
-from lookout.rendering import json_response, raw_json_response, splice
+from lookout.rendering import iso, json_response, raw_json_response, splice
 
 router = APIRouter(tags=["images"], route_class=CheckedJSONRoute)
+
+IncludeDeleted = Annotated[bool, Query(description="Also an image in the trash")]
 
 PRIVATE_CACHE = "private, max-age=3600"
 
@@ -109,6 +113,8 @@ def list_images(
     search_value: Annotated[
         str | None, Query(description="Text found in that field, in any case")
     ] = None,
+    include_deleted: Annotated[bool, Query(description="Show the images in the trash too")] = False,
+    deleted_only: Annotated[bool, Query(description="Show only the images in the trash")] = False,
 ) -> Response:
     """A page of a project's images, newest first; pass `next_cursor` back for the next page.
 
@@ -125,6 +131,7 @@ def list_images(
         class_id=class_id,
         search_field=search_field,
         search_value=search_value,
+        trash="only" if deleted_only else "all" if include_deleted else "hidden",
     )
     limit = min(limit, settings.page_size_max)
     if skip is not None:
@@ -151,18 +158,30 @@ def list_images(
 
 
 @router.get("/api/images/{image_id}", response_model=ImageRead)
-def get_image(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
-    return json_response(
-        image_json(service.get_image(session, principal=principal, image_id=image_id))
+def get_image(
+    image_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    include_deleted: IncludeDeleted = False,
+) -> Response:
+    image = service.get_image(
+        session, principal=principal, image_id=image_id, include_deleted=include_deleted
     )
+    return json_response(image_json(image))
 
 
 @router.get("/api/images/{image_id}/content", response_class=StreamingResponse)
 def image_content(
-    image_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
+    image_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    principal: PrincipalDep,
+    include_deleted: IncludeDeleted = False,
 ) -> StreamingResponse:
     """The original image bytes."""
-    image = service.get_image(session, principal=principal, image_id=image_id)
+    image = service.get_image(
+        session, principal=principal, image_id=image_id, include_deleted=include_deleted
+    )
     # Stream with no transaction open: on SQLite it would hold the write lock for as long as
     # the client takes to read (on PostgreSQL a pooled connection).
     session.commit()
@@ -178,9 +197,16 @@ def image_content(
 
 
 @router.get("/api/images/{image_id}/download", response_model=ImageDownload)
-def image_download(image_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+def image_download(
+    image_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    include_deleted: IncludeDeleted = False,
+) -> Response:
     """VISTA's download step: where to fetch the image's bytes (`url`, relative to /api)."""
-    image = service.get_image(session, principal=principal, image_id=image_id)
+    image = service.get_image(
+        session, principal=principal, image_id=image_id, include_deleted=include_deleted
+    )
     body = ImageDownload(url=f"/images/{image.id}/content", object_key=image.object_key)
     return json_response(body.model_dump())
 
@@ -251,9 +277,12 @@ def image_thumbnail(
     storage: StorageDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    include_deleted: IncludeDeleted = False,
 ) -> Response:
     """A JPEG thumbnail, computed once and stored."""
-    image = service.get_image(session, principal=principal, image_id=image_id)
+    image = service.get_image(
+        session, principal=principal, image_id=image_id, include_deleted=include_deleted
+    )
     data = service.thumbnail_bytes(session, storage, image=image, size=settings.thumbnail_size)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": PRIVATE_CACHE})
 
@@ -262,4 +291,96 @@ def image_thumbnail(
 def delete_image(
     image_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
 ) -> None:
+    """Purge at once, without the trash: the image (in the trash or not), its analyses and
+    its objects are gone. `DELETE /api/projects/{project_id}/images/{image_id}` trashes."""
     service.delete_image(session, storage, principal=principal, image_id=image_id)
+
+
+@router.delete(
+    "/api/projects/{project_id}/images/{image_id}",
+    response_model=ImageRead,
+    responses={204: {"description": "Purged at once (`force`)"}},
+    openapi_extra=openapi_body(ImageDelete),
+)
+def trash_image(
+    project_id: uuid.UUID,
+    image_id: uuid.UUID,
+    body: RawBodyDep,
+    session: SessionDep,
+    storage: StorageDep,
+    principal: PrincipalDep,
+) -> Response:
+    """VISTA's delete: move the image to the trash with a `reason` (hidden, objects kept,
+    restorable for LOOKOUT_TRASH_RETENTION_DAYS); `force: true` (admins) purges it at once."""
+    data = parse_json_object(body)
+    unknown = sorted(set(data) - {"reason", "force"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown field (send reason and force)", field=unknown[0])
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("force: true or false", field="force")
+    image = trash.delete(
+        session,
+        storage,
+        principal=principal,
+        project_id=project_id,
+        image_id=image_id,
+        reason=data.get("reason"),
+        force=force,
+    )
+    if image is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return json_response(image_json(image))
+
+
+@router.post("/api/projects/{project_id}/images/{image_id}/restore", response_model=ImageRead)
+def restore_image(
+    project_id: uuid.UUID,
+    image_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Take an image out of the trash: 409 once purged, 410 after the retention period."""
+    image = trash.restore(
+        session,
+        principal=principal,
+        project_id=project_id,
+        image_id=image_id,
+        retention_days=settings.trash_retention_days,
+    )
+    return json_response(image_json(image))
+
+
+@router.get("/api/projects/{project_id}/images/deletion-events", response_model=DeletionEvents)
+def deletion_events(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    image_id: Annotated[uuid.UUID | None, Query(description="One image's events")] = None,
+) -> Response:
+    """The trash's log, newest first: who deleted, restored or purged which image, and why."""
+    rows, total = trash.events(
+        session,
+        principal=principal,
+        project_id=project_id,
+        image_id=image_id,
+        skip=skip,
+        limit=limit,
+    )
+    events = [
+        {
+            "id": str(row.event.id),
+            "project_id": str(row.event.project_id),
+            "image_id": str(row.event.image_id),
+            "actor_id": str(row.event.actor_id) if row.event.actor_id else None,
+            "actor_email": row.actor_email,
+            "action": row.event.action,
+            "reason": row.event.reason,
+            "created_at": iso(row.event.created_at),
+        }
+        for row in rows
+    ]
+    return json_response({"events": events, "total": total})

@@ -33,6 +33,9 @@ class ImageRead(BaseModel):
     content_url: str
     thumbnail_url: str
     existing: bool = False
+    deleted_at: datetime | None = Field(None, description="When it went to the trash")
+    deleted_by_id: uuid.UUID | None = Field(None, description="Who put it in the trash")
+    delete_reason: str | None = Field(None, description="Why it went to the trash")
 
     @classmethod
     def of(cls, image: object, *, existing: bool = False) -> ImageRead:
@@ -68,6 +71,31 @@ class ImageDownload(BaseModel):
 
     url: str = Field(description="The bytes' address, relative to the API prefix")
     object_key: str
+
+
+class ImageDelete(BaseModel):
+    """VISTA's body of `DELETE /projects/{project_id}/images/{image_id}`."""
+
+    reason: str = Field(description="Why: 3 to 1000 characters")
+    force: bool = Field(
+        False, description="Purge at once (admins only): the image and its objects are gone"
+    )
+
+
+class DeletionEvent(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    image_id: uuid.UUID
+    actor_id: uuid.UUID | None
+    actor_email: str | None
+    action: str = Field(description="soft_delete, restore or purge")
+    reason: str | None
+    created_at: datetime
+
+
+class DeletionEvents(BaseModel):
+    events: list[DeletionEvent]
+    total: int
 
 
 class ImagePage(BaseModel):

@@ -22,9 +22,10 @@ from lookout.auth.principal import AccessScope, Principal
 from lookout.classes.models import ImageClassification
 from lookout.db import AnySelect, UTCDateTime, release_read_only
 from lookout.errors import InvalidInput, NotFound
+from lookout.images import trash
 from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
 from lookout.images.models import Image
-from lookout.images.repository import ImageRepository
+from lookout.images.repository import ImageRepository, Trash, trash_clause
 from lookout.images.schemas import IMAGE_JSON, image_json
 from lookout.projects.models import Project
 from lookout.projects.repository import ProjectRepository
@@ -35,8 +36,11 @@ from lookout.storage import ObjectNotFound, ObjectStorage, StorageError, cleanup
 log = logging.getLogger(__name__)
 
 
-def get_image(session: Session, *, principal: Principal, image_id: uuid.UUID) -> Image:
-    return ImageRepository(session, principal).get(image_id)
+def get_image(
+    session: Session, *, principal: Principal, image_id: uuid.UUID, include_deleted: bool = False
+) -> Image:
+    """The image (one in the trash only with `include_deleted`)."""
+    return ImageRepository(session, principal).get(image_id, include_deleted=include_deleted)
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,8 @@ class ImageFilters:
     # any metadata key or value (`metadata`) or one key's value (`metadata.<key>` or the key).
     search_field: str | None = None
     search_value: str | None = None
+    # Images in the trash: left out ("hidden"), shown too ("all") or alone ("only").
+    trash: Trash = "hidden"
 
 
 SEARCH_FIELDS = ("filename", "content_type", "metadata")
@@ -395,7 +401,7 @@ IMAGE_PAGES = RenderedCache(max_bytes=32 * 1024 * 1024)
 # The page statements are built once per shape (which filters are set, whether there is a
 # cursor, the caller's kind of access) with bound values, then reused: building a statement
 # of this size costs more than running it.
-PageShape = tuple[str, bool, bool, bool, bool, bool, bool, bool, str, str]
+PageShape = tuple[str, bool, bool, bool, bool, bool, bool, bool, str, str, str]
 
 
 def _page_shape(
@@ -428,7 +434,14 @@ def _page_shape(
         search = ""
     flags = tuple(bool(v) for v in values.values())
     # The dialect only matters to a metadata search (JSON functions differ).
-    shape = (principal.scope.kind, *flags, bool(cursor), search, dialect if search else "")
+    shape = (
+        principal.scope.kind,
+        *flags,
+        bool(cursor),
+        search,
+        dialect if search else "",
+        filters.trash,
+    )
     return shape, params  # type: ignore[return-value]
 
 
@@ -470,9 +483,12 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
     in the query) or "json" (PostgreSQL: the page as JSON text, the count of rows read and
     the last shown row's keys for the cursor).
     """
-    scope, sequence, after, before, model, status, klass, cursor, search, dialect = shape
+    scope, sequence, after, before, model, status, klass, cursor, search, dialect, trash = shape
     query: AnySelect = sa.select(Image) if form == "orm" else sa.select(*Image.__table__.c)
     query = query.where(Image.project_id == sa.bindparam("project_id"))
+    in_trash = trash_clause(trash)  # type: ignore[arg-type]
+    if in_trash is not None:
+        query = query.where(in_trash)
     if form != "orm":
         visible = sa.select(Project.id).where(
             Project.id == sa.bindparam("project_id"),
@@ -588,12 +604,10 @@ def thumbnail_bytes(session: Session, storage: ObjectStorage, *, image: Image, s
 def delete_image(
     session: Session, storage: ObjectStorage, *, principal: Principal, image_id: uuid.UUID
 ) -> None:
-    """Remove the row first (the truth, cascading to analyses), then its objects."""
-    image = get_image(session, principal=principal, image_id=image_id)
-    keys = stored_objects.stored_keys(session, Image.id == image.id)
-    session.delete(image)
-    session.commit()
-    stored_objects.release(session, storage, keys)
+    """The immediate purge: the row first (the truth, cascading to analyses), then its
+    objects; an image in the trash too. Logged as a purge (lookout.images.trash)."""
+    image = get_image(session, principal=principal, image_id=image_id, include_deleted=True)
+    trash.purge(session, storage, image, actor=principal)
 
 
 def set_metadata(

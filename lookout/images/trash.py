@@ -1,0 +1,225 @@
+"""The trash of images: delete with a reason, restore within the retention period, purge.
+
+An image in the trash keeps its row and its objects; every read leaves it out
+(lookout.images.repository) unless the caller asks for the trash. A purge removes the rows
+and objects as an immediate delete does (`purge`, shared with `DELETE /api/images/{id}`).
+Each step is logged in image_deletion_events, which outlives the image.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from lookout import stored_objects
+from lookout.accounts.models import User
+from lookout.auth.principal import Principal
+from lookout.db import utcnow
+from lookout.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from lookout.images.models import Image, ImageDeletionEvent
+from lookout.images.repository import ImageRepository
+from lookout.projects.repository import ProjectRepository
+from lookout.storage import ObjectStorage
+
+SOFT_DELETE, RESTORE, PURGE = "soft_delete", "restore", "purge"
+REASON_MIN, REASON_MAX = 3, 1000
+
+
+def check_reason(reason: Any) -> str:
+    """A deletion's reason: text of 3 to 1000 characters (spaces around do not count)."""
+    if not isinstance(reason, str):
+        raise InvalidInput("reason: required, as text", field="reason")
+    reason = reason.strip()
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise InvalidInput(f"reason: {REASON_MIN} to {REASON_MAX} characters", field="reason")
+    if "\x00" in reason:
+        raise InvalidInput("reason: must not hold control characters", field="reason")
+    return reason
+
+
+def _actor(principal: Principal | None) -> uuid.UUID | None:
+    if principal is None or principal.via == "local":
+        return None
+    return principal.user_id
+
+
+def _log(
+    session: Session, image: Image, action: str, actor: Principal | None, reason: str | None
+) -> None:
+    session.add(
+        ImageDeletionEvent(
+            project_id=image.project_id,
+            image_id=image.id,
+            actor_id=_actor(actor),
+            action=action,
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
+
+
+def _project_image(
+    session: Session, principal: Principal, project_id: uuid.UUID, image_id: uuid.UUID
+) -> Image | None:
+    """The project's image, in the trash or not; NotFound for a project the caller cannot see."""
+    ProjectRepository(session, principal).get(project_id)
+    image = session.scalar(
+        ImageRepository(session, principal)
+        .readable("all")
+        .where(Image.id == image_id, Image.project_id == project_id)
+    )
+    return image
+
+
+def purge(
+    session: Session,
+    storage: ObjectStorage,
+    image: Image,
+    *,
+    actor: Principal | None,
+    reason: str | None = None,
+) -> None:
+    """Remove the row first (the truth, cascading to analyses), then its objects; logged."""
+    keys = stored_objects.stored_keys(session, Image.id == image.id)
+    _log(session, image, PURGE, actor, reason)
+    session.delete(image)
+    session.commit()
+    stored_objects.release(session, storage, keys)
+
+
+def delete(
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    image_id: uuid.UUID,
+    reason: Any,
+    force: bool = False,
+) -> Image | None:
+    """Put the image in the trash (the image, now deleted), or with `force` (admins only)
+    purge it at once (None)."""
+    reason = check_reason(reason)
+    image = _project_image(session, principal, project_id, image_id)
+    if image is None:
+        raise NotFound(f"image {image_id} not found")
+    if force:
+        if not principal.is_admin:
+            raise Forbidden("force: only an admin may purge an image at once", field="force")
+        purge(session, storage, image, actor=principal, reason=reason)
+        return None
+    if image.deleted_at is not None:
+        raise Conflict(f"image {image_id} is already in the trash")
+    image.deleted_at = utcnow()
+    image.deleted_by_id = _actor(principal)
+    image.delete_reason = reason
+    _log(session, image, SOFT_DELETE, principal, reason)
+    session.commit()
+    return image
+
+
+def restore(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    image_id: uuid.UUID,
+    retention_days: int,
+    now: datetime | None = None,
+) -> Image:
+    """Take the image out of the trash: 409 once purged, 410 once the retention has passed."""
+    image = _project_image(session, principal, project_id, image_id)
+    if image is None:
+        purged = session.scalar(
+            sa.select(ImageDeletionEvent.id).where(
+                ImageDeletionEvent.project_id == project_id,
+                ImageDeletionEvent.image_id == image_id,
+                ImageDeletionEvent.action == PURGE,
+            )
+        )
+        if purged is not None:
+            raise Conflict(f"image {image_id} was purged: it cannot be restored")
+        raise NotFound(f"image {image_id} not found")
+    if image.deleted_at is None:
+        raise Conflict(f"image {image_id} is not in the trash")
+    if image.deleted_at + timedelta(days=retention_days) < (now or utcnow()):
+        raise Gone(f"image {image_id} stayed in the trash past {retention_days} days")
+    image.deleted_at = None
+    image.deleted_by_id = None
+    image.delete_reason = None
+    _log(session, image, RESTORE, principal, None)
+    session.commit()
+    return image
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: ImageDeletionEvent
+    actor_email: str | None
+
+
+def events(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    image_id: uuid.UUID | None = None,
+    skip: int = 0,
+    limit: int = 100,
+) -> tuple[list[EventRow], int]:
+    """A project's deletion events, newest first, and how many there are in all."""
+    ProjectRepository(session, principal).get(project_id)
+    conditions = [ImageDeletionEvent.project_id == project_id]
+    if image_id is not None:
+        conditions.append(ImageDeletionEvent.image_id == image_id)
+    total = session.scalar(sa.select(sa.func.count(ImageDeletionEvent.id)).where(*conditions))
+    query = (
+        sa.select(ImageDeletionEvent, User.email)
+        .outerjoin(User, User.id == ImageDeletionEvent.actor_id)
+        .where(*conditions)
+        .order_by(ImageDeletionEvent.created_at.desc(), ImageDeletionEvent.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    rows = [EventRow(event, email) for event, email in session.execute(query)]
+    return rows, total or 0
+
+
+def expired(
+    session: Session, *, older_than_days: int, now: datetime | None = None
+) -> list[uuid.UUID]:
+    """Ids of the images in the trash for longer than `older_than_days`, oldest first."""
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    query = (
+        sa.select(Image.id)
+        .where(Image.deleted_at.is_not(None), Image.deleted_at < cutoff)
+        .order_by(Image.deleted_at, Image.id)
+    )
+    return list(session.scalars(query))
+
+
+def purge_expired(
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    older_than_days: int,
+    on_purged: Callable[[uuid.UUID], None] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Purge every image whose time in the trash has passed (a command: no caller, all
+    projects); one transaction per image, so an interruption loses nothing done."""
+    count = 0
+    for image_id in expired(session, older_than_days=older_than_days, now=now):
+        image = session.get(Image, image_id)
+        if image is not None and image.deleted_at is not None:
+            purge(session, storage, image, actor=None, reason="retention period passed")
+            count += 1
+        if on_purged is not None:
+            on_purged(image_id)
+    return count
