@@ -400,7 +400,11 @@ def list_models(
             sa.func.count(sa.distinct(Analysis.image_id)),
         )
         .join(Image, Image.id == Analysis.image_id)
-        .where(Image.project_id == project.id, Analysis.status == AnalysisStatus.COMPLETED)
+        .where(
+            Image.project_id == project.id,
+            Image.deleted_at.is_(None),
+            Analysis.status == AnalysisStatus.COMPLETED,
+        )
         .group_by(Analysis.model_name, Analysis.model_version)
         .order_by(Analysis.model_name, Analysis.model_version)
     )

@@ -204,18 +204,17 @@ def expired(
     return list(session.scalars(query))
 
 
-def purge_expired(
+def purge_images(
     session: Session,
     storage: ObjectStorage,
+    image_ids: list[uuid.UUID],
     *,
-    older_than_days: int,
     on_purged: Callable[[uuid.UUID], None] | None = None,
-    now: datetime | None = None,
 ) -> int:
-    """Purge every image whose time in the trash has passed (a command: no caller, all
-    projects); one transaction per image, so an interruption loses nothing done."""
+    """Purge these images if they are still in the trash (a command: no caller, any
+    project); one transaction per image, so an interruption loses nothing done."""
     count = 0
-    for image_id in expired(session, older_than_days=older_than_days, now=now):
+    for image_id in image_ids:
         image = session.get(Image, image_id)
         if image is not None and image.deleted_at is not None:
             purge(session, storage, image, actor=None, reason="retention period passed")

@@ -121,7 +121,7 @@ def _frames(session: Session, sequence_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
         return found
     query = (
         sa.select(Image)
-        .where(Image.sequence_id.in_(sequence_ids))
+        .where(Image.sequence_id.in_(sequence_ids), Image.deleted_at.is_(None))
         .order_by(Image.captured_at.asc().nulls_last(), Image.created_at, Image.id)
     )
     for image in session.scalars(query):

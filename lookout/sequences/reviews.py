@@ -60,7 +60,7 @@ class DraftOutcome:
 # each frame's boxes of the model in the order they were stored (as `predictions_by_frame`).
 _FRAME_IDS = (
     sa.select(Image.id)
-    .where(Image.sequence_id == sa.bindparam("sequence_id"))
+    .where(Image.sequence_id == sa.bindparam("sequence_id"), Image.deleted_at.is_(None))
     .order_by(Image.captured_at.asc().nulls_last(), Image.created_at, Image.id)
 )
 

@@ -281,10 +281,10 @@ def list_sequences(
 
 
 def frames_of(session: Session, sequence_id: uuid.UUID) -> list[Image]:
-    """Frames in time order (capture time, then upload order)."""
+    """Frames in time order (capture time, then upload order); none in the trash."""
     query = (
         sa.select(Image)
-        .where(Image.sequence_id == sequence_id)
+        .where(Image.sequence_id == sequence_id, Image.deleted_at.is_(None))
         .order_by(Image.captured_at.asc().nulls_last(), Image.created_at, Image.id)
     )
     return list(session.scalars(query))

@@ -150,6 +150,7 @@ def _model_versions(session: Session, project_id: uuid.UUID, name: str) -> list[
         .join(Image, Image.id == Analysis.image_id)
         .where(
             Image.project_id == project_id,
+            Image.deleted_at.is_(None),
             Analysis.model_name == name,
             Analysis.status == AnalysisStatus.COMPLETED,
         )
@@ -266,7 +267,9 @@ def _loose_image_query(scope: TruthScope) -> AnySelect | None:
     if scope.changed_since:  # a loose image has no review to have changed
         return None
     query = sa.select(*_IMAGE_COLUMNS).where(
-        Image.project_id == scope.project_id, Image.sequence_id.is_(None)
+        Image.project_id == scope.project_id,
+        Image.sequence_id.is_(None),
+        Image.deleted_at.is_(None),  # not in the trash
     )
     when = sa.func.coalesce(Image.captured_at, Image.created_at)
     if scope.date_from:
@@ -284,7 +287,9 @@ def count_candidates(session: Session, scope: TruthScope) -> int:
     """Frames `iter_groups` will look at (an upper bound of what an export holds)."""
     ids = _sequence_query(scope).with_only_columns(Sequence.id).subquery()
     total = session.scalar(
-        sa.select(sa.func.count(Image.id)).where(Image.sequence_id.in_(sa.select(ids.c.id)))
+        sa.select(sa.func.count(Image.id)).where(
+            Image.sequence_id.in_(sa.select(ids.c.id)), Image.deleted_at.is_(None)
+        )
     )
     loose = _loose_image_query(scope)
     if loose is not None:
@@ -467,7 +472,7 @@ def _frames_of(session: Session, rows: list[Any]) -> dict[uuid.UUID, list[Frame]
     for chunk in _chunks(list(by_sequence)):
         query = (
             sa.select(*_IMAGE_COLUMNS, Image.sequence_id)
-            .where(Image.sequence_id.in_(chunk))
+            .where(Image.sequence_id.in_(chunk), Image.deleted_at.is_(None))
             .order_by(
                 Image.sequence_id, Image.captured_at.asc().nulls_last(), Image.created_at, Image.id
             )
@@ -533,6 +538,7 @@ def _model_classes(session: Session, scope: TruthScope, model: ModelRef) -> list
         .join(Image, Image.id == Analysis.image_id)
         .where(
             Image.project_id == scope.project_id,
+            Image.deleted_at.is_(None),
             Analysis.model_name == model.name,
             Analysis.model_version == (model.version or ""),
             Analysis.status == AnalysisStatus.COMPLETED,

@@ -49,7 +49,7 @@ def project_stats(
     image_counts = dict(
         session.execute(
             sa.select(Image.project_id, sa.func.count())
-            .where(Image.project_id.in_(visible))
+            .where(Image.project_id.in_(visible), Image.deleted_at.is_(None))
             .group_by(Image.project_id)
         ).all()
     )
