@@ -25,6 +25,7 @@ def purge_trash(
     as an immediate delete does; the deletion-events log keeps a purge entry. Images deleted
     more recently stay restorable. Run it daily (cron, a Kubernetes CronJob).
     """
+    import lookout.models  # noqa: F401  (every table: a purge cascades across them)
     from lookout.config import Settings
     from lookout.images import trash
     from lookout.storage import make_storage

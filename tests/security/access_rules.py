@@ -130,6 +130,10 @@ RULES: dict[str, str] = {
     "GET /api/images/{image_id}/content": PROJECT,
     "GET /api/images/{image_id}/thumbnail": PROJECT,
     "GET /api/images/{image_id}/download": PROJECT,
+    # the trash (forcing a purge is an admin's: tests/images/test_trash.py)
+    "DELETE /api/projects/{project_id}/images/{image_id}": PROJECT,
+    "POST /api/projects/{project_id}/images/{image_id}/restore": PROJECT,
+    "GET /api/projects/{project_id}/images/deletion-events": PROJECT,
     # metadata of images and projects (VISTA's paths)
     "PUT /api/images/{image_id}/metadata": PROJECT,
     "PATCH /api/images/{image_id}/metadata": PROJECT,

@@ -325,6 +325,33 @@ def _image_metadata_write(method: str) -> Example:
     return build
 
 
+def _in_trash(w: SecurityWorld, image_id: str) -> Callable[[], Any]:
+    """Whether the image is in the trash (None: purged)."""
+
+    def read() -> Any:
+        found = w.member.get(f"/api/images/{image_id}", params={"include_deleted": "true"})
+        return found.json()["deleted_at"] is not None if found.is_success else None
+
+    return read
+
+
+def _trash_image(w: SecurityWorld) -> Call:
+    image_id = w.fresh_image()
+    return Call(
+        "DELETE",
+        f"/api/projects/{w.project_id}/images/{image_id}",
+        json_body={"reason": "out of focus"},
+        state=_in_trash(w, image_id),
+    )
+
+
+def _restore_image(w: SecurityWorld) -> Call:
+    image_id = w.fresh_image()
+    path = f"/api/projects/{w.project_id}/images/{image_id}"
+    _ok_json(w.member.request("DELETE", path, json={"reason": "out of focus"}))
+    return Call("POST", f"{path}/restore", state=_in_trash(w, image_id))
+
+
 def _image_metadata_delete(w: SecurityWorld) -> Call:
     image_id = w.fresh_image()
     path = f"/api/images/{image_id}/metadata"
@@ -540,6 +567,11 @@ EXAMPLES: dict[str, Example] = {
     "GET /api/images/{image_id}/content": _get("/api/images/{w.image_id}/content"),
     "GET /api/images/{image_id}/download": _get("/api/images/{w.image_id}/download"),
     "GET /api/images/{image_id}/thumbnail": _get("/api/images/{w.image_id}/thumbnail"),
+    "DELETE /api/projects/{project_id}/images/{image_id}": _trash_image,
+    "POST /api/projects/{project_id}/images/{image_id}/restore": _restore_image,
+    "GET /api/projects/{project_id}/images/deletion-events": _get(
+        "/api/projects/{w.project_id}/images/deletion-events"
+    ),
     "PUT /api/images/{image_id}/metadata": _image_metadata_write("PUT"),
     "PATCH /api/images/{image_id}/metadata": _image_metadata_write("PATCH"),
     "DELETE /api/images/{image_id}/metadata/{key}": _image_metadata_delete,
