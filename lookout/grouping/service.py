@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lookout.accounts.models import User
 from lookout.auth.principal import Principal
-from lookout.db import utcnow
+from lookout.db import affected_rows, utcnow
 from lookout.errors import InvalidInput, NotFound
 from lookout.grouping.models import GroupMember, SequenceGroup
 from lookout.grouping.repository import GroupFilters, GroupRepository
@@ -116,8 +118,17 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
     Runs after a draft is stored (its own transaction). A review a person has touched is left
     alone; a re-drafted sequence leaves its old groups first. A track joining a decided group
     gets the group's decision as a suggestion, or, when the project says so
-    (`auto_apply_group_decisions`), as its decision.
+    (`auto_apply_group_decisions`), as its decision. When two drafts of one sequence group it at
+    the same moment (two importers over the same days), the one that commits first stands.
     """
+    try:
+        return _join(session, sequence_id, iou_threshold)
+    except IntegrityError:
+        session.rollback()
+        return 0
+
+
+def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int:
     sequence = session.get(Sequence, sequence_id)
     review = reviews.review_of(session, sequence_id)
     if sequence is None or sequence.camera_id is None or review is None:
@@ -161,12 +172,13 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
         if box is None:
             continue
         group, iou = _best_group(candidates, taken, box, iou_threshold)
+        if group is not None and not _add_to_group(session, group, box, sequence):
+            candidates.remove(group)  # emptied and removed by another draft meanwhile
+            group = None
         if group is None:
             group = _new_group(session, sequence, pose, azimuth, box)
             candidates.append(group)
             iou = 1.0
-        else:
-            _add_to_group(session, group, box, sequence)
         taken.add(group.id)
         session.add(
             GroupMember(
@@ -246,9 +258,10 @@ def _new_group(
     return group
 
 
-def _add_to_group(session: Session, group: SequenceGroup, box: Box, sequence: Sequence) -> None:
+def _add_to_group(session: Session, group: SequenceGroup, box: Box, sequence: Sequence) -> bool:
     """One more member: the group's box becomes the mean of its members' boxes. One UPDATE
-    computed from the row as stored, so members joining at once are all counted."""
+    computed from the row as stored, so members joining at once are all counted; False when
+    the group is gone (another draft left it empty and removed it since it was read)."""
     n = SequenceGroup.member_count
     seen = sequence.last_seen_at or sequence.started_at
     values: dict[str, Any] = {
@@ -263,19 +276,24 @@ def _add_to_group(session: Session, group: SequenceGroup, box: Box, sequence: Se
         values["first_seen_at"] = sequence.started_at
     if group.last_seen_at is None or seen > group.last_seen_at:
         values["last_seen_at"] = seen
-    session.execute(
+    result = session.execute(
         sa.update(SequenceGroup)
         .where(SequenceGroup.id == group.id)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    # The in-memory copy follows (the next track of this sequence compares with it).
+    if affected_rows(result) != 1:
+        return False
+    # The in-memory copy follows for the next track of this sequence, without being written
+    # back: the UPDATE above is what is stored (a flush of these values would undo the others'
+    # joins made meanwhile).
     count = group.member_count
-    group.x1, group.y1, group.x2, group.y2 = (
-        (old * count + new) / (count + 1) for old, new in zip(_box_of(group), box, strict=True)
-    )
-    group.member_count = count + 1
-    session.flush()
+    pairs = zip(_box_of(group), box, strict=True)
+    moved = ((old * count + new) / (count + 1) for old, new in pairs)
+    for name, value in zip(("x1", "y1", "x2", "y2"), moved, strict=True):
+        set_committed_value(group, name, value)
+    set_committed_value(group, "member_count", count + 1)
+    return True
 
 
 def _leave(session: Session, member: GroupMember) -> None:

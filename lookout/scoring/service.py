@@ -29,6 +29,7 @@ from itertools import combinations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lookout.analyses.models import Analysis, AnalysisStatus, Prediction
@@ -197,6 +198,10 @@ def _read_boxes(session: Session, sequence_ids: Collection[uuid.UUID]) -> dict[u
         if box is not None:
             held[1].append(ScoredBox(box, confidence))
     for (image_id, key), (_analysis, boxes) in latest.items():
+        if image_id not in frame_of:
+            # Stored by another request between the two reads (read committed): that
+            # request rescores its sequence once it commits.
+            continue
         seq = found[frame_of[image_id]]
         target = seq.platform if key == PLATFORM else seq.models.setdefault(key, {})
         target[image_id] = boxes
@@ -284,9 +289,22 @@ def rescore_sequences(
         stale = stale.where(sa.or_(QueueScore.model == model, QueueScore.against == model))
     session.execute(stale.execution_options(synchronize_session=False))
     if rows:
-        session.execute(sa.insert(QueueScore), rows)
+        session.execute(_upsert(session), rows)
     session.flush()
     return len(rows)
+
+
+def _upsert(session: Session) -> Any:
+    """INSERT that takes over a row another transaction stored meanwhile (two frames of one
+    sequence stored at once both rescore it: the later computation stands)."""
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(QueueScore)
+    keys = ("sequence_id", "kind", "model", "against")
+    updated = ("project_id", "score", "count", "threshold", "confidences", "computed_at")
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in updated}
+    )
 
 
 def _thresholds(session: Session, project_ids: set[uuid.UUID]) -> dict[uuid.UUID, float]:

@@ -460,6 +460,9 @@ def stored_objects(lookout: Lookout, s3_endpoint: str | None = None) -> dict[str
     }
 
 
+GROUP_MARKS = ("group_id", "decided_by_group", "suggestion")
+
+
 def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
     """Read the whole imported state of one Lookout, by (source, source_id)."""
     with lookout.sessions() as s:
@@ -510,9 +513,12 @@ def snapshot(lookout: Lookout, s3_endpoint: str | None = None) -> Snapshot:
         }
 
     def review(r: SequenceReview) -> tuple[Any, ...]:
+        # Which recurring-object group a track joined depends on the order sequences were
+        # drafted in (groups grow incrementally), which concurrent imports do not fix: the
+        # group marks are left out (tests/grouping checks grouping itself).
         tracks = [
             {
-                **t,
+                **{k: v for k, v in t.items() if k not in GROUP_MARKS},
                 "boxes": [
                     {**b, "frame_id": image_keys.get(uuid.UUID(str(b["frame_id"])))}
                     for b in t.get("boxes", [])
