@@ -11,6 +11,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "boot": ("bench.boot", "what a server worker imports before answering vs the frameworks alone"),
     "bulk": ("bench.bulk", "signed annotations:bulk ingest vs the database driver (PostgreSQL)"),
     "reads": ("bench.reads", "an analysis of 1,000 annotations and a page of 100 images vs health"),
+    "requests": (
+        "bench.requests",
+        "per-request cost, writes and reads vs a bare FastAPI app and liveness (wrk)",
+    ),
     "auth": ("bench.auth", "API key vs local mode; signed vs unsigned bulk post"),
     "import": ("bench.platform_import", "platform import with 20 ms latency vs its lower bound"),
     "drafts": ("bench.drafts", "draft generation: 60-frame vs 30-frame sequences"),

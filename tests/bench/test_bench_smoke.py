@@ -47,3 +47,20 @@ def test_boot_prints_both_clocks_with_ratio_target_and_load():
         assert line["value"] > 0 and line["reference"] > 0 and line["ratio"] > 0
         assert line["target"] == "<= 1.5" and line["runs"] == 3
         assert len(line["load_before"]) == 3 and isinstance(line["bytecode_compiled"], bool)
+
+
+def test_requests_help_names_wrk_and_targets():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "requests", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrk" in result.stdout and "bare FastAPI" in result.stdout
+
+
+def test_requests_scripts_are_lua_with_a_summary():
+    from bench import requests as bench_requests
+
+    script = bench_requests.claim_script(["lk_a_b"])
+    assert "/api/review-queue/claim" in script and "function done" in script
+    app = bench_requests.bare_app()
+    assert [route.path for route in app.routes][-1] == "/ping"
