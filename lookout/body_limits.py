@@ -68,10 +68,20 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        content_type = headers.get("content-type", "")
-        declared = headers.get("content-length")
-        has_body = "transfer-encoding" in headers or (declared not in (None, "0"))
+        content_type, declared, chunked = "", None, False
+        for name, value in scope["headers"]:
+            key = name.lower()
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value.decode("latin-1")
+            elif key == b"transfer-encoding":
+                chunked = True
+        has_body = chunked or (declared not in (None, "0"))
+        if not has_body:
+            # Nothing to count and nothing to refuse: no need to watch receive and send.
+            await self.app(scope, receive, send)
+            return
         uploads = self._accepts_uploads(scope)
         if has_body and not uploads and content_type and not is_json_type(content_type):
             await _answer(send, 415, f"Content-Type {content_type!r} is not accepted: send JSON")

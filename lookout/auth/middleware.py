@@ -3,6 +3,7 @@ credential headers sent once."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable
@@ -26,8 +27,16 @@ def is_loopback_host(host: str, extra_names: Iterable[str] = ()) -> bool:
     name = name.rstrip(".")
     if name in LOOPBACK_NAMES or name in {n.lower() for n in extra_names}:
         return True
+    return _is_loopback_address(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_loopback_address(text: str) -> bool:
+    """Whether `text` is a loopback IP address; remembered, as every request of local mode
+    asks this of its client address and Host (parsing an address costs more than the rest of
+    the check)."""
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(text).is_loopback
     except ValueError:
         return False
 
@@ -36,10 +45,7 @@ def _is_loopback_client(scope: Scope) -> bool:
     client = scope.get("client")
     if not client:
         return False
-    try:
-        return ipaddress.ip_address(client[0]).is_loopback
-    except ValueError:
-        return False
+    return _is_loopback_address(client[0])
 
 
 class LocalOnly:
