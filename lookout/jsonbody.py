@@ -14,10 +14,14 @@ import json
 import math
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
+from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
@@ -201,20 +205,46 @@ class _CheckedRequest(Request):
         return self._json
 
 
-def _ending_reads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """A sync endpoint that also ends its session's read-only transaction, in its own thread.
+@dataclass
+class _Rendering:
+    """How FastAPI would answer a route's returned value (read from the route once built)."""
 
-    FastAPI runs a sync endpoint in the thread pool; the request's session is closed after it
-    (`lookout.deps.get_session`), and closing one that still holds a transaction costs a
-    second trip to the thread pool (and the GIL handed back and forth). A request that only
-    read commits here instead, in the endpoint's thread, so the session is left with nothing
-    to end. Anything else (a write not committed, an error, a streamed answer that may still
-    read) is left to `get_session`, as before.
+    field: Any = None  # the route's response field; None: FastAPI answers as before
+    status_code: int | None = None
+    options: dict[str, Any] = dataclass_field(default_factory=dict)
+
+    def render(self, value: Any) -> Any:
+        """`value` validated and serialized as FastAPI's fast path does (`serialize_response`
+        with `dump_json`), as a Response; `value` itself when FastAPI must answer it."""
+        if self.field is None or isinstance(value, Response):
+            return value
+        validated, errors = self.field.validate(value, {}, loc=("response",))
+        if errors:
+            return value  # FastAPI raises its ResponseValidationError as before
+        content = self.field.serialize_json(validated, **self.options)
+        if self.status_code is None:
+            return Response(content, media_type="application/json")
+        return Response(content, status_code=self.status_code, media_type="application/json")
+
+
+def _in_one_trip(endpoint: Callable[..., Any], rendering: _Rendering) -> Callable[..., Any]:
+    """A sync endpoint whose answer is rendered, and whose read-only transaction is ended, in
+    the endpoint's own thread.
+
+    FastAPI runs a sync endpoint in the thread pool, then goes back there twice: to validate
+    the returned model against `response_model`, and (`lookout.deps.get_session`) to end the
+    request's transaction. Each trip costs more than a short query: the GIL handed between
+    the event loop and the pool. Here the value is validated and serialized exactly as
+    FastAPI would (same field, same options, pydantic's JSON), and a request that only read
+    commits, before the thread is left. A write not committed, an error or a streamed answer
+    (which may still read) is left to `get_session` as before; so is a value FastAPI must
+    handle itself (a route that sets its answer's status or headers through a `Response`
+    parameter, or answers without a body).
     """
 
     @functools.wraps(endpoint)
     def call(*args: Any, **kwargs: Any) -> Any:
-        result = endpoint(*args, **kwargs)
+        result = rendering.render(endpoint(*args, **kwargs))
         if not isinstance(result, StreamingResponse):
             for value in kwargs.values():
                 if isinstance(value, Session):
@@ -224,14 +254,39 @@ def _ending_reads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _sets_response(dependant: Any) -> bool:
+    """Whether the endpoint or any of its dependencies takes FastAPI's `Response` parameter."""
+    if getattr(dependant, "response_param_name", None):
+        return True
+    return any(_sets_response(sub) for sub in getattr(dependant, "dependencies", ()))
+
+
 class CheckedJSONRoute(APIRoute):
-    """A route whose JSON body FastAPI parses with the checks above; a sync endpoint ends its
-    read-only transaction in its own thread (`_ending_reads`)."""
+    """A route whose JSON body FastAPI parses with the checks above; a sync endpoint renders
+    its answer and ends its read-only transaction in its own thread (`_in_one_trip`)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        rendering = _Rendering()
         if not inspect.iscoroutinefunction(inspect.unwrap(endpoint)):
-            endpoint = _ending_reads(endpoint)
+            endpoint = _in_one_trip(endpoint, rendering)
         super().__init__(path, endpoint, **kwargs)
+        status = self.status_code
+        if (
+            self.response_field is not None
+            and isinstance(self.response_class, DefaultPlaceholder)
+            and not _sets_response(self.dependant)
+            and (status is None or is_body_allowed_for_status_code(status))
+        ):
+            rendering.status_code = status
+            rendering.options = {
+                "include": self.response_model_include,
+                "exclude": self.response_model_exclude,
+                "by_alias": self.response_model_by_alias,
+                "exclude_unset": self.response_model_exclude_unset,
+                "exclude_defaults": self.response_model_exclude_defaults,
+                "exclude_none": self.response_model_exclude_none,
+            }
+            rendering.field = self.response_field
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
