@@ -79,6 +79,7 @@ def create_analysis_row(
     provenance: dict[str, Any] | None = None,
     created_by_id: uuid.UUID | None = None,
     status: str = AnalysisStatus.QUEUED,
+    external_job_id: str | None = None,
 ) -> Analysis:
     """Add an analysis of `image` and flush it, without committing (the caller commits).
 
@@ -98,6 +99,7 @@ def create_analysis_row(
         description=description,
         status=status,
         created_by_id=created_by_id,
+        external_job_id=external_job_id,
         attempts=0,
         started_at=now if status == AnalysisStatus.PROCESSING else None,
         completed_at=now if status in AnalysisStatus.FINAL else None,
@@ -176,8 +178,8 @@ def create_analysis(
         description=description,
         provenance=provenance,
         created_by_id=principal.user_id,
+        external_job_id=external_job_id,  # in the INSERT: no UPDATE of the new row after it
     )
-    analysis.external_job_id = external_job_id
     session.commit()
     return analysis
 
