@@ -234,6 +234,10 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    from lookout import health
+
+    # First: liveness probes come often, and the router tries routes in order.
+    app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
     apidocs.install(app)
     _include_routers(app)
     app.add_middleware(
@@ -263,7 +267,6 @@ def _credential_headers(settings: Settings) -> list[str]:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from lookout import health
     from lookout.accounts.admin_routes import router as accounts_admin
     from lookout.accounts.routes import router as accounts
     from lookout.analyses.queue_routes import router as work_queue
@@ -276,7 +279,6 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.sequences.routes import router as sequences
     from lookout.storage.routes import router as storage
 
-    app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
     routers = (
         accounts,
         accounts_admin,
