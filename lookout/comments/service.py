@@ -54,32 +54,21 @@ def comment_on_image(
     session: Session, *, principal: Principal, image_id: uuid.UUID, text: str
 ) -> CommentView:
     image = ImageRepository(session, principal).get(image_id)
-    now = utcnow()
-    comment = Comment(
-        project_id=image.project_id,
-        image_id=image.id,
-        author_id=principal.user_id,
-        text=text,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(comment)
-    session.commit()
-    return CommentView(comment, _author(session, principal))
+    return _add(session, principal, text, project_id=image.project_id, image_id=image.id)
 
 
 def comment_on_sequence(
     session: Session, *, principal: Principal, sequence_id: uuid.UUID, text: str
 ) -> CommentView:
     sequence = SequenceRepository(session, principal).get(sequence_id)
+    return _add(session, principal, text, project_id=sequence.project_id, sequence_id=sequence.id)
+
+
+def _add(session: Session, principal: Principal, text: str, **about: uuid.UUID) -> CommentView:
+    """Store a comment on what `about` names (its project and image or sequence)."""
     now = utcnow()
     comment = Comment(
-        project_id=sequence.project_id,
-        sequence_id=sequence.id,
-        author_id=principal.user_id,
-        text=text,
-        created_at=now,
-        updated_at=now,
+        author_id=principal.user_id, text=text, created_at=now, updated_at=now, **about
     )
     session.add(comment)
     session.commit()
