@@ -49,8 +49,9 @@ def test_order_the_queue_by_disagreement_with_the_keyboard(ui: UI) -> None:
 
     # Start reviewing (r) claims in the order shown.
     page.locator("body").focus()
+    wait_js(page, "window.lookoutQueue && window.lookoutQueue.ready")
     press(page, "r")
-    page.wait_for_url("**/sequences/*?queue=1**")
+    page.wait_for_url("**/sequences/*?queue=1**", wait_until="commit")
     wait_js(page, "window.lookoutReview && window.lookoutReview.ready")
     assert most in page.url
     claimed = ui.api().get("/api/review-queue").json()["claimed"]

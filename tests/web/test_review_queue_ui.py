@@ -13,9 +13,16 @@ from tests.web.web_support import sequence_id, wait_js
 pytestmark = [pytest.mark.browser, sqlite_only]
 
 
+def _queue_ready(ui: UI) -> None:
+    """Wait until the queue page listens for keys (its module ran)."""
+    wait_js(ui.page, "window.lookoutQueue && window.lookoutQueue.ready")
+
+
 def _opened(ui: UI) -> str:
     """The sequence the review page shows, once ready (its id from the URL)."""
-    ui.page.wait_for_url("**/sequences/*?queue=1")
+    # The URL is enough: the review page's own flag says when it is ready, without waiting
+    # for every frame image to load as the "load" event does.
+    ui.page.wait_for_url("**/sequences/*?queue=1", wait_until="commit")
     wait_js(ui.page, "window.lookoutReview && window.lookoutReview.ready")
     return ui.page.url.split("/sequences/")[1].split("?")[0]
 
@@ -30,6 +37,7 @@ def test_a_key_starts_reviewing_and_the_queue_moves_on_by_itself(ui: UI) -> None
     ui.goto("/sequences/queue")
     oldest = sequence_id(ui.lookout, "demo-seq-03")
     assert page.locator("#queue-count").inner_text() == "14"
+    _queue_ready(ui)
     press(page, "r")  # no Tab walk: a key on the queue page
     assert _opened(ui) == oldest and _held(ui) == oldest
 
@@ -94,6 +102,7 @@ def test_a_sequence_another_reviewer_holds_is_not_offered(ui: UI) -> None:
 
     ui.goto("/sequences/queue")
     page.get_by_text("reviewing: bob@example.org").wait_for()
+    _queue_ready(ui)
     press(page, "r")
     assert _opened(ui) != bobs
 
@@ -114,6 +123,7 @@ def test_three_sequences_reviewed_with_the_keyboard_only(ui: UI, screen: dict[st
     page = ui.page
     page.set_viewport_size(screen)
     ui.goto("/sequences/queue")
+    _queue_ready(ui)
     press(page, "r")
     reviewed: list[str] = []
     for _ in range(3):

@@ -27,6 +27,9 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "r" || (event.key === "Enter" && !onControl)) startReviewing(event);
 });
 
+// Keys work from here on (tests and scripts wait for it before pressing one).
+window.lookoutQueue = { ready: true };
+
 for (const button of document.querySelectorAll("[data-unskip]")) {
   button.addEventListener("click", async () => {
     button.disabled = true;
