@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,16 @@ class Base(DeclarativeBase):
 
 class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+
+
+def new_ids(count: int) -> list[uuid.UUID]:
+    """`count` random (version 4) UUIDs from one read of the system's random source.
+
+    `uuid.uuid4()` reads it once per id: a system call each, which a 1,000-box post paid a
+    thousand times (a quarter of its time in the request on a busy machine).
+    """
+    random = os.urandom(16 * count)
+    return [uuid.UUID(bytes=random[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 class Timestamps:

@@ -25,7 +25,7 @@ from lookout.analyses.models import (
 )
 from lookout.analyses.predictions import touch
 from lookout.analyses.repository import locked_analysis
-from lookout.db import UTCDateTime, affected_rows, utcnow
+from lookout.db import UTCDateTime, affected_rows, new_ids, utcnow
 from lookout.errors import Conflict, InvalidInput, PayloadTooLarge
 from lookout.images.models import Image
 from lookout.rendering import render_json
@@ -65,11 +65,11 @@ def _rows(analysis_id: uuid.UUID, valid: list[ValidAnnotation]) -> list[dict[str
     """Insert parameters, ids made here; created_at steps by 1 µs to keep the posted order."""
     base = utcnow()
     rows = []
-    for i, item in enumerate(valid):
+    for i, (item, row_id) in enumerate(zip(valid, new_ids(len(valid)), strict=True)):
         x1, y1, x2, y2 = item.geometry or (None, None, None, None)
         rows.append(
             {
-                "id": uuid.uuid4(),
+                "id": row_id,
                 "analysis_id": analysis_id,
                 "annotation_type": item.annotation_type,
                 "class_name": item.class_name,
