@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.requests",
         "per-request cost, writes and reads vs a bare FastAPI app and liveness (wrk)",
     ),
+    "memory": ("bench.memory", "resident memory per server worker after bulk posts and reads"),
     "auth": ("bench.auth", "API key vs local mode; signed vs unsigned bulk post"),
     "import": ("bench.platform_import", "platform import with 20 ms latency vs its lower bound"),
     "drafts": ("bench.drafts", "draft generation: 60-frame vs 30-frame sequences"),

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lookout import __version__, apidocs
 from lookout.aliases import PathAliases
 from lookout.analyses.artifacts import upload_refusal
+from lookout.analyses.predictions import PAGE_CACHE
 from lookout.auth import signatures
 from lookout.auth.middleware import LocalOnly, SingleCredentialHeaders
 from lookout.body_limits import BodySizeLimit
@@ -28,6 +29,7 @@ from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
 from lookout.grouping.service import join_after_draft
+from lookout.images.service import IMAGE_PAGES
 from lookout.jsonbody import UnstorableBody
 from lookout.storage import StorageError, make_storage
 
@@ -186,6 +188,14 @@ access rules: `GET /api-key/projects` is `GET /api/projects`. A path spelled wit
 slash (`POST /api/projects/`) is answered as the path without it, not redirected."""
 
 
+def size_caches(megabytes: int) -> None:
+    """Bound the process's rendered-JSON caches (LOOKOUT_RENDER_CACHE_MB): three quarters for
+    pages of annotations, a quarter for pages of images."""
+    total = megabytes * 1024 * 1024
+    PAGE_CACHE.resize(total * 3 // 4)
+    IMAGE_PAGES.resize(total // 4)
+
+
 def serve_app() -> FastAPI:
     """The app of a server process (`lookout serve`, one per uvicorn worker)."""
     return create_app(freeze_gc=True)
@@ -195,6 +205,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     """Build the app with its engine, sessions and storage."""
     settings = settings or get_settings()
     install_log_redaction()
+    size_caches(settings.render_cache_mb)
     engine = make_engine(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,

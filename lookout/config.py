@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # removes it (lookout.images.trash).
     trash_retention_days: int = Field(30, ge=0, le=36_500, alias="LOOKOUT_TRASH_RETENTION_DAYS")
 
+    # Rendered JSON each server process keeps in memory: three quarters for pages of an
+    # analysis's annotations, a quarter for pages of images (lookout.rendering.RenderedCache).
+    render_cache_mb: int = Field(32, ge=0, le=65_536, alias="LOOKOUT_RENDER_CACHE_MB")
+
     # Limits on what clients may send.
     max_request_bytes: int = Field(32 * 1024 * 1024, alias="LOOKOUT_MAX_REQUEST_BYTES")
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="LOOKOUT_MAX_UPLOAD_BYTES")

@@ -82,6 +82,17 @@ class RenderedCache:
         self._bytes = 0
         self._lock = threading.Lock()
 
+    def resize(self, max_bytes: int) -> None:
+        """Hold at most `max_bytes` from now on (the least recently used go first)."""
+        with self._lock:
+            self.max_bytes = max_bytes
+            self._trim()
+
+    def _trim(self) -> None:
+        while self._bytes > self.max_bytes:
+            _, (_, dropped, _) = self._items.popitem(last=False)
+            self._bytes -= len(dropped)
+
     def get(self, key: Any, version: Any) -> Any:
         """What was `put` under this key for this version (else None)."""
         with self._lock:
@@ -101,9 +112,7 @@ class RenderedCache:
                 self._bytes -= len(old[1])
             self._items[key] = (version, content, content if value is None else value)
             self._bytes += len(content)
-            while self._bytes > self.max_bytes:
-                _, (_, dropped, _) = self._items.popitem(last=False)
-                self._bytes -= len(dropped)
+            self._trim()
 
 
 # --- One definition per resource: its pydantic response model ------------------------------

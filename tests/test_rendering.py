@@ -15,7 +15,7 @@ from lookout.analyses.models import Prediction
 from lookout.analyses.schemas import PREDICTION_JSON, PredictionRead, bbox_xyxyn
 from lookout.images.models import Image
 from lookout.images.schemas import IMAGE_JSON, ImageRead
-from lookout.rendering import SchemaRenderer
+from lookout.rendering import RenderedCache, SchemaRenderer
 from tests.analyses.ml_support import box, make_setup
 
 
@@ -113,3 +113,45 @@ def test_every_prediction_field_is_rendered_alike_everywhere(lookout):
         assert item == expected
         assert PREDICTION_JSON(orm) == expected
     assert any(item["bbox_xyxyn"] is None for item in listed)
+
+
+def test_a_smaller_cache_drops_the_least_recently_used_first():
+    cache = RenderedCache(max_bytes=1000)
+    for key in "abcde":
+        cache.put(key, 1, b"x" * 50)
+    assert cache.get("a", 1) == b"x" * 50  # a is now the most recently used
+    cache.resize(240)  # 250 bytes held: b, the least recently used, goes
+    assert cache.get("b", 1) is None
+    assert all(cache.get(key, 1) is not None for key in "cdea")
+    cache.put("f", 1, b"y" * 50)  # beyond 240 again: c goes
+    assert cache.get("c", 1) is None and cache.get("f", 1) == b"y" * 50
+
+
+def test_the_app_sizes_the_caches_from_the_setting(tmp_path):
+    from lookout.analyses.predictions import PAGE_CACHE
+    from lookout.app import create_app
+    from lookout.config import Settings
+    from lookout.images.service import IMAGE_PAGES
+
+    settings = Settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'lookout.db'}",
+        LOOKOUT_DATA_DIR=tmp_path / "data",
+        LOOKOUT_RENDER_CACHE_MB=8,
+        _env_file=None,
+    )
+    try:
+        create_app(settings)
+        assert PAGE_CACHE.max_bytes == 6 * 1024 * 1024
+        assert IMAGE_PAGES.max_bytes == 2 * 1024 * 1024
+    finally:
+        create_app(settings.model_copy(update={"render_cache_mb": 32}))
+    assert PAGE_CACHE.max_bytes + IMAGE_PAGES.max_bytes == 32 * 1024 * 1024
+
+
+def test_a_negative_cache_size_is_refused_naming_the_setting(tmp_path):
+    from pydantic import ValidationError
+
+    from lookout.config import Settings
+
+    with pytest.raises(ValidationError, match="LOOKOUT_RENDER_CACHE_MB"):
+        Settings(LOOKOUT_RENDER_CACHE_MB=-1, _env_file=None)

@@ -173,7 +173,7 @@ def _page_statement(shape: tuple[bool, bool, bool], form: str) -> sa.Select[Any]
     )
 
 
-PAGE_CACHE = RenderedCache(max_bytes=64 * 1024 * 1024)
+PAGE_CACHE = RenderedCache(max_bytes=24 * 1024 * 1024)  # sized by the app (size_caches)
 
 
 def _pg_prediction_json(c: Any) -> Any:

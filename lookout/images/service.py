@@ -395,7 +395,7 @@ def image_page_json(
     return content, next_cursor
 
 
-IMAGE_PAGES = RenderedCache(max_bytes=32 * 1024 * 1024)
+IMAGE_PAGES = RenderedCache(max_bytes=8 * 1024 * 1024)  # sized by the app (size_caches)
 
 
 # The page statements are built once per shape (which filters are set, whether there is a
