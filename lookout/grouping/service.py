@@ -33,6 +33,7 @@ from lookout.projects.repository import ProjectRepository
 from lookout.sequences import reviews
 from lookout.sequences.models import (
     FALSE_POSITIVE_TYPES,
+    Camera,
     Sequence,
     SequenceReview,
     TrackDecision,
@@ -118,8 +119,10 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
     Runs after a draft is stored (its own transaction). A review a person has touched is left
     alone; a re-drafted sequence leaves its old groups first. A track joining a decided group
     gets the group's decision as a suggestion, or, when the project says so
-    (`auto_apply_group_decisions`), as its decision. When two drafts of one sequence group it at
-    the same moment (two importers over the same days), the one that commits first stands.
+    (`auto_apply_group_decisions`), as its decision. Drafts of one camera's sequences are
+    grouped one at a time (`_lock_camera`), so two at the same moment never each start a group
+    for one object. When two drafts of one sequence group it at the same moment (two importers
+    over the same days), the one that commits first stands.
     """
     try:
         return _join(session, sequence_id, iou_threshold)
@@ -130,8 +133,11 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
 
 def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int:
     sequence = session.get(Sequence, sequence_id)
+    if sequence is None or sequence.camera_id is None:
+        return 0
+    _lock_camera(session, sequence.camera_id)
     review = reviews.review_of(session, sequence_id)
-    if sequence is None or sequence.camera_id is None or review is None:
+    if review is None:
         return 0
     if reviews.is_human(review):
         return 0
@@ -154,10 +160,16 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
                 for b in boxes
             )
         )
-        query = sa.select(SequenceGroup).where(
-            SequenceGroup.project_id == sequence.project_id,
-            SequenceGroup.camera_id == sequence.camera_id,
-            overlapping,
+        query = (
+            sa.select(SequenceGroup)
+            .where(
+                SequenceGroup.project_id == sequence.project_id,
+                SequenceGroup.camera_id == sequence.camera_id,
+                overlapping,
+            )
+            # The rows as stored now: a session kept across joins (the demo loader, the
+            # bench) may hold copies from before other drafts joined these groups.
+            .execution_options(populate_existing=True)
         )
         candidates = [g for g in session.scalars(query) if same_view(g, pose, azimuth)]
     project = session.get_one(Project, sequence.project_id)
@@ -214,6 +226,23 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
         return 0
     session.commit()
     return joined
+
+
+def _lock_camera(session: Session, camera_id: uuid.UUID) -> None:
+    """Group one draft of the camera at a time, until this transaction ends.
+
+    Without it, drafts of two sequences of the camera grouped at the same moment each see no
+    group at a place and each start one: one object, two groups. On PostgreSQL the camera's
+    row is locked (FOR NO KEY UPDATE: rows being inserted for the camera, which only check
+    that it exists, are not held up); in READ COMMITTED every statement after it sees the
+    groups the other draft committed. On SQLite every transaction begins with BEGIN IMMEDIATE
+    (lookout.db), which takes the database's write lock before the first read, so the join
+    already runs alone and no read snapshot ever has to become a write; FOR UPDATE is not
+    rendered there.
+    """
+    session.execute(
+        sa.select(Camera.id).where(Camera.id == camera_id).with_for_update(key_share=True)
+    )
 
 
 def _decided_automatically(tracks: list[dict[str, Any]]) -> list[bool]:
