@@ -3,18 +3,30 @@
 (`lookout groups` manages the access groups of users.)
 
 The commands call the grouping service as the API does, as the named user (`--user`) or the
-local admin, so they see exactly the groups that user may see.
+local admin, so they see exactly the groups that user may see. A group is named by its id, or
+by its number in its project ("Group 12": `12 --project ridge`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import uuid
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from lookout.cli_support import command_context, console, parse_uuid, resolve_project
+from lookout.cli_support import (
+    Context,
+    command_context,
+    console,
+    parse_uuid,
+    resolve_project,
+)
+from lookout.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from lookout.grouping.models import SequenceGroup
 
 app = typer.Typer(
     help="Groups of recurring objects: tracks of one camera at the same place across days, "
@@ -27,6 +39,41 @@ UserOption = Annotated[
     str | None, typer.Option(help="Act as this user (default: the local admin).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+GroupArgument = Annotated[
+    str, typer.Argument(help="The group's id, or its number in the project given by --project.")
+]
+GroupProjectOption = Annotated[
+    str | None, typer.Option(help="Project id or name, when the group is given by its number.")
+]
+
+
+def find_group(ctx: Context, group: str, project: str | None) -> SequenceGroup:
+    """The group a command names: by id, or by number within --project."""
+    from lookout.grouping import service
+
+    value = group.strip()
+    if value.lower().startswith("group "):
+        value = value[6:].strip()
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        if project is None:
+            raise InvalidInput(
+                f"project: group {number} is a number within a project; give --project",
+                field="project",
+            )
+        if not 1 <= number <= 2**31 - 1:
+            raise InvalidInput(f"group: {number} is not a group number", field="group")
+        project_id = resolve_project(ctx.session, ctx.principal, project)
+        return service.get_group_by_number(
+            ctx.session, principal=ctx.principal, project_id=project_id, number=number
+        )
+    try:
+        group_id = uuid.UUID(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"group: {group!r} is neither a group id nor a group number", field="group"
+        ) from exc
+    return service.get_group(ctx.session, principal=ctx.principal, group_id=group_id)
 
 
 @app.command("list")
@@ -66,6 +113,7 @@ def list_groups(
         return
     table = Table(
         "group",
+        "id",
         "camera",
         "sequences",
         "first seen",
@@ -75,6 +123,7 @@ def list_groups(
     )
     for item in items:
         table.add_row(
+            f"Group {item.number}",
             str(item.id),
             item.camera_name or "-",
             str(item.member_count),
@@ -87,7 +136,8 @@ def list_groups(
 
 @app.command("show")
 def show_group(
-    group: Annotated[str, typer.Argument(help="The group's id.")],
+    group: GroupArgument,
+    project: GroupProjectOption = None,
     as_json: JsonOption = False,
     user: UserOption = None,
 ) -> None:
@@ -96,17 +146,15 @@ def show_group(
     from lookout.grouping.reads import group_detail
 
     with command_context(user) as ctx:
-        group_id = parse_uuid(group, "group")
-        assert group_id is not None
-        found = service.get_group(ctx.session, principal=ctx.principal, group_id=group_id)
+        found = find_group(ctx, group, project)
         detail = group_detail(ctx.session, ctx.principal, found)
     if as_json:
         console.print_json(detail.model_dump_json())
         return
     decision = service.describe(detail.decision, detail.smoke_type, detail.false_positive_types)
     console.print(
-        f"group {detail.id} · {detail.camera_name or 'camera'} · {detail.member_count} "
-        f"sequence(s) · {decision}"
+        f"Group {detail.number} ({detail.id}) · {detail.camera_name or 'camera'} · "
+        f"{detail.member_count} sequence(s) · {decision}"
     )
     table = Table("member", "sequence", "track", "started", "score", "status")
     for m in detail.members:
@@ -124,7 +172,7 @@ def show_group(
 
 @app.command("decide")
 def decide_group(
-    group: Annotated[str, typer.Argument(help="The group's id.")],
+    group: GroupArgument,
     decision: Annotated[str, typer.Option(help="false_positive or smoke.")],
     smoke_type: Annotated[
         str | None, typer.Option(help="With smoke: wildfire, industrial or other.")
@@ -133,6 +181,7 @@ def decide_group(
         list[str] | None,
         typer.Option("--fp-type", help="With false_positive: a type, e.g. antenna (repeatable)."),
     ] = None,
+    project: GroupProjectOption = None,
     user: UserOption = None,
 ) -> None:
     """Label every undecided member of a group at once (a person's own decisions are kept)."""
@@ -140,13 +189,14 @@ def decide_group(
     from lookout.grouping.schemas import GroupDecision
 
     with command_context(user) as ctx:
-        group_id = parse_uuid(group, "group")
-        assert group_id is not None
         body = GroupDecision.model_validate(
             {"decision": decision, "smoke_type": smoke_type, "false_positive_types": fp_type or []}
         )
+        group_id = find_group(ctx, group, project).id
         found, applied, kept = service.decide_group(
             ctx.session, principal=ctx.principal, group_id=group_id, body=body
         )
         words = service.describe(found.decision, found.smoke_type, found.false_positive_types)
-    console.print(f"group {group_id}: {words}; {applied} track(s) took it, {kept} kept")
+    console.print(
+        f"Group {found.number} ({group_id}): {words}; {applied} track(s) took it, {kept} kept"
+    )

@@ -20,9 +20,17 @@ class SequenceGroup(UUIDPrimaryKey, Timestamps, Base):
     """
 
     __tablename__ = "sequence_groups"
-    __table_args__ = (sa.Index("ix_sequence_groups_project_camera", "project_id", "camera_id"),)
+    __table_args__ = (
+        sa.Index("ix_sequence_groups_project_camera", "project_id", "camera_id"),
+        # A unique index rather than a constraint: SQLite adds one in place (a constraint
+        # would need a copy of the table, whose drop cascades to the members).
+        sa.Index("uq_sequence_groups_project_id_number", "project_id", "number", unique=True),
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    # The group's number in its project (1, 2, 3... in creation order, never reused: counted
+    # by `Project.last_group_number`); pages show it as "Group 12".
+    number: Mapped[int]
     camera_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("cameras.id", ondelete="CASCADE"))
     # The platform's pose of the camera (PTZ cameras look at several places in turn), or None.
     pose: Mapped[str | None] = mapped_column(sa.String(100))

@@ -17,6 +17,7 @@ def group_read(group: SequenceGroup, camera: str | None, email: str | None) -> G
     return GroupRead(
         id=group.id,
         project_id=group.project_id,
+        number=group.number,
         camera_id=group.camera_id,
         camera_name=camera,
         pose=group.pose,

@@ -21,6 +21,7 @@ from lookout.sequences.models import Camera, Sequence, SequenceReview
 class GroupFilters:
     project_id: uuid.UUID | None = None
     camera_id: uuid.UUID | None = None
+    number: int | None = None  # the group of that number (in its project: with project_id)
     decided: bool | None = None
     min_members: int = 1  # 2: recurring objects only (seen in more than one sequence)
 
@@ -47,6 +48,17 @@ class GroupRepository:
             raise NotFound(f"group {group_id} not found")
         return group
 
+    def by_number(self, project_id: uuid.UUID, number: int) -> SequenceGroup:
+        """The project's group of that number, or NotFound (also outside the caller's access)."""
+        group = self.session.scalar(
+            self.readable().where(
+                SequenceGroup.project_id == project_id, SequenceGroup.number == number
+            )
+        )
+        if group is None:
+            raise NotFound(f"project {project_id} has no group {number}")
+        return group
+
     def page(
         self, filters: GroupFilters, *, limit: int, offset: int
     ) -> tuple[list[tuple[SequenceGroup, str | None, str | None]], int]:
@@ -57,6 +69,8 @@ class GroupRepository:
             query = query.where(SequenceGroup.project_id == filters.project_id)
         if filters.camera_id is not None:
             query = query.where(SequenceGroup.camera_id == filters.camera_id)
+        if filters.number is not None:
+            query = query.where(SequenceGroup.number == filters.number)
         if filters.decided is not None:
             decided = SequenceGroup.decision.is_not(None)
             query = query.where(decided if filters.decided else sa.not_(decided))

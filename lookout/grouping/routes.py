@@ -31,6 +31,10 @@ def list_groups(
     principal: PrincipalDep,
     project_id: uuid.UUID | None = None,
     camera_id: uuid.UUID | None = None,
+    number: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="The group of this number (with project_id)"),
+    ] = None,
     decided: bool | None = Query(None, description="true: decided groups only; false: undecided"),
     min_members: Annotated[
         int, Query(ge=1, le=1_000_000, description="2: objects seen in several sequences only")
@@ -40,7 +44,11 @@ def list_groups(
 ) -> GroupPage:
     """Groups of recurring objects (tracks of one camera at the same place), most recent first."""
     filters = GroupFilters(
-        project_id=project_id, camera_id=camera_id, decided=decided, min_members=min_members
+        project_id=project_id,
+        camera_id=camera_id,
+        number=number,
+        decided=decided,
+        min_members=min_members,
     )
     rows, total = service.list_groups(
         session, principal=principal, filters=filters, limit=limit, offset=offset

@@ -39,6 +39,10 @@ class GroupSettingsRead(GroupSettings):
 class GroupRead(BaseModel):
     id: uuid.UUID
     project_id: uuid.UUID
+    number: int = Field(
+        description="The group's number in its project (1, 2, 3... in creation order; a "
+        'removed group\'s number is not given again), shown as "Group 12"'
+    )
     camera_id: uuid.UUID
     camera_name: str | None = None
     pose: str | None = Field(None, description="The platform's camera pose, when it gives one")

@@ -270,6 +270,7 @@ def _new_group(
     group = SequenceGroup(
         id=uuid.uuid4(),
         project_id=sequence.project_id,
+        number=_next_number(session, sequence.project_id),
         camera_id=sequence.camera_id,
         pose=pose,
         camera_azimuth=azimuth,
@@ -285,6 +286,24 @@ def _new_group(
     session.add(group)
     session.flush()
     return group
+
+
+def _next_number(session: Session, project_id: uuid.UUID) -> int:
+    """The project's next group number: its counter raised by one, in the caller's transaction.
+
+    The camera's lock does not cover other cameras of the project. On PostgreSQL the UPDATE
+    locks the project's row until the transaction ends (a draft of another camera creating a
+    group waits, then counts from the number committed); on SQLite the transaction already
+    holds the database's write lock. The unique (project, number) index stands behind both.
+    """
+    statement = (
+        sa.update(Project)
+        .where(Project.id == project_id)
+        .values(last_group_number=Project.last_group_number + 1)
+        .returning(Project.last_group_number)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).scalar_one())
 
 
 def _add_to_group(session: Session, group: SequenceGroup, box: Box, sequence: Sequence) -> bool:
@@ -526,6 +545,12 @@ def _unmark(session: Session, principal: Principal, review: SequenceReview, grou
 
 def get_group(session: Session, *, principal: Principal, group_id: uuid.UUID) -> SequenceGroup:
     return GroupRepository(session, principal).get(group_id)
+
+
+def get_group_by_number(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, number: int
+) -> SequenceGroup:
+    return GroupRepository(session, principal).by_number(project_id, number)
 
 
 def list_groups(

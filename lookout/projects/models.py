@@ -34,6 +34,9 @@ class Project(UUIDPrimaryKey, Timestamps, Base):
     auto_apply_group_decisions: Mapped[bool] = mapped_column(
         default=False, server_default=sa.false()
     )
+    # The number the project's latest group of recurring objects took (lookout.grouping);
+    # the next one takes one more. Raised in the transaction that creates the group.
+    last_group_number: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ProjectMetadata(UUIDPrimaryKey, Timestamps, Base):

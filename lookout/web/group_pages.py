@@ -55,7 +55,7 @@ def groups_page(request: Request, session: SessionDep, principal: PrincipalDep) 
     items = [
         {
             "group": group,
-            "label": group_label(group.id),
+            "label": group_label(group.number),
             "camera": camera,
             "decided_by": email,
             "decision": grouping.describe(
@@ -109,7 +109,7 @@ def group_page(
         principal=principal,
         nav="sequences",
         group=detail,
-        label=group_label(group.id),
+        label=group_label(group.number),
         project=project,
         decision=grouping.describe(group.decision, group.smoke_type, group.false_positive_types),
         fp_types=FALSE_POSITIVE_TYPES,

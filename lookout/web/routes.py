@@ -109,9 +109,9 @@ def _size(value: int | None) -> str:
     return f"{value} B"
 
 
-def group_label(group_id: uuid.UUID) -> str:
-    """A group's short name on pages: the start of its id."""
-    return str(group_id)[:8]
+def group_label(number: int) -> str:
+    """A group's name on pages: its number in its project."""
+    return f"Group {number}"
 
 
 @functools.cache
@@ -851,7 +851,7 @@ def review_page(
         {
             "member": member,
             "group": group,
-            "label": group_label(group.id),
+            "label": group_label(group.number),
             "decision": grouping.describe(
                 group.decision, group.smoke_type, group.false_positive_types or []
             ),

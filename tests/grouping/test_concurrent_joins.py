@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from lookout.grouping.models import GroupMember, SequenceGroup
 from lookout.grouping.service import join_after_draft
+from lookout.projects.models import Project
 from lookout.sequences.models import SequenceReview
-from tests.grouping.conftest import ANTENNA, CHIMNEY, Camera
+from tests.grouping.conftest import ANTENNA, CHIMNEY, Camera, new_camera
 
 DRAFTS = 4
 ROUNDS = 6
@@ -86,3 +87,33 @@ def test_concurrent_drafts_of_one_camera_make_one_group_per_object(camera: Camer
             chimney["id"],
         }
         assert all(marks[(m.sequence_id, m.track_index)] == str(m.group_id) for m in members)
+
+
+def test_groups_started_at_once_on_several_cameras_take_distinct_numbers(
+    camera: Camera,
+) -> None:
+    """Drafts of different cameras of one project each start a group at the same moment: the
+    camera's lock does not order them, the project's counter does (1, 2, 3... none twice)."""
+    cameras = [camera] + [
+        Camera(camera.world, new_camera(camera.world, f"cam-{n}")) for n in range(1, DRAFTS)
+    ]
+    sequence_ids = []
+    for n, each in enumerate(cameras):
+        each.sequence(f"seq-{n}", 1, [ANTENNA])
+        sequence_ids.append(uuid.UUID(each.sequences[f"seq-{n}"]))
+    assert sorted(g["number"] for g in camera.groups()) == list(range(1, DRAFTS + 1))
+
+    project_id = uuid.UUID(camera.world.project_id)
+    given = DRAFTS
+    for round_ in range(ROUNDS):
+        _forget_groups(camera)
+        assert _join_together(camera, sequence_ids) == [1] * DRAFTS, round_
+        groups = camera.groups()
+        assert sorted(g["number"] for g in groups) == list(range(given + 1, given + DRAFTS + 1))
+        assert {g["camera_id"] for g in groups} == {c.camera_id for c in cameras}
+        given += DRAFTS
+        with camera.world.lookout.sessions() as session:
+            counter = session.scalar(
+                sa.select(Project.last_group_number).where(Project.id == project_id)
+            )
+        assert counter == given, round_
