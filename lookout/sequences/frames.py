@@ -131,6 +131,11 @@ def add_frames_from_urls(
         ]
         for index, fetch in zip(new, fetches, strict=True):
             outcomes[index] = _store_fetched(session, storage, target, items[index], fetch)
+    if any(o.stored is not None for o in outcomes.values()):
+        # Once for the batch, not per frame (each rescoring reads the whole sequence). A
+        # batch sent again after a failure here rescores it then: frames found count too.
+        scoring.rescore_sequences(session, {target.sequence_id})
+        session.commit()
     return [outcomes[index] for index in range(len(items))]
 
 
@@ -143,7 +148,9 @@ def _store_fetched(
 ) -> FrameOutcome:
     try:
         stream = fetch.result()
-        stored = _store_new(session, storage, target, item, stream, _object_name(item.url))
+        stored = _store_new(
+            session, storage, target, item, stream, _object_name(item.url), rescore=False
+        )
     except LookoutError as exc:
         session.rollback()
         return FrameOutcome(error=exc)
@@ -209,11 +216,18 @@ def _store_new(
     metadata: FrameMetadata,
     stream: BinaryIO,
     filename: str | None,
+    *,
+    rescore: bool = True,
 ) -> StoredFrame:
+    """Store a new frame and its model boxes in one transaction; with `rescore`, its
+    sequence's queue scores in the same transaction (a batch rescores once at its end)."""
     created: dict[str, Any] = {}
 
     def with_predictions(image: Image) -> None:
         created.update(_store_predictions(session, image, metadata))
+        if rescore and metadata.predictions is not None:
+            # The frame's boxes change its sequence's queue scores: stored with them.
+            scoring.rescore_images(session, [image.id])
 
     upload = images.ImageUpload(
         stream=stream,
@@ -256,8 +270,6 @@ def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) 
     rows = bulk.insert_annotations(
         session, analysis=analysis, image=image, annotations=predictions.annotations
     )
-    # The frame's boxes change its sequence's queue scores: stored with them.
-    scoring.rescore_images(session, [image.id])
     return {"analysis_id": analysis.id, "count": len(rows)}
 
 

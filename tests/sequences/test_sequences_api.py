@@ -401,6 +401,58 @@ def test_frames_batch_fetches_in_order_one_at_a_time(setup):
     assert lookout.count("images") == 3
 
 
+def test_a_frames_batch_stores_its_sequences_queue_scores(setup):
+    """The platform's boxes of a batch are scored once the batch is stored, and a later batch
+    of the same sequence rescores it with every frame."""
+    import uuid
+
+    import sqlalchemy as sa
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    from lookout.scoring.models import QueueScore
+
+    lookout, client, _project, _camera, sequence = setup
+    source = FastAPI()
+
+    @source.get("/f/{name}")
+    def frame(name: str) -> Response:
+        return Response(jpeg_bytes(80, 60), media_type="image/jpeg")
+
+    server = LiveServer(source).start()
+    path = f"/api/sequences/{sequence['id']}/frames:batch"
+
+    def item(name: str, confidence: float) -> dict:
+        box = _box(0.1, 0.2, 0.3, 0.4, conf=confidence)
+        return {
+            "url": f"{server.url}/f/{name}.jpg",
+            "source": "pyronear",
+            "source_id": name,
+            "captured_at": "2024-01-01T10:00:00Z",
+            "predictions": {"annotations": [box]},
+        }
+
+    def platform_confidences() -> list[list[float]]:
+        with lookout.sessions() as session:
+            query = sa.select(QueueScore.confidences).where(
+                QueueScore.sequence_id == uuid.UUID(sequence["id"]),
+                QueueScore.kind == "uncertainty",
+            )
+            return [list(c or []) for c in session.scalars(query)]
+
+    try:
+        first = client.post(path, json={"frames": [item("a", 0.3), item("b", 0.5)]})
+        assert first.status_code == 200 and first.json()["created"] == 2, first.text
+        once = platform_confidences()
+        later = client.post(path, json={"frames": [item("c", 0.9)]})
+        assert later.status_code == 200 and later.json()["created"] == 1, later.text
+        again = platform_confidences()
+    finally:
+        server.stop()
+    assert len(once) == 1 and len(once[0]) == 1  # one track over both frames
+    assert len(again) == 1 and again[0] != once[0]  # the third frame's box counts
+
+
 def test_frames_batch_refuses_bad_batches(setup):
     lookout, client, _project, _camera, sequence = setup
     path = f"/api/sequences/{sequence['id']}/frames:batch"
