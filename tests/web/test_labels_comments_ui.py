@@ -147,3 +147,32 @@ def test_comment_on_the_review_page(ui: UI) -> None:
     assert stored[0]["text"] == "Cloud or smoke? Ask Camille."
     page.reload()
     page.get_by_role("list", name="Comments, newest first").get_by_text("Ask Camille.").wait_for()
+
+
+def test_set_and_remove_project_metadata_from_the_gallery(ui: UI) -> None:
+    page = ui.page
+    project_id, _images = _project_and_images(ui)
+    ui.goto(f"/projects/{project_id}")
+    page.locator("#classes-card summary").click()
+    listing = page.locator("#project-metadata")
+    listing.get_by_text("No metadata yet.").wait_for()
+
+    # By keyboard: key, Tab, value, Enter; the value is shown as text.
+    page.get_by_role("textbox", name="Project metadata key").fill("region")
+    page.keyboard.press("Tab")
+    page.keyboard.type(MARKUP)
+    page.keyboard.press("Enter")
+    listing.locator("dd", has_text="plume at 2").wait_for()
+    assert listing.locator("img").count() == 0
+    api = ui.api()
+    assert api.get(f"/api/projects/{project_id}/metadata-dict").json() == {"region": MARKUP}
+    assert page.evaluate("document.activeElement.name") == "key"  # ready for the next key
+
+    # Shown again after a reload, then removed with its button.
+    page.reload()
+    page.locator("#classes-card summary").click()
+    remove = page.get_by_role("button", name="Remove project metadata region")
+    remove.focus()
+    page.keyboard.press("Enter")
+    listing.get_by_text("No metadata yet.").wait_for()
+    assert api.get(f"/api/projects/{project_id}/metadata-dict").json() == {}
