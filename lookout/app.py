@@ -28,7 +28,7 @@ from lookout.config import Settings, get_settings
 from lookout.db import make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
-from lookout.grouping.service import join_after_draft
+from lookout.grouping.service import join_after_draft, leave_groups
 from lookout.images.service import IMAGE_PAGES
 from lookout.jsonbody import UnstorableBody
 from lookout.storage import StorageError, make_storage
@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         fetch_private=settings.fetch_private_allowed,
         upload_refusal=upload_refusal,
         after_draft=functools.partial(join_after_draft, iou_threshold=settings.group_iou),
+        before_sequence_purge=leave_groups,
     )
 
     @asynccontextmanager

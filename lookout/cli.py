@@ -35,7 +35,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("lookout.worker.cli", "worker"),
     "rescore-queue": ("lookout.scoring.cli", "rescore_queue"),
     "sequence-groups": ("lookout.grouping.cli", "app"),
-    "purge-trash": ("lookout.images.cli", "purge_trash"),
+    "purge-trash": ("lookout.trash_cli", "purge_trash"),
 }
 LAZY_LISTED_AFTER = "demo"  # where `lookout --help` lists them
 

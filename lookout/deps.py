@@ -43,6 +43,9 @@ class Runtime:
     # What follows a stored draft of a sequence (grouping its tracks with recurring objects):
     # handed to the sequences routes here, so sequences depend on no domain above them.
     after_draft: Callable[[Session, uuid.UUID], object] = lambda _session, _sequence_id: None
+    # What must go before a sequence's rows are purged (its tracks leave their groups), in the
+    # same transaction: handed to the sequences routes for the same reason.
+    before_sequence_purge: Callable[[Session, uuid.UUID], object] = lambda _s, _sequence_id: None
 
     @cached_property
     def http(self) -> httpx.Client:

@@ -168,11 +168,12 @@ def parse_model(model: type[T], body: bytes, *, empty: dict[str, Any] | None = N
         raise InvalidInput(f"{name}: {error['msg']}", field=name) from None
 
 
-def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+def openapi_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     """OpenAPI description of a body the route reads itself (nested models inlined)."""
     schema = model.model_json_schema()
     schema = _inline_refs(schema, schema.pop("$defs", {}))
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:

@@ -26,24 +26,29 @@ def test_migrations_match_models(database_url):
         if connection.dialect.name == "sqlite":
             diff = [d for d in diff if not _sqlite_added_reference(d)]
             # ...which is there all the same, and acts as the model says.
-            references = connection.exec_driver_sql("PRAGMA foreign_key_list(images)").all()
-            assert any(
-                r[2:5] == ("users", "deleted_by_id", "id") and r[6] == "SET NULL"
-                for r in references
-            )
+            for table in ("images", "sequences"):
+                pragma = f"PRAGMA foreign_key_list({table})"
+                references = connection.exec_driver_sql(pragma).all()
+                assert any(
+                    r[2:5] == ("users", "deleted_by_id", "id") and r[6] == "SET NULL"
+                    for r in references
+                ), table
     engine.dispose()
     assert diff == [], f"models and migrations disagree: {diff}"
     assert set(Base.metadata.tables) <= tables
 
 
 def _sqlite_added_reference(change: Any) -> bool:
-    """Migration 0014 adds images.deleted_by_id with its reference by ALTER TABLE ADD COLUMN
-    (a copy of `images` would cascade deletes): SQLite keeps such a reference inline, and
-    SQLAlchemy reflects it without its name and ON DELETE, so it compares as changed."""
+    """Migrations 0014 and 0015 add images.deleted_by_id and sequences.deleted_by_id with their
+    reference by ALTER TABLE ADD COLUMN (a copy of the table would cascade deletes): SQLite
+    keeps such a reference inline, and SQLAlchemy reflects it without its name and ON DELETE,
+    so it compares as changed."""
     if change[0] not in ("add_fk", "remove_fk"):
         return False
     constraint = change[1]
-    return constraint.table.name == "images" and list(constraint.column_keys) == ["deleted_by_id"]
+    return constraint.table.name in ("images", "sequences") and list(constraint.column_keys) == [
+        "deleted_by_id"
+    ]
 
 
 def test_unique_source_ids_are_enforced_by_the_database(database_url):

@@ -199,7 +199,7 @@ def _check_sequence(session: Session, project_id: uuid.UUID, sequence_id: uuid.U
     if sequence_id is None:
         return
     query = sa.select(Sequence.id).where(
-        Sequence.id == sequence_id, Sequence.project_id == project_id
+        Sequence.id == sequence_id, Sequence.project_id == project_id, Sequence.deleted_at.is_(None)
     )
     if session.scalar(query) is None:
         raise NotFound(f"project {project_id} has no sequence {sequence_id}", field="sequence_id")

@@ -16,6 +16,7 @@ from lookout.errors import InvalidInput, NotFound
 from lookout.evaluation.models import EvaluationOutcome, EvaluationRun, Outcome
 from lookout.evaluation.schemas import EvaluationCreate
 from lookout.images.models import Image
+from lookout.images.repository import live_image
 from lookout.projects import service as projects
 from lookout.projects.models import Project
 from lookout.truth.reading import Box, Frame, check_camera, iter_groups, resolve_model, scope_for
@@ -402,7 +403,7 @@ def list_models(
         .join(Image, Image.id == Analysis.image_id)
         .where(
             Image.project_id == project.id,
-            Image.deleted_at.is_(None),
+            live_image(),
             Analysis.status == AnalysisStatus.COMPLETED,
         )
         .group_by(Analysis.model_name, Analysis.model_version)

@@ -103,7 +103,7 @@ class GroupRepository:
             sa.select(GroupMember, Sequence, SequenceReview)
             .join(Sequence, Sequence.id == GroupMember.sequence_id)
             .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
-            .where(GroupMember.group_id == group.id)
+            .where(GroupMember.group_id == group.id, Sequence.deleted_at.is_(None))
             .order_by(Sequence.started_at, GroupMember.track_index)
         )
         return [(m, s, r) for m, s, r in self.session.execute(query)]

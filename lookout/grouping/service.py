@@ -380,6 +380,12 @@ def _leave(session: Session, member: GroupMember) -> None:
         session.expire(group)
 
 
+def leave_groups(session: Session, sequence_id: uuid.UUID) -> int:
+    """Before a sequence is purged (lookout.sequences.trash): its tracks leave their groups,
+    whose boxes and counts go on without them; not committed."""
+    return _leave_all(session, sequence_id)
+
+
 def _leave_all(session: Session, sequence_id: uuid.UUID) -> int:
     """The sequence's tracks leave their groups (before it is grouped again); how many."""
     query = sa.select(GroupMember).where(GroupMember.sequence_id == sequence_id)

@@ -60,7 +60,8 @@ class Image(UUIDPrimaryKey, Timestamps, Base):
 
 
 class ImageDeletionEvent(UUIDPrimaryKey, Base):
-    """What happened to an image in the trash: who, when, what and why (VISTA's log)."""
+    """What happened to an image or a sequence in the trash: who, when, what and why (VISTA's
+    log). Exactly one of `image_id` and `sequence_id` is set."""
 
     __tablename__ = "image_deletion_events"
     __table_args__ = (
@@ -68,8 +69,9 @@ class ImageDeletionEvent(UUIDPrimaryKey, Base):
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
-    # No foreign key: the log outlives a purged image.
-    image_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    # No foreign keys: the log outlives a purged image or sequence.
+    image_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    sequence_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -1,7 +1,8 @@
 """Images as the caller may read them: every image read starts here.
 
-Images in the trash (`deleted_at` set) are left out of every read unless the caller asks for
-them by name: `readable(trash="all")`, `readable(trash="only")` or `get(..., include_deleted=True)`.
+Images in the trash (`deleted_at` set), and the frames of a sequence in the trash, are left
+out of every read unless the caller asks for them by name: `readable(trash="all")`,
+`readable(trash="only")` or `get(..., include_deleted=True)`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,26 @@ from lookout.auth.principal import Principal
 from lookout.errors import NotFound
 from lookout.images.models import Image
 from lookout.projects.models import Project
+from lookout.sequences.models import Sequence
 
 Trash = Literal["hidden", "all", "only"]
 
 
+def in_trashed_sequence() -> sa.ColumnElement[bool]:
+    """The image is a frame of a sequence in the trash (which hides its frames with it)."""
+    return sa.exists().where(Sequence.id == Image.sequence_id, Sequence.deleted_at.is_not(None))
+
+
+def live_image() -> sa.ColumnElement[bool]:
+    """Neither the image nor its sequence is in the trash: what every read shows."""
+    return sa.and_(Image.deleted_at.is_(None), ~in_trashed_sequence())
+
+
 def trash_clause(trash: Trash = "hidden") -> sa.ColumnElement[bool] | None:
-    """The condition on Image for a view of the trash: none for "all"."""
+    """The condition on Image for a view of the trash: none for "all". "only" is the images
+    put in the trash one by one (a sequence's frames go with their sequence)."""
     if trash == "hidden":
-        return Image.deleted_at.is_(None)
+        return live_image()
     if trash == "only":
         return Image.deleted_at.is_not(None)
     return None

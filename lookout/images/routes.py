@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
@@ -361,26 +361,59 @@ def deletion_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     image_id: Annotated[uuid.UUID | None, Query(description="One image's events")] = None,
 ) -> Response:
-    """The trash's log, newest first: who deleted, restored or purged which image, and why."""
+    """The trash's log of images, newest first: who deleted, restored or purged which image,
+    and why (`/api/projects/{project_id}/deletion-events` has the sequences' too)."""
     rows, total = trash.events(
         session,
         principal=principal,
         project_id=project_id,
         image_id=image_id,
+        kind="image",
         skip=skip,
         limit=limit,
     )
-    events = [
-        {
-            "id": str(row.event.id),
-            "project_id": str(row.event.project_id),
-            "image_id": str(row.event.image_id),
-            "actor_id": str(row.event.actor_id) if row.event.actor_id else None,
-            "actor_email": row.actor_email,
-            "action": row.event.action,
-            "reason": row.event.reason,
-            "created_at": iso(row.event.created_at),
-        }
-        for row in rows
-    ]
-    return json_response({"events": events, "total": total})
+    return json_response({"events": [_event_json(row) for row in rows], "total": total})
+
+
+@router.get("/api/projects/{project_id}/deletion-events", response_model=DeletionEvents)
+def project_deletion_events(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    kind: Annotated[
+        Literal["image", "sequence"] | None, Query(description="Only images' or sequences' events")
+    ] = None,
+    image_id: Annotated[uuid.UUID | None, Query(description="One image's events")] = None,
+    sequence_id: Annotated[uuid.UUID | None, Query(description="One sequence's events")] = None,
+) -> Response:
+    """The project's trash log, newest first: who deleted, restored or purged which image or
+    sequence, and why."""
+    rows, total = trash.events(
+        session,
+        principal=principal,
+        project_id=project_id,
+        image_id=image_id,
+        sequence_id=sequence_id,
+        kind=kind,
+        skip=skip,
+        limit=limit,
+    )
+    return json_response({"events": [_event_json(row) for row in rows], "total": total})
+
+
+def _event_json(row: trash.EventRow) -> dict[str, Any]:
+    event = row.event
+    return {
+        "id": str(event.id),
+        "project_id": str(event.project_id),
+        "kind": "image" if event.image_id is not None else "sequence",
+        "image_id": str(event.image_id) if event.image_id else None,
+        "sequence_id": str(event.sequence_id) if event.sequence_id else None,
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "actor_email": row.actor_email,
+        "action": event.action,
+        "reason": event.reason,
+        "created_at": iso(event.created_at),
+    }

@@ -85,7 +85,9 @@ class ImageDelete(BaseModel):
 class DeletionEvent(BaseModel):
     id: uuid.UUID
     project_id: uuid.UUID
-    image_id: uuid.UUID
+    kind: str = Field(description="image or sequence: what the event is about")
+    image_id: uuid.UUID | None = Field(description="The image (an image's event)")
+    sequence_id: uuid.UUID | None = Field(None, description="The sequence (a sequence's event)")
     actor_id: uuid.UUID | None
     actor_email: str | None
     action: str = Field(description="soft_delete, restore or purge")

@@ -74,7 +74,11 @@ def _check_sequence(session: Session, project_id: uuid.UUID, sequence_id: uuid.U
     if sequence_id is None:
         return
     found = session.scalar(
-        sa.select(Sequence.id).where(Sequence.id == sequence_id, Sequence.project_id == project_id)
+        sa.select(Sequence.id).where(
+            Sequence.id == sequence_id,
+            Sequence.project_id == project_id,
+            Sequence.deleted_at.is_(None),  # not in the trash
+        )
     )
     if found is None:
         raise InvalidInput(f"sequence {sequence_id} is not in this project", field="sequence_id")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -43,24 +43,47 @@ def check_reason(reason: Any) -> str:
     return reason
 
 
-def _actor(principal: Principal | None) -> uuid.UUID | None:
+def actor_id(principal: Principal | None) -> uuid.UUID | None:
+    """Who to name in the log and on the row (nobody for a command or local mode)."""
     if principal is None or principal.via == "local":
         return None
     return principal.user_id
 
 
-def _log(
-    session: Session, image: Image, action: str, actor: Principal | None, reason: str | None
+def log_event(
+    session: Session,
+    *,
+    project_id: uuid.UUID,
+    action: str,
+    actor: Principal | None,
+    reason: str | None,
+    image_id: uuid.UUID | None = None,
+    sequence_id: uuid.UUID | None = None,
 ) -> None:
+    """One line of the trash's log, for an image or a sequence (lookout.sequences.trash)."""
     session.add(
         ImageDeletionEvent(
-            project_id=image.project_id,
-            image_id=image.id,
-            actor_id=_actor(actor),
+            project_id=project_id,
+            image_id=image_id,
+            sequence_id=sequence_id,
+            actor_id=actor_id(actor),
             action=action,
             reason=reason,
             created_at=utcnow(),
         )
+    )
+
+
+def _log(
+    session: Session, image: Image, action: str, actor: Principal | None, reason: str | None
+) -> None:
+    log_event(
+        session,
+        project_id=image.project_id,
+        image_id=image.id,
+        action=action,
+        actor=actor,
+        reason=reason,
     )
 
 
@@ -117,7 +140,7 @@ def delete(
     if image.deleted_at is not None:
         raise Conflict(f"image {image_id} is already in the trash")
     image.deleted_at = utcnow()
-    image.deleted_by_id = _actor(principal)
+    image.deleted_by_id = actor_id(principal)
     image.delete_reason = reason
     _log(session, image, SOFT_DELETE, principal, reason)
     session.commit()
@@ -164,20 +187,32 @@ class EventRow:
     actor_email: str | None
 
 
+EventKind = Literal["image", "sequence"]
+
+
 def events(
     session: Session,
     *,
     principal: Principal,
     project_id: uuid.UUID,
     image_id: uuid.UUID | None = None,
+    sequence_id: uuid.UUID | None = None,
+    kind: EventKind | None = None,
     skip: int = 0,
     limit: int = 100,
 ) -> tuple[list[EventRow], int]:
-    """A project's deletion events, newest first, and how many there are in all."""
+    """A project's deletion events (of images, of sequences or of both), newest first, and
+    how many there are in all."""
     ProjectRepository(session, principal).get(project_id)
     conditions = [ImageDeletionEvent.project_id == project_id]
+    if kind == "image":
+        conditions.append(ImageDeletionEvent.image_id.is_not(None))
+    elif kind == "sequence":
+        conditions.append(ImageDeletionEvent.sequence_id.is_not(None))
     if image_id is not None:
         conditions.append(ImageDeletionEvent.image_id == image_id)
+    if sequence_id is not None:
+        conditions.append(ImageDeletionEvent.sequence_id == sequence_id)
     total = session.scalar(sa.select(sa.func.count(ImageDeletionEvent.id)).where(*conditions))
     query = (
         sa.select(ImageDeletionEvent, User.email)
@@ -222,3 +257,30 @@ def purge_images(
         if on_purged is not None:
             on_purged(image_id)
     return count
+
+
+def days_left(deleted_at: datetime, retention_days: int, now: datetime | None = None) -> int:
+    """Whole days before a purge may take what went to the trash at `deleted_at` (0: any
+    time now)."""
+    remaining = deleted_at + timedelta(days=retention_days) - (now or utcnow())
+    if remaining.total_seconds() <= 0:
+        return 0
+    return remaining.days + (1 if remaining.seconds or remaining.microseconds else 0)
+
+
+def trashed(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, limit: int = 500
+) -> list[tuple[Image, str | None]]:
+    """The project's images in the trash, most recently deleted first, with the email of
+    who deleted each (NotFound for a project the caller cannot see)."""
+    ProjectRepository(session, principal).get(project_id)
+    query = (
+        ImageRepository(session, principal)
+        .readable("only")
+        .add_columns(User.email)
+        .outerjoin(User, User.id == Image.deleted_by_id)
+        .where(Image.project_id == project_id)
+        .order_by(Image.deleted_at.desc(), Image.id.desc())
+        .limit(limit)
+    )
+    return [(image, email) for image, email in session.execute(query)]

@@ -91,6 +91,7 @@ def share_in_groups(
         )
         .where(
             Sequence.camera_id.in_(camera_ids),
+            Sequence.deleted_at.is_(None),
             Sequence.started_at >= _start(since),
             Sequence.started_at < _start(until + timedelta(days=1)),
         )
@@ -148,6 +149,7 @@ def camera_stats(
         .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
         .where(
             Sequence.project_id == project.id,
+            Sequence.deleted_at.is_(None),  # not in the trash
             Sequence.started_at >= _start(since),
             Sequence.started_at < _start(until + timedelta(days=1)),
         )

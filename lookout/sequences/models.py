@@ -130,6 +130,13 @@ class Sequence(UUIDPrimaryKey, Timestamps, Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # train, val or test: drawn on the first export (lookout.exports.splits), then kept.
     split: Mapped[str | None] = mapped_column(sa.String(10))
+    # In the trash (lookout.sequences.trash): hidden from every read but the trash's own, with
+    # its frames; the frames' objects stay until a purge.
+    deleted_at: Mapped[datetime | None]
+    deleted_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    delete_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     camera: Mapped[Camera | None] = relationship()
     review: Mapped[SequenceReview | None] = relationship(

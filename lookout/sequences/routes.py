@@ -11,13 +11,14 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from lookout.auth.dependencies import RawBodyDep
 from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
 from lookout.errors import InvalidInput
-from lookout.jsonbody import CheckedJSONRoute
+from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
 from lookout.rendering import json_response
-from lookout.sequences import changes, frames, history, reviews, service
+from lookout.sequences import changes, frames, history, reviews, service, trash
 from lookout.sequences.drafting import DraftParams
 from lookout.sequences.models import ProcessingStage, ReviewVersion, SequenceReview
 from lookout.sequences.reads import frame_read, sequence_read
@@ -42,6 +43,7 @@ from lookout.sequences.schemas import (
     ReviewWrite,
     SendBack,
     SequenceCreate,
+    SequenceDelete,
     SequenceDetail,
     SequencePage,
     SequenceRead,
@@ -129,6 +131,12 @@ def list_sequences(
     ] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    include_deleted: Annotated[
+        bool, Query(description="Show the sequences in the trash too")
+    ] = False,
+    deleted_only: Annotated[
+        bool, Query(description="Show only the sequences in the trash")
+    ] = False,
 ) -> SequencePage:
     """Sequences with a reviewer's filters; `order=oldest` gives the review queue."""
     filters = service.SequenceFilters(
@@ -156,6 +164,7 @@ def list_sequences(
         limit=limit,
         offset=offset,
         order=order,
+        trash="only" if deleted_only else "all" if include_deleted else "hidden",
     )
     items = [
         sequence_read(
@@ -176,9 +185,12 @@ def get_sequence(
     session: SessionDep,
     principal: PrincipalDep,
     model_name: str | None = None,
+    include_deleted: Annotated[bool, Query(description="Also a sequence in the trash")] = False,
 ) -> SequenceDetail:
     """A sequence with its frames in time order, their predictions, and its review."""
-    sequence = service.get_sequence(session, principal=principal, sequence_id=sequence_id)
+    sequence = service.get_sequence(
+        session, principal=principal, sequence_id=sequence_id, include_deleted=include_deleted
+    )
     frame_rows = service.frames_of(session, sequence.id)
     boxes = frames.predictions_by_frame(session, [f.id for f in frame_rows], model_name)
     review = reviews.review_of(session, sequence.id)
@@ -198,6 +210,67 @@ def get_sequence(
         frames=frame_reads,
         review=_review_read(session, review) if review else None,
     )
+
+
+@router.delete(
+    "/api/sequences/{sequence_id}",
+    response_model=SequenceRead,
+    responses={204: {"description": "Purged at once (`force`)"}},
+    openapi_extra=openapi_body(SequenceDelete, required=False),
+)
+def delete_sequence(
+    sequence_id: uuid.UUID,
+    request: Request,
+    body: RawBodyDep,
+    session: SessionDep,
+    storage: StorageDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Move the sequence to the trash with its frames (hidden from lists, the review queue,
+    exports, evaluations and groups; objects kept; restorable for
+    LOOKOUT_TRASH_RETENTION_DAYS), with an optional `reason`; `force: true` (admins) purges
+    it at once, frames, review and objects."""
+    data = parse_json_object(body, empty={})
+    unknown = sorted(set(data) - {"reason", "force"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown field (send reason and force)", field=unknown[0])
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("force: true or false", field="force")
+    sequence = trash.delete(
+        session,
+        storage,
+        principal=principal,
+        sequence_id=sequence_id,
+        reason=data.get("reason"),
+        force=force,
+        before_purge=get_runtime(request).before_sequence_purge,
+    )
+    if sequence is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return json_response(sequence_read(sequence).model_dump(mode="json"))
+
+
+@router.post(
+    "/api/sequences/{sequence_id}/restore",
+    response_model=SequenceRead,
+    responses={
+        409: {"description": "Not in the trash, or purged"},
+        410: {"description": "The retention period has passed"},
+    },
+)
+def restore_sequence(
+    sequence_id: uuid.UUID, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
+    """Take a sequence and its frames out of the trash: 409 when it is not there (or was
+    purged), 410 after the retention period."""
+    sequence = trash.restore(
+        session,
+        principal=principal,
+        sequence_id=sequence_id,
+        retention_days=settings.trash_retention_days,
+    )
+    return json_response(sequence_read(sequence).model_dump(mode="json"))
 
 
 def _frame_prediction(row: frames.FrameBoxRow) -> FramePrediction:

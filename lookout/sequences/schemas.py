@@ -132,6 +132,19 @@ class SequenceRead(BaseModel):
     frame_count: int = 0
     reviewed_by: str | None = Field(None, description="Who last saved the review (email)")
     existing: bool = False
+    deleted_at: datetime | None = Field(None, description="When it went to the trash")
+    deleted_by_id: uuid.UUID | None = Field(None, description="Who put it in the trash")
+    delete_reason: str | None = Field(None, description="Why it went to the trash")
+
+
+class SequenceDelete(BaseModel):
+    """The optional body of `DELETE /api/sequences/{sequence_id}`."""
+
+    reason: str | None = Field(None, description="Why: 3 to 1000 characters")
+    force: bool = Field(
+        False,
+        description="Purge at once (admins only): the sequence, its frames and objects are gone",
+    )
 
 
 class SequencePage(BaseModel):

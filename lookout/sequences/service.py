@@ -16,6 +16,7 @@ from lookout.accounts.models import User
 from lookout.auth.principal import Principal
 from lookout.errors import InvalidInput
 from lookout.images.models import Image
+from lookout.images.repository import Trash
 from lookout.projects import service as projects
 from lookout.sequences.models import (
     FALSE_POSITIVE_TYPES,
@@ -31,8 +32,11 @@ from lookout.sequences.repository import SequenceRepository
 Row = TypeVar("Row", Camera, Sequence)
 
 
-def get_sequence(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> Sequence:
-    return SequenceRepository(session, principal).get(sequence_id)
+def get_sequence(
+    session: Session, *, principal: Principal, sequence_id: uuid.UUID, include_deleted: bool = False
+) -> Sequence:
+    """The sequence (one in the trash only with `include_deleted`)."""
+    return SequenceRepository(session, principal).get(sequence_id, include_deleted=include_deleted)
 
 
 def _get_or_create(
@@ -229,7 +233,7 @@ def _reviewed_by(value: str) -> Any:
 def frame_count_column() -> sa.ScalarSelect[int]:
     return (
         sa.select(sa.func.count(Image.id))
-        .where(Image.sequence_id == Sequence.id)
+        .where(Image.sequence_id == Sequence.id, Image.deleted_at.is_(None))
         .correlate(Sequence)
         .scalar_subquery()
     )
@@ -252,13 +256,15 @@ def list_sequences(
     limit: int,
     offset: int = 0,
     order: str = "newest",
+    trash: Trash = "hidden",
 ) -> tuple[list[SequenceRow], int]:
-    """A page of sequences with their camera, review and frame count, plus the total."""
+    """A page of sequences with their camera, review and frame count, plus the total (those
+    in the trash only when `trash` says so)."""
     if filters.sibling_of:
         SequenceRepository(session, principal).get(filters.sibling_of)  # 404 if not theirs
     base = (
         SequenceRepository(session, principal)
-        .readable()
+        .readable(trash)
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
         .outerjoin(SequenceReview, SequenceReview.sequence_id == Sequence.id)
     )

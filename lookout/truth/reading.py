@@ -23,6 +23,7 @@ from lookout.db import AnySelect
 from lookout.errors import InvalidInput
 from lookout.geometry import sanitize_xyxyn
 from lookout.images.models import Image
+from lookout.images.repository import live_image
 from lookout.sequences.models import Camera, Sequence, SequenceReview
 from lookout.truth.selection import ModelRef, Selection
 
@@ -150,7 +151,7 @@ def _model_versions(session: Session, project_id: uuid.UUID, name: str) -> list[
         .join(Image, Image.id == Analysis.image_id)
         .where(
             Image.project_id == project_id,
-            Image.deleted_at.is_(None),
+            live_image(),
             Analysis.model_name == name,
             Analysis.status == AnalysisStatus.COMPLETED,
         )
@@ -222,7 +223,7 @@ def _sequence_query(scope: TruthScope) -> AnySelect:
             SequenceReview.tracks,
         )
         .outerjoin(Camera, Camera.id == Sequence.camera_id)
-        .where(Sequence.project_id == scope.project_id)
+        .where(Sequence.project_id == scope.project_id, Sequence.deleted_at.is_(None))
     )
     if scope.require_review or scope.stages or scope.changed_since:
         query = query.join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
@@ -538,7 +539,7 @@ def _model_classes(session: Session, scope: TruthScope, model: ModelRef) -> list
         .join(Image, Image.id == Analysis.image_id)
         .where(
             Image.project_id == scope.project_id,
-            Image.deleted_at.is_(None),
+            live_image(),
             Analysis.model_name == model.name,
             Analysis.model_version == (model.version or ""),
             Analysis.status == AnalysisStatus.COMPLETED,

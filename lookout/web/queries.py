@@ -21,7 +21,7 @@ from lookout.analyses.models import Analysis
 from lookout.auth.principal import Principal
 from lookout.db import AnySelect, utcnow
 from lookout.images.models import Image
-from lookout.images.repository import ImageRepository
+from lookout.images.repository import ImageRepository, live_image
 from lookout.projects.models import Project
 from lookout.projects.repository import ProjectRepository
 from lookout.reviewing.models import ReviewClaim
@@ -49,14 +49,14 @@ def project_stats(
     image_counts = dict(
         session.execute(
             sa.select(Image.project_id, sa.func.count())
-            .where(Image.project_id.in_(visible), Image.deleted_at.is_(None))
+            .where(Image.project_id.in_(visible), live_image())
             .group_by(Image.project_id)
         ).all()
     )
     sequence_counts = dict(
         session.execute(
             sa.select(Sequence.project_id, sa.func.count())
-            .where(Sequence.project_id.in_(visible))
+            .where(Sequence.project_id.in_(visible), Sequence.deleted_at.is_(None))
             .group_by(Sequence.project_id)
         ).all()
     )
@@ -64,7 +64,7 @@ def project_stats(
     for project_id, stage, count in session.execute(
         sa.select(Sequence.project_id, SequenceReview.processing_stage, sa.func.count())
         .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
-        .where(Sequence.project_id.in_(visible))
+        .where(Sequence.project_id.in_(visible), Sequence.deleted_at.is_(None))
         .group_by(Sequence.project_id, SequenceReview.processing_stage)
     ):
         stage_counts[project_id][stage] = count

@@ -134,6 +134,10 @@ RULES: dict[str, str] = {
     "DELETE /api/projects/{project_id}/images/{image_id}": PROJECT,
     "POST /api/projects/{project_id}/images/{image_id}/restore": PROJECT,
     "GET /api/projects/{project_id}/images/deletion-events": PROJECT,
+    "GET /api/projects/{project_id}/deletion-events": PROJECT,
+    # sequences in the trash (forcing a purge: tests/sequences/test_sequence_trash.py)
+    "DELETE /api/sequences/{sequence_id}": PROJECT,
+    "POST /api/sequences/{sequence_id}/restore": PROJECT,
     # metadata of images and projects (VISTA's paths)
     "PUT /api/images/{image_id}/metadata": PROJECT,
     "PATCH /api/images/{image_id}/metadata": PROJECT,

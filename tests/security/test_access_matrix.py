@@ -352,6 +352,34 @@ def _restore_image(w: SecurityWorld) -> Call:
     return Call("POST", f"{path}/restore", state=_in_trash(w, image_id))
 
 
+def _sequence_in_trash(w: SecurityWorld, sequence_id: str) -> Callable[[], Any]:
+    """Whether the sequence is in the trash (None: purged)."""
+
+    def read() -> Any:
+        path = f"/api/sequences/{sequence_id}"
+        found = w.member.get(path, params={"include_deleted": "true"})
+        return found.json()["deleted_at"] is not None if found.is_success else None
+
+    return read
+
+
+def _trash_sequence(w: SecurityWorld) -> Call:
+    sequence_id = w.fresh_sequence()
+    return Call(
+        "DELETE",
+        f"/api/sequences/{sequence_id}",
+        json_body={"reason": "duplicate import"},
+        state=_sequence_in_trash(w, sequence_id),
+    )
+
+
+def _restore_sequence(w: SecurityWorld) -> Call:
+    sequence_id = w.fresh_sequence()
+    path = f"/api/sequences/{sequence_id}"
+    _ok_json(w.member.request("DELETE", path, json={"reason": "duplicate import"}))
+    return Call("POST", f"{path}/restore", state=_sequence_in_trash(w, sequence_id))
+
+
 def _image_metadata_delete(w: SecurityWorld) -> Call:
     image_id = w.fresh_image()
     path = f"/api/images/{image_id}/metadata"
@@ -572,6 +600,11 @@ EXAMPLES: dict[str, Example] = {
     "GET /api/projects/{project_id}/images/deletion-events": _get(
         "/api/projects/{w.project_id}/images/deletion-events"
     ),
+    "GET /api/projects/{project_id}/deletion-events": _get(
+        "/api/projects/{w.project_id}/deletion-events"
+    ),
+    "DELETE /api/sequences/{sequence_id}": _trash_sequence,
+    "POST /api/sequences/{sequence_id}/restore": _restore_sequence,
     "PUT /api/images/{image_id}/metadata": _image_metadata_write("PUT"),
     "PATCH /api/images/{image_id}/metadata": _image_metadata_write("PATCH"),
     "DELETE /api/images/{image_id}/metadata/{key}": _image_metadata_delete,

@@ -106,6 +106,7 @@ def doomed_ids(w: SecurityWorld) -> dict[str, str]:
     ids = {
         "project_id": w.fresh_project(),
         "image_id": w.fresh_image(),
+        "sequence_id": w.fresh_sequence(),
         "analysis_id": w.fresh_analysis(),
         "evaluation_id": w.fresh_evaluation(),
     }
