@@ -320,8 +320,10 @@ def _include_routers(app: FastAPI) -> None:
     from lookout.web import group_pages
     from lookout.web import routes as web
     from lookout.web.admin_page import router as admin_page
+    from lookout.web.trash_page import router as trash_page
 
     app.include_router(web.router)
     app.include_router(admin_page)
+    app.include_router(trash_page)
     app.include_router(group_pages.router)
     web.mount_static(app)

@@ -238,6 +238,7 @@ RULES: dict[str, str] = {
     "GET /projects": USER,
     "GET /projects/{project_id}": PROJECT,
     "GET /projects/{project_id}/evaluation": PROJECT,
+    "GET /projects/{project_id}/trash": PROJECT,
     "GET /images/{image_id}": PROJECT,
     "GET /images/{image_id}/compare": PROJECT,
     "GET /sequences": USER,

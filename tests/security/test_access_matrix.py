@@ -778,6 +778,7 @@ EXAMPLES: dict[str, Example] = {
     "GET /projects": _get("/projects"),
     "GET /projects/{project_id}": _get("/projects/{w.project_id}"),
     "GET /projects/{project_id}/evaluation": _get("/projects/{w.project_id}/evaluation"),
+    "GET /projects/{project_id}/trash": _get("/projects/{w.project_id}/trash"),
     "GET /images/{image_id}": _get("/images/{w.image_id}"),
     "GET /images/{image_id}/compare": _get("/images/{w.image_id}/compare"),
     "GET /sequences": _get("/sequences"),

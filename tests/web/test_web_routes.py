@@ -46,6 +46,7 @@ def test_pages_carry_a_strict_policy_and_no_inline_code(lookout):
     for path in (
         "/projects",
         f"/projects/{project['id']}",
+        f"/projects/{project['id']}/trash",
         f"/images/{image['id']}",
         f"/images/{image['id']}/compare",
         "/sequences",
@@ -95,6 +96,7 @@ def test_another_groups_pages_are_a_404_page_in_words(lookout):
     bob = lookout.keyed_client("bob@example.org", group="team-b")
     for path in (
         f"/projects/{project['id']}",
+        f"/projects/{project['id']}/trash",
         f"/images/{image['id']}",
         f"/images/{image['id']}/compare",
         f"/sequences/{sequence}",

@@ -1,0 +1,74 @@
+"""A project's trash in the browser, by keyboard: reach it from the project page, see who put
+an image and a sequence there, when, why and the days left; restore both; delete an image now
+(an admin's button)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import UI, save_screenshot, sqlite_only
+from tests.web.web_support import wait_js
+
+pytestmark = [pytest.mark.browser, sqlite_only]
+
+
+def _press(page: Any, button: Any) -> None:
+    button.focus()
+    page.keyboard.press("Enter")
+
+
+def test_restore_and_delete_now_from_the_trash_by_keyboard(ui: UI) -> None:
+    page = ui.page
+    api = ui.api()
+    project_id = str(ui.demo.project_id)
+    images = api.get(f"/api/projects/{project_id}/images", params={"limit": 2}).json()["items"]
+    kept, doomed = images[0]["id"], images[1]["id"]
+    sequence = api.get("/api/sequences", params={"project_id": project_id, "limit": 1}).json()
+    sequence_id = sequence["items"][0]["id"]
+    for image_id, reason in ((kept, "blurry frame"), (doomed, "a stranger's face")):
+        trashed = api.request(
+            "DELETE", f"/api/projects/{project_id}/images/{image_id}", json={"reason": reason}
+        )
+        assert trashed.status_code == 200, trashed.text
+    trashed = api.request(
+        "DELETE", f"/api/sequences/{sequence_id}", json={"reason": "camera pointed at a wall"}
+    )
+    assert trashed.status_code == 200, trashed.text
+
+    ui.goto(f"/projects/{project_id}")
+    _press(page, page.get_by_role("link", name="Trash", exact=True))
+    page.wait_for_url(f"**/projects/{project_id}/trash")
+    wait_js(page, "window.lookoutTrash && window.lookoutTrash.ready")
+    image_rows = page.get_by_role("table", name="Images in the trash")
+    sequence_rows = page.get_by_role("table", name="Sequences in the trash")
+    kept_row = image_rows.locator(f"tr[data-id='{kept}']")
+    assert "blurry frame" in kept_row.inner_text()
+    days = ui.lookout.settings.trash_retention_days
+    assert kept_row.locator("td").nth(5).inner_text().strip() == str(days)
+    sequence_row = sequence_rows.locator(f"tr[data-id='{sequence_id}']")
+    assert "camera pointed at a wall" in sequence_row.inner_text()
+    assert page.get_by_role("table", name="Deletion log").locator("tbody tr").count() == 3
+    save_screenshot(page, "trash")
+
+    # Restore the image, then the sequence: each comes back and leaves the page.
+    _press(page, kept_row.get_by_role("button", name="Restore"))
+    kept_row.wait_for(state="detached")
+    page.get_by_text("was restored").wait_for()
+    assert api.get(f"/api/images/{kept}").status_code == 200
+    wait_js(page, "window.lookoutTrash && window.lookoutTrash.ready")
+    _press(page, sequence_row.get_by_role("button", name="Restore"))
+    sequence_row.wait_for(state="detached")
+    page.get_by_text("No sequences in the trash.").wait_for()
+    assert api.get(f"/api/sequences/{sequence_id}").status_code == 200
+
+    # Delete now (the local admin is an admin): confirmed, then gone for good.
+    wait_js(page, "window.lookoutTrash && window.lookoutTrash.ready")
+    doomed_row = image_rows.locator(f"tr[data-id='{doomed}']")
+    page.once("dialog", lambda dialog: dialog.accept())
+    _press(page, doomed_row.get_by_role("button", name="Delete"))
+    page.get_by_text("No images in the trash.").wait_for()
+    gone = api.get(f"/api/images/{doomed}", params={"include_deleted": "true"})
+    assert gone.status_code == 404
+    assert "purge" in page.get_by_role("table", name="Deletion log").inner_text()
