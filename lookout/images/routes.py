@@ -115,6 +115,10 @@ def list_images(
     ] = None,
     include_deleted: Annotated[bool, Query(description="Show the images in the trash too")] = False,
     deleted_only: Annotated[bool, Query(description="Show only the images in the trash")] = False,
+    uploaded_by: Annotated[
+        str | None,
+        Query(description="Images uploaded by this user: an email (any case) or a user id"),
+    ] = None,
 ) -> Response:
     """A page of a project's images, newest first; pass `next_cursor` back for the next page.
 
@@ -132,6 +136,7 @@ def list_images(
         search_field=search_field,
         search_value=search_value,
         trash="only" if deleted_only else "all" if include_deleted else "hidden",
+        uploaded_by_id=service.uploader_id(session, uploaded_by),
     )
     limit = min(limit, settings.page_size_max)
     if skip is not None:

@@ -36,6 +36,9 @@ class ImageRead(BaseModel):
     deleted_at: datetime | None = Field(None, description="When it went to the trash")
     deleted_by_id: uuid.UUID | None = Field(None, description="Who put it in the trash")
     delete_reason: str | None = Field(None, description="Why it went to the trash")
+    uploaded_by_id: uuid.UUID | None = Field(
+        None, description="Who uploaded it (none for local mode and commands)"
+    )
 
     @classmethod
     def of(cls, image: object, *, existing: bool = False) -> ImageRead:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lookout import metadata_values, stored_objects
+from lookout.accounts.models import User
 from lookout.analyses.models import Analysis
 from lookout.auth.principal import AccessScope, Principal
 from lookout.classes.models import ImageClassification
@@ -248,6 +249,33 @@ class ImageFilters:
     search_value: str | None = None
     # Images in the trash: left out ("hidden"), shown too ("all") or alone ("only").
     trash: Trash = "hidden"
+    # Who uploaded them (`uploader_id` resolves an email); NOBODY matches no image.
+    uploaded_by_id: uuid.UUID | None = None
+
+
+# The uploader of no image: what an unknown uploader's email stands for in a filter.
+NOBODY = uuid.UUID(int=0)
+MAX_EMAIL_CHARS = 320
+
+
+def uploader_id(session: Session, value: str | None) -> uuid.UUID | None:
+    """The `uploaded_by` filter's user: a user id, or an email in any case (NOBODY when no
+    user has it: the filter then matches nothing); None when not given."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > MAX_EMAIL_CHARS:
+        raise InvalidInput(
+            f"uploaded_by: at most {MAX_EMAIL_CHARS} characters", field="uploaded_by"
+        )
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        pass
+    if "@" not in value:
+        raise InvalidInput("uploaded_by: an email or a user id", field="uploaded_by")
+    found = session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == value.lower()))
+    return found or NOBODY
 
 
 SEARCH_FIELDS = ("filename", "content_type", "metadata")
@@ -405,7 +433,7 @@ IMAGE_PAGES = RenderedCache(max_bytes=8 * 1024 * 1024)  # sized by the app (size
 # The page statements are built once per shape (which filters are set, whether there is a
 # cursor, the caller's kind of access) with bound values, then reused: building a statement
 # of this size costs more than running it.
-PageShape = tuple[str, bool, bool, bool, bool, bool, bool, bool, str, str, str]
+PageShape = tuple[str, bool, bool, bool, bool, bool, bool, bool, bool, str, str, str]
 
 
 def _page_shape(
@@ -423,6 +451,7 @@ def _page_shape(
         "model_name": filters.model_name,
         "analysis_status": filters.analysis_status,
         "class_id": filters.class_id,
+        "uploaded_by_id": filters.uploaded_by_id,
     }
     params: dict[str, Any] = {k: v for k, v in values.items() if v}
     params.update(project_id=project_id, limit=limit, limit_plus_one=limit + 1)
@@ -487,7 +516,20 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
     in the query) or "json" (PostgreSQL: the page as JSON text, the count of rows read and
     the last shown row's keys for the cursor).
     """
-    scope, sequence, after, before, model, status, klass, cursor, search, dialect, trash = shape
+    (
+        scope,
+        sequence,
+        after,
+        before,
+        model,
+        status,
+        klass,
+        uploader,
+        cursor,
+        search,
+        dialect,
+        trash,
+    ) = shape
     query: AnySelect = sa.select(Image) if form == "orm" else sa.select(*Image.__table__.c)
     query = query.where(Image.project_id == sa.bindparam("project_id"))
     in_trash = trash_clause(trash)  # type: ignore[arg-type]
@@ -518,6 +560,8 @@ def _page_statement(shape: PageShape, form: str) -> AnySelect:
             ImageClassification.class_id == sa.bindparam("class_id", type_=sa.Uuid),
         )
         query = query.where(classified.exists())
+    if uploader:
+        query = query.where(Image.uploaded_by_id == sa.bindparam("uploaded_by_id", type_=sa.Uuid))
     if search in ("filename", "content_type"):
         column = Image.filename if search == "filename" else Image.content_type
         query = query.where(column.ilike(sa.bindparam("search_pattern"), escape="\\"))

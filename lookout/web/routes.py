@@ -324,6 +324,7 @@ def gallery_page(
     image_class: Annotated[str | None, Query(alias="class")] = None,
     search_field: str | None = None,
     search_value: str | None = None,
+    uploaded_by: str | None = None,
 ) -> HTMLResponse:
     """A project's image gallery, paged on the server by keyset (the API's `next_cursor`)."""
     project = projects.get_project(session, principal=principal, project_id=project_id)
@@ -338,6 +339,12 @@ def gallery_page(
     except LookoutError as exc:
         problems.append(f"{exc.message}; the search was ignored")
         search_field = search_value = None
+    uploaded_by = _clean(uploaded_by)
+    try:
+        uploader = images.uploader_id(session, uploaded_by)
+    except LookoutError as exc:
+        problems.append(f"{exc.message}; the filter was ignored")
+        uploaded_by = uploader = None
     day_from = _date(date_from, "from", problems)
     day_to = _date(date_to, "to", problems)
     status = _clean(status)
@@ -353,6 +360,7 @@ def gallery_page(
         class_id=_uuid(image_class, "class", problems),
         search_field=search_field,
         search_value=search_value,
+        uploaded_by_id=uploader,
     )
     items, next_cursor = images.list_images(
         session,
@@ -371,6 +379,7 @@ def gallery_page(
         "class": str(filters.class_id or ""),
         "search_field": search_field or "",
         "search_value": search_value or "",
+        "uploaded_by": uploaded_by or "",
     }
     page_number = _int(page, 1, 1)
     filtered = any(params.values())
