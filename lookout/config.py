@@ -96,8 +96,8 @@ class Settings(BaseSettings):
     # the group's box by at least this IoU (lookout.grouping).
     group_iou: float = Field(0.5, gt=0, le=1, alias="LOOKOUT_GROUP_IOU")
 
-    # How long a deleted image stays in the trash, restorable, before `lookout purge-trash`
-    # removes it (lookout.images.trash).
+    # How long a deleted image or sequence stays in the trash, restorable, before
+    # `lookout purge-trash` removes it (lookout.images.trash, lookout.sequences.trash).
     trash_retention_days: int = Field(30, ge=0, le=36_500, alias="LOOKOUT_TRASH_RETENTION_DAYS")
 
     # Rendered JSON each server process keeps in memory: three quarters for pages of an
