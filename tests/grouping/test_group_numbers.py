@@ -159,7 +159,7 @@ def _groups_table(*more: sa.ColumnClause[Any]) -> sa.TableClause:
 def test_migration_0016_numbers_existing_groups_in_creation_order(
     empty_database_url: str,  # noqa: F811
 ) -> None:
-    upgrade(empty_database_url, "0014")
+    upgrade(empty_database_url, "0015")
     when = datetime(2025, 3, 1, tzinfo=UTC)
     stamps = {"created_at": when, "updated_at": when}
     team, empty = uuid.uuid4(), uuid.uuid4()
@@ -254,7 +254,7 @@ def test_migration_0016_numbers_existing_groups_in_creation_order(
     assert refused
     engine.dispose()
 
-    command.downgrade(alembic_config(empty_database_url), "0014")
+    command.downgrade(alembic_config(empty_database_url), "0015")
     engine = make_engine(empty_database_url)
     inspector = sa.inspect(engine)
     assert "number" not in {c["name"] for c in inspector.get_columns("sequence_groups")}
