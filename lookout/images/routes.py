@@ -22,6 +22,7 @@ from lookout.images.schemas import (
     ImageDownload,
     ImagePage,
     ImageRead,
+    ImageTrashRequest,
     MetadataEntry,
     image_json,
 )
@@ -292,13 +293,35 @@ def image_thumbnail(
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": PRIVATE_CACHE})
 
 
-@router.delete("/api/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/images/{image_id}",
+    response_model=ImageRead,
+    responses={204: {"description": "Purged at once (`force`)"}},
+    openapi_extra=openapi_body(ImageTrashRequest, required=False),
+)
 def delete_image(
-    image_id: uuid.UUID, session: SessionDep, storage: StorageDep, principal: PrincipalDep
-) -> None:
-    """Purge at once, without the trash: the image (in the trash or not), its analyses and
-    its objects are gone. `DELETE /api/projects/{project_id}/images/{image_id}` trashes."""
-    service.delete_image(session, storage, principal=principal, image_id=image_id)
+    image_id: uuid.UUID,
+    body: RawBodyDep,
+    session: SessionDep,
+    storage: StorageDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Move the image to the trash (hidden, objects kept, restorable for
+    LOOKOUT_TRASH_RETENTION_DAYS), with an optional `reason`; `force: true` (admins) purges
+    it at once, analyses and objects, in the trash or not."""
+    reason, force = trash.delete_request(parse_json_object(body, empty={}))
+    image = trash.delete(
+        session,
+        storage,
+        principal=principal,
+        project_id=None,
+        image_id=image_id,
+        reason=trash.optional_reason(reason),
+        force=force,
+    )
+    if image is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return json_response(image_json(image))
 
 
 @router.delete(
@@ -315,22 +338,16 @@ def trash_image(
     storage: StorageDep,
     principal: PrincipalDep,
 ) -> Response:
-    """VISTA's delete: move the image to the trash with a `reason` (hidden, objects kept,
-    restorable for LOOKOUT_TRASH_RETENTION_DAYS); `force: true` (admins) purges it at once."""
-    data = parse_json_object(body)
-    unknown = sorted(set(data) - {"reason", "force"})
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown field (send reason and force)", field=unknown[0])
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidInput("force: true or false", field="force")
+    """VISTA's delete: move the image to the trash with a `reason` (required; hidden, objects
+    kept, restorable for LOOKOUT_TRASH_RETENTION_DAYS); `force: true` (admins) purges it."""
+    reason, force = trash.delete_request(parse_json_object(body))
     image = trash.delete(
         session,
         storage,
         principal=principal,
         project_id=project_id,
         image_id=image_id,
-        reason=data.get("reason"),
+        reason=trash.check_reason(reason),
         force=force,
     )
     if image is None:

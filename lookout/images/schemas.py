@@ -76,6 +76,15 @@ class ImageDownload(BaseModel):
     object_key: str
 
 
+class ImageTrashRequest(BaseModel):
+    """The optional body of `DELETE /api/images/{image_id}`."""
+
+    reason: str | None = Field(None, description="Why: 3 to 1000 characters")
+    force: bool = Field(
+        False, description="Purge at once (admins only): the image and its objects are gone"
+    )
+
+
 class ImageDelete(BaseModel):
     """VISTA's body of `DELETE /projects/{project_id}/images/{image_id}`."""
 

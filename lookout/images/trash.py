@@ -43,6 +43,22 @@ def check_reason(reason: Any) -> str:
     return reason
 
 
+def delete_request(data: dict[str, Any]) -> tuple[Any, bool]:
+    """The `reason` (unchecked) and `force` of a delete's JSON body; other fields refused."""
+    unknown = sorted(set(data) - {"reason", "force"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown field (send reason and force)", field=unknown[0])
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("force: true or false", field="force")
+    return data.get("reason"), force
+
+
+def optional_reason(reason: Any) -> str | None:
+    """A reason that may be left out; when given it is checked as `check_reason` does."""
+    return None if reason is None else check_reason(reason)
+
+
 def actor_id(principal: Principal | None) -> uuid.UUID | None:
     """Who to name in the log and on the row (nobody for a command or local mode)."""
     if principal is None or principal.via == "local":
@@ -121,15 +137,21 @@ def delete(
     storage: ObjectStorage,
     *,
     principal: Principal,
-    project_id: uuid.UUID,
+    project_id: uuid.UUID | None,
     image_id: uuid.UUID,
-    reason: Any,
+    reason: str | None,
     force: bool = False,
 ) -> Image | None:
     """Put the image in the trash (the image, now deleted), or with `force` (admins only)
-    purge it at once (None)."""
-    reason = check_reason(reason)
-    image = _project_image(session, principal, project_id, image_id)
+    purge it at once (None). `reason` is checked by the caller (`check_reason` where one is
+    required, as VISTA's delete does); `project_id` None: the image of any readable project."""
+    image = (
+        _project_image(session, principal, project_id, image_id)
+        if project_id is not None
+        else session.scalar(
+            ImageRepository(session, principal).readable("all").where(Image.id == image_id)
+        )
+    )
     if image is None:
         raise NotFound(f"image {image_id} not found")
     if force:

@@ -16,6 +16,7 @@ from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
 from lookout.errors import InvalidInput
+from lookout.images import trash as image_trash
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
 from lookout.rendering import json_response
 from lookout.sequences import changes, frames, history, reviews, service, trash
@@ -230,19 +231,13 @@ def delete_sequence(
     exports, evaluations and groups; objects kept; restorable for
     LOOKOUT_TRASH_RETENTION_DAYS), with an optional `reason`; `force: true` (admins) purges
     it at once, frames, review and objects."""
-    data = parse_json_object(body, empty={})
-    unknown = sorted(set(data) - {"reason", "force"})
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown field (send reason and force)", field=unknown[0])
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidInput("force: true or false", field="force")
+    reason, force = image_trash.delete_request(parse_json_object(body, empty={}))
     sequence = trash.delete(
         session,
         storage,
         principal=principal,
         sequence_id=sequence_id,
-        reason=data.get("reason"),
+        reason=reason,
         force=force,
         before_purge=get_runtime(request).before_sequence_purge,
     )

@@ -25,7 +25,7 @@ from lookout.auth.principal import Principal
 from lookout.db import utcnow
 from lookout.errors import Conflict, Forbidden, Gone, NotFound
 from lookout.images.models import Image, ImageDeletionEvent
-from lookout.images.trash import PURGE, RESTORE, SOFT_DELETE, actor_id, check_reason, log_event
+from lookout.images.trash import PURGE, RESTORE, SOFT_DELETE, actor_id, log_event, optional_reason
 from lookout.projects.repository import ProjectRepository
 from lookout.sequences.models import Camera, Sequence
 from lookout.sequences.repository import SequenceRepository
@@ -76,11 +76,6 @@ def purge(
     stored_objects.release(session, storage, keys)
 
 
-def _reason(reason: Any) -> str | None:
-    """A sequence's reason may be left out; when given it is checked as an image's."""
-    return None if reason is None else check_reason(reason)
-
-
 def delete(
     session: Session,
     storage: ObjectStorage,
@@ -93,7 +88,7 @@ def delete(
 ) -> Sequence | None:
     """Put the sequence in the trash (the sequence, now deleted), or with `force` (admins
     only) purge it at once (None)."""
-    reason = _reason(reason)
+    reason = optional_reason(reason)
     sequence = SequenceRepository(session, principal).get(sequence_id, include_deleted=True)
     if force:
         if not principal.is_admin:

@@ -187,13 +187,27 @@ def test_list_pages_with_a_stable_cursor_and_filters(lookout):
     )
 
 
-def test_delete_removes_row_and_objects(lookout):
+def test_delete_moves_to_the_trash_and_an_admin_purges_at_once(lookout):
     client = lookout.keyed_client()
     project_id = _project(lookout, client)
     image = lookout.upload(client, project_id).json()
     client.get(image["thumbnail_url"])
-    assert client.delete(f"/api/images/{image['id']}").status_code == 204
-    assert client.get(f"/api/images/{image['id']}").status_code == 404
+    stored = stored_files(lookout.settings.resolved_storage_path)
+    path = f"/api/images/{image['id']}"
+    trashed = client.request("DELETE", path, json={"reason": "blurred frame"})
+    assert trashed.status_code == 200, trashed.text
+    assert trashed.json()["deleted_at"] and trashed.json()["delete_reason"] == "blurred frame"
+    assert client.get(path).status_code == 404  # hidden, objects kept
+    assert stored_files(lookout.settings.resolved_storage_path) == stored
+    assert client.delete(path).status_code == 409  # already in the trash
+
+    refused = client.request("DELETE", path, json={"force": True})
+    assert refused.status_code == 403 and refused.json()["field"] == "force"
+    bad = client.request("DELETE", path, json={"reason": "x"})
+    assert bad.status_code == 400 and bad.json()["field"] == "reason"
+    admin = lookout.keyed_client("root@example.org", admin=True)
+    assert admin.request("DELETE", path, json={"force": True}).status_code == 204
+    assert lookout.count("images") == 0
     assert stored_files(lookout.settings.resolved_storage_path) == []
 
 

@@ -151,7 +151,7 @@ def test_s3_backend_serves_the_api(lookout_factory, s3_endpoint):
         S3_SECRET_ACCESS_KEY="test",
         S3_CREATE_BUCKET=True,
     )
-    client = instance.keyed_client()
+    client = instance.keyed_client(admin=True)  # purges at once
     project_id = instance.create_project(client)["id"]
     data = jpeg_bytes(300, 200)
     image = instance.upload(client, project_id, data).json()
@@ -166,7 +166,8 @@ def test_s3_backend_serves_the_api(lookout_factory, s3_endpoint):
     )
     keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket="api-images").get("Contents", [])]
     assert len(keys) == 2
-    assert client.delete(f"/api/images/{image['id']}").status_code == 204
+    purge = client.request("DELETE", f"/api/images/{image['id']}", json={"force": True})
+    assert purge.status_code == 204, purge.text
     assert s3.list_objects_v2(Bucket="api-images").get("KeyCount") == 0
 
 
