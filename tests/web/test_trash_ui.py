@@ -72,3 +72,40 @@ def test_restore_and_delete_now_from_the_trash_by_keyboard(ui: UI) -> None:
     gone = api.get(f"/api/images/{doomed}", params={"include_deleted": "true"})
     assert gone.status_code == 404
     assert "purge" in page.get_by_role("table", name="Deletion log").inner_text()
+
+
+def test_move_an_image_and_a_sequence_to_the_trash_from_their_pages(ui: UI) -> None:
+    page = ui.page
+    api = ui.api()
+    project_id = str(ui.demo.project_id)
+    image_id = api.get(f"/api/projects/{project_id}/images", params={"limit": 1}).json()["items"][
+        0
+    ]["id"]
+
+    # The image view: the menu by keyboard, a reason, Enter; the gallery says what happened.
+    ui.goto(f"/images/{image_id}")
+    _press(page, page.locator("details[data-trash] summary"))
+    reason = page.get_by_role("textbox", name="Why it goes to the trash (optional)")
+    reason.wait_for()
+    assert page.evaluate("document.activeElement.name") == "reason"
+    page.keyboard.type("lens covered in frost")
+    save_screenshot(page, "image-trash-menu")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/projects/{project_id}")
+    page.locator("#flash", has_text="Image moved to the trash").wait_for()
+    trashed = api.get(f"/api/images/{image_id}", params={"include_deleted": "true"}).json()
+    assert trashed["deleted_at"] and trashed["delete_reason"] == "lens covered in frost"
+    assert api.get(f"/api/images/{image_id}").status_code == 404
+
+    # The review page: no reason is needed for a sequence; the sequences list opens.
+    sequence = api.get("/api/sequences", params={"project_id": project_id, "limit": 1}).json()
+    sequence_id = sequence["items"][0]["id"]
+    page.goto(f"{ui.url}/sequences/{sequence_id}")
+    wait_js(page, "window.lookoutReview && window.lookoutReview.ready")
+    _press(page, page.locator("details[data-trash] summary"))
+    page.get_by_role("button", name="Move to trash").last.click()
+    page.wait_for_url("**/sequences?project_id=*")
+    page.locator("#flash", has_text="Sequence moved to the trash").wait_for()
+    gone = api.get(f"/api/sequences/{sequence_id}", params={"include_deleted": "true"}).json()
+    assert gone["deleted_at"] and gone["delete_reason"] is None
+    assert api.get(f"/api/sequences/{sequence_id}").status_code == 404

@@ -1,5 +1,5 @@
 // Loaded on every page: filter forms, the shortcut help dialog, links with a key.
-import { helpIsOpen, isTyping } from "./api.js";
+import { flash, helpIsOpen, isTyping } from "./api.js";
 
 for (const form of document.querySelectorAll("form[data-autosubmit]")) {
   form.addEventListener("change", (event) => {
@@ -36,3 +36,14 @@ document.addEventListener("keydown", (event) => {
     window.location.assign(link.href);
   }
 });
+
+// A notice left by the page before (e.g. "Image moved to the trash"), shown once here.
+try {
+  const notice = sessionStorage.getItem("lookout-notice");
+  if (notice) {
+    sessionStorage.removeItem("lookout-notice");
+    flash(notice, "ok", 6000);
+  }
+} catch {
+  // Storage refused (private mode): nothing was left.
+}

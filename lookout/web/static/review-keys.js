@@ -46,7 +46,10 @@ export function reviewKeys(model, ui, act) {
       return;
     }
     if (ctrl) return;
-    const onButton = event.target instanceof HTMLButtonElement || event.target instanceof HTMLAnchorElement;
+    const onButton =
+      event.target instanceof HTMLButtonElement ||
+      event.target instanceof HTMLAnchorElement ||
+      (event.target instanceof HTMLElement && event.target.tagName === "SUMMARY");
     // Pickers take their keys first.
     if (ui.picker === "smoke" && SMOKE_KEYS[key]) {
       event.preventDefault();
