@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -64,6 +64,52 @@ def actor_id(principal: Principal | None) -> uuid.UUID | None:
     if principal is None or principal.via == "local":
         return None
     return principal.user_id
+
+
+class Trashable(Protocol):
+    """A row that goes to the trash (an image or a sequence)."""
+
+    id: Any
+    deleted_at: Any
+    deleted_by_id: Any
+    delete_reason: Any
+
+
+def put_in_trash(row: Trashable, what: str, principal: Principal, reason: str | None) -> None:
+    """Mark the row as in the trash (409 when it already is); the caller logs and commits."""
+    if row.deleted_at is not None:
+        raise Conflict(f"{what} {row.id} is already in the trash")
+    row.deleted_at = utcnow()
+    row.deleted_by_id = actor_id(principal)
+    row.delete_reason = reason
+
+
+def take_out_of_trash(
+    row: Trashable, what: str, *, retention_days: int, now: datetime | None = None
+) -> None:
+    """Mark the row as out of the trash: 409 when it is not in it, 410 once the retention
+    period has passed; the caller logs and commits."""
+    if row.deleted_at is None:
+        raise Conflict(f"{what} {row.id} is not in the trash")
+    if row.deleted_at + timedelta(days=retention_days) < (now or utcnow()):
+        raise Gone(f"{what} {row.id} stayed in the trash past {retention_days} days")
+    row.deleted_at = None
+    row.deleted_by_id = None
+    row.delete_reason = None
+
+
+def expired_ids(
+    session: Session, model: Any, *, older_than_days: int, now: datetime | None = None
+) -> list[uuid.UUID]:
+    """Ids of the `model` rows (images or sequences) in the trash for longer than
+    `older_than_days`, oldest first."""
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    query = (
+        sa.select(model.id)
+        .where(model.deleted_at.is_not(None), model.deleted_at < cutoff)
+        .order_by(model.deleted_at, model.id)
+    )
+    return list(session.scalars(query))
 
 
 def log_event(
@@ -159,11 +205,7 @@ def delete(
             raise Forbidden("force: only an admin may purge an image at once", field="force")
         purge(session, storage, image, actor=principal, reason=reason)
         return None
-    if image.deleted_at is not None:
-        raise Conflict(f"image {image_id} is already in the trash")
-    image.deleted_at = utcnow()
-    image.deleted_by_id = actor_id(principal)
-    image.delete_reason = reason
+    put_in_trash(image, "image", principal, reason)
     _log(session, image, SOFT_DELETE, principal, reason)
     session.commit()
     return image
@@ -191,13 +233,7 @@ def restore(
         if purged is not None:
             raise Conflict(f"image {image_id} was purged: it cannot be restored")
         raise NotFound(f"image {image_id} not found")
-    if image.deleted_at is None:
-        raise Conflict(f"image {image_id} is not in the trash")
-    if image.deleted_at + timedelta(days=retention_days) < (now or utcnow()):
-        raise Gone(f"image {image_id} stayed in the trash past {retention_days} days")
-    image.deleted_at = None
-    image.deleted_by_id = None
-    image.delete_reason = None
+    take_out_of_trash(image, "image", retention_days=retention_days, now=now)
     _log(session, image, RESTORE, principal, None)
     session.commit()
     return image
@@ -252,13 +288,7 @@ def expired(
     session: Session, *, older_than_days: int, now: datetime | None = None
 ) -> list[uuid.UUID]:
     """Ids of the images in the trash for longer than `older_than_days`, oldest first."""
-    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
-    query = (
-        sa.select(Image.id)
-        .where(Image.deleted_at.is_not(None), Image.deleted_at < cutoff)
-        .order_by(Image.deleted_at, Image.id)
-    )
-    return list(session.scalars(query))
+    return expired_ids(session, Image, older_than_days=older_than_days, now=now)
 
 
 def purge_images(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +22,18 @@ from sqlalchemy.orm import Session
 from lookout import stored_objects
 from lookout.accounts.models import User
 from lookout.auth.principal import Principal
-from lookout.db import utcnow
-from lookout.errors import Conflict, Forbidden, Gone, NotFound
+from lookout.errors import Conflict, Forbidden, NotFound
 from lookout.images.models import Image, ImageDeletionEvent
-from lookout.images.trash import PURGE, RESTORE, SOFT_DELETE, actor_id, log_event, optional_reason
+from lookout.images.trash import (
+    PURGE,
+    RESTORE,
+    SOFT_DELETE,
+    expired_ids,
+    log_event,
+    optional_reason,
+    put_in_trash,
+    take_out_of_trash,
+)
 from lookout.projects.repository import ProjectRepository
 from lookout.sequences.models import Camera, Sequence
 from lookout.sequences.repository import SequenceRepository
@@ -95,11 +103,7 @@ def delete(
             raise Forbidden("force: only an admin may purge a sequence at once", field="force")
         purge(session, storage, sequence, actor=principal, reason=reason, before_purge=before_purge)
         return None
-    if sequence.deleted_at is not None:
-        raise Conflict(f"sequence {sequence_id} is already in the trash")
-    sequence.deleted_at = utcnow()
-    sequence.deleted_by_id = actor_id(principal)
-    sequence.delete_reason = reason
+    put_in_trash(sequence, "sequence", principal, reason)
     _log(session, sequence, SOFT_DELETE, principal, reason)
     session.commit()
     return sequence
@@ -121,13 +125,7 @@ def restore(
         if _purged_here(session, principal, sequence_id):
             raise Conflict(f"sequence {sequence_id} was purged: it cannot be restored") from None
         raise
-    if sequence.deleted_at is None:
-        raise Conflict(f"sequence {sequence_id} is not in the trash")
-    if sequence.deleted_at + timedelta(days=retention_days) < (now or utcnow()):
-        raise Gone(f"sequence {sequence_id} stayed in the trash past {retention_days} days")
-    sequence.deleted_at = None
-    sequence.deleted_by_id = None
-    sequence.delete_reason = None
+    take_out_of_trash(sequence, "sequence", retention_days=retention_days, now=now)
     _log(session, sequence, RESTORE, principal, None)
     session.commit()
     return sequence
@@ -187,13 +185,7 @@ def expired(
     session: Session, *, older_than_days: int, now: datetime | None = None
 ) -> list[uuid.UUID]:
     """Ids of the sequences in the trash for longer than `older_than_days`, oldest first."""
-    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
-    query = (
-        sa.select(Sequence.id)
-        .where(Sequence.deleted_at.is_not(None), Sequence.deleted_at < cutoff)
-        .order_by(Sequence.deleted_at, Sequence.id)
-    )
-    return list(session.scalars(query))
+    return expired_ids(session, Sequence, older_than_days=older_than_days, now=now)
 
 
 def purge_sequences(
