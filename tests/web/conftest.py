@@ -88,6 +88,9 @@ def context(chromium: Any, console: Console) -> Iterator[Any]:
 def page(context: Any, console: Console) -> Iterator[Any]:
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # A navigation waits for every image of the page; on a machine busy with the rest of the
+    # suite that took over 15 s twice in CI (the figures of speed live in bench/, not here).
+    page.set_default_navigation_timeout(30_000)
     yield page
     assert not console.unexpected, "errors in the browser console:\n" + "\n".join(
         console.unexpected
