@@ -20,7 +20,8 @@ imports into a fresh database.
 
 Reference: the lower bound, platform requests x latency / concurrency (every request the
 platform answered during the run, counted by the platform). Target: lower bound / import
-time >= 0.8. Frames/s is reported.
+time >= 0.8. Frames/s is reported, and the CPU time the server (its processes) and PostgreSQL
+spent per frame, read from /proc: what the import costs beside the platform's latency.
 """
 
 from __future__ import annotations
@@ -182,15 +183,50 @@ def imported(database_url: str) -> tuple[int, int]:
     return int(sequences or 0), int(frames or 0)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a process and its descendants, those that ended and were
+    waited for included (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue  # ended meanwhile: its time is in its parent's
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        pending.extend(int(c) for c in children)
+    return total / tick
+
+
+def postmaster_pid() -> int:
+    """The benchmark's PostgreSQL server (started in a lookout-bench-pg- folder)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"postgres" in command and b"lookout-bench-pg-" in command:
+                return int(entry.name)
+    raise RuntimeError("the benchmark's PostgreSQL server was not found")
+
+
 def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> None:
-    times, bounds, requests = [], [], []
+    times, bounds, requests, server_cpu, database_cpu = [], [], [], [], []
     counts = (0, 0)
     with Platform(scenario) as platform, postgres() as pg:
+        postmaster = postmaster_pid()
         for round_ in range(rounds):
             database = pg.database(f"import_{scenario.name}_{round_}")
             with LookoutServer(database, workers=workers) as server:
+                assert server.process is not None
                 platform.reset()
+                cpu = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster)
                 seconds = import_once(platform, server, scenario)
+                server_cpu.append(tree_cpu_seconds(server.process.pid) - cpu[0])
+                database_cpu.append(tree_cpu_seconds(postmaster) - cpu[1])
                 count = platform.requests()
             counts = imported(database)
             assert counts[0] >= scenario.sequences and counts[1] > 0, counts
@@ -201,7 +237,8 @@ def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> No
             log(
                 f"{scenario.name} round {round_ + 1}: {counts[0]} sequences, {counts[1]} frames "
                 f"in {seconds:.1f} s ({counts[1] / seconds:.0f} frames/s); {count} platform "
-                f"requests, lower bound {bound:.1f} s"
+                f"requests, lower bound {bound:.1f} s; CPU: server {server_cpu[-1]:.1f} s, "
+                f"PostgreSQL {database_cpu[-1]:.1f} s"
             )
     ratios = [b / t for b, t in zip(bounds, times, strict=True)]
     report.figure(
@@ -220,6 +257,10 @@ def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> No
         workers=workers,
         rounds=times,
         round_ratios=ratios,
+        # What the time goes to on this machine: CPU per frame of the server and the database.
+        server_cpu_ms_per_frame=1000 * median(server_cpu) / max(counts[1], 1),
+        postgres_cpu_ms_per_frame=1000 * median(database_cpu) / max(counts[1], 1),
+        cpus=os.cpu_count(),
         load=os.getloadavg()[0],
     )
 
