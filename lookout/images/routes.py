@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from lookout import metadata_values
 from lookout.auth.dependencies import RawBodyDep
+from lookout.auth.principal import Principal
 from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
@@ -28,6 +30,7 @@ from lookout.images.schemas import (
 )
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
 from lookout.rendering import iso, json_response, raw_json_response, splice
+from lookout.storage import ObjectStorage
 
 router = APIRouter(tags=["images"], route_class=CheckedJSONRoute)
 
@@ -310,18 +313,8 @@ def delete_image(
     LOOKOUT_TRASH_RETENTION_DAYS), with an optional `reason`; `force: true` (admins) purges
     it at once, analyses and objects, in the trash or not."""
     reason, force = trash.delete_request(parse_json_object(body, empty={}))
-    image = trash.delete(
-        session,
-        storage,
-        principal=principal,
-        project_id=None,
-        image_id=image_id,
-        reason=trash.optional_reason(reason),
-        force=force,
-    )
-    if image is None:
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return json_response(image_json(image))
+    reason = trash.optional_reason(reason)
+    return _trash_or_purge(session, storage, principal, None, image_id, reason, force)
 
 
 @router.delete(
@@ -341,13 +334,27 @@ def trash_image(
     """VISTA's delete: move the image to the trash with a `reason` (required; hidden, objects
     kept, restorable for LOOKOUT_TRASH_RETENTION_DAYS); `force: true` (admins) purges it."""
     reason, force = trash.delete_request(parse_json_object(body))
+    reason = trash.check_reason(reason)
+    return _trash_or_purge(session, storage, principal, project_id, image_id, reason, force)
+
+
+def _trash_or_purge(
+    session: Session,
+    storage: ObjectStorage,
+    principal: Principal,
+    project_id: uuid.UUID | None,
+    image_id: uuid.UUID,
+    reason: str | None,
+    force: bool,
+) -> Response:
+    """The answer of both deletes: the image now in the trash, or 204 once purged."""
     image = trash.delete(
         session,
         storage,
         principal=principal,
         project_id=project_id,
         image_id=image_id,
-        reason=trash.check_reason(reason),
+        reason=reason,
         force=force,
     )
     if image is None:

@@ -75,6 +75,12 @@ class Trashable(Protocol):
     delete_reason: Any
 
 
+def check_may_purge(principal: Principal, what: str) -> None:
+    """Only an admin purges at once (`force`), skipping the trash."""
+    if not principal.is_admin:
+        raise Forbidden(f"force: only an admin may purge {what} at once", field="force")
+
+
 def put_in_trash(row: Trashable, what: str, principal: Principal, reason: str | None) -> None:
     """Mark the row as in the trash (409 when it already is); the caller logs and commits."""
     if row.deleted_at is not None:
@@ -201,8 +207,7 @@ def delete(
     if image is None:
         raise NotFound(f"image {image_id} not found")
     if force:
-        if not principal.is_admin:
-            raise Forbidden("force: only an admin may purge an image at once", field="force")
+        check_may_purge(principal, "an image")
         purge(session, storage, image, actor=principal, reason=reason)
         return None
     put_in_trash(image, "image", principal, reason)

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 from lookout import stored_objects
 from lookout.accounts.models import User
 from lookout.auth.principal import Principal
-from lookout.errors import Conflict, Forbidden, NotFound
+from lookout.errors import Conflict, NotFound
 from lookout.images.models import Image, ImageDeletionEvent
 from lookout.images.trash import (
     PURGE,
     RESTORE,
     SOFT_DELETE,
+    check_may_purge,
     expired_ids,
     log_event,
     optional_reason,
@@ -99,8 +100,7 @@ def delete(
     reason = optional_reason(reason)
     sequence = SequenceRepository(session, principal).get(sequence_id, include_deleted=True)
     if force:
-        if not principal.is_admin:
-            raise Forbidden("force: only an admin may purge a sequence at once", field="force")
+        check_may_purge(principal, "a sequence")
         purge(session, storage, sequence, actor=principal, reason=reason, before_purge=before_purge)
         return None
     put_in_trash(sequence, "sequence", principal, reason)
