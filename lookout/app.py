@@ -249,7 +249,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     from lookout import health
 
     # First: liveness probes come often, and the router tries routes in order.
-    app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
+    health.install(app, responses={503: ERROR_RESPONSES[503]})
     apidocs.install(app)
     _include_routers(app)
     app.add_middleware(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections import Counter
 from collections.abc import Iterable
 
 from fastapi.responses import JSONResponse
@@ -95,14 +94,25 @@ class SingleCredentialHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             # ASGI servers hand header names over in lower case.
-            counts = Counter(key for key, _ in scope["headers"] if key in self.names)
-            repeated = sorted(key.decode("latin-1") for key, n in counts.items() if n > 1)
-            if repeated:
-                detail = f"header {repeated[0]} was sent more than once"
-                body = {"detail": detail, "field": repeated[0]}
+            repeated = self._first_repeated(scope["headers"])
+            if repeated is not None:
+                detail = f"header {repeated} was sent more than once"
+                body = {"detail": detail, "field": repeated}
                 await JSONResponse(body, 400)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _first_repeated(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+        """The alphabetically first credential header sent more than once, if any."""
+        # A plain loop: every request pays for this check, and most carry no credential twice.
+        seen: set[bytes] = set()
+        repeated: set[bytes] = set()
+        for key, _ in headers:
+            if key in self.names:
+                if key in seen:
+                    repeated.add(key)
+                seen.add(key)
+        return min(repeated).decode("latin-1") if repeated else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

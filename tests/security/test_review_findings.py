@@ -273,12 +273,27 @@ def test_repeated_identity_headers_are_refused(lookout_factory):
         ],
         "key twice": [("X-API-Key", "lk_nothing_here"), ("X-API-Key", key)],
         "authorization twice": [("Authorization", f"Bearer {key}"), ("Authorization", "Bearer x")],
+        "key and secret twice": [
+            ("X-Proxy-Secret", "a"),
+            ("X-API-Key", key),
+            ("X-Proxy-Secret", "b"),
+            ("X-API-Key", key),
+        ],
+    }
+    # The answer names the repeated header (the alphabetically first when several are).
+    named = {
+        "user twice": "x-user-email",
+        "secret twice": "x-proxy-secret",
+        "key twice": "x-api-key",
+        "authorization twice": "authorization",
+        "key and secret twice": "x-api-key",
     }
     users_before = lookout.count("users")
     for name, headers in cases.items():
         answer = client.post("/api/projects", json={"name": name}, headers=headers)
         assert answer.status_code == 400, (name, answer.text)
         assert "more than once" in answer.json()["detail"]
+        assert answer.json()["field"] == named[name], (name, answer.text)
     assert lookout.count("users") == users_before and lookout.count("projects") == 0
     once = client.get(
         "/api/projects",
