@@ -31,6 +31,7 @@ from lookout.errors import LookoutError
 from lookout.grouping.service import join_after_draft, leave_groups
 from lookout.images.service import IMAGE_PAGES
 from lookout.jsonbody import UnstorableBody
+from lookout.route_index import RouteIndex
 from lookout.storage import StorageError, make_storage
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     health.install(app, responses={503: ERROR_RESPONSES[503]})
     apidocs.install(app)
     _include_routers(app)
+    RouteIndex.install(app.router)
     app.add_middleware(
         BodySizeLimit, json_limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
     )
