@@ -102,7 +102,7 @@ def signed_vs_unsigned(
             began = time.perf_counter()
             response = http[kind].post(path, content=body, headers=headers)
             elapsed = time.perf_counter() - began
-            assert response.status_code == 201, response.text[:300]
+            assert response.status_code == 201, (kind, response.status_code, response.text[:300])
             if i >= 4:
                 times[kind].append(elapsed * 1000)
         if i >= 4:

@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 
+import httpx
+import pytest
+
 from bench.__main__ import BENCHMARKS
 
 
@@ -64,3 +67,28 @@ def test_requests_scripts_are_lua_with_a_summary():
     assert "/api/review-queue/claim" in script and "function done" in script
     app = bench_requests.bare_app()
     assert [route.path for route in app.routes][-1] == "/ping"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_unsigned_reference_answers_an_unsigned_post_as_a_signed_one(lookout):
+    """`bench auth` compares a signed bulk post with the same post to a server that skips the
+    check: both must be answered alike (201, Lookout's shape), or the ratio compares two
+    different pieces of work."""
+    from bench.apps import without_signature_check
+    from tests.analyses.ml_support import box, make_setup
+
+    setup = make_setup(lookout)
+    body = json.dumps({"annotations": [box(client_id="a"), box(10, 20, 30, 40)]}).encode()
+    signed_analysis, unsigned_analysis = setup.create_analysis(), setup.create_analysis()
+    signed = setup.raw_signed(
+        "POST", f"/api/analyses/{signed_analysis['id']}/annotations:bulk", body
+    )
+    without_signature_check(lookout.server.app)
+    unsigned = httpx.post(
+        f"{lookout.url}/api/analyses/{unsigned_analysis['id']}/annotations:bulk",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert signed.status_code == unsigned.status_code == 201, unsigned.text
+    assert signed.json().keys() == unsigned.json().keys()
+    assert signed.json()["created_count"] == unsigned.json()["created_count"] == 2
