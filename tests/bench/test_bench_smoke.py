@@ -92,3 +92,55 @@ def test_the_unsigned_reference_answers_an_unsigned_post_as_a_signed_one(lookout
     assert signed.status_code == unsigned.status_code == 201, unsigned.text
     assert signed.json().keys() == unsigned.json().keys()
     assert signed.json()["created_count"] == unsigned.json()["created_count"] == 2
+
+
+def test_a_run_becomes_a_table_of_its_figures():
+    from bench.table import table
+
+    lines = [
+        "[bench] starting PostgreSQL",
+        json.dumps(
+            {
+                "benchmark": "requests",
+                "figure": "health",
+                "value": 15215,
+                "unit": "requests/s",
+                "reference": 17315,
+                "ratio": 0.8787,
+                "target": ">= 0.8",
+                "ok": True,
+            }
+        ),
+        "{not json",
+        json.dumps(
+            {
+                "benchmark": "boot",
+                "figure": "serve_import_cpu",
+                "value": 813.2,
+                "unit": "ms",
+                "reference": 386.96,
+                "ratio": 2.1015,
+                "target": "<= 1.5",
+                "ok": False,
+            }
+        ),
+        json.dumps(
+            {
+                "benchmark": "bulk",
+                "figure": "driver_copy_rate",
+                "value": 117377,
+                "unit": "rows/s",
+                "reference": None,
+                "ratio": None,
+                "target": None,
+                "ok": None,
+            }
+        ),
+    ]
+    rendered = table(lines).splitlines()
+    assert len(rendered) == 5
+    assert (
+        rendered[2] == "| `requests` | health | 15,215 requests/s | 17,315 | 0.879 | >= 0.8 | yes |"
+    )
+    assert rendered[3] == "| `boot` | serve_import_cpu | 813 ms | 387 | 2.1 | <= 1.5 | no |"
+    assert rendered[4] == "| `bulk` | driver_copy_rate | 117,377 rows/s | - | - | - | - |"
