@@ -23,8 +23,16 @@ Trash = Literal["hidden", "all", "only"]
 
 
 def in_trashed_sequence() -> sa.ColumnElement[bool]:
-    """The image is a frame of a sequence in the trash (which hides its frames with it)."""
-    return sa.exists().where(Sequence.id == Image.sequence_id, Sequence.deleted_at.is_not(None))
+    """The image is a frame of a sequence in the trash (which hides its frames with it).
+
+    Spelled `sequence_id IN (trashed ids)` rather than `EXISTS`: PostgreSQL turned the
+    negated EXISTS into an anti-join whose row estimate fell to 1, and then read and sorted
+    every image of the project instead of walking ix_images_project_created to the page's 100
+    (a page of 100,000 images: 47 ms in the database instead of under 1). As a condition under
+    NOT, the IN stays a filter (one hashed list of the few trashed sequences).
+    """
+    trashed = sa.select(Sequence.id).where(Sequence.deleted_at.is_not(None))
+    return sa.and_(Image.sequence_id.is_not(None), Image.sequence_id.in_(trashed))
 
 
 def live_image() -> sa.ColumnElement[bool]:
