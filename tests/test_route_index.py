@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import uuid
@@ -15,6 +14,7 @@ from starlette.routing import Mount
 from lookout.app import create_app
 from lookout.route_index import RouteIndex, _leading_segments, _template_key
 from tests.conftest import make_settings
+from tests.support import run_async
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 SAMPLE_ID = str(uuid.UUID(int=7))
@@ -85,7 +85,7 @@ def _outcomes(indexed: Any, full: Any, paths: list[str]) -> list[tuple[str, str,
                 found.append((method, path, mine, await _outcome(full, method, path)))
         return found
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_the_index_chooses_as_the_full_router_does(tmp_path: Path, sqlite_template: Path) -> None:
@@ -112,13 +112,13 @@ def test_an_added_route_is_served(tmp_path: Path, sqlite_template: Path) -> None
     database = tmp_path / "lookout.db"
     shutil.copy(sqlite_template, database)
     app = create_app(make_settings(tmp_path, f"sqlite:///{database}", LOOKOUT_LOCAL_MODE=False))
-    assert asyncio.run(_outcome(app, "GET", "/late/route"))[2] == [404]
+    assert run_async(_outcome(app, "GET", "/late/route"))[2] == [404]
 
     @app.get("/late/route")
     async def late() -> dict[str, str]:
         return {}
 
-    assert asyncio.run(_outcome(app, "GET", "/late/route"))[2] == [200]
+    assert run_async(_outcome(app, "GET", "/late/route"))[2] == [200]
 
 
 @pytest.mark.parametrize(

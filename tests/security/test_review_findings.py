@@ -7,9 +7,7 @@ headers sent twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -18,6 +16,7 @@ from lookout.app import create_app
 from tests.analyses.ml_support import box, make_setup
 from tests.conftest import make_settings
 from tests.reliability.record import record
+from tests.support import run_async
 
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
@@ -70,9 +69,7 @@ def test_local_mode_app_refuses_clients_of_other_addresses(tmp_path, database_ur
         async with app.router.lifespan_context(app):
             return [await ask(a) for a in ("203.0.113.7", "10.0.0.8", "::ffff:10.1.1.1")]
 
-    # In a thread of its own: an earlier test's event loop may still run in this one.
-    with ThreadPoolExecutor(1) as thread:
-        answers = thread.submit(asyncio.run, run()).result()
+    answers = run_async(run())
     for answer in answers:
         assert answer.status_code == 403, answer.text
         assert "local mode" in answer.json()["detail"]
