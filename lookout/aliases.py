@@ -25,6 +25,8 @@ from urllib.parse import quote
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lookout.route_index import split_root
+
 CANONICAL_PREFIX = "/api"
 ALIAS_PREFIXES = ("/api-key", "/api-ml")
 
@@ -35,15 +37,6 @@ def unaliased(route_path: str) -> str:
         if route_path == prefix or route_path.startswith(prefix + "/"):
             return CANONICAL_PREFIX + route_path[len(prefix) :]
     return route_path
-
-
-def _split_root(scope: Scope) -> tuple[str, str]:
-    """(root path, path within the app), as Starlette's router splits them."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (path == root or path[len(root)] == "/"):
-        return root, path[len(root) :]
-    return "", path
 
 
 class PathAliases:
@@ -76,7 +69,7 @@ class PathAliases:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        root, route_path = _split_root(scope)
+        root, route_path = split_root(scope)
         canonical = self._canonical(scope, root, route_path)
         if canonical != route_path:
             raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")

@@ -28,13 +28,13 @@ ANY = None
 Key = tuple[str | None, str | None]
 
 
-def route_path(scope: Scope) -> str:
-    """The path within the app (without the root path the server mounts it under)."""
+def split_root(scope: Scope) -> tuple[str, str]:
+    """(root path, path within the app), as Starlette's router splits them."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     if root and path.startswith(root) and (path == root or path[len(root)] == "/"):
-        return path[len(root) :]
-    return path
+        return root, path[len(root) :]
+    return "", path
 
 
 def _leading_segments(path: str) -> tuple[str, str]:
@@ -114,7 +114,8 @@ class RouteIndex:
             await self._router.app(scope, receive, send)
             return
         scope.setdefault("router", self._router)  # url_for sees every route
-        await self._narrowed(*_leading_segments(route_path(scope))).app(scope, receive, send)
+        path = split_root(scope)[1]
+        await self._narrowed(*_leading_segments(path)).app(scope, receive, send)
 
     def _routes_state(self) -> tuple[int, int]:
         """Changes when a route is added to (or removed from) the app's list."""

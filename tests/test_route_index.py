@@ -14,25 +14,23 @@ from starlette.routing import Mount
 from lookout.app import create_app
 from lookout.route_index import RouteIndex, _leading_segments, _template_key
 from tests.conftest import make_settings
+from tests.security.access_rules import flatten_routes
 from tests.support import run_async
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 SAMPLE_ID = str(uuid.UUID(int=7))
 
 
-def _flatten(routes: Any) -> Any:
-    for route in routes:
-        candidates = getattr(route, "effective_candidates", None)
-        if candidates is not None:
-            yield from _flatten(candidates())
-        else:
-            yield getattr(route, "starlette_route", None) or getattr(route, "original_route", route)
+def _routes(app: Any) -> Any:
+    """The app's routes and mounts, those of included routers opened up."""
+    for route in flatten_routes(app.router.routes):
+        yield getattr(route, "starlette_route", None) or getattr(route, "original_route", route)
 
 
 def _sample_paths(app: Any) -> list[str]:
     """A path for every route template (parameters filled in), some near misses, and junk."""
     paths = {"/", "/nothing/here", "/api", "/api/", "/api/nothing", "//api/projects", "/API/x"}
-    for route in _flatten(app.router.routes):
+    for route in _routes(app):
         template = route.path + "/{rest:path}" if isinstance(route, Mount) else route.path
         filled = re.sub(r"\{[^}:]+:path\}", "a/b.jpg", template)
         filled = re.sub(r"\{[^}:]+:int\}", "7", filled)

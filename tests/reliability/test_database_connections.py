@@ -42,14 +42,15 @@ def _counting_pings(engine: sa.Engine) -> list[int]:
 
 
 def test_a_connection_used_just_now_is_not_pinged_an_idle_one_is(postgres_url: str) -> None:
-    engine = make_engine(postgres_url, pool_size=1, ping_after_idle=0.3)
+    # A window far longer than a slow machine's pause between two uses of the connection.
+    engine = make_engine(postgres_url, pool_size=1, ping_after_idle=2.0)
     pings = _counting_pings(engine)
     try:
         for _ in range(5):  # new, then reused at once: as under load
             with engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
         assert pings == []
-        time.sleep(0.4)
+        time.sleep(2.1)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT 2")).scalar_one() == 2
         assert len(pings) == 1

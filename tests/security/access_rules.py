@@ -288,7 +288,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "tra
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _flatten(routes: Iterable[Any]) -> Iterator[Any]:
+def flatten_routes(routes: Iterable[Any]) -> Iterator[Any]:
     """Routes of a router, included routers opened up.
 
     FastAPI 0.16x keeps included routers as `_IncludedRouter` entries in `app.routes`; their
@@ -297,7 +297,7 @@ def _flatten(routes: Iterable[Any]) -> Iterator[Any]:
     for route in routes:
         candidates = getattr(route, "effective_candidates", None)
         if candidates is not None:
-            yield from _flatten(candidates())
+            yield from flatten_routes(candidates())
         else:
             yield route
 
@@ -307,7 +307,7 @@ def app_routes(app: Any) -> set[str]:
     found: set[str] = set()
     for path, operations in app.openapi()["paths"].items():
         found.update(f"{m.upper()} {path}" for m in operations if m in HTTP_METHODS)
-    for route in _flatten(app.router.routes):
+    for route in flatten_routes(app.router.routes):
         if isinstance(route, Mount):
             found.add(f"MOUNT {route.path}")
             continue
