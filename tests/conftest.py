@@ -45,6 +45,7 @@ def postgres_server() -> Iterator[Any]:
         server = pgserver.get_server(folder, cleanup_mode="stop")
     except Exception as exc:
         unavailable(f"could not start PostgreSQL with pgserver: {exc}")
+    _skip_durability(server)
     yield server
     server.cleanup()
     shutil.rmtree(folder, ignore_errors=True)
@@ -53,10 +54,32 @@ def postgres_server() -> Iterator[Any]:
 _pg_counter = iter(range(1_000_000))
 
 
+def _skip_durability(server: Any) -> None:
+    """No flush to disk on commit: a test database need not survive a power cut.
+
+    Each test copies the template (about 6 MB of WAL), so a full run writes gigabytes and
+    checkpoints several times; with every commit waiting for its flush, a slow disk stalled
+    one commit past a client's 30 s timeout in CI.
+    """
+    admin = make_engine(server.get_uri(), pool_size=1)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(sa.text(f"ALTER SYSTEM SET {setting} = off"))
+        conn.execute(sa.text("SELECT pg_reload_conf()"))
+    admin.dispose()
+
+
 @pytest.fixture
-def postgres_url(postgres_server: Any) -> str:
-    """A fresh, migrated database for one test."""
-    return new_postgres_database(postgres_server)
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    """A fresh, migrated database for one test, dropped after it (a smaller cluster to
+    checkpoint)."""
+    url = new_postgres_database(postgres_server)
+    yield url
+    admin = make_engine(postgres_server.get_uri(), pool_size=1)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        name = sa.engine.make_url(url).database
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def new_postgres_database(server: Any) -> str:
