@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -25,6 +29,25 @@ from tests.support import LiveServer, Lookout, free_port
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 HMAC_SECRET = "test-hmac-secret"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A request that timed out shows where every thread (the live servers') stood then."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(httpx.TimeoutException):
+        report.sections.append(("threads when the client gave up", _thread_stacks()))
+    return report
+
+
+def _thread_stacks() -> str:
+    frames = sys._current_frames()
+    stacks = []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or -1)
+        if frame is not None and thread is not threading.current_thread():
+            stacks.append(f"--- {thread.name}\n" + "".join(traceback.format_stack(frame)))
+    return "\n".join(stacks)
 
 
 def unavailable(reason: str) -> None:
