@@ -301,9 +301,10 @@ def _next_number(session: Session, project_id: uuid.UUID) -> int:
         .where(Project.id == project_id)
         .values(last_group_number=Project.last_group_number + 1)
         .returning(Project.last_group_number)
-        .execution_options(synchronize_session=False)
     )
-    return int(session.execute(statement).scalar_one())
+    # On the connection: the ORM's UPDATE path (synchronizing the session's copies, which
+    # nothing here reads) cost more than the statement.
+    return int(session.connection().execute(statement).scalar_one())
 
 
 def _add_to_group(session: Session, group: SequenceGroup, box: Box, sequence: Sequence) -> bool:

@@ -141,9 +141,11 @@ def store_checked_image(
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
     image_id = uuid.uuid4()
     key = content_key(project_id, facts.sha256, facts.content_type)
-    shared = _object_held(session, key)
+    shared, noted = _object_state(session, key)
+    if noted:
+        cleanup.unnote(session, key)
     # A key once noted as a leftover is reused now: the object is checked after the write.
-    check_after = cleanup.unnote(session, key) or shared
+    check_after = noted or shared
     if not shared:
         _put(session, storage, key, upload.stream, facts.content_type)
     image = Image(
@@ -192,10 +194,14 @@ def content_key(project_id: uuid.UUID, sha256: str, content_type: str) -> str:
     return f"projects/{project_id}/images/sha256/{sha256}.{EXTENSIONS[content_type]}"
 
 
-def _object_held(session: Session, key: str) -> bool:
-    """Whether a row already holds this object (then its bytes are stored)."""
-    held = session.scalar(sa.select(Image.id).where(Image.object_key == key).limit(1))
-    return held is not None
+def _object_state(session: Session, key: str) -> tuple[bool, bool]:
+    """Whether a row already holds this object (then its bytes are stored) and whether the
+    key is on the leftover sweep's list, in one read; no transaction is left open (nor, on
+    SQLite, the write lock held) while the object is stored."""
+    held = sa.exists().where(Image.object_key == key)
+    state = session.connection().execute(sa.select(held, cleanup.is_noted(key))).one()
+    session.commit()
+    return bool(state[0]), bool(state[1])
 
 
 def _put(

@@ -58,20 +58,20 @@ def note_leftover(session: Session, storage: ObjectStorage, key: str, reason: st
     _state_of(storage).due = True
 
 
-def unnote(session: Session, key: str) -> bool:
-    """Take `key` off the sweep's list before reusing it; whether it was on it.
+def is_noted(key: str) -> sa.Exists:
+    """Whether `key` is on the sweep's list: a clause, to read along with other facts."""
+    return sa.exists().where(LeftoverObject.object_key == key)
+
+
+def unnote(session: Session, key: str) -> None:
+    """Take `key` off the sweep's list before reusing it (the caller read `is_noted`).
 
     Content-addressed keys come back: a key noted after a failed upload may be stored again
     by a later one, which then must not be swept away. A sweep that read the key just before
-    may still delete it, so a caller that got True checks the object after its write.
+    may still delete it, so the caller checks the object after its write.
     """
-    noted = LeftoverObject.object_key == key
-    if session.scalar(sa.select(LeftoverObject.object_key).where(noted)) is None:
-        session.commit()  # the common case: a read only, no write lock taken
-        return False
-    session.execute(sa.delete(LeftoverObject).where(noted))
+    session.execute(sa.delete(LeftoverObject).where(LeftoverObject.object_key == key))
     session.commit()
-    return True
 
 
 def discard(session: Session, storage: ObjectStorage, key: str) -> None:
