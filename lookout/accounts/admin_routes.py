@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from lookout.accounts import admin
 from lookout.accounts.models import Group, User
@@ -20,8 +20,9 @@ from lookout.accounts.schemas import (
 )
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.jsonbody import CheckedJSONRoute
+from lookout.route_table import RouteTable
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], route_class=CheckedJSONRoute)
+router = RouteTable(prefix="/api/admin", tags=["admin"], route_class=CheckedJSONRoute)
 
 
 def user_read(user: User) -> AdminUserRead:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from lookout.accounts import service
 from lookout.accounts.models import ApiKey
@@ -19,8 +19,9 @@ from lookout.accounts.schemas import (
 from lookout.auth.dependencies import RawBodyDep
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
+from lookout.route_table import RouteTable
 
-router = APIRouter(prefix="/api", tags=["accounts"], route_class=CheckedJSONRoute)
+router = RouteTable(prefix="/api", tags=["accounts"], route_class=CheckedJSONRoute)
 
 
 def _groups(repository: AccountRepository) -> list[GroupMembershipRead]:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,8 +24,9 @@ from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep
 from lookout.errors import Unauthenticated
 from lookout.images import service as images
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
+from lookout.route_table import RouteTable
 
-router = APIRouter(
+router = RouteTable(
     tags=["work-queue"], dependencies=[Depends(require_ml_enabled)], route_class=CheckedJSONRoute
 )
 

@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import Depends, Header, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,6 +57,7 @@ from lookout.deps import (
 from lookout.errors import InvalidInput, NotFound
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object, parse_model
 from lookout.rendering import json_response, raw_json_response, splice
+from lookout.route_table import RouteTable
 
 MAX_COMPARED = 10
 
@@ -67,7 +68,7 @@ async def require_ml_enabled(request: Request) -> None:
         raise NotFound("Not Found")
 
 
-router = APIRouter(
+router = RouteTable(
     tags=["ml-analyses"], dependencies=[Depends(require_ml_enabled)], route_class=CheckedJSONRoute
 )
 

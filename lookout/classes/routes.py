@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from lookout.auth.dependencies import RawBodyDep
 from lookout.classes import service
@@ -18,8 +18,9 @@ from lookout.classes.schemas import (
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.errors import InvalidInput
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
+from lookout.route_table import RouteTable
 
-router = APIRouter(prefix="/api", tags=["image classes"], route_class=CheckedJSONRoute)
+router = RouteTable(prefix="/api", tags=["image classes"], route_class=CheckedJSONRoute)
 
 
 def _class_read(use: service.ClassUse) -> ImageClassRead:

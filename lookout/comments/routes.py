@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from lookout.auth.dependencies import RawBodyDep
 from lookout.comments import service
@@ -13,8 +13,9 @@ from lookout.comments.schemas import CommentAuthor, CommentRead, CommentWrite
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
+from lookout.route_table import RouteTable
 
-router = APIRouter(prefix="/api", tags=["comments"], route_class=CheckedJSONRoute)
+router = RouteTable(prefix="/api", tags=["comments"], route_class=CheckedJSONRoute)
 
 SkipQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 LimitQuery = Annotated[int, Query(ge=1, le=500)]

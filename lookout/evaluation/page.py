@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from lookout.deps import PrincipalDep, SessionDep
 from lookout.evaluation import service
 from lookout.evaluation.schemas import summary_of
 from lookout.projects import service as projects
+from lookout.route_table import RouteTable
 from lookout.sequences.models import ProcessingStage
 from lookout.web.routes import PageRoute, render_page
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = RouteTable(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/projects/{project_id}/evaluation", response_class=HTMLResponse)

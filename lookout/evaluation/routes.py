@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep
@@ -20,8 +20,9 @@ from lookout.evaluation.schemas import (
     summary_of,
 )
 from lookout.jsonbody import CheckedJSONRoute
+from lookout.route_table import RouteTable
 
-router = APIRouter(tags=["evaluations"], route_class=CheckedJSONRoute)
+router = RouteTable(tags=["evaluations"], route_class=CheckedJSONRoute)
 
 
 @router.post(

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -17,12 +17,13 @@ from lookout.exports import splits
 from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
 from lookout.format_names import RESULTS_FILE
 from lookout.jsonbody import CheckedJSONRoute
+from lookout.route_table import RouteTable
 from lookout.truth.selection import make_selection
 
 if TYPE_CHECKING:
     from lookout.exports.sinks import Writable
 
-router = APIRouter(tags=["exports"], route_class=CheckedJSONRoute)
+router = RouteTable(tags=["exports"], route_class=CheckedJSONRoute)
 
 
 def archive_name(project_name: str, fmt: str, suffix: str = "zip") -> str:

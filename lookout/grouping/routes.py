@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep
@@ -21,8 +21,9 @@ from lookout.grouping.schemas import (
     GroupSettingsRead,
 )
 from lookout.jsonbody import CheckedJSONRoute
+from lookout.route_table import RouteTable
 
-router = APIRouter(tags=["groups"], route_class=CheckedJSONRoute)
+router = RouteTable(tags=["groups"], route_class=CheckedJSONRoute)
 
 
 @router.get("/api/groups", response_model=GroupPage)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -30,9 +30,10 @@ from lookout.images.schemas import (
 )
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
 from lookout.rendering import iso, json_response, raw_json_response, splice
+from lookout.route_table import RouteTable
 from lookout.storage import ObjectStorage
 
-router = APIRouter(tags=["images"], route_class=CheckedJSONRoute)
+router = RouteTable(tags=["images"], route_class=CheckedJSONRoute)
 
 IncludeDeleted = Annotated[bool, Query(description="Also an image in the trash")]
 

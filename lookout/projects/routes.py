@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from lookout import metadata_values
 from lookout.auth.dependencies import RawBodyDep
@@ -20,8 +20,9 @@ from lookout.projects.schemas import (
     ProjectRead,
     ProjectUpdate,
 )
+from lookout.route_table import RouteTable
 
-router = APIRouter(prefix="/api/projects", tags=["projects"], route_class=CheckedJSONRoute)
+router = RouteTable(prefix="/api/projects", tags=["projects"], route_class=CheckedJSONRoute)
 
 
 @router.get("", response_model=list[ProjectRead])

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from lookout.auth.dependencies import RawBodyDep
 from lookout.db import MAX_OFFSET
@@ -29,11 +29,12 @@ from lookout.reviewing.schemas import (
     SkippedRead,
     Why,
 )
+from lookout.route_table import RouteTable
 from lookout.sequences.reads import sequence_read
 from lookout.sequences.schemas import SequenceRead
 from lookout.sequences.service import SequenceFilters
 
-router = APIRouter(tags=["review queue"], route_class=CheckedJSONRoute)
+router = RouteTable(tags=["review queue"], route_class=CheckedJSONRoute)
 
 NO_CONTENT = {"description": "Done; nothing to answer"}
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -19,6 +19,7 @@ from lookout.errors import InvalidInput
 from lookout.images import trash as image_trash
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_json_object
 from lookout.rendering import json_response
+from lookout.route_table import RouteTable
 from lookout.sequences import changes, frames, history, reviews, service, trash
 from lookout.sequences.drafting import DraftParams
 from lookout.sequences.models import ProcessingStage, ReviewVersion, SequenceReview
@@ -50,7 +51,7 @@ from lookout.sequences.schemas import (
     SequenceRead,
 )
 
-router = APIRouter(tags=["sequences"], route_class=CheckedJSONRoute)
+router = RouteTable(tags=["sequences"], route_class=CheckedJSONRoute)
 
 
 def _status(response: Response, existing: bool) -> None:

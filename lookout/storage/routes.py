@@ -6,17 +6,18 @@ import re
 import tempfile
 from typing import Annotated, BinaryIO, cast
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from lookout.body_limits import accepts_uploads
 from lookout.deps import get_runtime
 from lookout.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from lookout.route_table import RouteTable
 from lookout.storage.base import ObjectNotFound, ObjectTooLarge
 from lookout.storage.local import ROUTE_PREFIX, LocalStorage
 
-router = APIRouter(tags=["storage"], include_in_schema=False)
+router = RouteTable(tags=["storage"], include_in_schema=False)
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 

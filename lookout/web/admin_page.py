@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from lookout.accounts import admin
 from lookout.accounts.admin_routes import group_read, user_read
 from lookout.deps import PrincipalDep, SessionDep
+from lookout.route_table import RouteTable
 from lookout.web.routes import PageRoute, render_page
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = RouteTable(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from lookout.deps import PrincipalDep, SessionDep
@@ -19,6 +19,7 @@ from lookout.grouping import service as grouping
 from lookout.grouping.reads import group_detail
 from lookout.grouping.repository import GroupFilters
 from lookout.projects import service as projects
+from lookout.route_table import RouteTable
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES
 from lookout.web import queries
 from lookout.web.routes import (
@@ -32,7 +33,7 @@ from lookout.web.routes import (
     render_page,
 )
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = RouteTable(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/groups", response_class=HTMLResponse)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -41,6 +41,7 @@ from lookout.projects import service as projects
 from lookout.reviewing import camera_stats
 from lookout.reviewing import service as review_queue
 from lookout.reviewing import stats as review_stats
+from lookout.route_table import RouteTable
 from lookout.scoring.models import QUEUE_ORDERS
 from lookout.scoring.repository import QueueOrder, ScoreRepository
 from lookout.sequences import service as sequences
@@ -207,7 +208,7 @@ class PageRoute(APIRoute):
         return page_handler
 
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = RouteTable(route_class=PageRoute, include_in_schema=False)
 
 
 def render_page(

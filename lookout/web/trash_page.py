@@ -7,17 +7,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from lookout.db import utcnow
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep
 from lookout.images import trash as image_trash
 from lookout.projects import service as projects
+from lookout.route_table import RouteTable
 from lookout.sequences import trash as sequence_trash
 from lookout.web.routes import PageRoute, render_page
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = RouteTable(route_class=PageRoute, include_in_schema=False)
 
 LOG_ROWS = 20
 
