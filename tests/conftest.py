@@ -5,6 +5,7 @@ In CI (CI=true) a missing component fails the run; on a laptop those tests skip 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -84,12 +85,10 @@ def _skip_durability(server: Any) -> None:
     checkpoints several times; with every commit waiting for its flush, a slow disk stalled
     one commit past a client's 30 s timeout in CI.
     """
-    admin = make_engine(server.get_uri(), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _admin(server) as conn:
         for setting in ("fsync", "synchronous_commit", "full_page_writes"):
             conn.execute(sa.text(f"ALTER SYSTEM SET {setting} = off"))
         conn.execute(sa.text("SELECT pg_reload_conf()"))
-    admin.dispose()
 
 
 @pytest.fixture
@@ -98,28 +97,34 @@ def postgres_url(postgres_server: Any) -> Iterator[str]:
     checkpoint)."""
     url = new_postgres_database(postgres_server)
     yield url
-    admin = make_engine(postgres_server.get_uri(), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _admin(postgres_server) as conn:
         name = sa.engine.make_url(url).database
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+@contextlib.contextmanager
+def _admin(server: Any) -> Iterator[sa.Connection]:
+    """A connection to the server's maintenance database, outside any transaction."""
+    admin = make_engine(server.get_uri(), pool_size=1)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    finally:
+        admin.dispose()
 
 
 def new_postgres_database(server: Any) -> str:
     """The URL of a fresh migrated database: a copy of the session's template."""
     _ensure_template(server)
     name = f"lookout_test_{os.getpid()}_{next(_pg_counter)}"
-    admin = make_engine(server.get_uri(), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _admin(server) as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE lookout_template'))
-    admin.dispose()
     base = sa.engine.make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
     return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _ensure_template(server: Any) -> None:
-    admin = make_engine(server.get_uri(), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _admin(server) as conn:
         exists = conn.execute(
             sa.text("SELECT 1 FROM pg_database WHERE datname='lookout_template'")
         ).first()
@@ -129,7 +134,6 @@ def _ensure_template(server: Any) -> None:
                 server.get_uri().replace("postgresql://", "postgresql+psycopg://")
             )
             upgrade(url.set(database="lookout_template").render_as_string(hide_password=False))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
