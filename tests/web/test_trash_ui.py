@@ -87,7 +87,8 @@ def test_move_an_image_and_a_sequence_to_the_trash_from_their_pages(ui: UI) -> N
     _press(page, page.locator("details[data-trash] summary"))
     reason = page.get_by_role("textbox", name="Why it goes to the trash (optional)")
     reason.wait_for()
-    assert page.evaluate("document.activeElement.name") == "reason"
+    # The menu's toggle event, which moves the focus, is queued after the menu opens: wait for it.
+    wait_js(page, "document.activeElement && document.activeElement.name === 'reason'")
     page.keyboard.type("lens covered in frost")
     save_screenshot(page, "image-trash-menu")
     page.keyboard.press("Enter")
