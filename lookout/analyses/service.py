@@ -80,8 +80,10 @@ def create_analysis_row(
     created_by_id: uuid.UUID | None = None,
     status: str = AnalysisStatus.QUEUED,
     external_job_id: str | None = None,
+    flush: bool = True,
 ) -> Analysis:
-    """Add an analysis of `image` and flush it, without committing (the caller commits).
+    """Add an analysis of `image` and flush it (unless not `flush`: the caller flushes
+    several at once), without committing (the caller commits).
 
     Used in-process, e.g. by the platform import, which stores the platform's own boxes as an
     analysis (model name "platform"). `status` may be any status; a final one sets
@@ -105,7 +107,8 @@ def create_analysis_row(
         completed_at=now if status in AnalysisStatus.FINAL else None,
     )
     session.add(analysis)
-    session.flush()
+    if flush:
+        session.flush()
     # Nobody can have read it before this transaction commits: no page of it to invalidate.
     analysis.__dict__["_lookout_created_in"] = weakref.ref(session.get_transaction())
     return analysis

@@ -22,9 +22,9 @@ from lookout.analyses.models import Analysis
 from lookout.auth.principal import AccessScope, Principal
 from lookout.classes.models import ImageClassification
 from lookout.db import AnySelect, UTCDateTime, release_read_only
-from lookout.errors import InvalidInput, NotFound
+from lookout.errors import InvalidInput, LookoutError, NotFound
 from lookout.images import trash
-from lookout.images.inspect import EXTENSIONS, inspect_image, make_thumbnail
+from lookout.images.inspect import EXTENSIONS, ImageFacts, inspect_image, make_thumbnail
 from lookout.images.models import Image
 from lookout.images.repository import ImageRepository, Trash, trash_clause
 from lookout.images.schemas import IMAGE_JSON, image_json
@@ -139,32 +139,16 @@ def store_checked_image(
     _check_source_pair(upload)
     release_read_only(session)  # no database lock held while decoding and storing
     facts = inspect_image(upload.stream, max_pixels=max_pixels)
-    image_id = uuid.uuid4()
     key = content_key(project_id, facts.sha256, facts.content_type)
-    shared, noted = _object_state(session, key)
+    held, noted_keys = _objects_state(session, {key})
+    shared, noted = key in held, key in noted_keys
     if noted:
         cleanup.unnote(session, key)
     # A key once noted as a leftover is reused now: the object is checked after the write.
     check_after = noted or shared
     if not shared:
         _put(session, storage, key, upload.stream, facts.content_type)
-    image = Image(
-        id=image_id,
-        project_id=project_id,
-        sequence_id=upload.sequence_id,
-        object_key=key,
-        filename=_clean_filename(upload.filename),
-        content_type=facts.content_type,
-        size_bytes=facts.size_bytes,
-        width=facts.width,
-        height=facts.height,
-        sha256=facts.sha256,
-        captured_at=upload.captured_at,
-        source=upload.source,
-        source_id=upload.source_id,
-        uploaded_by_id=principal.user_id if principal.via != "local" else None,
-        metadata_json=upload.metadata or None,
-    )
+    image = _image_row(principal, project_id, upload, facts, key)
     session.add(image)
     try:
         if on_stored is not None:
@@ -189,19 +173,146 @@ def store_checked_image(
     return StoredImage(image, existing=False)
 
 
+def store_checked_images(
+    session: Session,
+    storage: ObjectStorage,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    uploads: list[ImageUpload],
+    max_pixels: int,
+    on_stored: Callable[[list[tuple[int, Image]]], None] | None = None,
+) -> list[StoredImage | Exception]:
+    """`store_checked_image` for several uploads, their rows (and what `on_stored` adds for
+    them, given each upload's index) in one transaction: a result or an error per upload.
+
+    An upload that is not a picture, or whose object cannot be stored, gets its error and
+    the others go on. If the transaction fails (a row refused, a concurrent twin), each upload
+    is stored on its own instead, so one bad row costs only its own upload.
+    """
+    release_read_only(session)  # no database lock held while decoding and storing
+    results: list[StoredImage | Exception | None] = [None] * len(uploads)
+    facts: dict[int, ImageFacts] = {}
+    for index, upload in enumerate(uploads):
+        try:
+            _check_source_pair(upload)
+            facts[index] = inspect_image(upload.stream, max_pixels=max_pixels)
+        except LookoutError as exc:
+            results[index] = exc
+    keys = {i: content_key(project_id, f.sha256, f.content_type) for i, f in facts.items()}
+    held, noted = _objects_state(session, set(keys.values()))
+    for key in noted:
+        cleanup.unnote(session, key)
+    written: set[str] = set()
+    for index, key in keys.items():
+        if key in held or key in written:
+            continue
+        try:
+            _put(session, storage, key, uploads[index].stream, facts[index].content_type)
+        except StorageError as exc:
+            results[index] = exc
+        else:
+            written.add(key)
+    ready = [i for i in keys if results[i] is None]
+    rows = [_image_row(principal, project_id, uploads[i], facts[i], keys[i]) for i in ready]
+    try:
+        session.add_all(rows)
+        session.flush()
+        if on_stored is not None:
+            on_stored(list(zip(ready, rows, strict=True)))
+        session.commit()
+    except Exception:
+        session.rollback()
+        stored_objects.release(session, storage, sorted(written))
+        for index in ready:
+            results[index] = _store_alone(
+                session, storage, principal, project_id, uploads, index, max_pixels, on_stored
+            )
+    else:
+        for index, image in zip(ready, rows, strict=True):
+            results[index] = StoredImage(image, existing=False)
+        # Keys once noted, or held by rows that may be deleted meanwhile: checked after the write.
+        for key in {keys[i] for i in ready} & (noted | held):
+            if storage.head(key) is None:
+                index = next(i for i in ready if keys[i] == key)
+                uploads[index].stream.seek(0)
+                _put(session, storage, key, uploads[index].stream, facts[index].content_type)
+    cleanup.sweep_if_due(session, storage, stored_objects.keys_in_use)
+    done = [result for result in results if result is not None]
+    assert len(done) == len(uploads), "every upload has its result"
+    return done
+
+
+def _store_alone(
+    session: Session,
+    storage: ObjectStorage,
+    principal: Principal,
+    project_id: uuid.UUID,
+    uploads: list[ImageUpload],
+    index: int,
+    max_pixels: int,
+    on_stored: Callable[[list[tuple[int, Image]]], None] | None,
+) -> StoredImage | Exception:
+    """One upload of a batch whose transaction failed, stored in a transaction of its own."""
+
+    def with_index(image: Image) -> None:
+        if on_stored is not None:
+            on_stored([(index, image)])
+
+    uploads[index].stream.seek(0)
+    try:
+        return store_checked_image(
+            session,
+            storage,
+            principal=principal,
+            project_id=project_id,
+            upload=uploads[index],
+            max_pixels=max_pixels,
+            on_stored=with_index,
+        )
+    except Exception as exc:
+        return exc
+
+
+def _image_row(
+    principal: Principal, project_id: uuid.UUID, upload: ImageUpload, facts: ImageFacts, key: str
+) -> Image:
+    return Image(
+        id=uuid.uuid4(),
+        project_id=project_id,
+        sequence_id=upload.sequence_id,
+        object_key=key,
+        filename=_clean_filename(upload.filename),
+        content_type=facts.content_type,
+        size_bytes=facts.size_bytes,
+        width=facts.width,
+        height=facts.height,
+        sha256=facts.sha256,
+        captured_at=upload.captured_at,
+        source=upload.source,
+        source_id=upload.source_id,
+        uploaded_by_id=principal.user_id if principal.via != "local" else None,
+        metadata_json=upload.metadata or None,
+    )
+
+
 def content_key(project_id: uuid.UUID, sha256: str, content_type: str) -> str:
     """Where a picture's bytes live: one object per content in each project."""
     return f"projects/{project_id}/images/sha256/{sha256}.{EXTENSIONS[content_type]}"
 
 
-def _object_state(session: Session, key: str) -> tuple[bool, bool]:
-    """Whether a row already holds this object (then its bytes are stored) and whether the
-    key is on the leftover sweep's list, in one read; no transaction is left open (nor, on
-    SQLite, the write lock held) while the object is stored."""
-    held = sa.exists().where(Image.object_key == key)
-    state = session.connection().execute(sa.select(held, cleanup.is_noted(key))).one()
+def _objects_state(session: Session, keys: set[str]) -> tuple[set[str], set[str]]:
+    """Of `keys`, those a row holds (their bytes are stored) and those on the leftover sweep's
+    list, in one read; no transaction is left open (nor, on SQLite, the write lock held)
+    while the objects are stored."""
+    if not keys:
+        return set(), set()
+    wanted = sorted(keys)
+    held = sa.select(Image.object_key, sa.literal(True)).where(Image.object_key.in_(wanted))
+    noted = cleanup.noted_among(wanted).add_columns(sa.literal(False))
+    rows = session.execute(sa.union(held, noted)).all()
     session.commit()
-    return bool(state[0]), bool(state[1])
+    return {key for key, is_held in rows if is_held}, {key for key, is_held in rows if not is_held}
 
 
 def _put(

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -77,8 +77,6 @@ def add_frame(
         assert http is not None and url is not None
         release_read_only(session)  # no database lock held while the URL answers
         stream = fetch_frame(http, url, limit=fetch_limit)
-        # Named after the object, as when a client downloads the frame and uploads it.
-        filename = filename or _object_name(url)
     return _store_new(session, storage, target, metadata, stream, filename)
 
 
@@ -129,8 +127,13 @@ def add_frames_from_urls(
         fetches = [
             fetcher.submit(fetch_frame, http, items[index].url, limit=fetch_limit) for index in new
         ]
+        fetched: list[tuple[int, BinaryIO]] = []
         for index, fetch in zip(new, fetches, strict=True):
-            outcomes[index] = _store_fetched(session, storage, target, items[index], fetch)
+            try:
+                fetched.append((index, fetch.result()))
+            except LookoutError as exc:
+                outcomes[index] = FrameOutcome(error=exc)
+    outcomes.update(_store_batch(session, storage, target, items, fetched))
     if any(o.stored is not None for o in outcomes.values()):
         # Once for the batch, not per frame (each rescoring reads the whole sequence). A
         # batch sent again after a failure here rescores it then: frames found count too.
@@ -139,31 +142,55 @@ def add_frames_from_urls(
     return [outcomes[index] for index in range(len(items))]
 
 
-def _store_fetched(
+def _store_batch(
     session: Session,
     storage: ObjectStorage,
     target: _Target,
-    item: FrameFromUrl,
-    fetch: Future[BinaryIO],
-) -> FrameOutcome:
-    try:
-        stream = fetch.result()
-        stored = _store_new(
-            session, storage, target, item, stream, _object_name(item.url), rescore=False
+    items: list[FrameFromUrl],
+    fetched: list[tuple[int, BinaryIO]],
+) -> dict[int, FrameOutcome]:
+    """The fetched frames and their model boxes, stored in one transaction (each on its own if
+    that fails): the outcome of each, by its index in the batch."""
+    uploads = [_upload(target, items[index], stream) for index, stream in fetched]
+    created: dict[int, dict[str, Any]] = {}
+
+    def with_predictions(stored: list[tuple[int, Image]]) -> None:
+        frames = [(image, items[fetched[at][0]]) for at, image in stored]
+        for (at, _), made in zip(stored, _store_predictions(session, frames), strict=True):
+            created[at] = made
+
+    results = images.store_checked_images(
+        session,
+        storage,
+        principal=target.principal,
+        project_id=target.project_id,
+        uploads=uploads,
+        max_pixels=target.max_pixels,
+        on_stored=with_predictions,
+    )
+    outcomes = {}
+    for at, ((index, _), result) in enumerate(zip(fetched, results, strict=True)):
+        if isinstance(result, Exception):
+            outcomes[index] = FrameOutcome(error=_frame_error(result, items[index]))
+            continue
+        made = created.get(at, {})
+        stored = StoredFrame(
+            result.image, result.existing, made.get("analysis_id"), made.get("count", 0)
         )
-    except LookoutError as exc:
-        session.rollback()
-        return FrameOutcome(error=exc)
-    except StorageError as exc:
-        session.rollback()
+        outcomes[index] = FrameOutcome(stored=stored)
+    return outcomes
+
+
+def _frame_error(exc: Exception, item: FrameFromUrl) -> LookoutError:
+    """What a frame of a batch answers for the error that stopped it."""
+    if isinstance(exc, LookoutError):
+        return exc
+    if isinstance(exc, StorageError):
         log.error("object storage failed: %s", exc)
-        return FrameOutcome(error=Unavailable(StorageError.answer))
-    except Exception:
-        # One frame's bug must not hide what happened to the frames already stored.
-        session.rollback()
-        log.exception("frame %s:%s could not be stored", item.source, item.source_id)
-        return FrameOutcome(error=FrameCrashed("the server failed to store this frame"))
-    return FrameOutcome(stored=stored)
+        return Unavailable(StorageError.answer)
+    # One frame's bug must not hide what happened to the frames already stored.
+    log.error("frame %s:%s could not be stored", item.source, item.source_id, exc_info=exc)
+    return FrameCrashed("the server failed to store this frame")
 
 
 @dataclass(frozen=True)
@@ -216,34 +243,24 @@ def _store_new(
     metadata: FrameMetadata,
     stream: BinaryIO,
     filename: str | None,
-    *,
-    rescore: bool = True,
 ) -> StoredFrame:
-    """Store a new frame and its model boxes in one transaction; with `rescore`, its
-    sequence's queue scores in the same transaction (a batch rescores once at its end)."""
+    """Store a new frame and its model boxes, and its sequence's queue scores, in one
+    transaction."""
     created: dict[str, Any] = {}
 
     def with_predictions(image: Image) -> None:
-        created.update(_store_predictions(session, image, metadata))
-        if rescore and metadata.predictions is not None:
+        created.update(_store_predictions(session, [(image, metadata)])[0])
+        if metadata.predictions is not None:
             # The frame's boxes change its sequence's queue scores: stored with them.
             scoring.rescore_images(session, [image.id])
 
-    upload = images.ImageUpload(
-        stream=stream,
-        filename=filename,
-        captured_at=metadata.captured_at,
-        sequence_id=target.sequence_id,
-        source=metadata.source,
-        source_id=metadata.source_id,
-    )
     # The sequence is readable (so is its project) and the source id is new.
     stored = images.store_checked_image(
         session,
         storage,
         principal=target.principal,
         project_id=target.project_id,
-        upload=upload,
+        upload=_upload(target, metadata, stream, filename),
         max_pixels=target.max_pixels,
         on_stored=with_predictions,
     )
@@ -252,25 +269,57 @@ def _store_new(
     )
 
 
-def _store_predictions(session: Session, image: Image, metadata: FrameMetadata) -> dict[str, Any]:
+def _upload(
+    target: _Target, metadata: FrameMetadata, stream: BinaryIO, filename: str | None = None
+) -> images.ImageUpload:
+    if filename is None and isinstance(metadata, FrameFromUrl):
+        # Named after the object, as when a client downloads the frame and uploads it.
+        filename = _object_name(metadata.url)
+    return images.ImageUpload(
+        stream=stream,
+        filename=filename,
+        captured_at=metadata.captured_at,
+        sequence_id=target.sequence_id,
+        source=metadata.source,
+        source_id=metadata.source_id,
+    )
+
+
+def _store_predictions(
+    session: Session, frames: Sequence[tuple[Image, FrameMetadata]]
+) -> list[dict[str, Any]]:
+    """Each frame's model boxes as a completed analysis of it (all flushed at once)."""
     from lookout.analyses import bulk
     from lookout.analyses import service as analyses
 
-    if metadata.predictions is None:
-        return {}
-    predictions = metadata.predictions
-    analysis = analyses.create_analysis_row(
-        session,
-        image=image,
-        model_name=predictions.model_name,
-        model_version=predictions.model_version,
-        status="completed",
-        provenance={"source": metadata.source, "source_id": metadata.source_id},
-    )
-    rows = bulk.insert_annotations(
-        session, analysis=analysis, image=image, annotations=predictions.annotations
-    )
-    return {"analysis_id": analysis.id, "count": len(rows)}
+    made: list[tuple[Analysis, Image, list[dict[str, Any]]] | None] = []
+    for image, metadata in frames:
+        predictions = metadata.predictions
+        if predictions is None:
+            made.append(None)
+            continue
+        analysis = analyses.create_analysis_row(
+            session,
+            image=image,
+            model_name=predictions.model_name,
+            model_version=predictions.model_version,
+            status="completed",
+            provenance={"source": metadata.source, "source_id": metadata.source_id},
+            flush=False,
+        )
+        made.append((analysis, image, predictions.annotations))
+    session.flush()
+    results: list[dict[str, Any]] = []
+    for entry in made:
+        if entry is None:
+            results.append({})
+            continue
+        analysis, image, annotations = entry
+        rows = bulk.insert_annotations(
+            session, analysis=analysis, image=image, annotations=annotations
+        )
+        results.append({"analysis_id": analysis.id, "count": len(rows)})
+    return results
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,11 @@ def is_noted(key: str) -> sa.Exists:
     return sa.exists().where(LeftoverObject.object_key == key)
 
 
+def noted_among(keys: list[str]) -> sa.Select[str]:
+    """Those of `keys` on the sweep's list: a query, to read along with other facts."""
+    return sa.select(LeftoverObject.object_key).where(LeftoverObject.object_key.in_(keys))
+
+
 def unnote(session: Session, key: str) -> None:
     """Take `key` off the sweep's list before reusing it (the caller read `is_noted`).
 

@@ -401,6 +401,52 @@ def test_frames_batch_fetches_in_order_one_at_a_time(setup):
     assert lookout.count("images") == 3
 
 
+def test_a_frames_batch_keeps_the_good_frames_when_one_is_refused(setup):
+    """The batch's rows go in one transaction: a frame whose boxes are refused makes it
+    fail, and each frame is then stored on its own: the others land, the refused one leaves
+    neither a row nor an object; a file that is not a picture is refused before that."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    lookout, client, _project, _camera, sequence = setup
+    source = FastAPI()
+
+    @source.get("/f/{name}")
+    def frame(name: str) -> Response:
+        if name == "text":
+            return Response(b"not a picture", media_type="image/jpeg")
+        size = {"a": (80, 60), "bad": (64, 48), "b": (96, 72)}[name]
+        return Response(jpeg_bytes(*size), media_type="image/jpeg")
+
+    server = LiveServer(source).start()
+    path = f"/api/sequences/{sequence['id']}/frames:batch"
+
+    def item(name: str, box: dict) -> dict:
+        return {
+            "url": f"{server.url}/f/{name}",
+            "source": "pyronear",
+            "source_id": name,
+            "captured_at": "2024-01-01T10:00:00Z",
+            "predictions": {"annotations": [box]},
+        }
+
+    good = _box(0.1, 0.2, 0.3, 0.4)
+    reversed_box = _box(0.5, 0.5, 0.2, 0.2)  # x2 < x1
+    try:
+        frames = [item("a", good), item("bad", reversed_box), item("text", good), item("b", good)]
+        response = client.post(path, json={"frames": frames})
+    finally:
+        server.stop()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [f["status"] for f in body["frames"]] == [201, 400, 415, 201]
+    assert body["frames"][1]["field"].startswith("frames.1")
+    assert (body["created"], body["existing"], body["failed"]) == (2, 0, 2)
+    assert [body["frames"][i]["frame"]["prediction_count"] for i in (0, 3)] == [1, 1]
+    assert lookout.count("images") == 2 and lookout.count("analyses") == 2
+    assert len(stored_files(lookout.settings.resolved_storage_path)) == 2
+
+
 def test_a_frames_batch_stores_its_sequences_queue_scores(setup):
     """The platform's boxes of a batch are scored once the batch is stored, and a later batch
     of the same sequence rescores it with every frame."""
