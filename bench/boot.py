@@ -7,13 +7,13 @@ Each run is a fresh interpreter timing one statement (interpreter start-up exclu
 
 - baseline: `import fastapi, sqlalchemy.orm, psycopg`, the frameworks any such server loads;
 - serve: what each `lookout serve` worker does before answering: the `lookout` script's import
-  (uvicorn's spawned workers run it again), the app built by `lookout.app:serve_app`, and its
-  first answer (`GET /api/health`; FastAPI builds included routers' routes at the first request).
+  (uvicorn's spawned workers run it again: `lookout.__main__`), the app built by
+  `lookout.server:serve_app` (uvicorn's factory), and its first answer (`GET /api/health`).
 
 Target: serve <= 1.5x baseline, CPU time and wall time, medians of runs alternated in one
 invocation, with the machine's load average printed beside them. Also printed (no target): the
-CPU time of the script's import alone, what a spawned worker does before it can answer
-uvicorn's health checks (a worker that takes over 5 s for it is killed and replaced).
+CPU time of the command line's import (`lookout.cli`, what the parent `lookout serve` process
+loads; a worker no longer does).
 
 Whether the installed packages carry compiled bytecode (`compile-bytecode` under `[tool.uv]`)
 is printed too: with PYTHONDONTWRITEBYTECODE=1 and no bytecode, every process compiles every
@@ -36,8 +36,8 @@ BASELINE = "import fastapi, sqlalchemy.orm, psycopg"
 # A worker's first answer: FastAPI builds some of its routes at the first request, not before.
 SERVE = """
 import asyncio
-import lookout.cli, lookout.app
-app = lookout.app.serve_app()
+import lookout.__main__, lookout.server
+app = lookout.server.serve_app()
 async def first_request():
     sent = []
     async def receive():
@@ -54,7 +54,7 @@ async def first_request():
     assert sent[0]["status"] == 200, sent
 asyncio.run(first_request())
 """
-SCRIPT = "import lookout.cli"
+CLI = "import lookout.cli"
 TARGET = 1.5
 
 # Times the statement alone, then counts what it left in sys.modules.
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_package()
     load_before = load_average()
-    statements = {"baseline": BASELINE, "serve": SERVE, "script": SCRIPT}
+    statements = {"baseline": BASELINE, "serve": SERVE, "cli": CLI}
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in statements}
     with tempfile.TemporaryDirectory(prefix="lookout-bench-boot-") as folder:
         for _ in range(runs):  # alternated, so a change of load touches all alike
@@ -137,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
             load_before=load_before,
             load_after=load_average(),
         )
-    base, script = (median(s["cpu"] for s in samples[name]) for name in ("baseline", "script"))
-    log(f"script: {script * 1000:.0f} ms of CPU before a worker answers health checks")
+    base, cli = (median(s["cpu"] for s in samples[name]) for name in ("baseline", "cli"))
+    log(f"command line: {cli * 1000:.0f} ms of CPU to import")
     report.figure(
-        "script_import_cpu",
-        script * 1000,
+        "cli_import_cpu",
+        cli * 1000,
         "ms",
         reference=base * 1000,
-        ratio=script / base,
+        ratio=cli / base,
         runs=runs,
-        modules=median(s["modules"] for s in samples["script"]),
+        modules=median(s["modules"] for s in samples["cli"]),
         load_after=load_average(),
     )
     return report.exit_code()

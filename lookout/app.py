@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +31,7 @@ from lookout.grouping.service import join_after_draft, leave_groups
 from lookout.images.service import IMAGE_PAGES
 from lookout.jsonbody import UnstorableBody
 from lookout.route_index import RouteIndex
+from lookout.schema import Schema
 from lookout.storage import StorageError, make_storage
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactSecrets())
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Schema):
     """Every refusal of the API: what is wrong and, when one input is to blame, which."""
 
     detail: str

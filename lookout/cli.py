@@ -142,7 +142,7 @@ def serve(
     mode = "local mode (no login needed on this machine)" if local else "authentication required"
     console.print(f"Lookout on http://{host}:{port} - {mode}; API docs at /docs")
     uvicorn.run(
-        "lookout.app:serve_app",
+        "lookout.server:serve_app",
         factory=True,
         host=host,
         port=port,

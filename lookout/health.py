@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from lookout import __version__
 from lookout.deps import SessionDep
 from lookout.errors import Unavailable
+from lookout.route_table import deferred
 
 log = logging.getLogger(__name__)
 
 # Built once: every liveness probe answers the same bytes.
 _ALIVE = {"status": "ok", "version": __version__}
+# Documented by hand: a response model would have FastAPI build a pydantic field for it, and
+# check it against pydantic v1 (an import of 50 ms), before a worker's first answer.
+_STATUS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "title": "Response Health Api Health Get",  # the title FastAPI gave it
+}
+_STATUS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Successful Response",
+        "content": {"application/json": {"schema": _STATUS_SCHEMA}},
+    }
+}
 
 
 async def health() -> dict[str, str]:
@@ -39,5 +55,19 @@ def install(app: FastAPI, *, responses: dict[int | str, dict[str, object]]) -> N
     Not through an included router: the router tries routes in order, and an included router is
     one more level every probe would pass through (about 6 µs of a 50 µs answer).
     """
-    app.add_api_route("/api/health", health, methods=["GET"], tags=["health"])
-    app.add_api_route("/api/ready", ready, methods=["GET"], tags=["health"], responses=responses)
+    app.add_api_route(
+        "/api/health",
+        health,
+        methods=["GET"],
+        tags=["health"],
+        response_model=None,
+        responses=_STATUS_RESPONSE,
+    )
+    app.router.add_api_route(
+        "/api/ready",
+        ready,
+        methods=["GET"],
+        tags=["health"],
+        responses=responses,
+        route_class_override=deferred(APIRoute),
+    )

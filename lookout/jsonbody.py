@@ -168,12 +168,17 @@ def parse_model(model: type[T], body: bytes, *, empty: dict[str, Any] | None = N
         raise InvalidInput(f"{name}: {error['msg']}", field=name) from None
 
 
-def openapi_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
-    """OpenAPI description of a body the route reads itself (nested models inlined)."""
-    schema = model.model_json_schema()
-    schema = _inline_refs(schema, schema.pop("$defs", {}))
-    content = {"application/json": {"schema": schema}}
-    return {"requestBody": {"required": required, "content": content}}
+def openapi_body(model: type[BaseModel], *, required: bool = True) -> Callable[[], dict[str, Any]]:
+    """OpenAPI description of a body the route reads itself (nested models inlined), made
+    when the route is built (`route_table.deferred`), not when its module is imported."""
+
+    def describe() -> dict[str, Any]:
+        schema = model.model_json_schema()
+        schema = _inline_refs(schema, schema.pop("$defs", {}))
+        content = {"application/json": {"schema": schema}}
+        return {"requestBody": {"required": required, "content": content}}
+
+    return describe
 
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:

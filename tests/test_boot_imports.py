@@ -1,7 +1,7 @@
 """What a server process imports: only what serving needs (issue 20, "Boot").
 
 Each `lookout serve` worker runs the `lookout` script again (uvicorn starts its workers with
-multiprocessing's spawn) and then builds the app with `lookout.app:serve_app`. Every module it
+multiprocessing's spawn) and then builds the app with `lookout.server:serve_app`. Every module it
 imports is paid for by every worker at every start, so the worker's ONNX stack, boto3 (with
 local storage), the importer, the demo, the other commands and numpy stay out. Nothing is timed
 here: `python -m bench boot` measures the cost.
@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # What a server worker does: the `lookout` script's import, then uvicorn's factory call.
-SERVE_PATH = "import lookout.cli, lookout.app; lookout.app.serve_app()"
+SERVE_PATH = "import lookout.__main__, lookout.server; lookout.server.serve_app()"
 
 # Never on the serve path (a module is also absent when any of its submodules is).
 FORBIDDEN = (
@@ -82,9 +82,14 @@ def test_serve_path_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     assert present(modules, FORBIDDEN) == []
 
 
-def test_the_lookout_script_imports_little(tmp_path: Path) -> None:
+def test_the_lookout_script_imports_nothing_of_the_command_line(tmp_path: Path) -> None:
     # A spawned worker runs the script before it answers uvicorn's health checks (5 s): under
     # load, a heavy import here had workers killed and restarted in a loop.
+    modules = loaded_modules(tmp_path, "import lookout.__main__")
+    assert present(modules, ("lookout.cli", "typer", "rich", "pydantic", "fastapi")) == []
+
+
+def test_the_command_line_imports_little(tmp_path: Path) -> None:
     modules = loaded_modules(tmp_path, "import lookout.cli")
     assert present(modules, ("fastapi", "sqlalchemy", "httpx", "lookout.accounts")) == []
     assert present(modules, FORBIDDEN) == []
@@ -137,3 +142,38 @@ def test_serve_writes_the_packages_bytecode_once(tmp_path: Path) -> None:
         pyc.unlink(missing_ok=True)
     compile_package()
     assert [p for p in compiled if not p.is_file()] == []
+
+
+# What `lookout.server.serve_app` saw of the garbage collector while it imported the app.
+COLLECTOR = """
+import gc
+import lookout.server
+paused = []
+class Probe:
+    def find_spec(self, name, path=None, target=None):
+        if name == "lookout.app":
+            paused.append(not gc.isenabled())
+        return None
+import sys
+sys.meta_path.insert(0, Probe())
+{before}
+app = lookout.server.serve_app()
+print(paused, gc.isenabled(), type(app).__name__)
+"""
+
+
+def test_a_worker_builds_its_app_with_the_collector_paused_then_resumed(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOKOUT_", "DATABASE_URL"))}
+    env |= {"LOOKOUT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
+    for before, resumed in (("", "True"), ("gc.disable()", "False")):
+        result = subprocess.run(
+            [sys.executable, "-c", COLLECTOR.format(before=before)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        # Paused while the app was imported; left as it was found (a caller's choice kept).
+        assert result.stdout.split() == ["[True]", resumed, "FastAPI"], result.stderr

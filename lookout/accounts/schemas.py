@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from lookout.schema import Schema
 
 
 def _stripped(value: str) -> str:
@@ -15,14 +17,14 @@ def _stripped(value: str) -> str:
     return value
 
 
-class GroupMembershipRead(BaseModel):
+class GroupMembershipRead(Schema):
     id: uuid.UUID
     name: str
     description: str | None
     role: str
 
 
-class UserRead(BaseModel):
+class UserRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -33,7 +35,7 @@ class UserRead(BaseModel):
     groups: list[GroupMembershipRead]
 
 
-class ApiKeyRead(BaseModel):
+class ApiKeyRead(Schema):
     """A key as its owner sees it: never the secret, which was shown once at creation."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -50,7 +52,7 @@ class ApiKeyRead(BaseModel):
     last_used_at: datetime | None
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -59,7 +61,7 @@ class ApiKeyCreate(BaseModel):
     _name = field_validator("name")(_stripped)
 
 
-class ApiKeyCreated(BaseModel):
+class ApiKeyCreated(Schema):
     """VISTA's shape: the key's record and, this once, the key itself."""
 
     api_key: ApiKeyRead
@@ -73,7 +75,7 @@ class AdminUserRead(UserRead):
     created_at: datetime
 
 
-class AdminUserCreate(BaseModel):
+class AdminUserCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(min_length=3, max_length=320, description="How the proxy names them")
@@ -90,7 +92,7 @@ class AdminUserCreate(BaseModel):
         return value
 
 
-class AdminUserUpdate(BaseModel):
+class AdminUserUpdate(Schema):
     """The fields to change; those left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
@@ -100,13 +102,13 @@ class AdminUserUpdate(BaseModel):
     is_active: bool | None = Field(None, description="False: the user can no longer sign in")
 
 
-class GroupMemberRead(BaseModel):
+class GroupMemberRead(Schema):
     user_id: uuid.UUID
     email: str
     role: str
 
 
-class GroupRead(BaseModel):
+class GroupRead(Schema):
     id: uuid.UUID
     name: str
     description: str | None
@@ -114,7 +116,7 @@ class GroupRead(BaseModel):
     members: list[GroupMemberRead]
 
 
-class GroupCreate(BaseModel):
+class GroupCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -123,7 +125,7 @@ class GroupCreate(BaseModel):
     _name = field_validator("name")(_stripped)
 
 
-class MembershipWrite(BaseModel):
+class MembershipWrite(Schema):
     model_config = ConfigDict(extra="forbid")
 
     role: str = Field("member", description="member or admin")

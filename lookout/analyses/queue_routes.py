@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Depends
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from lookout.analyses import queue
 from lookout.analyses.routes import require_ml_enabled
@@ -25,6 +25,7 @@ from lookout.errors import Unauthenticated
 from lookout.images import service as images
 from lookout.jsonbody import CheckedJSONRoute, openapi_body, parse_model
 from lookout.route_table import RouteTable
+from lookout.schema import Schema
 
 router = RouteTable(
     tags=["work-queue"], dependencies=[Depends(require_ml_enabled)], route_class=CheckedJSONRoute
@@ -39,7 +40,7 @@ WORKER_NOTE = (
 # --- shapes ---------------------------------------------------------------------------------
 
 
-class _Request(BaseModel):
+class _Request(Schema):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
 
@@ -65,7 +66,7 @@ class QueueRequest(_Request):
     _name = field_validator("model_name")(_strip_name)
 
 
-class QueueResponse(BaseModel):
+class QueueResponse(Schema):
     queued: int
     already_present: int
     over_limit: int = Field(
@@ -84,7 +85,7 @@ class ClaimRequest(_Request):
     _name = field_validator("model_name")(_strip_name)
 
 
-class ClaimedRead(BaseModel):
+class ClaimedRead(Schema):
     id: uuid.UUID
     image_id: uuid.UUID
     model_name: str
@@ -97,7 +98,7 @@ class ClaimedRead(BaseModel):
     lease_expires_at: datetime | None
 
 
-class ClaimResponse(BaseModel):
+class ClaimResponse(Schema):
     analyses: list[ClaimedRead]
     remaining: int = Field(description="queued analyses of this model left after this claim")
     requeued: int = Field(description="expired leases handed back to the queue by this call")
@@ -113,7 +114,7 @@ class ReleaseRequest(_Request):
     worker_id: str = Field(min_length=1, max_length=200)
 
 
-class LeaseRead(BaseModel):
+class LeaseRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

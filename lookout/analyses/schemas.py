@@ -6,14 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from lookout.rendering import SchemaRenderer
+from lookout.schema import Schema
 
 # --- requests -------------------------------------------------------------------------------
 
 
-class _Request(BaseModel):
+class _Request(Schema):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
 
@@ -67,7 +68,7 @@ class BulkAnnotations(_Request):
 # --- responses ------------------------------------------------------------------------------
 
 
-class _Read(BaseModel):
+class _Read(Schema):
     model_config = ConfigDict(from_attributes=True, protected_namespaces=())
 
 
@@ -105,7 +106,7 @@ class FinalizeRead(_Read):
     error_message: str | None
 
 
-class PresignedUrl(BaseModel):
+class PresignedUrl(Schema):
     artifact_name: str
     upload_url: str
     expires_in: int
@@ -114,11 +115,11 @@ class PresignedUrl(BaseModel):
     headers: dict[str, str]
 
 
-class PresignResponse(BaseModel):
+class PresignResponse(Schema):
     presigned_urls: list[PresignedUrl]
 
 
-class AnnotationCreated(BaseModel):
+class AnnotationCreated(Schema):
     id: uuid.UUID
     annotation_type: str
     class_name: str
@@ -126,7 +127,7 @@ class AnnotationCreated(BaseModel):
     client_id: str | None = None
 
 
-class BulkResponse(BaseModel):
+class BulkResponse(Schema):
     created_count: int
     annotations: list[AnnotationCreated]
     already_present_count: int = 0
@@ -166,7 +167,7 @@ class AnalysisDetail(AnalysisRead):
     annotations_offset: int
 
 
-class AnalysisPage(BaseModel):
+class AnalysisPage(Schema):
     items: list[AnalysisRead]
     total: int
     limit: int
@@ -176,7 +177,7 @@ class AnalysisPage(BaseModel):
     )
 
 
-class PredictionPage(BaseModel):
+class PredictionPage(Schema):
     items: list[PredictionRead]
     total: int
     limit: int
@@ -196,20 +197,20 @@ class ArtifactRead(_Read):
     url_endpoint: str
 
 
-class ArtifactUrl(BaseModel):
+class ArtifactUrl(Schema):
     artifact_name: str
     url: str
     expires_in: int
 
 
-class BoxMatch(BaseModel):
+class BoxMatch(Schema):
     a: uuid.UUID
     b: uuid.UUID
     class_name: str
     iou: float
 
 
-class Comparison(BaseModel):
+class Comparison(Schema):
     analysis_a: uuid.UUID
     analysis_b: uuid.UUID
     iou_threshold: float
@@ -226,7 +227,7 @@ class ComparedAnalysis(AnalysisRead):
     annotations_total: int
 
 
-class CompareResponse(BaseModel):
+class CompareResponse(Schema):
     image_id: uuid.UUID
     image_width: int
     image_height: int
@@ -259,7 +260,7 @@ class VistaAnalysis(_Read):
     annotations: list[dict[str, Any]] = []
 
 
-class VistaAnnotation(BaseModel):
+class VistaAnnotation(Schema):
     """A stored annotation as VISTA's `MLAnnotation`."""
 
     id: uuid.UUID
@@ -273,11 +274,11 @@ class VistaAnnotation(BaseModel):
     created_at: datetime
 
 
-class VistaAnnotationList(BaseModel):
+class VistaAnnotationList(Schema):
     annotations: list[VistaAnnotation]
     total: int
 
 
-class VistaPresignResponse(BaseModel):
+class VistaPresignResponse(Schema):
     upload_url: str
     storage_path: str = Field(description="Name the artifact by this in a heatmap annotation")

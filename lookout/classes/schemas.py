@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from lookout.schema import Schema
 
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2000
@@ -20,7 +22,7 @@ def _clean_name(value: str) -> str:
     return value
 
 
-class ImageClassCreate(BaseModel):
+class ImageClassCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
@@ -32,7 +34,7 @@ class ImageClassCreate(BaseModel):
     _name = field_validator("name")(_clean_name)
 
 
-class ImageClassUpdate(BaseModel):
+class ImageClassUpdate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
@@ -44,7 +46,7 @@ class ImageClassUpdate(BaseModel):
         return None if value is None else _clean_name(value)
 
 
-class ImageClassRead(BaseModel):
+class ImageClassRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -56,7 +58,7 @@ class ImageClassRead(BaseModel):
     image_count: int = Field(0, description="Images given this class")
 
 
-class ClassificationCreate(BaseModel):
+class ClassificationCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     class_id: uuid.UUID
@@ -68,7 +70,7 @@ class ClassificationCreate(BaseModel):
     )
 
 
-class ClassificationRead(BaseModel):
+class ClassificationRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from lookout.comments.models import MAX_COMMENT_CHARS
+from lookout.schema import Schema
 
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
 
-class CommentWrite(BaseModel):
+class CommentWrite(Schema):
     """A new comment, or the new text of one: plain text, shown as typed (no markup)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,13 +35,13 @@ class CommentWrite(BaseModel):
         return value
 
 
-class CommentAuthor(BaseModel):
+class CommentAuthor(Schema):
     id: uuid.UUID
     email: str
     display_name: str | None
 
 
-class CommentRead(BaseModel):
+class CommentRead(Schema):
     id: uuid.UUID
     project_id: uuid.UUID
     image_id: uuid.UUID | None

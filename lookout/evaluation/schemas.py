@@ -6,10 +6,12 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
+
+from lookout.schema import Schema
 
 
-class EvaluationCreate(BaseModel):
+class EvaluationCreate(Schema):
     """Judge one model (name and version) against the reviewed truth of a project."""
 
     project_id: uuid.UUID
@@ -46,7 +48,7 @@ class EvaluationCreate(BaseModel):
         return values
 
 
-class EvaluationSummary(BaseModel):
+class EvaluationSummary(Schema):
     id: uuid.UUID
     project_id: uuid.UUID
     model_name: str
@@ -63,7 +65,7 @@ class EvaluationSummary(BaseModel):
     median_frames_to_fire: float | None = None
 
 
-class OutcomeRead(BaseModel):
+class OutcomeRead(Schema):
     id: int
     image_id: uuid.UUID
     sequence_id: uuid.UUID | None
@@ -78,14 +80,14 @@ class OutcomeRead(BaseModel):
     thumbnail_url: str
 
 
-class OutcomePage(BaseModel):
+class OutcomePage(Schema):
     items: list[OutcomeRead]
     total: int
     limit: int
     offset: int
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(Schema):
     model_name: str
     model_version: str
     images: int

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from lookout.db import utcnow
 from lookout.deps import BaseUrlDep, PrincipalDep, SessionDep, StorageDep, get_runtime
@@ -18,6 +18,7 @@ from lookout.exports.schemas import RESULTS_FORMAT, ExportOptions, parse_split
 from lookout.format_names import RESULTS_FILE
 from lookout.jsonbody import CheckedJSONRoute
 from lookout.route_table import RouteTable
+from lookout.schema import Schema
 from lookout.truth.selection import make_selection
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def export_dataset(
     )
 
 
-class SplitWrite(BaseModel):
+class SplitWrite(Schema):
     """The split a sequence is put in."""
 
     model_config = ConfigDict(extra="forbid")
@@ -162,7 +163,7 @@ class SplitWrite(BaseModel):
     split: Literal["train", "val", "test"]
 
 
-class SplitRead(BaseModel):
+class SplitRead(Schema):
     sequence_id: uuid.UUID
     split: str
 

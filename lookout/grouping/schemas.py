@@ -6,14 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from lookout.schema import Schema
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES
 
 GroupDecisionName = Literal["false_positive", "smoke"]
 
 
-class GroupDecision(BaseModel):
+class GroupDecision(Schema):
     """A decision for every member of a group: the review's vocabulary (smoke with its type,
     or a false positive with its types)."""
 
@@ -26,7 +27,7 @@ class GroupDecision(BaseModel):
     )
 
 
-class GroupSettings(BaseModel):
+class GroupSettings(Schema):
     auto_apply_group_decisions: bool = Field(
         description="A track joining a decided group takes its decision without a person"
     )
@@ -36,7 +37,7 @@ class GroupSettingsRead(GroupSettings):
     project_id: uuid.UUID
 
 
-class GroupRead(BaseModel):
+class GroupRead(Schema):
     id: uuid.UUID
     project_id: uuid.UUID
     number: int = Field(
@@ -59,7 +60,7 @@ class GroupRead(BaseModel):
     created_at: datetime
 
 
-class GroupPage(BaseModel):
+class GroupPage(Schema):
     items: list[GroupRead]
     total: int
     limit: int
@@ -69,7 +70,7 @@ class GroupPage(BaseModel):
 MemberStatus = Literal["following", "suggested", "undecided", "own_decision", "gone"]
 
 
-class MemberRead(BaseModel):
+class MemberRead(Schema):
     id: uuid.UUID = Field(description="The member's id (for DELETE .../members/{member})")
     sequence_id: uuid.UUID
     sequence_source_id: str
@@ -99,7 +100,7 @@ class GroupDetail(GroupRead):
     members: list[MemberRead]
 
 
-class DecisionResult(BaseModel):
+class DecisionResult(Schema):
     group: GroupRead
     applied: int = Field(description="Member tracks that took the decision now")
     kept: int = Field(description="Member tracks left alone: decided by a person")

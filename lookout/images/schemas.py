@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lookout.rendering import SchemaRenderer
+from lookout.schema import Schema
 
 
-class ImageRead(BaseModel):
+class ImageRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -69,14 +70,14 @@ def image_json(image: Any, *, existing: bool = False) -> dict[str, Any]:
     return body
 
 
-class ImageDownload(BaseModel):
+class ImageDownload(Schema):
     """VISTA's answer to `GET /images/{id}/download`."""
 
     url: str = Field(description="The bytes' address, relative to the API prefix")
     object_key: str
 
 
-class ImageTrashRequest(BaseModel):
+class ImageTrashRequest(Schema):
     """The optional body of `DELETE /api/images/{image_id}`."""
 
     reason: str | None = Field(None, description="Why: 3 to 1000 characters")
@@ -85,7 +86,7 @@ class ImageTrashRequest(BaseModel):
     )
 
 
-class ImageDelete(BaseModel):
+class ImageDelete(Schema):
     """VISTA's body of `DELETE /projects/{project_id}/images/{image_id}`."""
 
     reason: str = Field(description="Why: 3 to 1000 characters")
@@ -94,7 +95,7 @@ class ImageDelete(BaseModel):
     )
 
 
-class DeletionEvent(BaseModel):
+class DeletionEvent(Schema):
     id: uuid.UUID
     project_id: uuid.UUID
     kind: str = Field(description="image or sequence: what the event is about")
@@ -107,17 +108,17 @@ class DeletionEvent(BaseModel):
     created_at: datetime
 
 
-class DeletionEvents(BaseModel):
+class DeletionEvents(Schema):
     events: list[DeletionEvent]
     total: int
 
 
-class ImagePage(BaseModel):
+class ImagePage(Schema):
     items: list[ImageRead]
     next_cursor: str | None
 
 
-class MetadataEntry(BaseModel):
+class MetadataEntry(Schema):
     """VISTA's body of `PUT /images/{id}/metadata`: one key and its value."""
 
     key: str = Field(description="1 to 200 characters")

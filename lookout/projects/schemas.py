@@ -6,10 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from lookout.schema import Schema
 
 
-class ProjectCreate(BaseModel):
+class ProjectCreate(Schema):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=10_000)
     group: str | None = Field(
@@ -45,7 +47,7 @@ class ProjectCreate(BaseModel):
 QueueOrderName = Literal["oldest", "score", "disagreement", "uncertainty"]
 
 
-class ProjectUpdate(BaseModel):
+class ProjectUpdate(Schema):
     """What PATCH changes: only the fields sent (null clears a model)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -72,7 +74,7 @@ class ProjectUpdate(BaseModel):
     )
 
 
-class ProjectRead(BaseModel):
+class ProjectRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -92,14 +94,14 @@ class ProjectRead(BaseModel):
     existing: bool = False
 
 
-class ProjectMetadataEntry(BaseModel):
+class ProjectMetadataEntry(Schema):
     """VISTA's body for one key of a project's metadata."""
 
     key: str = Field(description="1 to 200 characters")
     value: Any = Field(None, description="Text, a number, true, false or null")
 
 
-class ProjectMetadataRead(BaseModel):
+class ProjectMetadataRead(Schema):
     """One key of a project's metadata, as VISTA answers it."""
 
     model_config = ConfigDict(from_attributes=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -45,10 +46,8 @@ def _filters(body: QueueFilters) -> SequenceFilters:
     return SequenceFilters(**body.model_dump(include=set(QueueFilters.model_fields)))
 
 
-def _optional_body(model: type[QueueFilters] = QueueFilters) -> dict[str, Any]:
-    extra = openapi_body(model)
-    extra["requestBody"]["required"] = False
-    return extra
+def _optional_body(model: type[QueueFilters] = QueueFilters) -> Callable[[], dict[str, Any]]:
+    return openapi_body(model, required=False)
 
 
 def _sequence(row: service.QueueRow) -> SequenceRead:

@@ -6,12 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from lookout.schema import Schema
 from lookout.sequences.schemas import SequenceRead
 
 
-class QueueFilters(BaseModel):
+class QueueFilters(Schema):
     """Which part of the queue to work on; every field is optional (`{}` is the whole queue)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +35,7 @@ class QueueFilters(BaseModel):
 QueueOrderName = Literal["oldest", "score", "disagreement", "uncertainty"]
 
 
-class OrderFields(BaseModel):
+class OrderFields(Schema):
     """How the queue is ordered; left out, the project's default order (else oldest first)."""
 
     order: QueueOrderName | None = Field(
@@ -66,7 +67,7 @@ class ClaimRequest(QueueFilters, OrderFields):
     """The part of the queue to claim from, and in which order."""
 
 
-class Why(BaseModel):
+class Why(Schema):
     """Why a sequence sits where it does in the queue."""
 
     order: QueueOrderName
@@ -81,13 +82,13 @@ class Why(BaseModel):
     detail: str = Field(description="The same in words")
 
 
-class SequenceRef(BaseModel):
+class SequenceRef(Schema):
     model_config = ConfigDict(extra="forbid")
 
     sequence_id: uuid.UUID
 
 
-class Claim(BaseModel):
+class Claim(Schema):
     """A sequence held for the caller until `expires_at`."""
 
     sequence: SequenceRead
@@ -103,12 +104,12 @@ class ClaimRead(Claim):
     why: Why = Field(description="Why this sequence came next")
 
 
-class QueueItem(BaseModel):
+class QueueItem(Schema):
     sequence: SequenceRead
     why: Why
 
 
-class QueueRead(BaseModel):
+class QueueRead(Schema):
     remaining: int = Field(description="Sequences of the caller's queue that nobody holds now")
     claimed: Claim | None = Field(description="The caller's claim in this queue, if any")
     order: QueueOrderName = Field(description="The order of `items`")
@@ -119,19 +120,19 @@ class QueueRead(BaseModel):
     )
 
 
-class SkippedRead(BaseModel):
+class SkippedRead(Schema):
     sequence: SequenceRead
     skipped_at: datetime
 
 
-class SkippedPage(BaseModel):
+class SkippedPage(Schema):
     items: list[SkippedRead]
     total: int
     limit: int
     offset: int
 
 
-class Decisions(BaseModel):
+class Decisions(Schema):
     """Track decisions in the reviews saved (the last save of each sequence and day)."""
 
     smoke: int = 0
@@ -139,7 +140,7 @@ class Decisions(BaseModel):
     unsure: int = 0
 
 
-class ReviewerDay(BaseModel):
+class ReviewerDay(Schema):
     reviewer_id: uuid.UUID
     email: str
     display_name: str | None
@@ -152,7 +153,7 @@ class ReviewerDay(BaseModel):
     )
 
 
-class ReviewerTotal(BaseModel):
+class ReviewerTotal(Schema):
     reviewer_id: uuid.UUID
     email: str
     display_name: str | None
@@ -163,14 +164,14 @@ class ReviewerTotal(BaseModel):
     seconds_spent: int
 
 
-class ReviewStats(BaseModel):
+class ReviewStats(Schema):
     date_from: date | None
     date_to: date | None
     rows: list[ReviewerDay] = Field(description="One per reviewer and day, newest day first")
     totals: list[ReviewerTotal] = Field(description="One per reviewer, most sequences first")
 
 
-class CameraDay(BaseModel):
+class CameraDay(Schema):
     day: date = Field(description="UTC day the sequences started")
     sequences: int
     reviewed: int = Field(description="Sequences whose review is saved as annotated")
@@ -182,12 +183,12 @@ class CameraDay(BaseModel):
     )
 
 
-class TypeCount(BaseModel):
+class TypeCount(Schema):
     type: str
     count: int
 
 
-class CameraRead(BaseModel):
+class CameraRead(Schema):
     camera_id: uuid.UUID | None = Field(description="null: sequences without a camera")
     name: str
     organization_name: str | None
@@ -204,7 +205,7 @@ class CameraRead(BaseModel):
     days: list[CameraDay] = Field(description="Every day of the period, oldest first")
 
 
-class CameraStatsRead(BaseModel):
+class CameraStatsRead(Schema):
     project_id: uuid.UUID
     since: date
     until: date

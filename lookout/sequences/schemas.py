@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -16,13 +15,14 @@ from pydantic import (
     model_validator,
 )
 
+from lookout.schema import Schema
 from lookout.sequences.models import FALSE_POSITIVE_TYPES, SMOKE_TYPES, TrackDecision
 
 Source = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 SourceId = Field(min_length=1, max_length=200)
 
 
-class CameraCreate(BaseModel):
+class CameraCreate(Schema):
     project_id: uuid.UUID
     source: str = Source
     source_id: str = SourceId
@@ -37,7 +37,7 @@ class CameraCreate(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class CameraRead(BaseModel):
+class CameraRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -56,7 +56,7 @@ class CameraRead(BaseModel):
     existing: bool = False
 
 
-class SequenceCreate(BaseModel):
+class SequenceCreate(Schema):
     project_id: uuid.UUID
     camera_id: uuid.UUID | None = None
     source: str = Source
@@ -95,7 +95,7 @@ class SequenceCreate(BaseModel):
         return self
 
 
-class SequenceRead(BaseModel):
+class SequenceRead(Schema):
     id: uuid.UUID
     project_id: uuid.UUID
     camera_id: uuid.UUID | None
@@ -137,7 +137,7 @@ class SequenceRead(BaseModel):
     delete_reason: str | None = Field(None, description="Why it went to the trash")
 
 
-class SequenceDelete(BaseModel):
+class SequenceDelete(Schema):
     """The optional body of `DELETE /api/sequences/{sequence_id}`."""
 
     reason: str | None = Field(None, description="Why: 3 to 1000 characters")
@@ -147,14 +147,14 @@ class SequenceDelete(BaseModel):
     )
 
 
-class SequencePage(BaseModel):
+class SequencePage(Schema):
     items: list[SequenceRead]
     total: int
     limit: int
     offset: int
 
 
-class FramePrediction(BaseModel):
+class FramePrediction(Schema):
     id: uuid.UUID
     analysis_id: uuid.UUID
     model_name: str
@@ -170,7 +170,7 @@ class FramePrediction(BaseModel):
     )
 
 
-class FrameRead(BaseModel):
+class FrameRead(Schema):
     id: uuid.UUID
     index: int
     captured_at: datetime | None
@@ -182,7 +182,7 @@ class FrameRead(BaseModel):
     predictions: list[FramePrediction] = Field(default_factory=list)
 
 
-class FrameCreated(BaseModel):
+class FrameCreated(Schema):
     id: uuid.UUID
     sequence_id: uuid.UUID
     captured_at: datetime | None
@@ -194,7 +194,7 @@ class FrameCreated(BaseModel):
     existing: bool = False
 
 
-class FramePredictions(BaseModel):
+class FramePredictions(Schema):
     """A model's boxes for a frame, stored as an analysis of the frame."""
 
     model_name: str = Field("platform", min_length=1, max_length=200)
@@ -202,7 +202,7 @@ class FramePredictions(BaseModel):
     annotations: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
 
 
-class FrameMetadata(BaseModel):
+class FrameMetadata(Schema):
     captured_at: datetime | None = None
     source: str | None = Field(None, min_length=1, max_length=100)
     source_id: str | None = Field(None, min_length=1, max_length=200)
@@ -216,13 +216,13 @@ class FrameFromUrl(FrameMetadata):
 MAX_FRAMES_PER_BATCH = 100
 
 
-class FrameBatch(BaseModel):
+class FrameBatch(Schema):
     """Frames the server fetches by URL one after the other, each stored on its own."""
 
     frames: list[FrameFromUrl] = Field(min_length=1, max_length=MAX_FRAMES_PER_BATCH)
 
 
-class FrameBatchItem(BaseModel):
+class FrameBatchItem(Schema):
     """One frame of a batch, in the order sent."""
 
     status: int = Field(
@@ -233,14 +233,14 @@ class FrameBatchItem(BaseModel):
     field: str | None = Field(None, description="The field at fault, e.g. frames.3.url")
 
 
-class FrameBatchResult(BaseModel):
+class FrameBatchResult(Schema):
     created: int
     existing: int
     failed: int
     frames: list[FrameBatchItem]
 
 
-class TrackBox(BaseModel):
+class TrackBox(Schema):
     frame_id: uuid.UUID
     xyxyn: list[float] = Field(min_length=4, max_length=4)
     confidence: float | None = Field(None, ge=0, le=1)
@@ -256,7 +256,7 @@ class TrackBox(BaseModel):
         return box
 
 
-class Track(BaseModel):
+class Track(Schema):
     """One object across frames and what a person decided it is."""
 
     decision: Literal[TrackDecision.ALL] | None = Field(  # type: ignore[valid-type]
@@ -312,7 +312,7 @@ class Track(BaseModel):
         return self
 
 
-class ReviewWrite(BaseModel):
+class ReviewWrite(Schema):
     tracks: list[Track] = Field(default_factory=list, max_length=1000)
     has_missed_smoke: bool = False
     is_unsure: bool = Field(
@@ -327,7 +327,7 @@ class ReviewWrite(BaseModel):
     )
 
 
-class ReviewRead(BaseModel):
+class ReviewRead(Schema):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -354,7 +354,7 @@ class SequenceDetail(SequenceRead):
     review: ReviewRead | None
 
 
-class DraftRequest(BaseModel):
+class DraftRequest(Schema):
     confidence_threshold: float = Field(0.0, ge=0, le=1)
     iou_threshold: float = Field(0.3, ge=0, le=1)
     min_cluster_size: int = Field(1, ge=1, le=1000)
@@ -362,14 +362,14 @@ class DraftRequest(BaseModel):
     force: bool = Field(False, description="Replace a review a person has started or finished.")
 
 
-class DraftResult(BaseModel):
+class DraftResult(Schema):
     status: Literal["created", "updated", "skipped"]
     reason: str | None = None
     track_count: int
     review: ReviewRead
 
 
-class ReviewVersionRead(BaseModel):
+class ReviewVersionRead(Schema):
     """One saved state of a review, newest first in a history."""
 
     version: int
@@ -390,17 +390,17 @@ class ReviewVersionDetail(ReviewVersionRead):
     has_missed_smoke: bool
 
 
-class SendBack(BaseModel):
+class SendBack(Schema):
     reason: str = Field(min_length=1, max_length=2000, description="Why it goes back to the queue")
 
 
-class RestoreRequest(BaseModel):
+class RestoreRequest(Schema):
     version: int | None = Field(
         None, description="The review's current version as you saw it (409 if it moved on)."
     )
 
 
-class ReviewChange(BaseModel):
+class ReviewChange(Schema):
     """One changed review with its sequence and its frames (URLs to their images)."""
 
     sequence: SequenceRead
@@ -408,7 +408,7 @@ class ReviewChange(BaseModel):
     frames: list[FrameRead]
 
 
-class ReviewChangesPage(BaseModel):
+class ReviewChangesPage(Schema):
     items: list[ReviewChange]
     next_cursor: str | None = Field(
         description="Pass as `since` for the changes after this page (null: nothing yet)"

@@ -43,7 +43,7 @@ def test_boot_prints_both_clocks_with_ratio_target_and_load():
     )
     assert result.returncode in {0, 1}, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    figures = ["serve_import_cpu", "serve_import_wall", "script_import_cpu"]
+    figures = ["serve_import_cpu", "serve_import_wall", "cli_import_cpu"]
     assert [line["figure"] for line in lines] == figures
     assert lines[2]["target"] is None and lines[2]["ratio"] > 0
     for line in lines[:2]:
