@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -34,6 +35,30 @@ def render_json(body: Any) -> bytes:
     return json.dumps(
         body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
     ).encode("utf-8")
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON of `value` (UUIDs as their text) by orjson, for large batches.
+
+    A tenth of the standard library's time for a 1,000-box batch. The same JSON values as
+    `render_json`, though a number may be spelled otherwise (`1e-7` for `1e-07`): it serves
+    what goes to PostgreSQL or is read as JSON, not where bytes are compared. Non-finite
+    numbers are refused before this (the body's walk in `jsonbody`, `validate_annotations`);
+    an integer orjson cannot hold (over 64 bits) goes through the standard library instead.
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        text = json.dumps(
+            value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_uuid_text
+        )
+        return text.encode("utf-8")
+
+
+def _uuid_text(value: Any) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def json_response(

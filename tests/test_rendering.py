@@ -15,7 +15,7 @@ from lookout.analyses.models import Prediction
 from lookout.analyses.schemas import PREDICTION_JSON, PredictionRead, bbox_xyxyn
 from lookout.images.models import Image
 from lookout.images.schemas import IMAGE_JSON, ImageRead
-from lookout.rendering import RenderedCache, SchemaRenderer
+from lookout.rendering import RenderedCache, SchemaRenderer, encode_json, render_json
 from tests.analyses.ml_support import box, make_setup
 
 
@@ -155,3 +155,19 @@ def test_a_negative_cache_size_is_refused_naming_the_setting(tmp_path):
 
     with pytest.raises(ValidationError, match="LOOKOUT_RENDER_CACHE_MB"):
         Settings(LOOKOUT_RENDER_CACHE_MB=-1, _env_file=None)
+
+
+def test_batch_json_reads_back_as_the_standard_renderers_and_takes_any_integer():
+    ident = uuid.uuid4()
+    value = {
+        "id": ident,
+        "boxes": [[0.1, 1e-7, 2.5e16, -3], {"name": "fumée ✓", "none": None, "ok": True}],
+    }
+    encoded = encode_json(value)
+    expected = {**value, "id": str(ident)}
+    assert json.loads(encoded) == json.loads(render_json(expected)) == expected
+    # Integers over 64 bits, which orjson refuses, go through the standard library.
+    big = {"id": ident, "n": 2**70, "list": [2**64]}
+    assert json.loads(encode_json(big)) == {"id": str(ident), "n": 2**70, "list": [2**64]}
+    with pytest.raises(TypeError, match="object is not JSON"):
+        encode_json({"n": 2**70, "thing": object()})

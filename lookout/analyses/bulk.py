@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from lookout.analyses.repository import locked_analysis
 from lookout.db import UTCDateTime, affected_rows, new_ids, utcnow
 from lookout.errors import Conflict, InvalidInput, PayloadTooLarge
 from lookout.images.models import Image
-from lookout.rendering import render_json
+from lookout.rendering import encode_json, render_json
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
@@ -114,10 +113,10 @@ def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, A
     if session.get_bind().dialect.name != "postgresql":
         session.execute(sa.insert(Prediction), rows)  # SQLite: executemany, in-process
         return
-    payload = json.dumps(
+    payload = encode_json(
         [
             [
-                str(r["id"]),
+                r["id"],
                 r["annotation_type"],
                 r["class_name"],
                 r["confidence"],
@@ -129,11 +128,8 @@ def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, A
                 r["client_id"],
             ]
             for r in rows
-        ],
-        ensure_ascii=False,
-        allow_nan=False,
-        separators=(",", ":"),
-    )
+        ]
+    ).decode("utf-8")
     session.execute(
         _PG_INSERT, {"analysis_id": analysis_id, "base": rows[0]["created_at"], "rows": payload}
     )
@@ -265,7 +261,7 @@ def submit_annotations(
         "already_present_count": len(valid) - len(new_rows),
         "replaced_count": replaced,
     }
-    content = render_json(body)
+    content = encode_json(body)
     try:
         if idempotency_key is not None:
             _store_answer(session, scope, idempotency_key, request_hash, 201, content)
