@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import HTTPException, Request, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
@@ -48,7 +49,7 @@ class UnstorableValue(ValueError):
 
 def loads(body: bytes) -> Any:
     """The parsed body; ValueError when it is not JSON, UnstorableValue naming the field."""
-    data = json.loads(body, parse_constant=_reject_constant)
+    data = _parse(body)
     try:
         _check_values(data)
     except ValueError as exc:
@@ -56,6 +57,25 @@ def loads(body: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(body) and (error := _located(data, _surrogate_problem)):
         raise error
     return data
+
+
+# Each digit read as "0": a body with 19 digits in a row may hold an integer orjson cannot keep.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 19
+
+
+def _parse(body: bytes) -> Any:
+    """orjson's parse (half the standard library's time for a 1,000-box post), where it gives
+    exactly what `json.loads` would: it reads integers past 64 bits as floats, so a body with
+    such a number is read by the standard library, as is any body orjson refuses (which then
+    fails in the standard library's words, or holds what the checks below refuse by name: NaN,
+    lone surrogates; or a byte-order mark, which both take)."""
+    if _LONG_DIGIT_RUN not in body.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:
