@@ -50,15 +50,14 @@ FORBIDDEN = (
 EXPORT_WRITERS = ("lookout.formats", "lookout.exports.service", "lookout.exports.sinks")
 
 
-def loaded_modules(tmp_path: Path, code: str = SERVE_PATH, **settings: str) -> set[str]:
-    """Modules in sys.modules after running `code` in a fresh interpreter."""
+def run_fresh(tmp_path: Path, program: str, **settings: str) -> str:
+    """What `program` prints in a fresh interpreter, with local settings in `tmp_path`."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("LOOKOUT_", "STORAGE_", "S3_", "DATABASE_URL", "PROXY_"))
     }
     env |= {"LOOKOUT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO), **settings}
-    program = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", program],
         env=env,
@@ -68,7 +67,13 @@ def loaded_modules(tmp_path: Path, code: str = SERVE_PATH, **settings: str) -> s
         timeout=120,
         check=True,
     )
-    return set(json.loads(result.stdout.splitlines()[-1]))
+    return result.stdout
+
+
+def loaded_modules(tmp_path: Path, code: str = SERVE_PATH, **settings: str) -> set[str]:
+    """Modules in sys.modules after running `code` in a fresh interpreter."""
+    program = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    return set(json.loads(run_fresh(tmp_path, program, **settings).splitlines()[-1]))
 
 
 def present(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -163,17 +168,7 @@ print(paused, gc.isenabled(), type(app).__name__)
 
 
 def test_a_worker_builds_its_app_with_the_collector_paused_then_resumed(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOKOUT_", "DATABASE_URL"))}
-    env |= {"LOOKOUT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
     for before, resumed in (("", "True"), ("gc.disable()", "False")):
-        result = subprocess.run(
-            [sys.executable, "-c", COLLECTOR.format(before=before)],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        printed = run_fresh(tmp_path, COLLECTOR.format(before=before))
         # Paused while the app was imported; left as it was found (a caller's choice kept).
-        assert result.stdout.split() == ["[True]", resumed, "FastAPI"], result.stderr
+        assert printed.split() == ["[True]", resumed, "FastAPI"]
