@@ -37,8 +37,17 @@ class LiveServer:
     def __init__(self, app: Any, *, port: int | None = None) -> None:
         self.app = app
         self.port = port or free_port()
+        # Idle connections are kept for 2 minutes, not uvicorn's 5 s: a test that waits on a
+        # CLI run between two requests would otherwise race the server closing the client's
+        # pooled connection (CI saw "Connection reset by peer" on the request after it).
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            ws="none",
+            timeout_keep_alive=120,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
