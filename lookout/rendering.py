@@ -30,10 +30,15 @@ from lookout.db import json_key, pg_json_time
 MEDIA_TYPE = "application/json"
 
 
-def render_json(body: Any) -> bytes:
-    """JSON bytes exactly as Starlette's JSONResponse renders them."""
+def render_json(body: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """JSON bytes exactly as Starlette's JSONResponse renders them (`default` as json's)."""
     return json.dumps(
-        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        body,
+        ensure_ascii=False,
+        allow_nan=False,
+        indent=None,
+        separators=(",", ":"),
+        default=default,
     ).encode("utf-8")
 
 
@@ -49,10 +54,7 @@ def encode_json(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
-        text = json.dumps(
-            value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_uuid_text
-        )
-        return text.encode("utf-8")
+        return render_json(value, default=_uuid_text)
 
 
 def _uuid_text(value: Any) -> str:
