@@ -14,6 +14,7 @@ reads in `predictions`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 import weakref
@@ -308,14 +309,28 @@ def list_analyses(
 ) -> tuple[list[Analysis], int]:
     """A page of an image's analyses, newest first, with the total count."""
     image = images.get_image(session, principal=principal, image_id=image_id)
-    query = sa.select(Analysis).where(Analysis.image_id == image.id)
+    params: dict[str, Any] = {"image_id": image.id, "limit": limit, "offset": offset}
     if model_name:
-        query = query.where(Analysis.model_name == model_name)
+        params["model_name"] = model_name
     if status:
-        query = query.where(Analysis.status == normalize_status(status))
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    query = query.order_by(Analysis.created_at.desc(), Analysis.id.desc())
-    return list(session.scalars(query.limit(limit).offset(offset))), total
+        params["status"] = normalize_status(status)
+    count, page = _image_analyses(bool(model_name), bool(status))
+    total = session.scalar(count, params) or 0
+    return list(session.scalars(page, params)), total
+
+
+@functools.cache
+def _image_analyses(by_model: bool, by_status: bool) -> tuple[sa.Select[Any], sa.Select[Analysis]]:
+    """The count and the page of an image's analyses, built once per filter shape (building
+    a statement costs more than running it, and this list is read on every image view)."""
+    query = sa.select(Analysis).where(Analysis.image_id == sa.bindparam("image_id"))
+    if by_model:
+        query = query.where(Analysis.model_name == sa.bindparam("model_name"))
+    if by_status:
+        query = query.where(Analysis.status == sa.bindparam("status"))
+    count = sa.select(sa.func.count()).select_from(query.subquery())
+    page = query.order_by(Analysis.created_at.desc(), Analysis.id.desc())
+    return count, page.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 def delete_analysis(

@@ -256,3 +256,27 @@ def test_openapi_describes_the_ml_endpoints(shared_sqlite: Setup):
         "/api/analyses/{analysis_id}/finalize",
     ):
         assert path in spec["paths"]
+
+
+def test_an_images_analyses_filter_by_model_and_status_and_page(ml: Setup):
+    """Each filter shape and page runs the same statement with other values: the answers
+    follow the values, not the first request's."""
+    made = [ml.create_analysis(model_name=name)["id"] for name in ("a", "b", "a", "a")]
+    done = ml.v1("PATCH", f"/api/analyses/{made[2]}/status", {"status": "completed"})
+    assert done.status_code == 200, done.text
+
+    def page(**params):
+        response = ml.client.get(f"/api/images/{ml.image_id}/analyses", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return [item["id"] for item in body["items"]], body["total"]
+
+    newest_first = made[::-1]
+    assert page() == (newest_first, 4)
+    assert page(model_name="a") == ([made[3], made[2], made[0]], 3)
+    assert page(model_name="b") == ([made[1]], 1)
+    assert page(status="completed") == ([made[2]], 1)
+    assert page(model_name="a", status="queued") == ([made[3], made[0]], 2)
+    assert page(model_name="b", status="completed") == ([], 0)
+    assert page(limit=2, offset=1) == (newest_first[1:3], 4)
+    assert page(model_name="a", limit=1, offset=2) == ([made[0]], 3)
