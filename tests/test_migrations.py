@@ -340,3 +340,48 @@ def test_platform_fields_are_backfilled_from_each_schema(empty_database_url: str
     assert got["2025"] == (120.0, 120.0, 131.5, pytest.approx(0.75), "other")
     assert got["2026"] == (200.0, 200.0, 215.0, pytest.approx(0.66), "other_smoke")
     assert got["manual"] == (45.0, 45.0, None, None, None)
+
+
+def test_replay_answers_stored_before_compression_still_replay(empty_database_url: str) -> None:
+    """Migration 0017: an Idempotency-Key answer stored as JSON is replayed as it was; new
+    answers are stored compressed, with no JSON."""
+    from sqlalchemy.orm import Session
+
+    from lookout.analyses.bulk import _store_answer, _stored_answer
+    from lookout.analyses.models import IdempotencyRecord
+
+    upgrade(empty_database_url, "0016")
+    engine = make_engine(empty_database_url)
+    old_answer = {"created_count": 1, "annotations": [{"id": "a"}], "replaced_count": 0}
+    record = sa.table(
+        "idempotency_records",
+        *(sa.column(c) for c in ("scope", "key", "request_hash", "status_code", "created_at")),
+        sa.column("response", JSONType),
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            record.insert(),
+            {
+                "scope": "bulk:x",
+                "key": "old",
+                "request_hash": "h",
+                "status_code": 201,
+                "response": old_answer,
+                "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            },
+        )
+    upgrade(empty_database_url)
+    with Session(engine) as session:
+        replayed = _stored_answer(session, "bulk:x", "old", "h")
+        assert replayed is not None and replayed.replayed
+        assert replayed.body == old_answer
+        new_answer = b'{"created_count":2,"annotations":[]}'
+        _store_answer(session, "bulk:x", "new", "h2", 201, new_answer)
+        session.commit()
+        stored = session.scalar(sa.select(IdempotencyRecord).filter_by(key="new"))
+        assert stored is not None and stored.response is None
+        assert stored.response_zlib is not None and stored.response_zlib != new_answer
+        again = _stored_answer(session, "bulk:x", "new", "h2")
+        assert again is not None and again.json_bytes() == new_answer
+        assert again.body == {"created_count": 2, "annotations": []}
+    engine.dispose()

@@ -133,5 +133,8 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(sa.String(200))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
     status_code: Mapped[int]
-    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The answer as zlib-compressed JSON bytes; `response` holds it as JSON in records
+    # written before migration 0017.
+    response_zlib: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    response: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
