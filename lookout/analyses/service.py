@@ -140,6 +140,13 @@ def analysis_for_export(
     return analysis
 
 
+_ANALYSES_OF_IMAGE = (
+    sa.select(sa.func.count())
+    .select_from(Analysis)
+    .where(Analysis.image_id == sa.bindparam("image_id"))
+)
+
+
 def create_analysis(
     session: Session,
     *,
@@ -161,12 +168,9 @@ def create_analysis(
             f"{', '.join(sorted(allowed_models))} (ML_ALLOWED_MODELS)",
             field="model_name",
         )
-    image = images.get_image(session, principal=principal, image_id=image_id)
-    # Lock the image row so concurrent creations count each other.
-    session.execute(sa.select(Image.id).where(Image.id == image.id).with_for_update())
-    count = session.scalar(
-        sa.select(sa.func.count()).select_from(Analysis).where(Analysis.image_id == image.id)
-    )
+    # The image row stays locked until commit, so concurrent creations count each other.
+    image = images.get_image(session, principal=principal, image_id=image_id, for_update=True)
+    count = session.scalar(_ANALYSES_OF_IMAGE, {"image_id": image.id})
     if (count or 0) >= max_per_image:
         raise Conflict(
             f"image {image.id} already has {count} analyses, the limit "

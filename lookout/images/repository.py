@@ -68,19 +68,23 @@ class ImageRepository:
         condition = trash_clause(trash)
         return query if condition is None else query.where(condition)
 
-    def get(self, image_id: uuid.UUID, *, include_deleted: bool = False) -> Image:
+    def get(
+        self, image_id: uuid.UUID, *, include_deleted: bool = False, for_update: bool = False
+    ) -> Image:
         """The image, or NotFound whether it is missing, in the trash (unless
-        `include_deleted`) or outside the caller's groups."""
+        `include_deleted`) or outside the caller's groups; `for_update` locks its row until
+        the transaction ends."""
         scope = self.principal.scope
         params = {"image_id": image_id, **scope.params}
-        image = self.session.scalar(_image_by_id(scope.kind, include_deleted), params)
+        query = _image_by_id(scope.kind, include_deleted, for_update)
+        image = self.session.scalar(query, params)
         if image is None:
             raise NotFound(f"image {image_id} not found")
         return image
 
 
 @functools.cache
-def _image_by_id(kind: str, include_deleted: bool) -> sa.Select[Image]:
+def _image_by_id(kind: str, include_deleted: bool, for_update: bool = False) -> sa.Select[Image]:
     """One image by id, built once per kind of access: building the statement (and its cache
     key) cost more than running it, and reads of an image are hot."""
     query = (
@@ -91,4 +95,6 @@ def _image_by_id(kind: str, include_deleted: bool) -> sa.Select[Image]:
             Image.id == sa.bindparam("image_id"),
         )
     )
+    if for_update:
+        query = query.with_for_update(of=Image)
     return query if include_deleted else query.where(live_image())

@@ -38,10 +38,18 @@ log = logging.getLogger(__name__)
 
 
 def get_image(
-    session: Session, *, principal: Principal, image_id: uuid.UUID, include_deleted: bool = False
+    session: Session,
+    *,
+    principal: Principal,
+    image_id: uuid.UUID,
+    include_deleted: bool = False,
+    for_update: bool = False,
 ) -> Image:
-    """The image (one in the trash only with `include_deleted`)."""
-    return ImageRepository(session, principal).get(image_id, include_deleted=include_deleted)
+    """The image (one in the trash only with `include_deleted`), its row locked until the
+    transaction ends with `for_update`."""
+    return ImageRepository(session, principal).get(
+        image_id, include_deleted=include_deleted, for_update=for_update
+    )
 
 
 @dataclass(frozen=True)

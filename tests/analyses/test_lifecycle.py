@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from lookout.analyses.models import AnalysisStatus
-from tests.analyses.ml_support import Setup, box
+from tests.analyses.ml_support import Setup, box, make_setup
 from tests.support import jpeg_bytes
 
 STATUSES = ["queued", "processing", "completed", "failed", "cancelled"]
@@ -242,3 +244,22 @@ def test_limits_per_image_per_request_and_body_size(sqlite_factory):
 
 def test_statuses_constant_matches_the_document():
     assert set(AnalysisStatus.ALL) == set(STATUSES)
+
+
+def test_concurrent_creations_keep_the_per_image_limit(lookout_factory):
+    """Eight creations at once on one image with a limit of 3: the image row is locked while
+    each counts, so exactly three are created and the others are refused by name."""
+    s = make_setup(lookout_factory(ML_MAX_ANALYSES_PER_IMAGE="3"))
+    start = threading.Barrier(8)
+
+    def create(_: int) -> int:
+        with s.lookout.client({"X-API-Key": s.api_key}) as client:
+            start.wait()
+            path = f"/api/images/{s.image_id}/analyses"
+            return client.post(path, json={"model_name": "m"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(create, range(8)))
+    assert codes == [201] * 3 + [409] * 5
+    listed = s.client.get(f"/api/images/{s.image_id}/analyses").json()
+    assert listed["total"] == 3
