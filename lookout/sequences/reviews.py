@@ -198,14 +198,16 @@ def _update_versioned(session: Session, review: SequenceReview, values: dict[str
         sa.update(SequenceReview)
         .where(SequenceReview.id == review.id, SequenceReview.version == review.version)
         .values(**values, version=review.version + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .returning(SequenceReview)
     )
-    if affected_rows(session.execute(statement)) != 1:
+    # RETURNING brings the row as written back into `review` (no second round trip to
+    # refresh it); no row means someone saved since we read it.
+    options = {"synchronize_session": False, "populate_existing": True}
+    if session.execute(statement, execution_options=options).scalar() is None:
         session.rollback()
         raise Conflict(
             "the review was saved by someone else meanwhile; reload it to see their changes"
         )
-    session.refresh(review)
 
 
 def _decision_of(track: Track) -> str:
@@ -390,12 +392,14 @@ def _write_by_person(
 
 def _release_claim(session: Session, sequence_id: uuid.UUID, user_id: uuid.UUID) -> datetime | None:
     """Drop the person's claim on the sequence; when it began (for time spent), if any."""
-    claim = session.get(ReviewClaim, sequence_id)
-    if claim is None or claim.user_id != user_id:
-        return None
-    started_at = claim.claimed_at
-    session.delete(claim)
-    return started_at
+    # One DELETE ... RETURNING rather than reading the claim, then deleting it at flush.
+    released = (
+        sa.delete(ReviewClaim)
+        .where(ReviewClaim.sequence_id == sequence_id, ReviewClaim.user_id == user_id)
+        .returning(ReviewClaim.claimed_at)
+    )
+    options = {"synchronize_session": False}
+    return session.execute(released, execution_options=options).scalar()
 
 
 # The fields of a review a version keeps (and a restore brings back).

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from lookout.auth.dependencies import RawBodyDep
+from lookout.auth.principal import Principal
 from lookout.body_limits import accepts_uploads
 from lookout.db import MAX_OFFSET
 from lookout.deps import PrincipalDep, SessionDep, SettingsDep, StorageDep, get_runtime
@@ -285,9 +286,12 @@ def _frame_prediction(row: frames.FrameBoxRow) -> FramePrediction:
     )
 
 
-def _review_read(session: Session, review: SequenceReview) -> ReviewRead:
+def _review_read(
+    session: Session, review: SequenceReview, caller: Principal | None = None
+) -> ReviewRead:
     read = ReviewRead.model_validate(review)
-    return read.model_copy(update={"reviewed_by": service.reviewer_email(session, review)})
+    who = service.reviewer_email(session, review, caller)
+    return read.model_copy(update={"reviewed_by": who})
 
 
 def _frame_created(stored: frames.StoredFrame) -> FrameCreated:
@@ -487,7 +491,7 @@ def draft_review(
 @router.get("/api/sequences/{sequence_id}/review", response_model=ReviewRead)
 def get_review(sequence_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ReviewRead:
     review = reviews.get_review(session, principal=principal, sequence_id=sequence_id)
-    return _review_read(session, review)
+    return _review_read(session, review, principal)
 
 
 @router.put(
@@ -500,7 +504,7 @@ def save_review(
 ) -> ReviewRead:
     """Save a person's review of the sequence; send the `version` you started from."""
     review = reviews.save_review(session, principal=principal, sequence_id=sequence_id, write=body)
-    return _review_read(session, review)
+    return _review_read(session, review, principal)
 
 
 @router.post(
@@ -515,7 +519,7 @@ def send_back(
     review = reviews.send_back(
         session, principal=principal, sequence_id=sequence_id, reason=body.reason
     )
-    return _review_read(session, review)
+    return _review_read(session, review, principal)
 
 
 def _version_read(version: ReviewVersion, email: str | None, before: ReviewVersion | None):
@@ -578,7 +582,7 @@ def restore_version(
         version=version,
         current=body.version if body else None,
     )
-    return _review_read(session, review)
+    return _review_read(session, review, principal)
 
 
 @router.get("/api/reviews/changes", response_model=ReviewChangesPage)

@@ -296,8 +296,13 @@ def frames_of(session: Session, sequence_id: uuid.UUID) -> list[Image]:
     return list(session.scalars(query))
 
 
-def reviewer_email(session: Session, review: SequenceReview | None) -> str | None:
+def reviewer_email(
+    session: Session, review: SequenceReview | None, caller: Principal | None = None
+) -> str | None:
+    """Who saved the review last; the caller's own email needs no read (they just saved)."""
     if review is None or review.reviewed_by_id is None:
         return None
+    if caller is not None and caller.user_id == review.reviewed_by_id:
+        return caller.email
     user = session.get(User, review.reviewed_by_id)
     return user.email if user else None
