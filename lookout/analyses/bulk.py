@@ -24,8 +24,9 @@ from lookout.analyses.models import (
     Prediction,
 )
 from lookout.analyses.predictions import touch
+from lookout.analyses.repository import locked_analysis_with_size
 from lookout.db import UTCDateTime, affected_rows, new_ids, utcnow
-from lookout.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from lookout.errors import Conflict, InvalidInput, PayloadTooLarge
 from lookout.images.models import Image
 from lookout.rendering import encode_json, render_json
 
@@ -193,25 +194,6 @@ def _stored_answer(session: Session, scope: str, key: str, request_hash: str) ->
     return BulkOutcome(record.status_code, json.loads(content), replayed=True, content=content)
 
 
-_LOCKED_WITH_SIZE = (
-    sa.select(Analysis, Image.width, Image.height)
-    .join(Image, Image.id == Analysis.image_id)
-    .where(Analysis.id == sa.bindparam("analysis_id"))
-    .with_for_update(of=Analysis)
-)
-
-
-def _locked_analysis_and_size(
-    session: Session, analysis_id: uuid.UUID
-) -> tuple[Analysis, int, int]:
-    """The analysis a signed callback names, locked until commit as `locked_analysis` does,
-    with its image's size (which its boxes are checked against) in the same round trip."""
-    row = session.execute(_LOCKED_WITH_SIZE, {"analysis_id": analysis_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"analysis {analysis_id} not found")
-    return row[0], row[1], row[2]
-
-
 def _created(row: dict[str, Any] | Prediction) -> dict[str, Any]:
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
     return {
@@ -238,7 +220,7 @@ def submit_annotations(
         raise InvalidInput(
             f"{IDEMPOTENCY_HEADER} must be 1 to 200 printable characters", field=IDEMPOTENCY_HEADER
         )
-    analysis, width, height = _locked_analysis_and_size(session, analysis_id)
+    analysis, width, height = locked_analysis_with_size(session, analysis_id)
     scope = f"bulk:{analysis.id}"
     if idempotency_key is not None:
         stored = _stored_answer(session, scope, idempotency_key, request_hash)

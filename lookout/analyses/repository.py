@@ -1,7 +1,7 @@
 """Analyses as the caller may read them: every user read of an analysis starts here.
 
 Pipeline callbacks are authenticated by their signature, not by a caller, and read an
-analysis by id through the service's separately named `_locked_analysis`.
+analysis by id through the separately named `locked_analysis` (or `locked_analysis_with_size`).
 """
 
 from __future__ import annotations
@@ -66,3 +66,22 @@ def locked_analysis(session: Session, analysis_id: uuid.UUID) -> Analysis:
     if analysis is None:
         raise NotFound(f"analysis {analysis_id} not found")
     return analysis
+
+
+_LOCKED_WITH_SIZE = (
+    sa.select(Analysis, Image.width, Image.height)
+    .join(Image, Image.id == Analysis.image_id)
+    .where(Analysis.id == sa.bindparam("analysis_id"))
+    .with_for_update(of=Analysis)
+)
+
+
+def locked_analysis_with_size(
+    session: Session, analysis_id: uuid.UUID
+) -> tuple[Analysis, int, int]:
+    """`locked_analysis` with its image's width and height (which posted boxes are checked
+    against), read in the same round trip; the image row is not locked."""
+    row = session.execute(_LOCKED_WITH_SIZE, {"analysis_id": analysis_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"analysis {analysis_id} not found")
+    return row[0], row[1], row[2]

@@ -398,8 +398,8 @@ def _release_claim(session: Session, sequence_id: uuid.UUID, user_id: uuid.UUID)
         .where(ReviewClaim.sequence_id == sequence_id, ReviewClaim.user_id == user_id)
         .returning(ReviewClaim.claimed_at)
     )
-    options = {"synchronize_session": False}
-    return session.execute(released, execution_options=options).scalar()
+    # The session's default synchronization drops a claim it had loaded, in Python.
+    return session.execute(released).scalar()
 
 
 # The fields of a review a version keeps (and a restore brings back).
