@@ -8,6 +8,7 @@ a sequence of another group.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lookout.auth.principal import Principal
+from lookout.auth.principal import AccessScope, Principal
 from lookout.db import AnySelect
+from lookout.projects.models import Project
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
 from lookout.scoring import models as scoring_models
 from lookout.scoring import repository as scores
@@ -29,6 +31,13 @@ from lookout.sequences.service import (
     apply_filters,
     frame_count_column,
     order_by,
+)
+
+# The stage is written into the SQL, not bound: psycopg prepares a statement run often, and
+# PostgreSQL's generic plan for a prepared one cannot know that few reviews wait (a bound
+# stage made a claim's count scan every sequence: 146 ms instead of 22 with 100,000 of them).
+_WAITING_STAGE: sa.BindParameter[str] = sa.bindparam(
+    "waiting_stage", str(ProcessingStage.READY_TO_ANNOTATE), literal_execute=True
 )
 
 # How a queue hands out sequences: lookout.scoring.models.QUEUE_ORDERS.
@@ -53,7 +62,7 @@ class ReviewQueueRepository:
             .join(SequenceReview, SequenceReview.sequence_id == Sequence.id)
             .outerjoin(Camera, Camera.id == Sequence.camera_id)
             .where(
-                SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
+                SequenceReview.processing_stage == _WAITING_STAGE,
                 SequenceReview.is_unsure.is_(False),
             )
         )
@@ -145,6 +154,12 @@ class ReviewQueueRepository:
 
     # --- claims -------------------------------------------------------------------------
 
+    def holds_any(self) -> bool:
+        """Whether the caller has a claim row at all, expired or not (a claim usually finds
+        none: the previous save or release dropped it)."""
+        statement = _ANY_CLAIM_OF_USER
+        return self.session.scalar(statement, {"user_id": self.user_id}) is not None
+
     def held(self, *, now: datetime, sequence_ids: AnySelect | None = None) -> ReviewClaim | None:
         """The caller's unexpired claim (on one of `sequence_ids`, when given), newest first."""
         query = sa.select(ReviewClaim).where(
@@ -162,34 +177,21 @@ class ReviewQueueRepository:
             .execution_options(populate_existing=True)
         )
 
-    def take(self, sequence_id: uuid.UUID, *, now: datetime, expires_at: datetime) -> bool:
+    def take(
+        self, sequence_id: uuid.UUID, *, now: datetime, expires_at: datetime
+    ) -> tuple[datetime, datetime] | None:
         """Claim a sequence for the caller in one statement: inserted, or taken over when the
-        claim there expired or is the caller's own; False when someone else holds it."""
-        values = {
+        claim there expired or is the caller's own. (claimed_at, expires_at) of the claim now
+        held, or None when someone else holds it."""
+        statement = _take(self.session.get_bind().dialect.name)
+        params = {
             "sequence_id": sequence_id,
             "user_id": self.user_id,
-            "claimed_at": now,
+            "now": now,
             "expires_at": expires_at,
         }
-        dialect = self.session.get_bind().dialect.name
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(ReviewClaim).values(**values)
-        excluded = statement.excluded
-        own = ReviewClaim.user_id == self.user_id
-        statement = statement.on_conflict_do_update(
-            index_elements=[ReviewClaim.sequence_id],
-            set_={
-                "user_id": excluded.user_id,
-                # A renewal keeps when the claim began (time spent is counted from there).
-                "claimed_at": sa.case(
-                    (sa.and_(own, ReviewClaim.expires_at > now), ReviewClaim.claimed_at),
-                    else_=excluded.claimed_at,
-                ),
-                "expires_at": excluded.expires_at,
-            },
-            where=sa.or_(own, ReviewClaim.expires_at <= now),
-        ).returning(ReviewClaim.sequence_id)
-        return self.session.execute(statement).first() is not None
+        row = self.session.execute(statement, params).first()
+        return None if row is None else (row[0], row[1])
 
     def release(self, sequence_id: uuid.UUID | None = None) -> int:
         """Drop the caller's claim on a sequence (every claim of theirs when None)."""
@@ -198,6 +200,14 @@ class ReviewQueueRepository:
             statement = statement.where(ReviewClaim.sequence_id == sequence_id)
         result = self.session.execute(statement.execution_options(synchronize_session=False))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def release_readable(self, sequence_id: uuid.UUID) -> bool:
+        """Drop the caller's claim on a sequence they may read, in one statement; False when
+        nothing was dropped (no claim, or the sequence is not readable: see `sequence_row`)."""
+        scope = self.principal.scope
+        params = {"user_id": self.user_id, "sequence_id": sequence_id, **scope.params}
+        result = self.session.execute(_release_readable(scope.kind), params)
+        return bool(getattr(result, "rowcount", 0))
 
     # --- skips --------------------------------------------------------------------------
 
@@ -268,3 +278,64 @@ class ReviewQueueRepository:
             .where(Sequence.id.in_(sequence_ids))
         )
         return list(self.session.execute(query))
+
+
+_ANY_CLAIM_OF_USER = (
+    sa.select(sa.literal(1)).where(ReviewClaim.user_id == sa.bindparam("user_id")).limit(1)
+)
+
+
+@functools.cache
+def _release_readable(kind: str) -> sa.Delete:
+    """DELETE of the caller's claim on one sequence, only when the caller may read it (not in
+    the trash), built once per kind of access: a release is one statement."""
+    readable = (
+        sa.select(sa.literal(1))
+        .select_from(Sequence)
+        .join(Project, Project.id == Sequence.project_id)
+        .where(
+            Sequence.id == ReviewClaim.sequence_id,
+            Sequence.deleted_at.is_(None),
+            AccessScope.template(kind).clause(Project.group_id),
+        )
+    )
+    return (
+        sa.delete(ReviewClaim)
+        .where(
+            ReviewClaim.user_id == sa.bindparam("user_id"),
+            ReviewClaim.sequence_id == sa.bindparam("sequence_id"),
+            readable.exists(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@functools.cache
+def _take(dialect: str) -> Any:
+    """The claim's insert-or-take-over (see `ReviewQueueRepository.take`), built once per
+    database: parameters sequence_id, user_id, now and expires_at."""
+    table = ReviewClaim.__table__.c
+    now = sa.bindparam("now", type_=table.claimed_at.type)
+    user_id = sa.bindparam("user_id", type_=table.user_id.type)
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ReviewClaim).values(
+        sequence_id=sa.bindparam("sequence_id", type_=table.sequence_id.type),
+        user_id=user_id,
+        claimed_at=now,
+        expires_at=sa.bindparam("expires_at", type_=table.expires_at.type),
+    )
+    excluded = statement.excluded
+    own = ReviewClaim.user_id == user_id
+    return statement.on_conflict_do_update(
+        index_elements=[ReviewClaim.sequence_id],
+        set_={
+            "user_id": excluded.user_id,
+            # A renewal keeps when the claim began (time spent is counted from there).
+            "claimed_at": sa.case(
+                (sa.and_(own, ReviewClaim.expires_at > now), ReviewClaim.claimed_at),
+                else_=excluded.claimed_at,
+            ),
+            "expires_at": excluded.expires_at,
+        },
+        where=sa.or_(own, ReviewClaim.expires_at <= now),
+    ).returning(ReviewClaim.claimed_at, ReviewClaim.expires_at)

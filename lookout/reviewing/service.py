@@ -19,7 +19,6 @@ from lookout.auth.principal import Principal
 from lookout.db import utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound
 from lookout.projects.repository import ProjectRepository
-from lookout.reviewing.models import ReviewClaim
 from lookout.reviewing.repository import ReviewQueueRepository
 from lookout.scoring.models import DEFAULT_THRESHOLD, MODEL_ORDERS, PLATFORM, QueueScore
 from lookout.scoring.repository import QueueOrder, ScoreRepository
@@ -201,14 +200,6 @@ def _readable_row(repo: ReviewQueueRepository, sequence_id: uuid.UUID) -> QueueR
     return QueueRow(*row)
 
 
-def _held_claim(
-    repo: ReviewQueueRepository, claim: ReviewClaim, filters: SequenceFilters, now: datetime
-) -> HeldClaim:
-    row = _readable_row(repo, claim.sequence_id)
-    remaining = repo.remaining(filters, now=now, up_to=REMAINING_COUNTED)
-    return HeldClaim(row, claim.claimed_at, claim.expires_at, remaining)
-
-
 def claim_next(
     session: Session,
     *,
@@ -224,24 +215,27 @@ def claim_next(
     renewed. Otherwise any other claim of theirs is released (a reviewer holds one sequence
     at a time) and the first sequence nobody holds is claimed.
     """
-    _check_project(session, principal, filters)
+    # Reading the project (404 when the caller may not) is part of resolving the order.
     resolved = resolve_order(
         session, principal=principal, filters=filters, request=order or OrderRequest()
     )
     repo = ReviewQueueRepository(session, principal)
     now = utcnow()
     expires_at = now + timedelta(seconds=claim_seconds)
-    held = repo.held(now=now, sequence_ids=_ids(repo, filters, now))
-    if held is not None and repo.take(held.sequence_id, now=now, expires_at=expires_at):
-        return _commit_claim(session, repo, held.sequence_id, filters, now, resolved)
-    repo.release()
+    if repo.holds_any():
+        held = repo.held(now=now, sequence_ids=_ids(repo, filters, now))
+        if held is not None and (
+            taken := repo.take(held.sequence_id, now=now, expires_at=expires_at)
+        ):
+            return _commit_claim(session, repo, held.sequence_id, taken, filters, now, resolved)
+        repo.release()
     for _round in range(ROUNDS):
         candidates = repo.candidates(filters, now=now, limit=CANDIDATES_PER_ROUND, order=resolved)
         if not candidates:
             break
         for sequence_id in candidates:
-            if repo.take(sequence_id, now=now, expires_at=expires_at):
-                return _commit_claim(session, repo, sequence_id, filters, now, resolved)
+            if taken := repo.take(sequence_id, now=now, expires_at=expires_at):
+                return _commit_claim(session, repo, sequence_id, taken, filters, now, resolved)
         now = utcnow()  # every candidate was taken meanwhile: look again
     session.commit()
     return None
@@ -255,16 +249,18 @@ def _commit_claim(
     session: Session,
     repo: ReviewQueueRepository,
     sequence_id: uuid.UUID,
+    taken: tuple[datetime, datetime],
     filters: SequenceFilters,
     now: datetime,
     order: QueueOrder,
 ) -> HeldClaim:
-    claim = repo.claim_on(sequence_id)
-    assert claim is not None
-    held = _held_claim(repo, claim, filters, now)
-    reason = why(held.row, order, _score_of(repo, held.row, order))
+    """The claim just taken on a sequence (`taken`: its claimed_at and expires_at), with what
+    remains of the queue and why it came next, committed."""
+    row = _readable_row(repo, sequence_id)
+    remaining = repo.remaining(filters, now=now, up_to=REMAINING_COUNTED)
+    reason = why(row, order, _score_of(repo, row, order))
     session.commit()
-    return HeldClaim(held.row, held.claimed_at, held.expires_at, held.remaining, reason)
+    return HeldClaim(row, *taken, remaining, reason)
 
 
 def renew(
@@ -284,17 +280,15 @@ def renew(
             "there is no claim to renew",
             field="sequence_id",
         )
-    if not repo.take(sequence_id, now=now, expires_at=now + timedelta(seconds=claim_seconds)):
+    taken = repo.take(sequence_id, now=now, expires_at=now + timedelta(seconds=claim_seconds))
+    if taken is None:
         session.rollback()
         raise Conflict(
             f"sequence {sequence_id} is held by another reviewer; take the next one",
             field="sequence_id",
         )
-    claim = repo.claim_on(sequence_id)
-    assert claim is not None
-    held = HeldClaim(row, claim.claimed_at, claim.expires_at, 0)
     session.commit()
-    return held
+    return HeldClaim(row, *taken, 0)
 
 
 def _waiting(row: QueueRow) -> bool:
@@ -309,8 +303,8 @@ def _waiting(row: QueueRow) -> bool:
 def release(session: Session, *, principal: Principal, sequence_id: uuid.UUID) -> None:
     """Drop the caller's claim on a sequence they may read (nothing happens if none)."""
     repo = ReviewQueueRepository(session, principal)
-    _readable_row(repo, sequence_id)
-    repo.release(sequence_id)
+    if not repo.release_readable(sequence_id):
+        _readable_row(repo, sequence_id)  # nothing dropped: 404 unless the caller may read it
     session.commit()
 
 

@@ -344,3 +344,57 @@ def test_a_claim_that_loses_a_race_takes_the_next_sequence(world: dict[str, Any]
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert str(result["held"].row.sequence.id) == seqs[1]
+
+
+def test_releasing_a_claim_on_a_sequence_out_of_reach_is_refused_and_keeps_it(
+    world: dict[str, Any],
+) -> None:
+    """A claim Mallory holds on a sequence she may not read (as if she had left the team
+    after claiming it) is not dropped by her release: 404, and the claim stays."""
+    lookout, mallory, seqs = world["lookout"], world["mallory"], world["seqs"]
+    with lookout.sessions() as session:
+        mallory_id = session.scalar(
+            sa.text("SELECT id FROM users WHERE email = 'mallory@example.org'")
+        )
+        now = utcnow()
+        session.add(
+            ReviewClaim(
+                sequence_id=uuid.UUID(seqs[0]),
+                user_id=uuid.UUID(str(mallory_id)),
+                claimed_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+        session.commit()
+    refused = mallory.post("/api/review-queue/release", json={"sequence_id": seqs[0]})
+    assert refused.status_code == 404, refused.text
+    with lookout.sessions() as session:
+        kept = session.scalars(sa.select(ReviewClaim.sequence_id)).all()
+    assert kept == [uuid.UUID(seqs[0])]
+    # Her own readable sequence's claim goes in one release; a second release is harmless.
+    own = lookout.create_project(mallory, "theirs")
+    theirs = add_waiting(mallory, own["id"], "m-1", "2024-01-01T00:00:00Z")
+    assert claimed_id(claim(mallory)) == theirs
+    for _ in range(2):
+        released = mallory.post("/api/review-queue/release", json={"sequence_id": theirs})
+        assert released.status_code == 204, released.text
+    assert mallory.get("/api/review-queue").json()["claimed"] is None
+
+
+def test_the_waiting_stage_is_written_into_the_queue_sql() -> None:
+    """PostgreSQL plans a prepared statement once for any parameter: the stage a queue asks
+    for is in the SQL itself, so the plan knows how few reviews wait."""
+    from sqlalchemy.dialects import postgresql
+
+    from lookout.auth.principal import Principal
+    from lookout.reviewing.repository import ReviewQueueRepository
+    from lookout.sequences.service import SequenceFilters
+
+    principal = Principal(uuid.uuid4(), "x@example.org", group_ids=frozenset({uuid.uuid4()}))
+    repo = ReviewQueueRepository(None, principal)  # type: ignore[arg-type]
+    query = repo.queue(SequenceFilters(), now=utcnow())
+    # What reaches the driver: parameters rendered at execution are inlined here.
+    sql = str(
+        query.compile(dialect=postgresql.dialect(), compile_kwargs={"render_postcompile": True})
+    )
+    assert "sequence_reviews.processing_stage = 'ready_to_annotate'" in sql
