@@ -24,7 +24,7 @@ from lookout.errors import InvalidInput
 from lookout.images.models import Image
 from lookout.sequences.models import Camera, Sequence, SequenceReview
 from lookout.sequences.repository import SequenceRepository
-from lookout.sequences.service import SequenceRow, frame_count_column
+from lookout.sequences.service import SequenceRow, frame_count_column, stage_is
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def changed_reviews(
     if project_id is not None:
         query = query.where(Sequence.project_id == project_id)
     if processing_stage is not None:
-        query = query.where(SequenceReview.processing_stage == processing_stage)
+        query = query.where(stage_is(processing_stage))
     rows = [SequenceRow(*values) for values in session.execute(query)]
     last = rows[-1].review if rows else None
     cursor = Cursor(last.updated_at, last.id) if last is not None else since

@@ -198,7 +198,7 @@ def apply_filters(query: sa.Select[Any], f: SequenceFilters) -> sa.Select[Any]:
             raise InvalidInput(
                 f"unknown processing stage {f.processing_stage}", field="processing_stage"
             )
-        query = query.where(SequenceReview.processing_stage == f.processing_stage)
+        query = query.where(stage_is(f.processing_stage))
     for column, wanted in (
         (SequenceReview.has_smoke, f.has_smoke),
         (SequenceReview.has_false_positives, f.has_false_positives),
@@ -228,6 +228,19 @@ def _reviewed_by(value: str) -> Any:
     except ValueError:
         email = sa.func.lower(User.email) == value.strip().lower()
         return SequenceReview.reviewed_by_id.in_(sa.select(User.id).where(email))
+
+
+def stage_is(stage: str) -> sa.ColumnElement[bool]:
+    """Reviews at a stage, the stage written into the SQL rather than bound.
+
+    psycopg prepares a statement run often, and PostgreSQL's generic plan for a prepared one
+    cannot know how rare a stage is: with the stage bound, a claim's count of the waiting
+    reviews scanned every sequence (146 ms instead of 3 with 100,000 sequences, 1,000 of
+    them waiting). Only stages of `ProcessingStage.ALL` are written.
+    """
+    if stage not in ProcessingStage.ALL:
+        raise ValueError(f"unknown processing stage {stage!r}")
+    return SequenceReview.processing_stage == sa.literal(stage, literal_execute=True)
 
 
 def frame_count_column() -> sa.ScalarSelect[int]:
