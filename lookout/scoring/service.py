@@ -19,6 +19,7 @@ scores together.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Callable, Collection, Iterable
@@ -289,15 +290,16 @@ def rescore_sequences(
         stale = stale.where(sa.or_(QueueScore.model == model, QueueScore.against == model))
     session.execute(stale.execution_options(synchronize_session=False))
     if rows:
-        session.execute(_upsert(session), rows)
+        session.execute(_upsert(session.get_bind().dialect.name), rows)
     session.flush()
     return len(rows)
 
 
-def _upsert(session: Session) -> Any:
+@functools.cache
+def _upsert(dialect: str) -> Any:
     """INSERT that takes over a row another transaction stored meanwhile (two frames of one
-    sequence stored at once both rescore it: the later computation stands)."""
-    dialect = session.get_bind().dialect.name
+    sequence stored at once both rescore it: the later computation stands). Built once per
+    database: building it cost more than running it, on every frame stored."""
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(QueueScore)
     keys = ("sequence_id", "kind", "model", "against")

@@ -40,16 +40,19 @@ class LocalStorage:
         self.root = root
         self.signing_key = signing_key
         self.root.mkdir(parents=True, exist_ok=True)
+        # Resolved once: every object's path is checked against it (resolving walks the
+        # folders with a system call each, on every frame stored).
+        self._resolved_root = root.resolve()
 
     def _path(self, key: str) -> Path:
         path = (self.root / validate_key(key)).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self._resolved_root):
             raise ValueError(f"invalid object key: {key!r}")
         return path
 
     def _meta_path(self, key: str) -> Path:
         """Where the content type of `key` is kept: out of reach of every object key."""
-        return self.root.resolve() / META_DIR / validate_key(key)
+        return self._resolved_root / META_DIR / validate_key(key)
 
     def _content_type(self, key: str) -> str | None:
         try:
