@@ -10,6 +10,11 @@ time, each followed by a skip (so every claim takes a new sequence: the one with
 score nobody holds or skipped). Target: p99 of the claims <= 50 ms (the ratio printed is
 p99 / 50 ms). The same claims oldest first are measured for reference, and the plan
 PostgreSQL uses for the disagreement candidates is printed (the index it walks).
+
+Then the project gets a long history: every sequence but the newest 2% is reviewed (as in a
+project reviewed day after day), statistics are refreshed, and claims oldest first in the
+project are measured the same way (same target): a claim must cost what the queue holds,
+not what the project ever held.
 """
 
 from __future__ import annotations
@@ -164,6 +169,7 @@ def measure(report: Report, url: str, size: int, n: int, rounds: int, workers: i
                     f"round {round_ + 1}: disagreement p50 {p50s[-1]:.1f} ms, "
                     f"p99 {p99s[-1]:.1f} ms; oldest first p99 {reference[-1]:.1f} ms"
                 )
+            history = claims_in_history(client, url, project, size, n, rounds)
     p99 = median(p99s)
     report.figure(
         f"postgres.claim_by_disagreement_in_{size}",
@@ -179,6 +185,52 @@ def measure(report: Report, url: str, size: int, n: int, rounds: int, workers: i
         rounds=p99s,
         **explain(url, project),
     )
+    report.figure(
+        f"postgres.claim_oldest_in_{size}_history",
+        median(history["p99"]),
+        "ms (p99)",
+        reference=TARGET_MS,
+        ratio=median(history["p99"]) / TARGET_MS,
+        target=at_most(1.0),
+        p50_ms=median(history["p50"]),
+        waiting=history["waiting"],
+        sequences=size,
+        claims_per_round=n,
+        rounds=history["p99"],
+    )
+
+
+def claims_in_history(
+    client: httpx.Client, url: str, project: str, size: int, n: int, rounds: int
+) -> dict[str, Any]:
+    """p50s and p99s of claims oldest first once all but the newest sequences are reviewed."""
+    waiting = max(size // 50, n * rounds + 20)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE sequence_reviews SET processing_stage = 'annotated' WHERE "
+                    "sequence_id IN (SELECT id FROM sequences WHERE project_id = "
+                    "CAST(:project AS uuid) ORDER BY started_at DESC OFFSET :waiting)"
+                ),
+                {"project": project, "waiting": waiting},
+            )
+            conn.execute(sa.text("VACUUM ANALYZE"))  # what autovacuum leaves after a day
+    finally:
+        engine.dispose()
+    oldest = {"project_id": project, "order": "oldest"}
+    claims(client, oldest, 10)
+    p50s, p99s = [], []
+    for round_ in range(rounds):
+        times = claims(client, oldest, n)
+        p50s.append(percentile(times, 50))
+        p99s.append(percentile(times, 99))
+        log(
+            f"history round {round_ + 1} ({waiting:,} of {size:,} waiting): oldest first "
+            f"p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms"
+        )
+    return {"p50": p50s, "p99": p99s, "waiting": waiting}
 
 
 def main(argv: list[str] | None = None) -> int:
