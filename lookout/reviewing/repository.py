@@ -151,8 +151,7 @@ class ReviewQueueRepository:
     def holds_any(self) -> bool:
         """Whether the caller has a claim row at all, expired or not (a claim usually finds
         none: the previous save or release dropped it)."""
-        statement = _ANY_CLAIM_OF_USER
-        return self.session.scalar(statement, {"user_id": self.user_id}) is not None
+        return self.session.scalar(_ANY_CLAIM_OF_USER, {"user_id": self.user_id}) is not None
 
     def held(self, *, now: datetime, sequence_ids: AnySelect | None = None) -> ReviewClaim | None:
         """The caller's unexpired claim (on one of `sequence_ids`, when given), newest first."""
