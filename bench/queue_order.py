@@ -102,8 +102,9 @@ def claims(client: httpx.Client, body: dict[str, Any], n: int) -> list[float]:
     return times
 
 
-def explain(database_url: str, project_id: str) -> dict[str, Any]:
-    """PostgreSQL's plan for the disagreement candidates, as a claim runs them."""
+def explain(database_url: str, project_id: str, order: str = "disagreement") -> dict[str, Any]:
+    """PostgreSQL's plan for a claim's candidates in `order` (disagreement by the bench's
+    model, or a sequence order such as `oldest`), as the claim runs them."""
     from lookout.auth.principal import Principal
     from lookout.db import make_engine, make_session_factory, utcnow
     from lookout.reviewing.repository import ReviewQueueRepository
@@ -116,15 +117,15 @@ def explain(database_url: str, project_id: str) -> dict[str, Any]:
             principal = Principal(user_id=uuid.uuid4(), email="bench@example.org", is_admin=True)
             repo = ReviewQueueRepository(session, principal)
             filters = SequenceFilters(project_id=uuid.UUID(project_id))
-            order = QueueOrder("disagreement", model=MODEL)
+            by = QueueOrder(order, model=MODEL) if order == "disagreement" else QueueOrder(order)
             captured: list[tuple[str, Any]] = []
 
             @sa.event.listens_for(engine, "before_cursor_execute")
             def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-                if "queue_scores" in statement:
+                if statement.lstrip().startswith("SELECT sequences.id"):
                     captured.append((statement, parameters))
 
-            repo.candidates(filters, now=utcnow(), limit=20, order=order)
+            repo.candidates(filters, now=utcnow(), limit=20, order=by)
             statement, parameters = captured[0]
             plan = (
                 session.connection()
@@ -169,6 +170,7 @@ def measure(report: Report, url: str, size: int, n: int, rounds: int, workers: i
                     f"round {round_ + 1}: disagreement p50 {p50s[-1]:.1f} ms, "
                     f"p99 {p99s[-1]:.1f} ms; oldest first p99 {reference[-1]:.1f} ms"
                 )
+            by_value_plan = explain(url, project)  # before the history below changes it
             history = claims_in_history(client, url, project, size, n, rounds)
     p99 = median(p99s)
     report.figure(
@@ -183,7 +185,7 @@ def measure(report: Report, url: str, size: int, n: int, rounds: int, workers: i
         claims_per_round=n,
         sequences=size,
         rounds=p99s,
-        **explain(url, project),
+        **by_value_plan,
     )
     report.figure(
         f"postgres.claim_oldest_in_{size}_history",
@@ -197,15 +199,14 @@ def measure(report: Report, url: str, size: int, n: int, rounds: int, workers: i
         sequences=size,
         claims_per_round=n,
         rounds=history["p99"],
+        **explain(url, project, "oldest"),
     )
 
 
-def claims_in_history(
-    client: httpx.Client, url: str, project: str, size: int, n: int, rounds: int
-) -> dict[str, Any]:
-    """p50s and p99s of claims oldest first once all but the newest sequences are reviewed."""
-    waiting = max(size // 50, n * rounds + 20)
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+def review_all_but_newest(database_url: str, project_id: str, waiting: int) -> None:
+    """Mark every review of the project annotated but those of its `waiting` newest
+    sequences (a project reviewed day after day), then VACUUM ANALYZE as autovacuum would."""
+    engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(
@@ -214,11 +215,19 @@ def claims_in_history(
                     "sequence_id IN (SELECT id FROM sequences WHERE project_id = "
                     "CAST(:project AS uuid) ORDER BY started_at DESC OFFSET :waiting)"
                 ),
-                {"project": project, "waiting": waiting},
+                {"project": project_id, "waiting": waiting},
             )
-            conn.execute(sa.text("VACUUM ANALYZE"))  # what autovacuum leaves after a day
+            conn.execute(sa.text("VACUUM ANALYZE"))
     finally:
         engine.dispose()
+
+
+def claims_in_history(
+    client: httpx.Client, url: str, project: str, size: int, n: int, rounds: int
+) -> dict[str, Any]:
+    """p50s and p99s of claims oldest first once all but the newest sequences are reviewed."""
+    waiting = max(size // 50, n * rounds + 20)
+    review_all_but_newest(url, project, waiting)
     oldest = {"project_id": project, "order": "oldest"}
     claims(client, oldest, 10)
     p50s, p99s = [], []

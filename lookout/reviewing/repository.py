@@ -17,15 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lookout.auth.principal import AccessScope, Principal
+from lookout.auth.principal import Principal
 from lookout.db import AnySelect
-from lookout.projects.models import Project
 from lookout.reviewing.models import ReviewClaim, ReviewSkip
 from lookout.scoring import models as scoring_models
 from lookout.scoring import repository as scores
 from lookout.scoring.repository import QueueOrder
 from lookout.sequences.models import Camera, ProcessingStage, Sequence, SequenceReview
-from lookout.sequences.repository import SequenceRepository
+from lookout.sequences.repository import SequenceRepository, sequence_by_id
 from lookout.sequences.service import (
     SequenceFilters,
     apply_filters,
@@ -282,16 +281,7 @@ _ANY_CLAIM_OF_USER = (
 def _release_readable(kind: str) -> sa.Delete:
     """DELETE of the caller's claim on one sequence, only when the caller may read it (not in
     the trash), built once per kind of access: a release is one statement."""
-    readable = (
-        sa.select(sa.literal(1))
-        .select_from(Sequence)
-        .join(Project, Project.id == Sequence.project_id)
-        .where(
-            Sequence.id == ReviewClaim.sequence_id,
-            Sequence.deleted_at.is_(None),
-            AccessScope.template(kind).clause(Project.group_id),
-        )
-    )
+    readable = sequence_by_id(kind).with_only_columns(sa.literal(1))
     return (
         sa.delete(ReviewClaim)
         .where(

@@ -43,7 +43,7 @@ class SequenceRepository:
         `include_deleted`) or outside the caller's groups."""
         scope = self.principal.scope
         params = {"sequence_id": sequence_id, **scope.params}
-        query = _sequence_by_id(scope.kind, include_deleted)
+        query = sequence_by_id(scope.kind, include_deleted)
         sequence = self.session.scalar(query, params)
         if sequence is None:
             raise NotFound(f"sequence {sequence_id} not found")
@@ -71,8 +71,9 @@ def sequence_trash_clause(trash: Trash = "hidden") -> sa.ColumnElement[bool] | N
 
 
 @functools.cache
-def _sequence_by_id(kind: str, include_deleted: bool = False) -> sa.Select[Sequence]:
-    """One sequence by id, built once per kind of access (reads of it are hot)."""
+def sequence_by_id(kind: str, include_deleted: bool = False) -> sa.Select[Sequence]:
+    """One sequence by id (parameter `sequence_id`, and the caller's `AccessScope.params`),
+    built once per kind of access (reads of it are hot)."""
     query = (
         sa.select(Sequence)
         .join(Project, Project.id == Sequence.project_id)

@@ -15,12 +15,12 @@ from lookout.auth.principal import Principal
 from lookout.db import make_engine
 from lookout.errors import NotFound
 from lookout.images.repository import ImageRepository, _image_by_id
-from lookout.sequences.repository import SequenceRepository, _sequence_by_id
+from lookout.sequences.repository import SequenceRepository, sequence_by_id
 
 TEMPLATES = {
     "image": (_image_by_id, ("groups", False)),
     "analysis": (_analysis_by_id, ("groups",)),
-    "sequence": (_sequence_by_id, ("groups", False)),
+    "sequence": (sequence_by_id, ("groups", False)),
 }
 
 
