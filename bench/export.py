@@ -76,14 +76,15 @@ BUILD = [
     # One track per box slot, one box per frame in it, drifting right frame by frame.
     "INSERT INTO sequence_reviews (id, sequence_id, tracks, has_smoke, has_false_positives, "
     "false_positive_types, smoke_types, has_missed_smoke, processing_stage, draft_params, "
-    "version, created_at, updated_at) "
+    "version, created_at, updated_at, sequence_started_at) "
     "SELECT gen_random_uuid(), q.id, (SELECT json_agg(json_build_object("
     "'is_smoke', true, 'smoke_type', 'wildfire', 'false_positive_types', json_build_array(), "
     "'boxes', (SELECT json_agg(json_build_object('frame_id', i.id::text, 'xyxyn', "
     "json_build_array(0.05 + 0.3 * k + 0.005 * split_part(i.source_id, '/', 2)::int, 0.2, "
     "0.2 + 0.3 * k + 0.005 * split_part(i.source_id, '/', 2)::int, 0.4)) ORDER BY i.source_id) "
     "FROM images i WHERE i.sequence_id = q.id))) FROM generate_series(0, :boxes - 1) AS k), "
-    "true, false, '[]', '[\"wildfire\"]', false, 'annotated', '{}', 1, now(), now() "
+    "true, false, '[]', '[\"wildfire\"]', false, 'annotated', '{}', 1, now(), now(), "
+    "q.started_at "
     "FROM sequences q WHERE q.project_id = CAST(:project AS uuid)",
 ]
 

@@ -66,9 +66,11 @@ def insert_queue(database_url: str, project_id: str, count: int) -> None:
                 sa.text(
                     "INSERT INTO sequence_reviews (id, sequence_id, tracks, has_smoke, "
                     "has_false_positives, false_positive_types, smoke_types, has_missed_smoke, "
-                    "is_unsure, processing_stage, draft_params, version, created_at, updated_at) "
+                    "is_unsure, processing_stage, draft_params, version, created_at, updated_at, "
+                    "sequence_started_at) "
                     "SELECT md5('rev' || g)::uuid, md5('seq' || g)::uuid, '[]', false, false, "
-                    "'[]', '[]', false, false, 'ready_to_annotate', '{}', 1, now(), now() "
+                    "'[]', '[]', false, false, 'ready_to_annotate', '{}', 1, now(), now(), "
+                    "TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * interval '1 minute' "
                     "FROM generate_series(1, :n) AS g"
                 ),
                 params,

@@ -95,6 +95,7 @@ def _insert_day(
             {
                 "id": uuid.uuid4(),
                 "sequence_id": sequence_id,
+                "sequence_started_at": started,
                 "tracks": tracks,
                 "has_smoke": True,
                 "has_false_positives": False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import logging
@@ -24,7 +25,7 @@ from lookout.auth import signatures
 from lookout.auth.middleware import LocalOnly, SingleCredentialHeaders
 from lookout.body_limits import BodySizeLimit
 from lookout.config import Settings, get_settings
-from lookout.db import make_engine, make_session_factory
+from lookout.db import keep_sqlite_statistics, make_engine, make_session_factory
 from lookout.deps import Runtime
 from lookout.errors import LookoutError
 from lookout.grouping.service import join_after_draft, leave_groups
@@ -251,7 +252,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             # stays cheap (a third of a 1,000-box bulk post went to full collections). Only in
             # a process of its own: frozen objects are never collected.
             gc.freeze()
+        statistics = asyncio.create_task(keep_sqlite_statistics(engine))
         yield
+        statistics.cancel()
         if "http" in runtime.__dict__:  # made only if a URL was fetched
             runtime.http.close()
         engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
 import uuid
@@ -16,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +100,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# How often a server refreshes SQLite's statistics, and how many rows of each index ANALYZE
+# reads to do it (a bounded sample: 2 ms for 100,000 reviews, against 50 ms for all).
+SQLITE_STATISTICS_EVERY_SECONDS = 600.0
+SQLITE_ANALYSIS_LIMIT = 1000
+
+
+def refresh_sqlite_statistics(engine: Engine) -> None:
+    """ANALYZE a SQLite database from a sample of each index.
+
+    PostgreSQL's autovacuum keeps its statistics; SQLite has none until asked, and without
+    them it picks indexes by rules of thumb: a claim in a project of 100,000 sequences read
+    them all by project (160 ms) instead of the queue's index of waiting reviews (2 ms).
+    """
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+
+
+async def keep_sqlite_statistics(
+    engine: Engine, every: float = SQLITE_STATISTICS_EVERY_SECONDS
+) -> None:
+    """Refresh SQLite's statistics now and then every `every` seconds, until cancelled (a
+    server's lifespan runs this; nothing to do on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return
+    while True:
+        try:
+            await asyncio.to_thread(refresh_sqlite_statistics, engine)
+        except sa.exc.OperationalError as exc:  # locked past the busy timeout: next time
+            log.warning("SQLite statistics not refreshed: %s", exc)
+        await asyncio.sleep(every)
 
 
 def normalize_url(url: str) -> str:

@@ -112,17 +112,19 @@ def _old_track(**fields: Any) -> dict[str, Any]:
     }
 
 
-def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: str) -> None:
-    """Migration 0007: an annotated review's tracks count as decided as they were; a draft's
-    smoke without a type becomes undecided; every review starts its history."""
-    upgrade(empty_database_url, "0006")
-    engine = make_engine(empty_database_url)
-    annotated = [
-        _old_track(),  # smoke without a type, in an annotated review: smoke, as it was saved
-        _old_track(smoke_type="wildfire"),
-        _old_track(is_smoke=False, false_positive_types=["antenna"]),
-    ]
-    drafted = [_old_track(), _old_track(is_smoke=False)]
+SEQUENCE_STARTS = {
+    "annotated": datetime(2025, 1, 1, 9, tzinfo=UTC),
+    "drafted": datetime(2025, 1, 1, 10, 0, 0, 1, tzinfo=UTC),
+}
+
+
+def _reviews_at_0006(
+    url: str, *, annotated: list[dict[str, Any]], drafted: list[dict[str, Any]]
+) -> dict[str, uuid.UUID]:
+    """An annotated review and a draft of two sequences (the second started an hour and a
+    microsecond later) in a database at revision 0006: the reviews' ids by stage."""
+    upgrade(url, "0006")
+    engine = make_engine(url)
     ids = {"annotated": uuid.uuid4(), "drafted": uuid.uuid4()}
     when = datetime(2025, 1, 1, 10, tzinfo=UTC)
     stamps = {"created_at": when, "updated_at": when}
@@ -144,7 +146,7 @@ def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: 
                     "project_id": project,
                     "source": "s",
                     "source_id": stage,
-                    "started_at": when,
+                    "started_at": SEQUENCE_STARTS[stage],
                     "extra": {},
                     **stamps,
                 },
@@ -181,6 +183,19 @@ def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: 
                 },
             )
     engine.dispose()
+    return ids
+
+
+def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: str) -> None:
+    """Migration 0007: an annotated review's tracks count as decided as they were; a draft's
+    smoke without a type becomes undecided; every review starts its history."""
+    annotated = [
+        _old_track(),  # smoke without a type, in an annotated review: smoke, as it was saved
+        _old_track(smoke_type="wildfire"),
+        _old_track(is_smoke=False, false_positive_types=["antenna"]),
+    ]
+    drafted = [_old_track(), _old_track(is_smoke=False)]
+    ids = _reviews_at_0006(empty_database_url, annotated=annotated, drafted=drafted)
 
     upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
@@ -206,6 +221,35 @@ def test_reviews_saved_before_decisions_keep_what_they_said(empty_database_url: 
     assert sorted((str(r[0]), r[1], r[2]) for r in history) == sorted(
         (str(i), 3, "migrated") for i in ids.values()
     )
+
+
+def test_reviews_get_their_sequences_start_and_keep_their_history(
+    empty_database_url: str,
+) -> None:
+    """Migration 0018: every review holds its sequence's start to the microsecond, the queue's
+    index is there, and adding the column dropped none of the reviews' saved versions."""
+    ids = _reviews_at_0006(empty_database_url, annotated=[_old_track()], drafted=[_old_track()])
+    upgrade(empty_database_url, "0017")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        versions_before = conn.execute(sa.text("SELECT count(*) FROM review_versions")).scalar()
+    upgrade(empty_database_url)
+    reviews = sa.table(
+        "sequence_reviews",
+        sa.column("id", sa.Uuid()),
+        sa.column("sequence_started_at", UTCDateTime()),
+    )
+    with engine.connect() as conn:
+        starts = dict(conn.execute(sa.select(reviews.c.id, reviews.c.sequence_started_at)).all())
+        versions_after = conn.execute(sa.text("SELECT count(*) FROM review_versions")).scalar()
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("sequence_reviews")}
+    engine.dispose()
+    assert starts == {ids[stage]: SEQUENCE_STARTS[stage] for stage in ids}
+    assert versions_before == versions_after == 2
+    assert indexes["ix_sequence_reviews_waiting"]["column_names"] == [
+        "sequence_started_at",
+        "sequence_id",
+    ]
 
 
 def _sequence_row(project: uuid.UUID, name: str, **values: Any) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class ReviewQueueRepository:
         if order.kind is None:
             query = base.with_only_columns(
                 Sequence.id, scores.score_column(order, dialect), *columns
-            ).order_by(*_queue_order_by(order.order, dialect))
+            ).order_by(*_queue_order_by(order.order))
             return list(self.session.execute(query.limit(limit).offset(offset)))
         scored = (
             scores.join_scores(base, order, filters.project_id)
@@ -135,7 +135,7 @@ class ReviewQueueRepository:
         rest = (
             scores.unscored(base, order)
             .with_only_columns(Sequence.id, sa.null(), *columns)
-            .order_by(*_queue_order_by("oldest", dialect))
+            .order_by(*_queue_order_by("oldest"))
             .limit(limit - len(rows))
             .offset(max(0, offset - skipped) if not rows else 0)
         )
@@ -324,19 +324,16 @@ def _take(dialect: str) -> Any:
     ).returning(ReviewClaim.claimed_at, ReviewClaim.expires_at)
 
 
-def _queue_order_by(order: str, dialect: str) -> tuple[Any, ...]:
-    """ORDER BY terms of a queue in a sequence order (`order_by`), so that PostgreSQL reads
-    the waiting reviews first, however long the project's history.
-
-    A project's (project_id, started_at) index holds its sequences in time order, and
-    PostgreSQL, estimating that reviews wait evenly over time, walks it expecting to meet
-    waiting ones at once; but the oldest sequences are the reviewed ones, so a claim in a
-    project of 100,000 sequences, 1,000 of them waiting, walked the 99,000 others first
-    (223 ms). Sorting by an expression the index does not hold (the same instants) makes it
-    start from the waiting reviews and sort those: the cost follows the queue, not the
-    history.
-    """
-    if dialect != "postgresql":
-        return order_by(order, oldest_first=True)
-    same_instant = sa.func.date_trunc("microseconds", Sequence.started_at)
-    return order_by(order, oldest_first=True, started_at=same_instant)
+def _queue_order_by(order: str) -> tuple[Any, ...]:
+    """ORDER BY terms of a queue in a sequence order (`order_by`), on the review's copy of
+    the sequence's start: oldest or newest first, the queue's partial index
+    (ix_sequence_reviews_waiting) gives the waiting reviews in that order, so a claim reads
+    the first of them however long the project's history (without it, PostgreSQL walked a
+    project's 99,000 reviewed sequences in time order, or joined them all, to find the
+    1,000 waiting)."""
+    return order_by(
+        order,
+        oldest_first=True,
+        started_at=SequenceReview.sequence_started_at,
+        sequence_id=SequenceReview.sequence_id,
+    )

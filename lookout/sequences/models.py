@@ -152,6 +152,10 @@ class SequenceReview(UUIDPrimaryKey, Timestamps, Base):
     sequence_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("sequences.id", ondelete="CASCADE"), unique=True
     )
+    # The sequence's started_at (which never changes), copied so that the queue's index
+    # (ix_sequence_reviews_waiting) holds the waiting reviews in time order: a claim then
+    # reads the queue, not the project's whole history.
+    sequence_started_at: Mapped[datetime]
     tracks: Mapped[list[Any]] = mapped_column(default=list)
     has_smoke: Mapped[bool] = mapped_column(default=False)
     has_false_positives: Mapped[bool] = mapped_column(default=False)
@@ -174,6 +178,21 @@ class SequenceReview(UUIDPrimaryKey, Timestamps, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     sequence: Mapped[Sequence] = relationship(back_populates="review")
+
+
+# Reviews waiting for a person, oldest first: the queue walks this index and stops after the
+# first sequences nobody holds (the condition is the queue's own, as `stage_is` writes it).
+_WAITING = sa.and_(
+    SequenceReview.processing_stage == ProcessingStage.READY_TO_ANNOTATE,
+    SequenceReview.is_unsure.is_(False),
+)
+sa.Index(
+    "ix_sequence_reviews_waiting",
+    SequenceReview.sequence_started_at,
+    SequenceReview.sequence_id,
+    postgresql_where=_WAITING,
+    sqlite_where=_WAITING,
+)
 
 
 class ReviewVersion(UUIDPrimaryKey, Base):

@@ -21,7 +21,13 @@ from lookout.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from lookout.images.models import Image
 from lookout.reviewing.models import ReviewClaim
 from lookout.sequences.drafting import DraftParams, FrameBox, cluster_tracks, track_to_dict
-from lookout.sequences.models import ProcessingStage, ReviewVersion, SequenceReview, TrackDecision
+from lookout.sequences.models import (
+    ProcessingStage,
+    ReviewVersion,
+    Sequence,
+    SequenceReview,
+    TrackDecision,
+)
 from lookout.sequences.schemas import ReviewWrite, Track
 from lookout.sequences.service import frames_of, get_sequence, reviewer_email
 
@@ -182,7 +188,14 @@ def _insert_review(
     session: Session, sequence_id: uuid.UUID, values: dict[str, Any]
 ) -> SequenceReview:
     """Add the review (flushed, not committed); a concurrent insert is a Conflict."""
-    review = SequenceReview(sequence_id=sequence_id, version=1, **values)
+    # The sequence's start is copied in the INSERT itself (the queue's index sorts on it).
+    started_at = sa.select(Sequence.started_at).where(Sequence.id == sequence_id)
+    review = SequenceReview(
+        sequence_id=sequence_id,
+        sequence_started_at=started_at.scalar_subquery(),
+        version=1,
+        **values,
+    )
     session.add(review)
     try:
         session.flush()

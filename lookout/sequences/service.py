@@ -130,18 +130,22 @@ SEQUENCE_ORDERS = ("newest", "oldest", "score")
 
 
 def order_by(
-    order: str, *, oldest_first: bool, started_at: Any = Sequence.started_at
+    order: str,
+    *,
+    oldest_first: bool,
+    started_at: Any = Sequence.started_at,
+    sequence_id: Any = Sequence.id,
 ) -> tuple[Any, ...]:
     """ORDER BY terms for `order`; `oldest_first` is the time direction of ties, `started_at`
-    the time sorted by (an expression of it, to keep PostgreSQL off an index)."""
+    and `sequence_id` the columns sorted by (the review's copies, for the queue's index)."""
     if order not in SEQUENCE_ORDERS:
         raise InvalidInput(f"unknown order {order}", field="order")
     if order != "score":
         oldest_first = order == "oldest"
     by_time = (
-        (started_at.asc(), Sequence.id.asc())
+        (started_at.asc(), sequence_id.asc())
         if oldest_first
-        else (started_at.desc(), Sequence.id.desc())
+        else (started_at.desc(), sequence_id.desc())
     )
     if order == "score":
         return (Sequence.platform_score.desc().nulls_last(), *by_time)

@@ -225,16 +225,17 @@ def next_in_queue(
 ) -> uuid.UUID | None:
     """The next sequence of the caller's queue, oldest first, after `after` (wrapping around):
     sequences held by another reviewer or skipped by the caller are not offered."""
+    # On the review's copies of the start and id: the queue's index holds them in order.
+    started_at, sequence_id = SequenceReview.sequence_started_at, SequenceReview.sequence_id
     query = (
         _queue(session, principal, project_id)
         .with_only_columns(Sequence.id)
-        .order_by(Sequence.started_at.asc(), Sequence.id.asc())
+        .order_by(started_at.asc(), sequence_id.asc())
     )
     if after is not None:
-        key = sa.tuple_(Sequence.started_at, Sequence.id)
+        key = sa.tuple_(started_at, sequence_id)
         here = sa.tuple_(
-            sa.literal(after.started_at, Sequence.started_at.type),
-            sa.literal(after.id, Sequence.id.type),
+            sa.literal(after.started_at, started_at.type), sa.literal(after.id, sequence_id.type)
         )
         found = session.scalar(query.where(key > here).limit(1))
         if found is not None:

@@ -677,6 +677,7 @@ def test_draft_meets_review_created_meanwhile(
         ).json()
         meanwhile = SequenceReview(
             sequence_id=uuid.UUID(sequence["id"]),
+            sequence_started_at=datetime(2024, 1, 1, tzinfo=UTC),
             processing_stage=stage,
             has_missed_smoke=reviewed,
             reviewed_at=datetime.now(UTC) if reviewed else None,
