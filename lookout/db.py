@@ -124,7 +124,7 @@ def refresh_sqlite_statistics(engine: Engine) -> None:
 async def keep_sqlite_statistics(
     engine: Engine, every: float = SQLITE_STATISTICS_EVERY_SECONDS
 ) -> None:
-    """Refresh SQLite's statistics now and then every `every` seconds, until cancelled (a
+    """Refresh SQLite's statistics at once, then every `every` seconds, until cancelled (a
     server's lifespan runs this; nothing to do on PostgreSQL)."""
     if engine.dialect.name != "sqlite":
         return
