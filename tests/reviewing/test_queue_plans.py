@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from lookout.auth.principal import Principal
 from lookout.db import refresh_sqlite_statistics, utcnow
 from lookout.reviewing.repository import ReviewQueueRepository
 from lookout.scoring.repository import QueueOrder
+from lookout.sequences.models import SequenceReview
 from lookout.sequences.service import SequenceFilters
 from tests.reviewing.test_review_queue_api import add_waiting
 from tests.support import Lookout
@@ -94,3 +96,18 @@ def _sqlite_plan(session: Any, run: Any) -> str:
     statement, parameters = captured[0]
     rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
     return "\n".join(row[-1] for row in rows)
+
+
+def test_a_draft_holds_its_sequences_start(lookout: Lookout) -> None:
+    """The queue sorts on the review's copy of the start: the draft's INSERT copies it, to
+    the microsecond, on both databases."""
+    alice = lookout.keyed_client("alice@example.org")
+    project = lookout.create_project(alice)["id"]
+    sequence_id = add_waiting(alice, project, "s", "2024-03-01T08:15:42.123456Z")
+    with lookout.sessions() as session:
+        review = session.scalar(
+            sa.select(SequenceReview).where(SequenceReview.sequence_id == uuid.UUID(sequence_id))
+        )
+        assert review is not None
+        assert review.sequence_started_at == review.sequence.started_at
+        assert review.sequence_started_at == datetime(2024, 3, 1, 8, 15, 42, 123456, tzinfo=UTC)
