@@ -273,7 +273,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     install_error_handlers(app)
     from lookout import health
 
-    # First: liveness probes come often, and the router tries routes in order.
+    # First: probes come often, and the router tries routes in order.
     health.install(app, responses={503: ERROR_RESPONSES[503]})
     apidocs.install(app)
     _include_routers(app)
@@ -283,6 +283,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         BodySizeLimit, json_limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
     )
     app.add_middleware(SingleCredentialHeaders, names=_credential_headers(settings))
+    # Probes skip the layers inside (body limits, credential checks, the framework's own).
+    app.add_middleware(health.Liveness)
     if settings.local_mode:
         app.add_middleware(LocalOnly, extra_hosts=settings.local_hosts)
     app.add_middleware(SecurityHeaders)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lookout import __version__
 from lookout.deps import SessionDep
@@ -49,14 +51,46 @@ def ready(session: SessionDep) -> dict[str, str]:
     return {"status": "ready", "version": __version__}
 
 
+LIVENESS_PATH = "/api/health"
+
+
+class Liveness:
+    """Answer `GET /api/health` before the rest of the app: the same bytes as the documented
+    route, without the framework's layers (routing, dependencies, serialization), which cost
+    more than a probe's answer itself. Sits inside the path aliases, the security headers and
+    local mode's check, so a probe gets what any other request gets from those."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.body = json.dumps(_ALIVE, ensure_ascii=False, separators=(",", ":")).encode()
+        self.headers = (
+            (b"content-length", str(len(self.body)).encode()),
+            (b"content-type", b"application/json"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == scope.get("root_path", "") + LIVENESS_PATH
+        ):
+            # A fresh list: a layer outside adds its headers to the message it is given.
+            headers = list(self.headers)
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": self.body})
+            return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI, *, responses: dict[int | str, dict[str, object]]) -> None:
     """Add liveness and readiness to the app itself, ahead of every other route.
 
-    Not through an included router: the router tries routes in order, and an included router is
-    one more level every probe would pass through (about 6 µs of a 50 µs answer).
+    `GET /api/health` is answered by `Liveness` before the router; its route documents it and
+    refuses other methods. Not through an included router: the router tries routes in order,
+    and an included router is one more level every readiness probe would pass through.
     """
     app.add_api_route(
-        "/api/health",
+        LIVENESS_PATH,
         health,
         methods=["GET"],
         tags=["health"],
