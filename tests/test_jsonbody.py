@@ -76,9 +76,17 @@ def test_bodies_orjson_would_read_otherwise_read_as_the_standard_library_reads_t
         (b'{"a": {"b": "x\\u0000"}}', "a.b", "NUL"),
         (b'{"a": "\\ud800"}', "a", "surrogate"),
         (b'{"a": 1', "body", "not valid JSON"),
+        (b'{"k\\u0000": 1}', "body", "NUL"),
+        (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "body", "nested deeper than 64"),
+        (b'{"a": ' + b'{"b": ' * 65 + b"1" + b"}" * 65 + b"}", "body", "nested deeper than 64"),
     ],
 )
 def test_what_cannot_be_stored_is_named_as_before(body: bytes, field: str, words: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_json_object(body)
     assert refused.value.field == field and words in refused.value.message
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    body = b'{"a": ' + b"[" * 63 + b"1" + b"]" * 63 + b"}"
+    assert _same(loads(body), json.loads(body))

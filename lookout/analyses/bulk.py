@@ -194,14 +194,20 @@ def _stored_answer(session: Session, scope: str, key: str, request_hash: str) ->
     return BulkOutcome(record.status_code, json.loads(content), replayed=True, content=content)
 
 
+_ANSWER_FIELDS = ("id", "annotation_type", "class_name", "confidence", "client_id")
+
+
 def _created(row: dict[str, Any] | Prediction) -> dict[str, Any]:
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    """An annotation as the bulk answer lists it; the id stays a UUID (`encode_json` writes
+    its text without a `str()` per row)."""
+    if isinstance(row, Prediction):  # stored before: only re-sent client ids
+        return _created({name: getattr(row, name) for name in _ANSWER_FIELDS})
     return {
-        "id": str(get("id")),
-        "annotation_type": get("annotation_type"),
-        "class_name": get("class_name"),
-        "confidence": get("confidence"),
-        "client_id": get("client_id"),
+        "id": row["id"],
+        "annotation_type": row["annotation_type"],
+        "class_name": row["class_name"],
+        "confidence": row["confidence"],
+        "client_id": row["client_id"],
     }
 
 
