@@ -7,7 +7,7 @@
 Requests, each sent again and again over 16 keep-alive connections (an API key of a group
 member, as a script or the web UI would send; health needs none):
 
-- `GET /api/health`: the reference (one `SELECT 1`);
+- `GET /api/health`: the reference (liveness: no database work, answered before the framework);
 - `GET /api/analyses/{id}`: one analysis with its 1,000 annotations (about 300 KB of JSON);
 - `GET /api/projects/{id}/images?limit=100`: a page of 100 images of a 1,000-image project.
 
