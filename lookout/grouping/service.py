@@ -304,15 +304,19 @@ def _next_number(session: Session, project_id: uuid.UUID) -> int:
     group waits, then counts from the number committed); on SQLite the transaction already
     holds the database's write lock. The unique (project, number) index stands behind both.
     """
-    statement = (
-        sa.update(Project)
-        .where(Project.id == project_id)
-        .values(last_group_number=Project.last_group_number + 1)
-        .returning(Project.last_group_number)
-    )
     # On the connection: the ORM's UPDATE path (synchronizing the session's copies, which
     # nothing here reads) cost more than the statement.
-    return int(session.connection().execute(statement).scalar_one())
+    found = session.connection().execute(_RAISE_GROUP_NUMBER, {"project_id": project_id})
+    return int(found.scalar_one())
+
+
+# Built once: building it took a quarter of a new group's time in an import (py-spy).
+_RAISE_GROUP_NUMBER = (
+    sa.update(Project)
+    .where(Project.id == sa.bindparam("project_id"))
+    .values(last_group_number=Project.last_group_number + 1)
+    .returning(Project.last_group_number)
+)
 
 
 def _add_to_group(session: Session, group: SequenceGroup, box: Box, sequence: Sequence) -> bool:
