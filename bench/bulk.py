@@ -10,6 +10,7 @@ through the database driver, the fastest way PostgreSQL takes them: psycopg 3's 
 1,000 rows per transaction, 4 connections at once, in the same run against the same PostgreSQL.
 The driver's `executemany` (pipelined) of the same rows is measured beside it and reported as a
 second ratio. Rounds alternate references and API; each ratio is the median of each round's own.
+Before the rounds, 2 x clients x workers posts (not counted) warm every worker up.
 
 Target: annotations/s >= 0.5 of binary COPY's rows/s (no target against executemany).
 """
