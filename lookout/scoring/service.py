@@ -140,55 +140,59 @@ class _SequenceBoxes:
     platform: dict[uuid.UUID, list[ScoredBox]] = field(default_factory=dict)
 
 
+# Built once (with the sequences bound at each run): building these cost more than running
+# them, on every batch of frames an import stores.
+_SEQUENCE_IDS: sa.BindParameter[Any] = sa.bindparam("sequence_ids", expanding=True)
+_FRAMES = (
+    sa.select(Image.sequence_id, Image.id, Sequence.project_id)
+    .join(Sequence, Sequence.id == Image.sequence_id)
+    .where(Image.sequence_id.in_(_SEQUENCE_IDS))
+    .order_by(Image.sequence_id, Image.captured_at.asc().nulls_last(), Image.created_at, Image.id)
+)
+_BOXES = (
+    sa.select(
+        Analysis.image_id,
+        Analysis.id,
+        Analysis.model_name,
+        Analysis.model_version,
+        Prediction.confidence,
+        Prediction.x1,
+        Prediction.y1,
+        Prediction.x2,
+        Prediction.y2,
+    )
+    .join(Image, Image.id == Analysis.image_id)
+    .outerjoin(
+        Prediction,
+        sa.and_(
+            Prediction.analysis_id == Analysis.id,
+            Prediction.annotation_type == "bounding_box",
+        ),
+    )
+    .where(Image.sequence_id.in_(_SEQUENCE_IDS), Analysis.status == AnalysisStatus.COMPLETED)
+    .order_by(Analysis.created_at, Analysis.id)
+)
+_THRESHOLDS = sa.select(Project.id, Project.queue_threshold).where(
+    Project.id.in_(sa.bindparam("project_ids", expanding=True))
+)
+
+
 def _read_boxes(session: Session, sequence_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
     """Every completed analysis's boxes on these sequences' frames; the newest analysis of a
     model on a frame stands for that model there."""
-    frames = (
-        sa.select(Image.sequence_id, Image.id, Sequence.project_id)
-        .join(Sequence, Sequence.id == Image.sequence_id)
-        .where(Image.sequence_id.in_(list(sequence_ids)))
-        .order_by(
-            Image.sequence_id, Image.captured_at.asc().nulls_last(), Image.created_at, Image.id
-        )
-    )
+    ids = {"sequence_ids": list(sequence_ids)}
     found: dict[uuid.UUID, _SequenceBoxes] = {}
     frame_of: dict[uuid.UUID, uuid.UUID] = {}
-    for sequence_id, image_id, project_id in session.execute(frames):
+    for sequence_id, image_id, project_id in session.execute(_FRAMES, ids):
         assert sequence_id is not None  # the query keeps frames of these sequences only
         found.setdefault(sequence_id, _SequenceBoxes(project_id)).frames.append(image_id)
         frame_of[image_id] = sequence_id
     if not frame_of:
         return {}
-    analyses = (
-        sa.select(
-            Analysis.image_id,
-            Analysis.id,
-            Analysis.model_name,
-            Analysis.model_version,
-            Prediction.confidence,
-            Prediction.x1,
-            Prediction.y1,
-            Prediction.x2,
-            Prediction.y2,
-        )
-        .join(Image, Image.id == Analysis.image_id)
-        .outerjoin(
-            Prediction,
-            sa.and_(
-                Prediction.analysis_id == Analysis.id,
-                Prediction.annotation_type == "bounding_box",
-            ),
-        )
-        .where(
-            Image.sequence_id.in_(list(sequence_ids)),
-            Analysis.status == AnalysisStatus.COMPLETED,
-        )
-        .order_by(Analysis.created_at, Analysis.id)
-    )
     # (frame, model) -> (analysis id, boxes): a later analysis replaces an earlier one.
     latest: dict[tuple[uuid.UUID, str], tuple[uuid.UUID, list[ScoredBox]]] = {}
     for image_id, analysis_id, name, version, confidence, x1, y1, x2, y2 in session.execute(
-        analyses
+        _BOXES, ids
     ):
         key = PLATFORM if name == PLATFORM_MODEL_NAME else model_key(name, version)
         held = latest.get((image_id, key))
@@ -312,8 +316,8 @@ def _upsert(dialect: str) -> Any:
 def _thresholds(session: Session, project_ids: set[uuid.UUID]) -> dict[uuid.UUID, float]:
     if not project_ids:
         return {}
-    query = sa.select(Project.id, Project.queue_threshold).where(Project.id.in_(project_ids))
-    return {pid: DEFAULT_THRESHOLD if t is None else t for pid, t in session.execute(query)}
+    found = session.execute(_THRESHOLDS, {"project_ids": list(project_ids)})
+    return {pid: DEFAULT_THRESHOLD if t is None else t for pid, t in found}
 
 
 def rescore_images(session: Session, image_ids: Collection[uuid.UUID]) -> int:
