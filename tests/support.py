@@ -70,6 +70,20 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+# One-off requests (a presigned URL, outside any test client) wait as long as the suite's
+# clients do: httpx's default of 5 s is shorter than a live server's stall on a loaded CI
+# machine, which then fails a test for no fault of the code (CI saw it once on a presigned PUT).
+HTTP_TIMEOUT = 30
+
+
+def http_get(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(url, timeout=HTTP_TIMEOUT, **kwargs)
+
+
+def http_put(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.put(url, timeout=HTTP_TIMEOUT, **kwargs)
+
+
 T = TypeVar("T")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from lookout.storage.local import LocalStorage
 from tests.analyses.ml_support import Setup
-from tests.support import png_bytes, stored_files
+from tests.support import http_get, http_put, png_bytes, stored_files
 
 PNG = png_bytes(40, 30)
 
@@ -50,7 +50,7 @@ def _round_trip(s: Setup) -> str:
     s.v1("PATCH", f"/api/analyses/{analysis_id}/status", {"status": "processing"})
     url = _one_url(s, analysis_id, size=len(PNG))
     assert _artifacts(s, analysis_id)[0]["state"] == "pending"
-    put = httpx.put(url, content=PNG, headers={"Content-Type": "image/png"})
+    put = http_put(url, content=PNG, headers={"Content-Type": "image/png"})
     assert put.status_code == 200, put.text
     final = s.v1("POST", f"/api/analyses/{analysis_id}/finalize", {"status": "completed"})
     assert final.status_code == 200
@@ -62,7 +62,7 @@ def _round_trip(s: Setup) -> str:
     assert streamed.headers["content-type"] == "image/png"
     assert streamed.headers["content-disposition"] == 'attachment; filename="detections.png"'
     presigned = s.client.get(artifact["url_endpoint"]).json()
-    fetched = httpx.get(presigned["url"])
+    fetched = http_get(presigned["url"])
     assert fetched.status_code == 200 and fetched.content == PNG
     return analysis_id
 
@@ -122,25 +122,25 @@ def test_local_presigned_urls_refuse_tampering(shared_sqlite: Setup):
     url = _one_url(s, analysis_id)
     headers = {"Content-Type": "image/png"}
     attempts = {
-        "other content type": httpx.put(url, content=PNG, headers={"Content-Type": "text/html"}),
-        "signed type changed": httpx.put(
+        "other content type": http_put(url, content=PNG, headers={"Content-Type": "text/html"}),
+        "signed type changed": http_put(
             _with_query(url, content_type="text/html"),
             content=PNG,
             headers={"Content-Type": "text/html"},
         ),
-        "expiry extended": httpx.put(
+        "expiry extended": http_put(
             _with_query(url, expires=str(int(time.time()) + 99999)), content=PNG, headers=headers
         ),
-        "signature altered": httpx.put(
+        "signature altered": http_put(
             _with_query(url, signature="A" * 43), content=PNG, headers=headers
         ),
-        "other key": httpx.put(url.replace(analysis_id, other_id), content=PNG, headers=headers),
-        "used for GET": httpx.get(url),
+        "other key": http_put(url.replace(analysis_id, other_id), content=PNG, headers=headers),
+        "used for GET": http_get(url),
     }
     for what, response in attempts.items():
         assert response.status_code == 403, (what, response.text)
     assert _artifacts(s, analysis_id)[0]["state"] == "pending"
-    assert httpx.put(url, content=PNG, headers=headers).status_code == 200
+    assert http_put(url, content=PNG, headers=headers).status_code == 200
 
 
 def test_expired_local_presigned_url_is_refused(shared_sqlite: Setup):
@@ -153,7 +153,7 @@ def test_expired_local_presigned_url_is_refused(shared_sqlite: Setup):
     signed_but_expired = _with_query(
         url, expires=str(past), signature=storage.sign("PUT", key, "image/png", past)
     )
-    response = httpx.put(signed_but_expired, content=PNG, headers={"Content-Type": "image/png"})
+    response = http_put(signed_but_expired, content=PNG, headers={"Content-Type": "image/png"})
     assert response.status_code == 403 and "expired" in response.json()["detail"]
 
 
@@ -193,7 +193,7 @@ def test_presign_many_repeat_and_refresh(shared_sqlite: Setup):
     ]
     assert all(u["expires_in"] == 3600 for u in response.json()["presigned_urls"])
     first = response.json()["presigned_urls"][0]["upload_url"]
-    assert httpx.put(first, content=PNG, headers={"Content-Type": "image/png"}).is_success
+    assert http_put(first, content=PNG, headers={"Content-Type": "image/png"}).is_success
     assert _artifacts(s, analysis_id)[0]["state"] == "uploaded"  # confirmed on read
     # Presigning the name again (e.g. after expiry) refreshes it: pending, new type.
     _one_url(s, analysis_id, "bounding_boxes.png", "image/jpeg")
@@ -215,7 +215,7 @@ def test_wrong_size_and_oversized_uploads_are_rejected(sqlite_factory):
     s = sqlite_factory(ML_MAX_ARTIFACT_BYTES="1000")
     analysis_id = s.create_analysis()["id"]
     big = _one_url(s, analysis_id, "big.bin", "application/octet-stream")
-    refused = httpx.put(
+    refused = http_put(
         big, content=b"x" * 1001, headers={"Content-Type": "application/octet-stream"}
     )
     assert refused.status_code == 413
@@ -226,7 +226,7 @@ def test_wrong_size_and_oversized_uploads_are_rejected(sqlite_factory):
     )
     assert announced.status_code == 413 and announced.json()["field"] == "artifacts[0].size"
     liar = _one_url(s, analysis_id, "liar.bin", "application/octet-stream", size=10)
-    assert httpx.put(
+    assert http_put(
         liar, content=b"y" * 20, headers={"Content-Type": "application/octet-stream"}
     ).is_success
     states = {a["name"]: a["state"] for a in _artifacts(s, analysis_id)}
@@ -241,7 +241,7 @@ def test_pending_artifact_download_is_404_until_uploaded(shared_sqlite: Setup):
     url = _one_url(s, analysis_id, "later report.txt", "text/plain")
     path = f"/api/analyses/{analysis_id}/artifacts/later report.txt"
     assert s.client.get(path).status_code == 404
-    assert httpx.put(url, content=b"hello", headers={"Content-Type": "text/plain"}).is_success
+    assert http_put(url, content=b"hello", headers={"Content-Type": "text/plain"}).is_success
     got = s.client.get(path)
     assert got.status_code == 200 and got.content == b"hello"
     assert got.headers["content-security-policy"] == "sandbox"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.analyses.ml_support import Setup, make_setup
-from tests.support import Lookout, png_bytes
+from tests.support import Lookout, http_get, http_put, png_bytes
 
 ORIGINAL = b"original!"  # 9 bytes
 REPLACEMENT = b"replaced by a later PUT..."  # 26 bytes
@@ -90,10 +90,10 @@ def _assert_refused(response: httpx.Response) -> None:
 def test_a_put_after_finalize_is_refused_and_the_artifact_stays(local: Setup) -> None:
     analysis_id = _processing(local)
     url = _upload_url(local, analysis_id, "report.txt")
-    assert httpx.put(url, content=ORIGINAL, headers=TEXT).status_code == 200
+    assert http_put(url, content=ORIGINAL, headers=TEXT).status_code == 200
     _finalize(local, analysis_id)
 
-    _assert_refused(httpx.put(url, content=REPLACEMENT, headers=TEXT))
+    _assert_refused(http_put(url, content=REPLACEMENT, headers=TEXT))
     listed = _listed(local, analysis_id)["report.txt"]
     assert (listed["state"], listed["size_bytes"]) == ("uploaded", len(ORIGINAL))
     assert _download(local, analysis_id, "report.txt").content == ORIGINAL
@@ -102,15 +102,15 @@ def test_a_put_after_finalize_is_refused_and_the_artifact_stays(local: Setup) ->
 def test_a_put_after_confirmation_is_refused_while_the_analysis_runs(local: Setup) -> None:
     analysis_id = _processing(local)
     url = _upload_url(local, analysis_id, "report.txt")
-    assert httpx.put(url, content=ORIGINAL, headers=TEXT).status_code == 200
+    assert http_put(url, content=ORIGINAL, headers=TEXT).status_code == 200
     assert _listed(local, analysis_id)["report.txt"]["state"] == "uploaded"
 
-    _assert_refused(httpx.put(url, content=REPLACEMENT, headers=TEXT))
+    _assert_refused(http_put(url, content=REPLACEMENT, headers=TEXT))
     assert local.client.get(f"/api/analyses/{analysis_id}").json()["status"] == "processing"
     assert _download(local, analysis_id, "report.txt").content == ORIGINAL
     # Presigning the name again is how a running analysis replaces an artifact.
     again = _upload_url(local, analysis_id, "report.txt")
-    assert httpx.put(again, content=REPLACEMENT, headers=TEXT).status_code == 200
+    assert http_put(again, content=REPLACEMENT, headers=TEXT).status_code == 200
     assert _download(local, analysis_id, "report.txt").content == REPLACEMENT
 
 
@@ -118,18 +118,18 @@ def test_a_put_to_an_old_s3_url_after_finalize_changes_nothing(on_s3: Setup) -> 
     analysis_id = _processing(on_s3)
     url = _upload_url(on_s3, analysis_id, "report.txt")
     never_sent = _upload_url(on_s3, analysis_id, "late.txt")
-    assert httpx.put(url, content=ORIGINAL, headers=TEXT).status_code == 200
+    assert http_put(url, content=ORIGINAL, headers=TEXT).status_code == 200
     _finalize(on_s3, analysis_id)
 
     # S3 answers these PUTs itself; they must not change what Lookout serves.
-    httpx.put(url, content=REPLACEMENT, headers=TEXT)
-    httpx.put(never_sent, content=REPLACEMENT, headers=TEXT)
+    http_put(url, content=REPLACEMENT, headers=TEXT)
+    http_put(never_sent, content=REPLACEMENT, headers=TEXT)
     listed = _listed(on_s3, analysis_id)
     assert listed["report.txt"]["size_bytes"] == len(ORIGINAL)
     assert listed["late.txt"]["state"] == "pending"  # not uploaded when the analysis ended
     assert _download(on_s3, analysis_id, "report.txt").content == ORIGINAL
     link = on_s3.client.get(f"/api/analyses/{analysis_id}/artifacts/report.txt/url").json()
-    assert httpx.get(link["url"]).content == ORIGINAL
+    assert http_get(link["url"]).content == ORIGINAL
 
 
 def test_an_artifact_named_like_a_side_file_keeps_its_own_content_type(local: Setup) -> None:
@@ -137,8 +137,8 @@ def test_an_artifact_named_like_a_side_file_keeps_its_own_content_type(local: Se
     png, side = png_bytes(8, 8), b"text/html\r\nX-Injected: 1"
     png_url = _upload_url(local, analysis_id, "hx.png", "image/png")
     side_url = _upload_url(local, analysis_id, "hx.png.content-type")
-    assert httpx.put(png_url, content=png, headers={"Content-Type": "image/png"}).is_success
-    assert httpx.put(side_url, content=side, headers=TEXT).is_success
+    assert http_put(png_url, content=png, headers={"Content-Type": "image/png"}).is_success
+    assert http_put(side_url, content=side, headers=TEXT).is_success
     _finalize(local, analysis_id)
 
     assert {a["state"] for a in _listed(local, analysis_id).values()} == {"uploaded"}
@@ -146,7 +146,7 @@ def test_an_artifact_named_like_a_side_file_keeps_its_own_content_type(local: Se
     for name, (body, content_type) in expected.items():
         direct = _download(local, analysis_id, name)
         link = local.client.get(f"/api/analyses/{analysis_id}/artifacts/{name}/url").json()
-        presigned = httpx.get(link["url"])
+        presigned = http_get(link["url"])
         for response in (direct, presigned):
             assert response.status_code == 200 and response.content == body
             assert response.headers["content-type"].split(";")[0] == content_type
@@ -173,7 +173,7 @@ def test_a_size_mismatch_between_row_and_object_still_downloads_completely(
 ) -> None:
     analysis_id = _processing(local)
     url = _upload_url(local, analysis_id, "report.txt")
-    assert httpx.put(url, content=ORIGINAL, headers=TEXT).status_code == 200
+    assert http_put(url, content=ORIGINAL, headers=TEXT).status_code == 200
     _finalize(local, analysis_id)
     stored = local.lookout.settings.resolved_storage_path / "analyses" / analysis_id
     (stored / "artifacts" / "report.txt").write_bytes(REPLACEMENT)  # behind Lookout's back
