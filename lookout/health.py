@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -62,11 +62,9 @@ class Liveness:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.body = json.dumps(_ALIVE, ensure_ascii=False, separators=(",", ":")).encode()
-        self.headers = (
-            (b"content-length", str(len(self.body)).encode()),
-            (b"content-type", b"application/json"),
-        )
+        rendered = JSONResponse(_ALIVE)  # the framework's own bytes and headers, made once
+        self.body = rendered.body
+        self.headers = tuple(rendered.raw_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
