@@ -174,8 +174,9 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
         candidates = [g for g in session.scalars(query) if same_view(g, pose, azimuth)]
     project = session.get_one(Project, sequence.project_id)
     taken: set[uuid.UUID] = set()
+    started: list[dict[str, Any]] = []  # groups this sequence starts, inserted at the end
+    members: list[dict[str, Any]] = []
     now = utcnow()
-    joined = 0
     auto_by: uuid.UUID | None = None
     for index, track in enumerate(tracks):
         for name in reviews.GROUP_FIELDS:
@@ -188,31 +189,25 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
             candidates.remove(group)  # emptied and removed by another draft meanwhile
             group = None
         if group is None:
-            group = _new_group(session, sequence, pose, azimuth, box)
-            candidates.append(group)
-            iou = 1.0
-        taken.add(group.id)
-        session.add(
-            GroupMember(
-                group_id=group.id,
-                sequence_id=sequence.id,
-                track_index=index,
-                x1=box[0],
-                y1=box[1],
-                x2=box[2],
-                y2=box[3],
-                iou=round(iou, 6),
-                joined_at=now,
-            )
-        )
-        track["group_id"] = str(group.id)
-        joined += 1
-        if group.decision is not None:
+            # No candidate for this sequence's other tracks: one sequence's tracks never
+            # share a group (`taken`).
+            started.append(_group_values(sequence, pose, azimuth, box, now))
+            group_id, iou = started[-1]["id"], 1.0
+        else:
+            group_id = group.id
+        taken.add(group_id)
+        members.append(_member_values(group_id, sequence.id, index, box, iou, now))
+        track["group_id"] = str(group_id)
+        if group is not None and group.decision is not None:
             if project.auto_apply_group_decisions:
                 _apply(track, group, _email(session, group.decided_by_id), now, auto=True)
                 auto_by = auto_by or group.decided_by_id
             else:
                 track["suggestion"] = _suggestion(session, group)
+    _insert_groups(session, sequence.project_id, started)
+    if members:
+        session.connection().execute(sa.insert(GroupMember), members)
+    joined = len(members)
     if any(_decided_automatically(tracks)):
         reviews.write_group_tracks(
             session,
@@ -263,21 +258,14 @@ def _best_group(
     return best, best_iou
 
 
-def _new_group(
-    session: Session, sequence: Sequence, pose: str | None, azimuth: float | None, box: Box
-) -> SequenceGroup:
-    """A group started by one track, inserted now (its members are flushed after it).
-
-    One INSERT on the connection: the unit of work's flush of the one new row cost more than
-    the rest of the join (measured in an import). The object returned is not in the session:
-    the join reads its id and box, nothing writes to it.
-    """
+def _group_values(
+    sequence: Sequence, pose: str | None, azimuth: float | None, box: Box, now: datetime
+) -> dict[str, Any]:
+    """The row of a group started by one track (its number is given when it is inserted)."""
     assert sequence.camera_id is not None
-    now = utcnow()
-    values: dict[str, Any] = {
+    return {
         "id": uuid.uuid4(),
         "project_id": sequence.project_id,
-        "number": _next_number(session, sequence.project_id),
         "camera_id": sequence.camera_id,
         "pose": pose,
         "camera_azimuth": azimuth,
@@ -292,12 +280,48 @@ def _new_group(
         "created_at": now,
         "updated_at": now,
     }
-    session.connection().execute(sa.insert(SequenceGroup), values)
-    return SequenceGroup(**values)
 
 
-def _next_number(session: Session, project_id: uuid.UUID) -> int:
-    """The project's next group number: its counter raised by one, in the caller's transaction.
+def _member_values(
+    group_id: uuid.UUID,
+    sequence_id: uuid.UUID,
+    track_index: int,
+    box: Box,
+    iou: float,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "group_id": group_id,
+        "sequence_id": sequence_id,
+        "track_index": track_index,
+        "x1": box[0],
+        "y1": box[1],
+        "x2": box[2],
+        "y2": box[3],
+        "iou": round(iou, 6),
+        "joined_at": now,
+    }
+
+
+def _insert_groups(session: Session, project_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """The groups a sequence starts, numbered in track order and inserted at once.
+
+    On the connection, two statements whatever their count: the unit of work's flush of new
+    rows, and a statement per group, cost more than the rest of the join (measured in an
+    import). Their members are inserted after them.
+    """
+    if not rows:
+        return
+    last = _raise_group_number(session, project_id, len(rows))
+    for number, row in enumerate(rows, start=last - len(rows) + 1):
+        row["number"] = number
+    session.connection().execute(sa.insert(SequenceGroup), rows)
+
+
+def _raise_group_number(session: Session, project_id: uuid.UUID, count: int) -> int:
+    """The project's group counter raised by `count`, in the caller's transaction: the new
+    last number (numbers last - count + 1 .. last are the caller's).
 
     The camera's lock does not cover other cameras of the project. On PostgreSQL the UPDATE
     locks the project's row until the transaction ends (a draft of another camera creating a
@@ -306,15 +330,15 @@ def _next_number(session: Session, project_id: uuid.UUID) -> int:
     """
     # On the connection: the ORM's UPDATE path (synchronizing the session's copies, which
     # nothing here reads) cost more than the statement.
-    found = session.connection().execute(_RAISE_GROUP_NUMBER, {"project_id": project_id})
-    return int(found.scalar_one())
+    params = {"project_id": project_id, "count": count}
+    return int(session.connection().execute(_RAISE_GROUP_NUMBER, params).scalar_one())
 
 
 # Built once: building it took a quarter of a new group's time in an import (py-spy).
 _RAISE_GROUP_NUMBER = (
     sa.update(Project)
     .where(Project.id == sa.bindparam("project_id"))
-    .values(last_group_number=Project.last_group_number + 1)
+    .values(last_group_number=Project.last_group_number + sa.bindparam("count"))
     .returning(Project.last_group_number)
 )
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from lookout.accounts.models import User
 from lookout.analyses.models import Analysis, Prediction
 from lookout.auth.principal import Principal
-from lookout.db import AnySelect, affected_rows, utcnow
+from lookout.db import AnySelect, utcnow
 from lookout.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from lookout.images.models import Image
 from lookout.reviewing.models import ReviewClaim
@@ -605,12 +605,11 @@ def set_draft_tracks(
         sa.update(SequenceReview)
         .where(SequenceReview.id == review.id, SequenceReview.version == review.version)
         .values(tracks=tracks)
-        .execution_options(synchronize_session=False)
+        .returning(SequenceReview)
     )
-    if affected_rows(session.execute(statement)) != 1:
-        return False
-    session.refresh(review)
-    return True
+    # The row as written comes back into `review` (no refresh, a round trip less).
+    options = {"synchronize_session": False, "populate_existing": True}
+    return session.execute(statement, execution_options=options).scalar() is not None
 
 
 def write_group_tracks(

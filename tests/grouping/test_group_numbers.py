@@ -75,6 +75,27 @@ def test_groups_are_numbered_per_project_in_creation_order(camera: Camera) -> No
     assert decided["group"]["number"] == 1
 
 
+def test_a_sequence_starting_several_groups_numbers_them_in_track_order(camera: Camera) -> None:
+    camera.sequence("antenna", 1, [ANTENNA])  # group 1
+    review = camera.sequence("three-places", 2, [ANTENNA, CHIMNEY, ROAD])
+    tracks = review["tracks"]
+    assert len(tracks) == 3
+    groups = {g["id"]: g for g in camera.groups()}
+    assert len(groups) == 3  # the antenna joined group 1; two groups started, not three
+    numbers = [groups[t["group_id"]]["number"] for t in tracks]
+    started = [n for n in numbers if n != 1]
+    assert sorted(numbers) == [1, 2, 3] and started == [2, 3]  # in track order
+    for index, track in enumerate(tracks):
+        members = camera.group(track["group_id"])["members"]
+        mine = [m for m in members if m["track_index"] == index]
+        assert len(mine) == 1, members
+        box = mine[0]["box"]
+        assert box == groups[track["group_id"]]["box"] or numbers[index] == 1
+    # The next group counts on from the two started at once.
+    camera.sequence("elsewhere", 3, [[0.80, 0.80, 0.90, 0.95]])
+    assert sorted(_numbers(camera)) == [1, 2, 3, 4]
+
+
 def test_a_bad_group_number_is_refused_naming_the_field(camera: Camera) -> None:
     camera.sequence("antenna", 1, [ANTENNA])
     for value in ("0", "-3", "two", "1.5", str(2**31)):
