@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import re
 import uuid
 import zlib
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lookout.analyses import service
 from lookout.analyses.annotations import ValidAnnotation, validate_annotations
 from lookout.analyses.models import (
     Analysis,
@@ -88,20 +90,48 @@ def _rows(analysis_id: uuid.UUID, valid: list[ValidAnnotation]) -> list[dict[str
     return rows
 
 
+def _pg_insert(analysis_id: str, created_at: str) -> sa.TextClause:
+    """PostgreSQL's INSERT of predictions that travel as one JSON array (a row a list)."""
+    return sa.text(
+        "INSERT INTO predictions (id, analysis_id, annotation_type, class_name, confidence, "
+        "data, x1, y1, x2, y2, client_id, created_at) "
+        f"SELECT (r->>0)::uuid, {analysis_id}, r->>1, r->>2, (r->>3)::float8, r->4, "
+        f"(r->>5)::float8, (r->>6)::float8, (r->>7)::float8, (r->>8)::float8, r->>9, {created_at} "
+        "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(r, n)"
+    )
+
+
 # PostgreSQL: the whole batch travels as one JSON array and is inserted by one statement, so
 # a 1,000-box post costs one round trip and no per-row parameter handling. `created_at` is
 # rebuilt from the row's position exactly as `_rows` makes it (base + i microseconds).
-_PG_INSERT = sa.text(
-    "INSERT INTO predictions (id, analysis_id, annotation_type, class_name, confidence, data, "
-    "x1, y1, x2, y2, client_id, created_at) "
-    "SELECT (r->>0)::uuid, :analysis_id, r->>1, r->>2, (r->>3)::float8, r->4, (r->>5)::float8, "
-    "(r->>6)::float8, (r->>7)::float8, (r->>8)::float8, r->>9, "
-    "CAST(:base AS timestamptz) + (n - 1) * interval '1 microsecond' "
-    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(r, n)"
+_PG_INSERT = _pg_insert(
+    ":analysis_id", "CAST(:base AS timestamptz) + (n - 1) * interval '1 microsecond'"
 ).bindparams(
     sa.bindparam("analysis_id", type_=sa.Uuid),
     sa.bindparam("base", type_=UTCDateTime()),
     sa.bindparam("rows", type_=sa.Text),
+)
+# Rows of several analyses: each carries its analysis and its time.
+_PG_INSERT_MANY = _pg_insert("(r->>10)::uuid", "(r->>11)::timestamptz").bindparams(
+    sa.bindparam("rows", type_=sa.Text)
+)
+# A prediction's values in the JSON array's order (a tuple, written as a JSON array).
+_PAYLOAD_ROW = operator.itemgetter(
+    "id", "annotation_type", "class_name", "confidence", "data", "x1", "y1", "x2", "y2", "client_id"
+)
+_PAYLOAD_ROW_MANY = operator.itemgetter(
+    "id",
+    "annotation_type",
+    "class_name",
+    "confidence",
+    "data",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "client_id",
+    "analysis_id",
+    "created_at",
 )
 
 
@@ -116,26 +146,67 @@ def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, A
     if session.get_bind().dialect.name != "postgresql":
         session.execute(sa.insert(Prediction), rows)  # SQLite: executemany, in-process
         return
-    payload = encode_json(
-        [
-            [
-                r["id"],
-                r["annotation_type"],
-                r["class_name"],
-                r["confidence"],
-                r["data"],
-                r["x1"],
-                r["y1"],
-                r["x2"],
-                r["y2"],
-                r["client_id"],
-            ]
-            for r in rows
-        ]
-    ).decode("utf-8")
+    payload = encode_json(list(map(_PAYLOAD_ROW, rows))).decode("utf-8")
     session.execute(
         _PG_INSERT, {"analysis_id": analysis_id, "base": rows[0]["created_at"], "rows": payload}
     )
+
+
+@dataclass(frozen=True)
+class NewAnalysis:
+    """A completed analysis of an image, to be stored with its annotations."""
+
+    image: Image
+    model_name: str
+    model_version: str
+    provenance: dict[str, Any]
+    annotations: list[dict[str, Any]]
+
+
+def insert_completed_analyses(
+    session: Session, analyses: list[NewAnalysis]
+) -> list[tuple[uuid.UUID, int]]:
+    """Completed analyses with their annotations, validated like the bulk endpoint's and
+    inserted in two statements whatever their number, without committing: each one's id and
+    count of annotations.
+
+    For analyses made and filled at once (the platform import's boxes of each frame): they
+    are new, so no client id can be stored yet, and no artifact a heatmap could name. A bad
+    item raises InvalidInput naming its index and field; nothing is inserted.
+    """
+    rows = []
+    predictions: list[dict[str, Any]] = []
+    made = []
+    for new in analyses:
+        valid = validate_annotations(
+            new.annotations, width=new.image.width, height=new.image.height, artifact_names=set()
+        )
+        row = service.analysis_values(
+            image_id=new.image.id,
+            model_name=new.model_name,
+            model_version=new.model_version,
+            provenance=new.provenance,
+            status=AnalysisStatus.COMPLETED,
+        )
+        rows.append(row)
+        predictions.extend(_rows(row["id"], valid))
+        made.append((row["id"], len(valid)))
+    if not rows:
+        return []
+    session.connection().execute(sa.insert(Analysis), rows)
+    _insert_rows_of_many(session, predictions)
+    return made
+
+
+def _insert_rows_of_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Predictions of several analyses, made by `_rows`, in one statement."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.connection().execute(sa.insert(Prediction), rows)
+        return
+    payload = encode_json(list(map(_PAYLOAD_ROW_MANY, rows))).decode("utf-8")
+    session.connection().execute(_PG_INSERT_MANY, {"rows": payload})
 
 
 def _artifact_names(session: Session, analysis_id: uuid.UUID, annotations: Any) -> set[str]:

@@ -70,9 +70,22 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def create_analysis_row(
-    session: Session,
+    session: Session, *, image: Image, flush: bool = True, **columns: Any
+) -> Analysis:
+    """Add an analysis of `image` (its `columns` as `analysis_values` takes them) and flush it
+    (unless not `flush`: the caller flushes several at once), without committing."""
+    analysis = Analysis(**analysis_values(image_id=image.id, **columns))
+    session.add(analysis)
+    if flush:
+        session.flush()
+    # Nobody can have read it before this transaction commits: no page of it to invalidate.
+    analysis.__dict__["_lookout_created_in"] = weakref.ref(session.get_transaction())
+    return analysis
+
+
+def analysis_values(
     *,
-    image: Image,
+    image_id: uuid.UUID,
     model_name: str,
     model_version: str,
     parameters: dict[str, Any] | None = None,
@@ -81,38 +94,26 @@ def create_analysis_row(
     created_by_id: uuid.UUID | None = None,
     status: str = AnalysisStatus.QUEUED,
     external_job_id: str | None = None,
-    flush: bool = True,
-) -> Analysis:
-    """Add an analysis of `image` and flush it (unless not `flush`: the caller flushes
-    several at once), without committing (the caller commits).
-
-    Used in-process, e.g. by the platform import, which stores the platform's own boxes as an
-    analysis (model name "platform"). `status` may be any status; a final one sets
-    `completed_at`, "processing" sets `started_at`.
-    """
+) -> dict[str, Any]:
+    """The row of a new analysis, its id made here. `status` may be any status; a final one
+    sets `completed_at`, "processing" sets `started_at`."""
     status = normalize_status(status)
     now = utcnow()
-    analysis = Analysis(
-        id=uuid.uuid4(),
-        image_id=image.id,
-        model_name=model_name,
-        model_version=model_version,
-        parameters=parameters or {},
-        provenance=provenance or {},
-        description=description,
-        status=status,
-        created_by_id=created_by_id,
-        external_job_id=external_job_id,
-        attempts=0,
-        started_at=now if status == AnalysisStatus.PROCESSING else None,
-        completed_at=now if status in AnalysisStatus.FINAL else None,
-    )
-    session.add(analysis)
-    if flush:
-        session.flush()
-    # Nobody can have read it before this transaction commits: no page of it to invalidate.
-    analysis.__dict__["_lookout_created_in"] = weakref.ref(session.get_transaction())
-    return analysis
+    return {
+        "id": uuid.uuid4(),
+        "image_id": image_id,
+        "model_name": model_name,
+        "model_version": model_version,
+        "parameters": parameters or {},
+        "provenance": provenance or {},
+        "description": description,
+        "status": status,
+        "created_by_id": created_by_id,
+        "external_job_id": external_job_id,
+        "attempts": 0,
+        "started_at": now if status == AnalysisStatus.PROCESSING else None,
+        "completed_at": now if status in AnalysisStatus.FINAL else None,
+    }
 
 
 def normalize_status(value: Any, *, field: str = "status") -> str:

@@ -288,37 +288,21 @@ def _upload(
 def _store_predictions(
     session: Session, frames: Sequence[tuple[Image, FrameMetadata]]
 ) -> list[dict[str, Any]]:
-    """Each frame's model boxes as a completed analysis of it (all flushed at once)."""
+    """Each frame's model boxes as a completed analysis of it (all inserted at once)."""
     from lookout.analyses import bulk
-    from lookout.analyses import service as analyses
 
-    made: list[tuple[Analysis, Image, list[dict[str, Any]]] | None] = []
-    for image, metadata in frames:
-        predictions = metadata.predictions
-        if predictions is None:
-            made.append(None)
-            continue
-        analysis = analyses.create_analysis_row(
-            session,
-            image=image,
-            model_name=predictions.model_name,
-            model_version=predictions.model_version,
-            status="completed",
-            provenance={"source": metadata.source, "source_id": metadata.source_id},
-            flush=False,
-        )
-        made.append((analysis, image, predictions.annotations))
-    session.flush()
-    results: list[dict[str, Any]] = []
-    for entry in made:
-        if entry is None:
-            results.append({})
-            continue
-        analysis, image, annotations = entry
-        rows = bulk.insert_annotations(
-            session, analysis=analysis, image=image, annotations=annotations
-        )
-        results.append({"analysis_id": analysis.id, "count": len(rows)})
+    wanted: list[tuple[int, bulk.NewAnalysis]] = []
+    for at, (image, metadata) in enumerate(frames):
+        if (boxes := metadata.predictions) is not None:
+            provenance = {"source": metadata.source, "source_id": metadata.source_id}
+            new = bulk.NewAnalysis(
+                image, boxes.model_name, boxes.model_version, provenance, boxes.annotations
+            )
+            wanted.append((at, new))
+    made = bulk.insert_completed_analyses(session, [new for _, new in wanted])
+    results: list[dict[str, Any]] = [{} for _ in frames]
+    for (at, _), (analysis_id, count) in zip(wanted, made, strict=True):
+        results[at] = {"analysis_id": analysis_id, "count": count}
     return results
 
 

@@ -499,6 +499,70 @@ def test_a_frames_batch_stores_its_sequences_queue_scores(setup):
     assert len(again) == 1 and again[0] != once[0]  # the third frame's box counts
 
 
+def test_a_frames_batch_stores_each_frames_boxes_as_its_own_analysis(setup):
+    """The boxes of a batch's frames are written together: each frame gets its own completed
+    analysis with its own boxes, in the posted order; a frame without boxes gets none."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    lookout, client, _project, _camera, sequence = setup
+    source = FastAPI()
+
+    @source.get("/f/{name}")
+    def frame(name: str) -> Response:
+        return Response(jpeg_bytes(80, 60), media_type="image/jpeg")
+
+    server = LiveServer(source).start()
+    boxes = {
+        "a": [_box(0.1, 0.2, 0.3, 0.4, 0.9), _box(0.5, 0.5, 0.6, 0.7, 0.2)],
+        "b": [],
+        "c": [_box(0.7, 0.1, 0.8, 0.2, 0.6), _box(0.2, 0.2, 0.3, 0.3, 0.5), _box(0, 0, 1, 1, 0.4)],
+    }
+    frames = [
+        {
+            "url": f"{server.url}/f/{name}.jpg",
+            "source": "pyronear",
+            "source_id": name,
+            "captured_at": f"2024-01-01T10:0{minute}:00Z",
+            "predictions": {"model_name": "yolo", "model_version": "8", "annotations": found},
+        }
+        for minute, (name, found) in enumerate(boxes.items())
+    ]
+    frames.append({**frames[1], "source_id": "d", "captured_at": "2024-01-01T10:09:00Z"})
+    del frames[-1]["predictions"]
+    try:
+        response = client.post(
+            f"/api/sequences/{sequence['id']}/frames:batch", json={"frames": frames}
+        )
+    finally:
+        server.stop()
+    assert response.status_code == 200 and response.json()["created"] == 4, response.text
+    counts = [f["frame"]["prediction_count"] for f in response.json()["frames"]]
+    assert counts == [2, 0, 3, 0]
+    assert lookout.count("analyses") == 3 and lookout.count("predictions") == 5
+    detail = client.get(f"/api/sequences/{sequence['id']}").json()
+    by_frame = {f["source_id"]: f["predictions"] for f in detail["frames"]}
+    for name, posted in boxes.items():
+        stored = by_frame[name]
+        assert [b["confidence"] for b in stored] == [b["confidence"] for b in posted], name
+        assert [b["bbox_xyxyn"] for b in stored] == [
+            pytest.approx(b["data"]["bbox"]) for b in posted
+        ]
+        assert {(b["model_name"], b["model_version"]) for b in stored} <= {("yolo", "8")}
+    assert by_frame["d"] == []
+    analyses = {a["image_id"]: a for f in detail["frames"] for a in _analyses_of(client, f["id"])}
+    assert len(analyses) == 3
+    assert {a["status"] for a in analyses.values()} == {"completed"}
+    assert {a["provenance"]["source_id"] for a in analyses.values()} == {"a", "b", "c"}
+
+
+def _analyses_of(client, image_id: str) -> list[dict]:
+    listed = client.get(f"/api/images/{image_id}/analyses")
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    return body["items"] if isinstance(body, dict) else body
+
+
 def test_frames_batch_refuses_bad_batches(setup):
     lookout, client, _project, _camera, sequence = setup
     path = f"/api/sequences/{sequence['id']}/frames:batch"
