@@ -120,9 +120,9 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
     alone; a re-drafted sequence leaves its old groups first. A track joining a decided group
     gets the group's decision as a suggestion, or, when the project says so
     (`auto_apply_group_decisions`), as its decision. Drafts of one camera's sequences are
-    grouped one at a time (`_lock_camera`), so two at the same moment never each start a group
-    for one object. When two drafts of one sequence group it at the same moment (two importers
-    over the same days), the one that commits first stands.
+    grouped one at a time (`_sequence_with_camera_locked`), so two at the same moment never
+    each start a group for one object. When two drafts of one sequence group it at the same
+    moment (two importers over the same days), the one that commits first stands.
     """
     try:
         return _join(session, sequence_id, iou_threshold)
@@ -132,10 +132,9 @@ def join_after_draft(session: Session, sequence_id: uuid.UUID, *, iou_threshold:
 
 
 def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int:
-    sequence = session.get(Sequence, sequence_id)
-    if sequence is None or sequence.camera_id is None:
+    sequence = _sequence_with_camera_locked(session, sequence_id)
+    if sequence is None:
         return 0
-    _lock_camera(session, sequence.camera_id)
     review = reviews.review_of(session, sequence_id)
     if review is None:
         return 0
@@ -172,7 +171,7 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
             .execution_options(populate_existing=True)
         )
         candidates = [g for g in session.scalars(query) if same_view(g, pose, azimuth)]
-    project = session.get_one(Project, sequence.project_id)
+    auto_apply: bool | None = None  # the project's setting, read once a decided group is met
     taken: set[uuid.UUID] = set()
     started: list[dict[str, Any]] = []  # groups this sequence starts, inserted at the end
     members: list[dict[str, Any]] = []
@@ -199,7 +198,10 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
         members.append(_member_values(group_id, sequence.id, index, box, iou, now))
         track["group_id"] = str(group_id)
         if group is not None and group.decision is not None:
-            if project.auto_apply_group_decisions:
+            if auto_apply is None:
+                project = session.get_one(Project, sequence.project_id)
+                auto_apply = project.auto_apply_group_decisions
+            if auto_apply:
                 _apply(track, group, _email(session, group.decided_by_id), now, auto=True)
                 auto_by = auto_by or group.decided_by_id
             else:
@@ -223,8 +225,9 @@ def _join(session: Session, sequence_id: uuid.UUID, iou_threshold: float) -> int
     return joined
 
 
-def _lock_camera(session: Session, camera_id: uuid.UUID) -> None:
-    """Group one draft of the camera at a time, until this transaction ends.
+def _sequence_with_camera_locked(session: Session, sequence_id: uuid.UUID) -> Sequence | None:
+    """The sequence (None without a camera), its camera's drafts grouped one at a time until
+    this transaction ends.
 
     Without it, drafts of two sequences of the camera grouped at the same moment each see no
     group at a place and each start one: one object, two groups. On PostgreSQL the camera's
@@ -235,8 +238,11 @@ def _lock_camera(session: Session, camera_id: uuid.UUID) -> None:
     already runs alone and no read snapshot ever has to become a write; FOR UPDATE is not
     rendered there.
     """
-    session.execute(
-        sa.select(Camera.id).where(Camera.id == camera_id).with_for_update(key_share=True)
+    return session.scalar(
+        sa.select(Sequence)
+        .join(Camera, Camera.id == Sequence.camera_id)
+        .where(Sequence.id == sequence_id)
+        .with_for_update(of=Camera, key_share=True)
     )
 
 
