@@ -84,6 +84,10 @@ def http_put(url: str, **kwargs: Any) -> httpx.Response:
     return httpx.put(url, timeout=HTTP_TIMEOUT, **kwargs)
 
 
+def http_post(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.post(url, timeout=HTTP_TIMEOUT, **kwargs)
+
+
 T = TypeVar("T")
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.reliability.server_support import ServeProcess, serving
-from tests.support import jpeg_bytes
+from tests.support import HTTP_TIMEOUT, http_get, jpeg_bytes
 
 
 def run(args, env, **kwargs):
@@ -66,7 +66,12 @@ def test_serve_with_an_api_key_end_to_end(env, tmp_path):
     assert key.startswith("lk_")
     # Bound to loopback, but the API key is still checked: a wrong one is refused.
     server = ServeProcess(None, tmp_path / "data", local_mode=True)  # the default database
-    with serving(server), httpx.Client(base_url=server.url, headers={"X-API-Key": key}) as client:
+    with (
+        serving(server),
+        httpx.Client(
+            timeout=HTTP_TIMEOUT, base_url=server.url, headers={"X-API-Key": key}
+        ) as client,
+    ):
         project = client.post("/api/projects", json={"name": "cams"}).json()
         image = client.post(
             f"/api/projects/{project['id']}/images",
@@ -75,7 +80,7 @@ def test_serve_with_an_api_key_end_to_end(env, tmp_path):
         listed = client.get(f"/api/projects/{project['id']}/images").json()
         assert [item["id"] for item in listed["items"]] == [image["id"]]
         assert client.get(image["thumbnail_url"]).headers["content-type"] == "image/jpeg"
-        bad = httpx.get(f"{server.url}/api/projects", headers={"X-API-Key": key + "x"})
+        bad = http_get(f"{server.url}/api/projects", headers={"X-API-Key": key + "x"})
         assert bad.status_code == 401
         revoked = run(["apikeys", "revoke", key.split("_")[1]], env)
         assert revoked.returncode == 0

@@ -29,7 +29,7 @@ from lookout.httpretry import (
     retrying,
     send,
 )
-from tests.support import LiveServer, free_port
+from tests.support import HTTP_TIMEOUT, LiveServer, free_port
 
 # Backoff pauses of at most a few hundredths of a second: any pause above that was asked for.
 QUICK = RetryPolicy(attempts=3, timeout_s=5, backoff_base_s=0.01, max_wait_s=5)
@@ -71,7 +71,7 @@ def scripted() -> Iterator[Scripted]:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         yield client
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.analyses.ml_support import Setup, box, raw_body_headers
 from tests.analyses.seed_client import MLPipelineClient
 from tests.conftest import HMAC_SECRET, unavailable
-from tests.support import png_bytes
+from tests.support import http_put, png_bytes
 
 # shared/ sits beside the repository (in CI and on developer machines).
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "004_25bda5f2129d2ca5.txt"
@@ -110,7 +110,7 @@ def test_node_style_signature_over_json_stringify(ml: Setup):
     )
     assert presigned.status_code == 200, presigned.text
     url = presigned.json()["presigned_urls"][0]["upload_url"]
-    assert httpx.put(url, content=png_bytes(), headers={"Content-Type": "image/png"}).is_success
+    assert http_put(url, content=png_bytes(), headers={"Content-Type": "image/png"}).is_success
     # Keys deliberately not sorted: the raw body is what counts.
     bulk = send(
         "POST",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import httpx
 
 from lookout.fake_annotator import demo_data_2025, start_fake_annotator
+from tests.support import HTTP_TIMEOUT, http_get
 
 API = "/api/v1"
 
 
 def test_login_bearer_and_errors_as_pyro_annotator() -> None:
-    with start_fake_annotator() as fake, httpx.Client(base_url=fake.url) as http:
+    with (
+        start_fake_annotator() as fake,
+        httpx.Client(timeout=HTTP_TIMEOUT, base_url=fake.url) as http,
+    ):
         refused = http.post(f"{API}/auth/login", json={"username": "admin", "password": "x"})
         assert refused.status_code == 401
         assert refused.json() == {"detail": "Incorrect username or password"}
@@ -29,7 +33,10 @@ def test_login_bearer_and_errors_as_pyro_annotator() -> None:
 
 
 def test_pages_and_shapes_as_pyro_annotator() -> None:
-    with start_fake_annotator() as fake, httpx.Client(base_url=fake.url) as http:
+    with (
+        start_fake_annotator() as fake,
+        httpx.Client(timeout=HTTP_TIMEOUT, base_url=fake.url) as http,
+    ):
         token = http.post(
             f"{API}/auth/login", json={"username": "admin", "password": "admin-pass"}
         ).json()["access_token"]
@@ -59,7 +66,7 @@ def test_pages_and_shapes_as_pyro_annotator() -> None:
         ).json()
         assert [d["id"] for d in dets["items"]] == [3, 2, 1]  # desc by default
         url = http.get(f"{API}/detections/1/url").json()["url"]
-        image = httpx.get(url)
+        image = http_get(url)
         assert image.headers["content-type"] == "image/jpeg"
         assert image.content[:2] == b"\xff\xd8"
         det_ann = http.get(f"{API}/annotations/detections/", params={"sequence_id": 1}).json()
@@ -68,7 +75,10 @@ def test_pages_and_shapes_as_pyro_annotator() -> None:
 
 
 def test_the_2025_api_has_no_accounts() -> None:
-    with start_fake_annotator(demo_data_2025()) as fake, httpx.Client(base_url=fake.url) as http:
+    with (
+        start_fake_annotator(demo_data_2025()) as fake,
+        httpx.Client(timeout=HTTP_TIMEOUT, base_url=fake.url) as http,
+    ):
         assert (
             http.post(f"{API}/auth/login", json={"username": "a", "password": "b"}).status_code
             == 404

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from lookout.accounts.models import User
@@ -22,6 +21,7 @@ from lookout.projects.models import Project
 from lookout.sequences.models import ReviewVersion, SequenceReview
 from tests.annotator_import.helpers import counts, frame_ids, sequence_by_platform_id
 from tests.platform_import.helpers import Run, objects_match_rows
+from tests.support import http_post, http_put
 
 RunImport = Callable[..., Run]
 
@@ -203,7 +203,7 @@ def test_a_review_changed_in_lookout_is_kept(
         tracks, version = review.tracks, review.version
     # A person in Lookout decides the false positive was smoke after all.
     changed = [tracks[0], {**tracks[1], "decision": "smoke", "smoke_type": "other"}]
-    answer = httpx.put(
+    answer = http_put(
         f"{local_lookout.url}/api/sequences/{seq1.id}/review",
         json={"tracks": changed, "processing_stage": "annotated", "version": version},
     )
@@ -254,7 +254,7 @@ def test_a_review_made_in_lookout_first_is_kept(
     with local_lookout.sessions() as session:
         seq5 = sequence_by_platform_id(session, 9005)
         assert review_of(session, 9005) is None
-    answer = httpx.put(
+    answer = http_put(
         f"{local_lookout.url}/api/sequences/{seq5.id}/review",
         json={"tracks": [], "processing_stage": "annotated"},
     )
@@ -317,7 +317,7 @@ def test_sequences_of_the_platform_import_are_matched(
             },
         )
         seq_id = seq.id
-    frame = httpx.post(
+    frame = http_post(
         f"{local_lookout.url}/api/sequences/{seq_id}/frames",
         files={"file": ("f.jpg", jpeg_bytes(), "image/jpeg")},
         data={"metadata": '{"source": "pyronear", "source_id": "90010"}'},

@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from bench.__main__ import BENCHMARKS
+from tests.support import http_post
 
 
 def test_list_names_every_benchmark():
@@ -84,7 +84,7 @@ def test_the_unsigned_reference_answers_an_unsigned_post_as_a_signed_one(lookout
         "POST", f"/api/analyses/{signed_analysis['id']}/annotations:bulk", body
     )
     without_signature_check(lookout.server.app)
-    unsigned = httpx.post(
+    unsigned = http_post(
         f"{lookout.url}/api/analyses/{unsigned_analysis['id']}/annotations:bulk",
         content=body,
         headers={"Content-Type": "application/json"},

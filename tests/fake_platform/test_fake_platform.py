@@ -24,6 +24,7 @@ from lookout.fake_platform import (
 from lookout.fake_platform.__main__ import parse_args
 from lookout.fake_platform.data import render_jpeg
 from lookout.fake_platform.server import describe
+from tests.support import http_get, http_post
 
 SEED = 11
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
@@ -71,7 +72,7 @@ def client(fp: RunningFakePlatform, **kw: object) -> httpx.Client:
 def login(fp: RunningFakePlatform, user: str = "org1-user") -> dict[str, str]:
     """Bearer headers for a demo user."""
     password = fp.config.users[user][0]
-    r = httpx.post(f"{fp.url}{API}/login/creds", data={"username": user, "password": password})
+    r = http_post(f"{fp.url}{API}/login/creds", data={"username": user, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -378,8 +379,8 @@ def test_detection_url_and_jpeg(big: RunningFakePlatform) -> None:
         url = c.get(f"{API}/detections/{det['id']}/url", headers=headers).json()["url"]
         other = c.get(f"{API}/detections/{det['id']}/url", headers=login(big, "org2-user"))
         unknown = c.get(f"{API}/detections/999999/url", headers=headers)
-        image = httpx.get(url)
-        again = httpx.get(det["url"])
+        image = http_get(url)
+        again = http_get(det["url"])
     assert url.startswith(big.url + "/storage/") and "X-Amz-Signature=" in url
     assert "X-Amz-Expires=86400" in url
     assert other.status_code == 403 and unknown.status_code == 404
@@ -412,12 +413,12 @@ def test_presigned_url_is_checked(fp: RunningFakePlatform) -> None:
         url = c.get(f"{API}/detections/1/url", headers=headers).json()["url"]
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query)) | {"X-Amz-Signature": "0" * 64}
-        tampered = httpx.get(f"{fp.url}{parts.path}?{urlencode(query)}")
+        tampered = http_get(f"{fp.url}{parts.path}?{urlencode(query)}")
         fp.config.url_ttl_s = 0
         stale = c.get(f"{API}/detections/1/url", headers=headers).json()["url"]
-    assert httpx.get(url).status_code == 200
+    assert http_get(url).status_code == 200
     assert tampered.status_code == 403
-    assert httpx.get(stale).status_code == 403
+    assert http_get(stale).status_code == 403
 
 
 def test_broken_image_is_404(fp: RunningFakePlatform) -> None:
@@ -426,8 +427,8 @@ def test_broken_image_is_404(fp: RunningFakePlatform) -> None:
         sid = all_sequences(c, headers, DAYS[1], 15)[0]["id"]
         dets = c.get(f"{API}/sequences/{sid}/detections", headers=headers).json()
         fp.config.broken_image_detection_ids = {dets[0]["id"]}
-        broken = httpx.get(dets[0]["url"])
-        fine = httpx.get(dets[1]["url"])
+        broken = http_get(dets[0]["url"])
+        fine = http_get(dets[1]["url"])
         listing = c.get(f"{API}/sequences/{sid}/detections", headers=headers)
         fp.config.broken_image_breaks_list = True
         broken_listing = c.get(f"{API}/sequences/{sid}/detections", headers=headers)
@@ -455,7 +456,7 @@ def test_error_rate_gives_5xx_and_spares_login(fp: RunningFakePlatform) -> None:
 def test_faults_on_login_flag(fp: RunningFakePlatform) -> None:
     fp.config.error_rate = 1.0
     fp.config.faults_on_login = True
-    r = httpx.post(
+    r = http_post(
         f"{fp.url}{API}/login/creds", data={"username": "admin", "password": "admin-pass"}
     )
     assert r.status_code in (500, 502, 503)
@@ -525,7 +526,7 @@ def test_fault_paths_filter(fp: RunningFakePlatform) -> None:
     fp.config.fault_paths = ("/storage",)
     with client(fp) as c:
         api = c.get(f"{API}/detections/1/url", headers=headers)
-        image = httpx.get(api.json()["url"])
+        image = http_get(api.json()["url"])
     assert api.status_code == 200
     assert image.status_code >= 500
 

@@ -21,7 +21,7 @@ from lookout.auth import signatures
 from lookout.pipeline import LookoutAPIError, LookoutPipelineClient, sign_request, string_to_sign
 from tests.analyses.ml_support import Setup, box, make_setup
 from tests.conftest import HMAC_SECRET
-from tests.support import LiveServer, png_bytes
+from tests.support import HTTP_TIMEOUT, LiveServer, png_bytes
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ class FaultProxy:
             return Response("injected", status_code=int(fault), headers={"Retry-After": "0"})
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k not in {"host", "content-length"}}
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             answer = await client.request(
                 request.method,
                 self.target + raw_path + (f"?{query}" if query else ""),

@@ -44,7 +44,7 @@ from tests.reliability.server_support import (
     signed_headers,
     upload_image,
 )
-from tests.support import jpeg_bytes, png_bytes, wait_until
+from tests.support import HTTP_TIMEOUT, http_put, jpeg_bytes, png_bytes, wait_until
 
 
 class Tally:
@@ -549,7 +549,9 @@ def test_sqlite_concurrent_writers_never_see_a_locked_database(
     tally = Tally()
     server = ServeProcess(url, tmp_path / "data", workers=2)
     with serving(server):
-        with httpx.Client(base_url=server.url, headers={"X-API-Key": api_key}) as client:
+        with httpx.Client(
+            timeout=HTTP_TIMEOUT, base_url=server.url, headers={"X-API-Key": api_key}
+        ) as client:
             project = create_project(client, "sqlite-writers")
             image = upload_image(client, project)
             sequence = client.post(
@@ -578,7 +580,9 @@ def test_sqlite_concurrent_writers_never_see_a_locked_database(
                 for w in range(writers)
             ]
             sent_once = sum(f.result() for f in futures)
-        with httpx.Client(base_url=server.url, headers={"X-API-Key": api_key}) as client:
+        with httpx.Client(
+            timeout=HTTP_TIMEOUT, base_url=server.url, headers={"X-API-Key": api_key}
+        ) as client:
             review = client.get(f"/api/sequences/{sequence}/review").json()
     log = server.log_text()
     stored = db.scalar("SELECT count(*) FROM predictions")
@@ -690,7 +694,7 @@ def test_storage_outage_during_artifact_and_image_uploads(
     presigned = tally.note(setup.v1("POST", f"/api/analyses/{analysis}/artifacts/presign", presign))
     url = presigned.json()["presigned_urls"][0]["upload_url"]
     with pytest.raises(httpx.TransportError):
-        httpx.put(url, content=PNG_ARTIFACT, headers={"Content-Type": "image/png"})
+        http_put(url, content=PNG_ARTIFACT, headers={"Content-Type": "image/png"})
     during = [
         setup.v1("POST", f"/api/analyses/{analysis}/finalize", {"status": "completed"}),
         setup.client.get(f"/api/analyses/{analysis}/artifacts"),
@@ -710,7 +714,7 @@ def test_storage_outage_during_artifact_and_image_uploads(
 
     switch.set("up")
     assert (
-        httpx.put(url, content=PNG_ARTIFACT, headers={"Content-Type": "image/png"}).status_code
+        http_put(url, content=PNG_ARTIFACT, headers={"Content-Type": "image/png"}).status_code
         == 200
     )
     after = [

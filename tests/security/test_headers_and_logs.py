@@ -39,7 +39,7 @@ from tests.reliability.server_support import ServeProcess
 from tests.security import access_rules as rules
 from tests.security.conftest import PROXY_SECRET, SecurityWorld, sqlite_only
 from tests.security.test_access_matrix import EXAMPLES, send_cell
-from tests.support import LiveServer, Lookout, jpeg_bytes
+from tests.support import LiveServer, Lookout, http_get, http_put, jpeg_bytes
 
 # --- nosniff everywhere ---------------------------------------------------------------------------
 
@@ -375,14 +375,12 @@ def _exercise_server(url: str, key: str, hmac_secret: str, secrets: list[str]) -
     upload_url = presign.json()["presigned_urls"][0]["upload_url"]
     secrets.extend(_query_values(upload_url, "signature"))
     sent += 1
-    assert httpx.put(
-        upload_url, content=b"hello", headers={"Content-Type": "text/plain"}
-    ).is_success
+    assert http_put(upload_url, content=b"hello", headers={"Content-Type": "text/plain"}).is_success
     assert signed("POST", f"{base}/finalize", {"status": "completed"}).is_success
     download = go("GET", f"{base}/artifacts/a.txt/url", headers=member).json()["url"]
     secrets.extend(_query_values(download, "signature"))
     sent += 1
-    assert httpx.get(download).status_code == 200
+    assert http_get(download).status_code == 200
     # A frame fetched by URL, as the importer asks for the platform's presigned frames.
     sequence = go(
         "POST",

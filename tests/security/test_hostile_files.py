@@ -34,7 +34,7 @@ from tests.exports.builders import distinct_jpeg, make_world, smoke
 from tests.reliability.record import record
 from tests.security.access_rules import app_routes
 from tests.security.conftest import OWNER_GROUP, SecurityWorld, sqlite_only
-from tests.support import LiveServer, jpeg_bytes, png_bytes
+from tests.support import LiveServer, http_get, http_put, jpeg_bytes, png_bytes
 
 UPLOAD_LIMIT = 300_000
 
@@ -447,9 +447,9 @@ def test_artifacts_on_s3_are_downloads_too(
         "POST", f"/api/analyses/{analysis_id}/artifacts/presign", {"artifacts": [artifact]}
     )
     upload_url = presigned.json()["presigned_urls"][0]["upload_url"]
-    assert httpx.put(upload_url, content=HTML, headers={"Content-Type": "text/html"}).is_success
+    assert http_put(upload_url, content=HTML, headers={"Content-Type": "text/html"}).is_success
     url = s.client.get(f"/api/analyses/{analysis_id}/artifacts/page.html/url").json()["url"]
-    fetched = httpx.get(url)
+    fetched = http_get(url)
     assert fetched.status_code == 200 and fetched.content == HTML
     assert fetched.headers["content-disposition"] == 'attachment; filename="page.html"'
     direct = s.client.get(f"/api/analyses/{analysis_id}/artifacts/page.html")

@@ -7,11 +7,11 @@ import time
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import boto3
-import httpx
 import pytest
 
 from lookout.storage import LocalStorage, ObjectTooLarge, S3Storage
 from lookout.storage.base import validate_key
+from tests.support import http_get, http_put
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -69,11 +69,11 @@ def test_s3_presigned_put_and_get_round_trip(s3_endpoint):
     )
     url = storage.presign_put("art/one.png", "image/png", 60, base_url="unused")
     assert (
-        httpx.put(url, content=b"\x89PNG...", headers={"Content-Type": "image/png"}).status_code
+        http_put(url, content=b"\x89PNG...", headers={"Content-Type": "image/png"}).status_code
         == 200
     )
     assert storage.head("art/one.png").size == 7
-    download = httpx.get(
+    download = http_get(
         storage.presign_get("art/one.png", 60, base_url="unused", filename="one.png")
     )
     assert download.content == b"\x89PNG..."
