@@ -116,10 +116,7 @@ _PG_INSERT_MANY = _pg_insert("(r->>10)::uuid", "(r->>11)::timestamptz").bindpara
     sa.bindparam("rows", type_=sa.Text)
 )
 # A prediction's values in the JSON array's order (a tuple, written as a JSON array).
-_PAYLOAD_ROW = operator.itemgetter(
-    "id", "annotation_type", "class_name", "confidence", "data", "x1", "y1", "x2", "y2", "client_id"
-)
-_PAYLOAD_ROW_MANY = operator.itemgetter(
+_PAYLOAD_COLUMNS = (
     "id",
     "annotation_type",
     "class_name",
@@ -130,9 +127,9 @@ _PAYLOAD_ROW_MANY = operator.itemgetter(
     "x2",
     "y2",
     "client_id",
-    "analysis_id",
-    "created_at",
 )
+_PAYLOAD_ROW = operator.itemgetter(*_PAYLOAD_COLUMNS)
+_PAYLOAD_ROW_MANY = operator.itemgetter(*_PAYLOAD_COLUMNS, "analysis_id", "created_at")
 
 
 def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
