@@ -25,7 +25,7 @@ from lookout.analyses.models import (
     IdempotencyRecord,
     Prediction,
 )
-from lookout.analyses.predictions import touch
+from lookout.analyses.predictions import PREDICTION_VALUES, touch
 from lookout.analyses.repository import locked_analysis_with_size
 from lookout.db import UTCDateTime, affected_rows, new_ids, utcnow
 from lookout.errors import Conflict, InvalidInput, PayloadTooLarge
@@ -115,21 +115,9 @@ _PG_INSERT = _pg_insert(
 _PG_INSERT_MANY = _pg_insert("(r->>10)::uuid", "(r->>11)::timestamptz").bindparams(
     sa.bindparam("rows", type_=sa.Text)
 )
-# A prediction's values in the JSON array's order (a tuple, written as a JSON array).
-_PAYLOAD_COLUMNS = (
-    "id",
-    "annotation_type",
-    "class_name",
-    "confidence",
-    "data",
-    "x1",
-    "y1",
-    "x2",
-    "y2",
-    "client_id",
-)
-_PAYLOAD_ROW = operator.itemgetter(*_PAYLOAD_COLUMNS)
-_PAYLOAD_ROW_MANY = operator.itemgetter(*_PAYLOAD_COLUMNS, "analysis_id", "created_at")
+# A prediction's values as `_pg_insert` reads them (r->>0 to r->>9; a tuple is a JSON array).
+_PAYLOAD_ROW = operator.itemgetter(*PREDICTION_VALUES)
+_PAYLOAD_ROW_MANY = operator.itemgetter(*PREDICTION_VALUES, "analysis_id", "created_at")
 
 
 def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:

@@ -124,7 +124,9 @@ def _created_here(analysis: Analysis) -> bool:
     return created_in() is session.get_transaction()
 
 
-_PREDICTION_COLUMNS = (
+# A prediction's own values (its analysis and time aside), in the order pages and the bulk
+# insert's JSON rows list them.
+PREDICTION_VALUES = (
     "id",
     "annotation_type",
     "class_name",
@@ -135,8 +137,8 @@ _PREDICTION_COLUMNS = (
     "x2",
     "y2",
     "client_id",
-    "created_at",
 )
+_PREDICTION_COLUMNS = (*PREDICTION_VALUES, "created_at")
 
 
 @functools.cache  # eight filter shapes, three forms

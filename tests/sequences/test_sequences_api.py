@@ -447,25 +447,31 @@ def test_a_frames_batch_keeps_the_good_frames_when_one_is_refused(setup):
     assert len(stored_files(lookout.settings.resolved_storage_path)) == 2
 
 
-def test_a_frames_batch_stores_its_sequences_queue_scores(setup):
-    """The platform's boxes of a batch are scored once the batch is stored, and a later batch
-    of the same sequence rescores it with every frame."""
-    import uuid
-
-    import sqlalchemy as sa
+def _frame_server() -> LiveServer:
+    """A live server answering every `/f/{name}` with an 80x60 JPEG (stop it after use)."""
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from lookout.scoring.models import QueueScore
-
-    lookout, client, _project, _camera, sequence = setup
     source = FastAPI()
 
     @source.get("/f/{name}")
     def frame(name: str) -> Response:
         return Response(jpeg_bytes(80, 60), media_type="image/jpeg")
 
-    server = LiveServer(source).start()
+    return LiveServer(source).start()
+
+
+def test_a_frames_batch_stores_its_sequences_queue_scores(setup):
+    """The platform's boxes of a batch are scored once the batch is stored, and a later batch
+    of the same sequence rescores it with every frame."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from lookout.scoring.models import QueueScore
+
+    lookout, client, _project, _camera, sequence = setup
+    server = _frame_server()
     path = f"/api/sequences/{sequence['id']}/frames:batch"
 
     def item(name: str, confidence: float) -> dict:
@@ -502,17 +508,8 @@ def test_a_frames_batch_stores_its_sequences_queue_scores(setup):
 def test_a_frames_batch_stores_each_frames_boxes_as_its_own_analysis(setup):
     """The boxes of a batch's frames are written together: each frame gets its own completed
     analysis with its own boxes, in the posted order; a frame without boxes gets none."""
-    from fastapi import FastAPI
-    from fastapi.responses import Response
-
     lookout, client, _project, _camera, sequence = setup
-    source = FastAPI()
-
-    @source.get("/f/{name}")
-    def frame(name: str) -> Response:
-        return Response(jpeg_bytes(80, 60), media_type="image/jpeg")
-
-    server = LiveServer(source).start()
+    server = _frame_server()
     boxes = {
         "a": [_box(0.1, 0.2, 0.3, 0.4, 0.9), _box(0.5, 0.5, 0.6, 0.7, 0.2)],
         "b": [],
