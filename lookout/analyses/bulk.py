@@ -120,21 +120,27 @@ _PAYLOAD_ROW = operator.itemgetter(*PREDICTION_VALUES)
 _PAYLOAD_ROW_MANY = operator.itemgetter(*PREDICTION_VALUES, "analysis_id", "created_at")
 
 
-def insert_rows(session: Session, analysis_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
-    """Insert predictions made by `_rows` for one analysis, in one statement per batch.
+def insert_rows(
+    session: Session, analysis_id: uuid.UUID | None, rows: list[dict[str, Any]]
+) -> None:
+    """Insert predictions made by `_rows`, in one statement per batch: of one analysis, or
+    (`analysis_id` None) of several, each row carrying its own.
 
     Every write of predictions goes through here or a replacement, and the caller then
-    `touch`es the analysis: rendered pages of predictions are reused while it is untouched.
+    `touch`es the analysis (unless made in this transaction): rendered pages of predictions
+    are reused while it is untouched.
     """
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
         session.execute(sa.insert(Prediction), rows)  # SQLite: executemany, in-process
-        return
-    payload = encode_json(list(map(_PAYLOAD_ROW, rows))).decode("utf-8")
-    session.execute(
-        _PG_INSERT, {"analysis_id": analysis_id, "base": rows[0]["created_at"], "rows": payload}
-    )
+    elif analysis_id is None:
+        payload = encode_json(list(map(_PAYLOAD_ROW_MANY, rows))).decode("utf-8")
+        session.execute(_PG_INSERT_MANY, {"rows": payload})
+    else:
+        payload = encode_json(list(map(_PAYLOAD_ROW, rows))).decode("utf-8")
+        values = {"analysis_id": analysis_id, "base": rows[0]["created_at"], "rows": payload}
+        session.execute(_PG_INSERT, values)
 
 
 @dataclass(frozen=True)
@@ -179,19 +185,8 @@ def insert_completed_analyses(
     if not rows:
         return []
     session.connection().execute(sa.insert(Analysis), rows)
-    _insert_rows_of_many(session, predictions)
+    insert_rows(session, None, predictions)
     return made
-
-
-def _insert_rows_of_many(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Predictions of several analyses, made by `_rows`, in one statement."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.connection().execute(sa.insert(Prediction), rows)
-        return
-    payload = encode_json(list(map(_PAYLOAD_ROW_MANY, rows))).decode("utf-8")
-    session.connection().execute(_PG_INSERT_MANY, {"rows": payload})
 
 
 def _artifact_names(session: Session, analysis_id: uuid.UUID, annotations: Any) -> set[str]:

@@ -205,6 +205,10 @@ def _insert_review(
     return review
 
 
+# An UPDATE ... RETURNING of a review puts the row as written into the session's copy.
+_WRITTEN_BACK = {"synchronize_session": False, "populate_existing": True}
+
+
 def _update_versioned(session: Session, review: SequenceReview, values: dict[str, Any]) -> None:
     """Write only if nobody saved since we read it (compare-and-set on the version)."""
     statement = (
@@ -215,8 +219,7 @@ def _update_versioned(session: Session, review: SequenceReview, values: dict[str
     )
     # RETURNING brings the row as written back into `review` (no second round trip to
     # refresh it); no row means someone saved since we read it.
-    options = {"synchronize_session": False, "populate_existing": True}
-    if session.execute(statement, execution_options=options).scalar() is None:
+    if session.execute(statement, execution_options=_WRITTEN_BACK).scalar() is None:
         session.rollback()
         raise Conflict(
             "the review was saved by someone else meanwhile; reload it to see their changes"
@@ -608,8 +611,7 @@ def set_draft_tracks(
         .returning(SequenceReview)
     )
     # The row as written comes back into `review` (no refresh, a round trip less).
-    options = {"synchronize_session": False, "populate_existing": True}
-    return session.execute(statement, execution_options=options).scalar() is not None
+    return session.execute(statement, execution_options=_WRITTEN_BACK).scalar() is not None
 
 
 def write_group_tracks(
