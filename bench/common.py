@@ -220,11 +220,16 @@ def free_port() -> int:
 
 
 def serve_command(port: int, workers: int, log_level: str = "warning") -> list[str]:
-    """`lookout serve` on loopback, as people run it, on a database migrated beforehand."""
+    """`lookout serve` on loopback, as people run it, on a database migrated beforehand.
+
+    `python -m lookout` runs what the `lookout` script runs: its workers (spawned processes
+    import the parent's main module again) import `lookout.__main__`, not the command line's
+    Typer and rich that `python -m lookout.cli` would have each worker load before its app.
+    """
     return [
         sys.executable,
         "-m",
-        "lookout.cli",
+        "lookout",
         "serve",
         "--host",
         LOCALHOST,

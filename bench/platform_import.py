@@ -134,7 +134,7 @@ class Platform:
 def lookout_command() -> list[str]:
     """The `lookout` script of this environment, as `uv run lookout` starts it."""
     script = Path(sys.executable).parent / "lookout"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "lookout.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "lookout"]
 
 
 def import_once(platform: Platform, server: LookoutServer, scenario: Scenario) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from lookout.errors import InvalidInput
-from lookout.geometry import FORMATS, NORMALIZED_FORMATS, to_xyxyn
+from lookout.geometry import FORMATS, NORMALIZED_FORMATS, checked_to_xyxyn
 
 TYPES = ("bounding_box", "segmentation", "keypoint", "classification", "heatmap")
 DEFAULT_BOX_FORMAT = "xywh"
@@ -145,21 +145,16 @@ def _bounding_box(
     if fmt not in FORMATS:
         raise _Bad("data.format", f"must be one of {', '.join(sorted(FORMATS))}; got {fmt!r}")
     bbox = data.get("bbox")
-    if (
-        not isinstance(bbox, list)
-        or len(bbox) != 4
-        or not (
-            _is_number(bbox[0])
-            and _is_number(bbox[1])
-            and _is_number(bbox[2])
-            and _is_number(bbox[3])
-        )
-    ):
+    if not isinstance(bbox, list) or len(bbox) != 4:
         raise _Bad("data.bbox", "must be a list of 4 finite numbers")
-    if fmt in NORMALIZED_FORMATS and not all(-_EPSILON <= v <= 1 + _EPSILON for v in bbox):
+    a, b, c, d = bbox
+    if not (_is_number(a) and _is_number(b) and _is_number(c) and _is_number(d)):
+        raise _Bad("data.bbox", "must be a list of 4 finite numbers")
+    a, b, c, d = float(a), float(b), float(c), float(d)
+    if fmt in NORMALIZED_FORMATS and not all(-_EPSILON <= v <= 1 + _EPSILON for v in (a, b, c, d)):
         raise _Bad("data.bbox", f"format {fmt} is normalized: values must be within [0, 1]")
     try:
-        box = to_xyxyn(bbox, fmt, width, height)
+        box = checked_to_xyxyn(a, b, c, d, fmt, width, height)
     except ValueError as exc:
         raise _Bad("data.bbox", str(exc)) from None
     if box[2] <= box[0] or box[3] <= box[1]:

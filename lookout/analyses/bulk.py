@@ -38,6 +38,7 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # zlib's fastest level: a 1,000-box answer (145 KB) in about 0.8 ms, to a fifth of its size.
 REPLAY_COMPRESSION = 1
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def insert_annotations(
@@ -67,9 +68,9 @@ def insert_annotations(
 
 def _rows(analysis_id: uuid.UUID, valid: list[ValidAnnotation]) -> list[dict[str, Any]]:
     """Insert parameters, ids made here; created_at steps by 1 µs to keep the posted order."""
-    base = utcnow()
+    created_at = utcnow()
     rows = []
-    for i, (item, row_id) in enumerate(zip(valid, new_ids(len(valid)), strict=True)):
+    for item, row_id in zip(valid, new_ids(len(valid)), strict=True):
         x1, y1, x2, y2 = item.geometry or (None, None, None, None)
         rows.append(
             {
@@ -84,9 +85,10 @@ def _rows(analysis_id: uuid.UUID, valid: list[ValidAnnotation]) -> list[dict[str
                 "x2": x2,
                 "y2": y2,
                 "client_id": item.client_id,
-                "created_at": base + timedelta(microseconds=i),
+                "created_at": created_at,
             }
         )
+        created_at += _MICROSECOND
     return rows
 
 
