@@ -87,13 +87,13 @@ def bare_app() -> Any:
 
 
 class BareServer(LookoutServer):
-    """`bare_app` under exactly the uvicorn settings `lookout serve` passes (lookout/cli.py)."""
+    """`bare_app` served exactly as `lookout serve` serves Lookout (`lookout.supervisor.serve`)."""
 
     def command(self) -> list[str]:
         run = (
-            "import uvicorn; uvicorn.run('bench.requests:bare_app', factory=True, "
-            f"host={LOCALHOST!r}, port={self.port}, workers={self.workers}, "
-            "log_level='warning', proxy_headers=False)"
+            "from lookout.supervisor import serve; raise SystemExit(serve("
+            f"'bench.requests:bare_app', host={LOCALHOST!r}, port={self.port}, "
+            f"workers={self.workers}, log_level='warning'))"
         )
         return [sys.executable, "-c", run]
 

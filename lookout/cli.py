@@ -107,7 +107,12 @@ def serve(
         str, typer.Option(help="Address to bind. Loopback enables local mode.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 5050,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes, each listening on its own socket of the port (Linux)."
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     migrate: Annotated[bool, typer.Option(help="Apply database migrations first.")] = True,
     demo: Annotated[
@@ -137,19 +142,18 @@ def serve(
     if demo:
         load_demo_data(settings)
     compile_package()
-    import uvicorn
+    from lookout.supervisor import serve as run_server
 
     mode = "local mode (no login needed on this machine)" if local else "authentication required"
     console.print(f"Lookout on http://{host}:{port} - {mode}; API docs at /docs")
-    uvicorn.run(
+    status = run_server(
         "lookout.server:serve_app",
-        factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level=log_level.lower(),
-        proxy_headers=False,
     )
+    raise typer.Exit(status)
 
 
 def compile_package() -> None:

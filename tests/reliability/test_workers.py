@@ -1,0 +1,197 @@
+"""`lookout serve --workers N`: each worker listens on its own socket of the port.
+
+Which worker holds a connection is read from /proc: the server side of each established
+connection to the port is a socket in exactly one worker's file descriptors. With one shared
+listening socket, asyncio's accept loop let the first worker to wake take every waiting
+connection; with a socket per worker (`SO_REUSEPORT`) the kernel spreads them by address, so
+16 connections all landing on one of two workers has odds of 2 in 65,536.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.common import serve_command
+from lookout.supervisor import spreads_connections
+from tests.reliability.server_support import ServeProcess
+from tests.reliability.test_boot_under_load import started_pids, worker_pids
+
+CONNECTIONS = 16
+
+pytestmark = pytest.mark.skipif(
+    not spreads_connections(), reason="a socket per worker needs Linux's SO_REUSEPORT"
+)
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets among the process's file descriptors."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            found.add(int(target[8:-1]))
+    return found
+
+
+def server_side_inodes(port: int, state: str) -> set[int]:
+    """Inodes of the IPv4 sockets whose local port is `port`, in a TCP state ("01"
+    established, "0A" listening)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            found.add(int(fields[9]))
+    return found
+
+
+def held_by_worker(server: ServeProcess, state: str) -> dict[int, set[int]]:
+    """Each worker's sockets of the port in `state`."""
+    assert server.process is not None
+    of_port = server_side_inodes(server.port, state)
+    return {pid: socket_inodes(pid) & of_port for pid in worker_pids(server.process.pid)}
+
+
+def open_connections(server: ServeProcess, count: int) -> list[http.client.HTTPConnection]:
+    """`count` kept-alive connections, all opened before any is used (as a client's pool
+    opens them), then each answered once."""
+    connections = [
+        http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(count)
+    ]
+    for connection in connections:
+        connection.connect()
+    for connection in connections:
+        connection.request("GET", "/api/health")
+        response = connection.getresponse()
+        assert response.status == 200
+        response.read()
+    return connections
+
+
+def wait_for_workers(server: ServeProcess, count: int, but: set[int] = frozenset()) -> set[int]:
+    """The supervisor's workers once `count` of them, none of `but`, have started serving."""
+    assert server.process is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        workers = worker_pids(server.process.pid)
+        if len(workers) == count and not workers & but and workers <= started_pids(server):
+            return workers
+        time.sleep(0.1)
+    raise AssertionError(f"workers did not start: {server.log_text()[-3000:]}")
+
+
+@pytest.fixture
+def two_workers(sqlite_template: Path, tmp_path: Path) -> Iterator[ServeProcess]:
+    database = tmp_path / "lookout.db"
+    shutil.copy(sqlite_template, database)
+    server = ServeProcess(
+        f"sqlite:///{database}", tmp_path / "data", workers=2, log_level="info", local_mode=True
+    )
+    server.start()
+    try:
+        wait_for_workers(server, 2)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(two_workers: ServeProcess) -> None:
+    listening = held_by_worker(two_workers, "0A")
+    assert len(listening) == 2
+    first, second = listening.values()
+    assert len(first) == 1 and len(second) == 1 and first != second
+
+
+def test_kept_alive_connections_are_spread_over_the_workers(two_workers: ServeProcess) -> None:
+    connections = open_connections(two_workers, CONNECTIONS)
+    try:
+        held = held_by_worker(two_workers, "01")
+        assert sum(len(inodes) for inodes in held.values()) == CONNECTIONS
+        assert all(held.values()), f"one worker holds every connection: {held}"
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def test_a_killed_worker_is_replaced_on_its_socket(two_workers: ServeProcess) -> None:
+    before = held_by_worker(two_workers, "0A")
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    after = wait_for_workers(two_workers, 2, but={victim})
+    replacement = (after - set(before)).pop()
+    assert held_by_worker(two_workers, "0A")[replacement] == before[victim]
+    assert "died" in two_workers.log_text()
+    connections = open_connections(two_workers, CONNECTIONS)  # every one answered
+    try:
+        assert held_by_worker(two_workers, "01")[replacement]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def test_sighup_replaces_every_worker_while_answering(two_workers: ServeProcess) -> None:
+    assert two_workers.process is not None
+    before = worker_pids(two_workers.process.pid)
+    os.kill(two_workers.process.pid, signal.SIGHUP)
+    statuses = []
+    deadline = time.monotonic() + 120
+    while (
+        worker_pids(two_workers.process.pid) & before
+        or len(worker_pids(two_workers.process.pid)) != 2
+    ):
+        assert time.monotonic() < deadline, two_workers.log_text()[-3000:]
+        connection = http.client.HTTPConnection("127.0.0.1", two_workers.port, timeout=30)
+        connection.request("GET", "/api/health")
+        statuses.append(connection.getresponse().status)
+        connection.close()
+    assert statuses and set(statuses) == {200}
+    assert len(held_by_worker(two_workers, "0A")) == 2
+
+
+def test_a_port_in_use_is_refused_not_shared(two_workers: ServeProcess, tmp_path: Path) -> None:
+    """A second server on the port must not join the first one's sockets (their group)."""
+    second = subprocess.run(
+        serve_command(two_workers.port, 2),
+        env=two_workers.env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 3, second.stderr[-2000:]
+    assert "cannot listen on" in second.stderr and "in use" in second.stderr
+
+
+def test_a_port_held_by_another_program_is_refused(tmp_path: Path, sqlite_template: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        database = tmp_path / "lookout.db"
+        shutil.copy(sqlite_template, database)
+        env = {
+            **os.environ,
+            "LOOKOUT_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{database}",
+        }
+        result = subprocess.run(
+            serve_command(taken.getsockname()[1], 2),
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "cannot listen on" in result.stderr
