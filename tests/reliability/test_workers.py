@@ -15,15 +15,18 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 
 from bench.common import serve_command
 from lookout.supervisor import spreads_connections
-from tests.reliability.server_support import ServeProcess
+from tests.reliability.server_support import REPO, ServeProcess
 from tests.reliability.test_boot_under_load import started_pids, worker_pids
 
 CONNECTIONS = 16
@@ -198,3 +201,35 @@ def test_a_port_held_by_another_program_is_refused(tmp_path: Path, sqlite_templa
         )
     assert result.returncode == 3, result.stderr[-2000:]
     assert "cannot listen on" in result.stderr
+
+
+def failing_app() -> Starlette:
+    """An app whose startup fails (as Lookout's would on a broken setup)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("this app cannot start")
+        yield
+
+    return Starlette(lifespan=lifespan)
+
+
+def test_workers_that_cannot_start_stop_the_server_with_status_3(tmp_path: Path) -> None:
+    """Not restarted for ever: every restart would fail the same way."""
+    run = (
+        "from lookout.supervisor import serve; raise SystemExit(serve("
+        "'tests.reliability.test_workers:failing_app', host='127.0.0.1', port=0, workers=2, "
+        "log_level='info'))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", run],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "failed to start, stopping" in result.stderr
+    assert "this app cannot start" in result.stderr
