@@ -95,6 +95,13 @@ def wait_for_workers(server: ServeProcess, count: int, but: set[int] = frozenset
     raise AssertionError(f"workers did not start: {server.log_text()[-3000:]}")
 
 
+def run_to_exit(
+    command: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """A server command expected to stop by itself: its status and output."""
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture
 def two_workers(sqlite_template: Path, tmp_path: Path) -> Iterator[ServeProcess]:
     database = tmp_path / "lookout.db"
@@ -168,14 +175,7 @@ def test_sighup_replaces_every_worker_while_answering(two_workers: ServeProcess)
 
 def test_a_port_in_use_is_refused_not_shared(two_workers: ServeProcess, tmp_path: Path) -> None:
     """A second server on the port must not join the first one's sockets (their group)."""
-    second = subprocess.run(
-        serve_command(two_workers.port, 2),
-        env=two_workers.env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    second = run_to_exit(serve_command(two_workers.port, 2), two_workers.env, tmp_path)
     assert second.returncode == 3, second.stderr[-2000:]
     assert "cannot listen on" in second.stderr and "in use" in second.stderr
 
@@ -191,14 +191,7 @@ def test_a_port_held_by_another_program_is_refused(tmp_path: Path, sqlite_templa
             "LOOKOUT_DATA_DIR": str(tmp_path),
             "DATABASE_URL": f"sqlite:///{database}",
         }
-        result = subprocess.run(
-            serve_command(taken.getsockname()[1], 2),
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_to_exit(serve_command(taken.getsockname()[1], 2), env, tmp_path)
     assert result.returncode == 3, result.stderr[-2000:]
     assert "cannot listen on" in result.stderr
 
@@ -222,14 +215,7 @@ def test_workers_that_cannot_start_stop_the_server_with_status_3(tmp_path: Path)
         "log_level='info'))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-c", run],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_to_exit([sys.executable, "-c", run], env, tmp_path)
     assert result.returncode == 3, result.stderr[-3000:]
     assert "failed to start, stopping" in result.stderr
     assert "this app cannot start" in result.stderr
