@@ -154,23 +154,40 @@ def test_a_killed_worker_is_replaced_on_its_socket(two_workers: ServeProcess) ->
             connection.close()
 
 
-def test_sighup_replaces_every_worker_while_answering(two_workers: ServeProcess) -> None:
+def health_status(port: int) -> int:
+    """`GET /api/health` on a new connection; its status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/api/health")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_sighup_replaces_every_worker_while_the_port_answers(two_workers: ServeProcess) -> None:
+    """The port never refuses a connection while the workers are replaced: the supervisor
+    keeps every socket listening. A connection an old worker accepted in its last moment is
+    closed with it (uvicorn's shutdown closes connections without a request in progress), as
+    in uvicorn's own restarts; the client's second try is answered."""
     assert two_workers.process is not None
     before = worker_pids(two_workers.process.pid)
     os.kill(two_workers.process.pid, signal.SIGHUP)
-    statuses = []
+    answered = 0
     deadline = time.monotonic() + 120
     while (
         worker_pids(two_workers.process.pid) & before
         or len(worker_pids(two_workers.process.pid)) != 2
     ):
         assert time.monotonic() < deadline, two_workers.log_text()[-3000:]
-        connection = http.client.HTTPConnection("127.0.0.1", two_workers.port, timeout=30)
-        connection.request("GET", "/api/health")
-        statuses.append(connection.getresponse().status)
-        connection.close()
-    assert statuses and set(statuses) == {200}
+        try:
+            status = health_status(two_workers.port)
+        except (ConnectionResetError, http.client.RemoteDisconnected):
+            status = health_status(two_workers.port)  # refused or closed again: the test fails
+        assert status == 200
+        answered += 1
+    assert answered
     assert len(held_by_worker(two_workers, "0A")) == 2
+    assert health_status(two_workers.port) == 200
 
 
 def test_a_port_in_use_is_refused_not_shared(two_workers: ServeProcess, tmp_path: Path) -> None:
