@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpcore
 import httpx
@@ -89,4 +90,7 @@ def make_fetch_client(*, allow_private: bool) -> httpx.Client:
         transport=transport,
         # A proxy from the environment would connect for us, past the check.
         trust_env=allow_private,
+        # The client serves every caller: a cookie one caller's URL sets must not go with
+        # another caller's request to that host.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )

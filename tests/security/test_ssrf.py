@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from lookout.config import Settings
@@ -89,6 +89,40 @@ def test_allowing_private_addresses_fetches_them(lookout_factory, frame_source):
     )
     assert answer.status_code == 201, answer.text
     assert hits["n"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_cookie_a_frame_host_sets_is_never_sent_back(lookout_factory):
+    """The server's fetch client serves every caller: what one caller's URL sets must not
+    reach the host again with another caller's request (nor with the same caller's)."""
+    app = FastAPI()
+    cookies_sent: list[str | None] = []
+
+    @app.get("/frame.jpg")
+    def frame(request: Request) -> Response:
+        cookies_sent.append(request.headers.get("cookie"))
+        answer = Response(jpeg_bytes(), media_type="image/jpeg")
+        answer.set_cookie("session", "from-the-frame-host")
+        return answer
+
+    server = LiveServer(app).start()
+    try:
+        lookout = lookout_factory(LOOKOUT_FETCH_ALLOW_PRIVATE=True)
+        client = lookout.keyed_client()
+        sequence_id = _sequence(lookout, client)
+        for index in range(2):
+            answer = client.post(
+                f"/api/sequences/{sequence_id}/frames",
+                json={
+                    "url": f"{server.url}/frame.jpg?n={index}",
+                    "source": "pyronear",
+                    "source_id": f"det-{index}",
+                },
+            )
+            assert answer.status_code == 201, answer.text
+    finally:
+        server.stop()
+    assert cookies_sent == [None, None]
 
 
 def test_every_redirect_hop_is_checked():
