@@ -149,4 +149,4 @@ def checked_to_xyxyn(
         raise ValueError(f"bbox has y2 < y1 ({d} < {b}) in {[a, b, c, d]!r}")
     if fmt in PIXEL_FORMATS:
         a, b, c, d = a / width, b / height, c / width, d / height
-    return (_clip01(a), _clip01(b), _clip01(c), _clip01(d))
+    return clip_xyxy((a, b, c, d))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -123,6 +124,36 @@ class ServeProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# A worker's first line once it serves (uvicorn's), with its process id.
+STARTED = re.compile(r"Started server process \[(\d+)\]")
+
+
+def parent_of(pid: str) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    """The supervisor's spawned workers (not multiprocessing's resource tracker)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and parent_of(entry.name) == supervisor:
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in command:
+                found.add(int(entry.name))
+    return found
+
+
+def started_pids(server: ServeProcess) -> set[int]:
+    return {int(pid) for pid in STARTED.findall(server.log_text())}
 
 
 @contextmanager

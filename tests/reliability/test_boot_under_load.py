@@ -12,7 +12,6 @@ figures are the worker processes (from the supervisor's children and the log).
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -25,12 +24,11 @@ import httpx
 import pytest
 
 from tests.reliability.record import record, size
-from tests.reliability.server_support import ServeProcess
+from tests.reliability.server_support import STARTED, ServeProcess, started_pids, worker_pids
 
 WORKERS = 4
 BURNERS = 2
 STARTUP_BOUND = 120.0  # seconds for every worker to start on the loaded machine
-STARTED = re.compile(r"Started server process \[(\d+)\]")
 TROUBLE = ("died", "was not ready", "failed to start")
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
@@ -46,32 +44,6 @@ def burning_cpus(count: int) -> Iterator[None]:
         for burner in burners:
             burner.kill()
             burner.wait(timeout=10)
-
-
-def parent_of(pid: str) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # gone meanwhile
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
-
-
-def worker_pids(supervisor: int) -> set[int]:
-    """The supervisor's spawned workers (not multiprocessing's resource tracker)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and parent_of(entry.name) == supervisor:
-            try:
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"spawn_main" in command:
-                found.add(int(entry.name))
-    return found
-
-
-def started_pids(server: ServeProcess) -> set[int]:
-    return {int(pid) for pid in STARTED.findall(server.log_text())}
 
 
 def test_every_worker_starts_once_on_a_busy_machine(sqlite_template: Path, tmp_path: Path) -> None:

@@ -26,8 +26,7 @@ from starlette.applications import Starlette
 
 from bench.common import serve_command
 from lookout.supervisor import spreads_connections
-from tests.reliability.server_support import REPO, ServeProcess
-from tests.reliability.test_boot_under_load import started_pids, worker_pids
+from tests.reliability.server_support import REPO, ServeProcess, started_pids, worker_pids
 
 CONNECTIONS = 16
 
