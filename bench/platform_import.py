@@ -116,9 +116,13 @@ class Platform:
                 time.sleep(0.1)
         raise RuntimeError("the fake platform did not answer")
 
-    def requests(self) -> int:
-        counts = httpx.get(f"{self.url}/__bench__/stats", timeout=10).json()["requests"]
-        return sum(n for path, n in counts.items() if not path.startswith("/__bench__"))
+    def requests(self) -> tuple[int, int]:
+        """Requests since the last reset (the benchmark's own left out), and the most that
+        were in progress at once (the importer promises at most its --concurrency)."""
+        stats = httpx.get(f"{self.url}/__bench__/stats", timeout=10).json()
+        counts = stats["requests"]
+        total = sum(n for path, n in counts.items() if not path.startswith("/__bench__"))
+        return total, stats["peak_in_progress"]
 
     def reset(self) -> None:
         httpx.post(f"{self.url}/__bench__/reset", timeout=10).raise_for_status()
@@ -215,6 +219,7 @@ def postmaster_pid() -> int:
 
 def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> None:
     times, bounds, requests, server_cpu, database_cpu = [], [], [], [], []
+    peaks = []
     counts = (0, 0)
     with Platform(scenario) as platform, postgres() as pg:
         postmaster = postmaster_pid()
@@ -227,18 +232,19 @@ def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> No
                 seconds = import_once(platform, server, scenario)
                 server_cpu.append(tree_cpu_seconds(server.process.pid) - cpu[0])
                 database_cpu.append(tree_cpu_seconds(postmaster) - cpu[1])
-                count = platform.requests()
+                count, peak = platform.requests()
             counts = imported(database)
             assert counts[0] >= scenario.sequences and counts[1] > 0, counts
             bound = count * LATENCY / CONCURRENCY
             times.append(seconds)
             bounds.append(bound)
             requests.append(count)
+            peaks.append(peak)
             log(
                 f"{scenario.name} round {round_ + 1}: {counts[0]} sequences, {counts[1]} frames "
                 f"in {seconds:.1f} s ({counts[1] / seconds:.0f} frames/s); {count} platform "
-                f"requests, lower bound {bound:.1f} s; CPU: server {server_cpu[-1]:.1f} s, "
-                f"PostgreSQL {database_cpu[-1]:.1f} s"
+                f"requests ({peak} at most at once), lower bound {bound:.1f} s; CPU: server "
+                f"{server_cpu[-1]:.1f} s, PostgreSQL {database_cpu[-1]:.1f} s"
             )
     ratios = [b / t for b, t in zip(bounds, times, strict=True)]
     report.figure(
@@ -254,6 +260,7 @@ def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> No
         platform_requests=median(requests),
         latency_s=LATENCY,
         concurrency=CONCURRENCY,
+        platform_peak_in_progress=max(peaks),
         workers=workers,
         rounds=times,
         round_ratios=ratios,

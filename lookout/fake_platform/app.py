@@ -67,19 +67,33 @@ NGINX_PAGE = (
 
 
 class FakePlatformStats:
-    """Thread-safe counters: requests per path template, faults per kind."""
+    """Thread-safe counters: requests per path template, faults per kind, and the most
+    requests in progress at once (what a client's concurrency limit promises)."""
 
     def __init__(self) -> None:
         """Start from zero."""
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        self.in_progress = 0
+        self.peak_in_progress = 0
 
     def count_request(self, template: str) -> int:
         """Count one request; returns how many requests were counted so far."""
         with self._lock:
             self.requests[template] += 1
             return self.requests.total()
+
+    def started(self) -> None:
+        """A request began (its latency included)."""
+        with self._lock:
+            self.in_progress += 1
+            self.peak_in_progress = max(self.peak_in_progress, self.in_progress)
+
+    def ended(self) -> None:
+        """A request ended, answered or not."""
+        with self._lock:
+            self.in_progress -= 1
 
     def count_fault(self, kind: str) -> None:
         """Count one injected fault."""
@@ -91,11 +105,16 @@ class FakePlatformStats:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self.peak_in_progress = self.in_progress
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
+    def snapshot(self) -> dict[str, Any]:
         """A copy of the counters."""
         with self._lock:
-            return {"requests": dict(self.requests), "faults": dict(self.faults)}
+            return {
+                "requests": dict(self.requests),
+                "faults": dict(self.faults),
+                "peak_in_progress": self.peak_in_progress,
+            }
 
 
 @dataclass(frozen=True)
@@ -343,6 +362,15 @@ class FaultMiddleware:
         served = state.stats.count_request(self._template(scope))
         if served == state.config.expire_tokens_at_request:
             state.expire_tokens()
+        state.stats.started()
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            state.stats.ended()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Latency, then the request or the fault drawn for it."""
+        state = self.state
         if state.config.latency_s > 0:
             state.stats.count_fault("latency")
             await asyncio.sleep(state.config.latency_s)

@@ -205,9 +205,10 @@ ConcurrencyFlag = Annotated[
     typer.Option(
         "--concurrency",
         min=1,
-        help="Sequences worked on at once, each with one platform call at a time "
-        "(its detections, or a frame being fetched): the platform sees at most this many "
-        "calls of frames at once. Via the importer, also the uploads at once.",
+        help="Calls to the platform at once: a sequence's detections, or its frames being "
+        "fetched (by Lookout, one at a time, or by the importer). Twice as many sequences are "
+        "worked on, so some are stored and drafted in Lookout while others use the platform. "
+        "Via the importer, also the uploads at once.",
     ),
 ]
 TransferFlag = Annotated[

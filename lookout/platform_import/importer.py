@@ -7,6 +7,7 @@ Payload shaping lives in ``payloads``, frame transfer in ``frames``, and what th
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -124,6 +125,9 @@ class Importer:
         self._stored: dict[str, dict[str, Any]] = {}
         self._targets: dict[int, Target | str] = {}
         self._frames: FrameStore | None = None
+        # Held by a sequence while it calls the platform (its detections, or Lookout fetching
+        # its frames), so the platform sees at most --concurrency of them at once.
+        self._platform_calls = threading.BoundedSemaphore(options.concurrency)
 
     @property
     def lookout(self) -> LookoutClient:
@@ -153,10 +157,10 @@ class Importer:
         return self.stats
 
     def _sequence_workers(self) -> int:
-        """How many sequences are worked on at once: each has one platform call at a time
-        (its detections, or Lookout fetching one of its frames), so the platform sees at
-        most --concurrency of them."""
-        return self.options.concurrency
+        """How many sequences are worked on at once: twice --concurrency, so that while some
+        are stored and drafted in Lookout, others keep the platform's --concurrency calls busy
+        (a sequence takes a platform call only while it needs one, see ``_sequence_steps``)."""
+        return 2 * self.options.concurrency
 
     def _platform(self, cred: Credential) -> PlatformClient:
         """A platform client for one login, on the shared connection pool."""
@@ -383,7 +387,7 @@ class Importer:
                 pool,
                 via_server=self.options.transfer == VIA_SERVER,
             )
-            self._map(self._import_sequence, jobs, advance)
+            self._map(self._import_sequence, jobs, advance, workers=self._sequence_workers())
 
     def _import_sequence(self, job: Job) -> None:
         """Import one sequence; whatever goes wrong fails this sequence only."""
@@ -425,7 +429,8 @@ class Importer:
     def _sequence_steps(self, job: Job) -> None:
         """Detections, sequence, frames, then the draft."""
         seq = job.sequence
-        detections = self._detections(job)
+        with self._platform_calls:
+            detections = self._detections(job)
         target = self._targets.get(seq.camera_id, f"camera {seq.camera_id} was not prepared")
         if isinstance(target, str):
             raise SequenceFailed(target)
@@ -433,7 +438,8 @@ class Importer:
         self.stats.add(
             sequences_already_present=int(made.existing), sequences_created=int(not made.existing)
         )
-        created = self._store_frames(SequenceFrames(job.client, seq.id, made.id, detections))
+        with self._platform_calls:  # Lookout fetches the frames from the platform, one at a time
+            created = self._store_frames(SequenceFrames(job.client, seq.id, made.id, detections))
         self._draft(seq.id, made.id, changed=not made.existing or created > 0)
 
     def _store_frames(self, frames: SequenceFrames) -> int:
@@ -592,9 +598,14 @@ class Importer:
     # ------------------------------------------------------------ helpers
 
     def _map(
-        self, fn: Callable[[T], R], items: Iterable[T], advance: Callable[[], None]
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        advance: Callable[[], None],
+        workers: int | None = None,
     ) -> list[R]:
-        """Run ``fn`` over items on a bounded pool, advancing the progress bar as each ends."""
+        """Run ``fn`` over items on a pool of ``workers`` (--concurrency unless given),
+        advancing the progress bar as each ends."""
 
         def one(item: T) -> R:
             try:
@@ -602,5 +613,6 @@ class Importer:
             finally:
                 advance()
 
-        with ThreadPoolExecutor(self._sequence_workers(), thread_name_prefix="seq") as pool:
+        size = workers or self.options.concurrency
+        with ThreadPoolExecutor(size, thread_name_prefix="seq") as pool:
             return list(pool.map(one, items))

@@ -332,3 +332,16 @@ def test_transfer_via_importer(platform: RunningFakePlatform, local_lookout: Any
         platform.stats.snapshot()["requests"]["/storage/{bucket}/{bucket_key}"]
         == (want.detections_per_org[1])
     )
+
+
+def test_the_platform_sees_at_most_concurrency_calls(
+    start_platform: Any, local_lookout: Any
+) -> None:
+    """More sequences are worked on than --concurrency (some are being stored and drafted in
+    Lookout), but calls to the platform, the importer's and Lookout's frame fetches together,
+    never outnumber it, and the import keeps that many busy."""
+    fp = start_platform(latency_s=0.03, cameras_per_org=2, sequences_per_camera_per_day=4)
+    run = run_import(fp.url, local_lookout.url, *_dates(), "--concurrency", "2")
+    assert run.exit_code == 0, run.output
+    assert run.stat("Successful sequences") == expected(fp.config).sequences_per_org[1] == 16
+    assert fp.stats.snapshot()["peak_in_progress"] == 2
