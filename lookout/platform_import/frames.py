@@ -7,6 +7,7 @@ not fetch (502) is downloaded here and uploaded, one that failed otherwise is se
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,14 +59,17 @@ class FrameStore:
         http: httpx.Client,
         policy: RetryPolicy,
         pool: ThreadPoolExecutor,
+        platform_calls: threading.Semaphore,
         *,
         via_server: bool,
     ) -> None:
-        """``pool`` bounds the frames sent one by one (--concurrency)."""
+        """``pool`` runs the frames sent one by one; each call that reaches the platform (a
+        download here, or a request in which Lookout fetches) holds one of ``platform_calls``."""
         self.lookout = lookout
         self.http = http
         self.policy = policy
         self.pool = pool
+        self.platform_calls = platform_calls
         self.via_server = via_server
 
     def store(self, frames: SequenceFrames) -> list[FrameResult]:
@@ -84,9 +88,10 @@ class FrameStore:
     ) -> list[FrameResult]:
         """Frames the server fetches in one request; a frame it could not store goes alone."""
         try:
-            answers = self.lookout.add_frames_from_urls(
-                frames.sequence_id, [frame_from_url(d) for d in batch]
-            )
+            with self.platform_calls:  # Lookout fetches them, one at a time
+                answers = self.lookout.add_frames_from_urls(
+                    frames.sequence_id, [frame_from_url(d) for d in batch]
+                )
         except (LookoutError, TransportFailure) as exc:
             log.warning(
                 "sequence %d: %d frames could not be sent together (%s); sending them one by one",
@@ -130,13 +135,15 @@ class FrameStore:
         """Via the server (it fetches the URL); on a 502 or by choice, via the importer."""
         if via_server and self.via_server and det.url:
             try:
-                made = self.lookout.add_frame_from_url(frames.sequence_id, frame_from_url(det))
+                with self.platform_calls:
+                    made = self.lookout.add_frame_from_url(frames.sequence_id, frame_from_url(det))
                 return FrameResult(det.id, "existing" if made.existing else "created")
             except LookoutError as exc:
                 if exc.status != 502:
                     raise
                 log.warning(FALLBACK, det.id, exc)
-        content, content_type = self._download(frames.client, det)
+        with self.platform_calls:
+            content, content_type = self._download(frames.client, det)
         name = det.bucket_key or f"detection-{det.id}.jpg"
         made = self.lookout.add_frame_file(
             frames.sequence_id, content, name, content_type, frame_metadata(det)

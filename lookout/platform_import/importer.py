@@ -125,8 +125,8 @@ class Importer:
         self._stored: dict[str, dict[str, Any]] = {}
         self._targets: dict[int, Target | str] = {}
         self._frames: FrameStore | None = None
-        # Held by a sequence while it calls the platform (its detections, or Lookout fetching
-        # its frames), so the platform sees at most --concurrency of them at once.
+        # Held while a sequence's detections are read, or its frames downloaded (here, or by
+        # Lookout in a request), so the platform sees at most --concurrency calls at once.
         self._platform_calls = threading.BoundedSemaphore(options.concurrency)
 
     @property
@@ -159,7 +159,7 @@ class Importer:
     def _sequence_workers(self) -> int:
         """How many sequences are worked on at once: twice --concurrency, so that while some
         are stored and drafted in Lookout, others keep the platform's --concurrency calls busy
-        (a sequence takes a platform call only while it needs one, see ``_sequence_steps``)."""
+        (a sequence holds one of ``_platform_calls`` only while it calls the platform)."""
         return 2 * self.options.concurrency
 
     def _platform(self, cred: Credential) -> PlatformClient:
@@ -385,6 +385,7 @@ class Importer:
                 self._http,
                 self.options.policy,
                 pool,
+                self._platform_calls,
                 via_server=self.options.transfer == VIA_SERVER,
             )
             self._map(self._import_sequence, jobs, advance, workers=self._sequence_workers())
@@ -438,8 +439,7 @@ class Importer:
         self.stats.add(
             sequences_already_present=int(made.existing), sequences_created=int(not made.existing)
         )
-        with self._platform_calls:  # Lookout fetches the frames from the platform, one at a time
-            created = self._store_frames(SequenceFrames(job.client, seq.id, made.id, detections))
+        created = self._store_frames(SequenceFrames(job.client, seq.id, made.id, detections))
         self._draft(seq.id, made.id, changed=not made.existing or created > 0)
 
     def _store_frames(self, frames: SequenceFrames) -> int:

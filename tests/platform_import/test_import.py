@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from lookout.fake_platform import RunningFakePlatform, expected, generate
@@ -334,14 +335,17 @@ def test_transfer_via_importer(platform: RunningFakePlatform, local_lookout: Any
     )
 
 
+@pytest.mark.parametrize("transfer", ["via-server", "via-importer"])
 def test_the_platform_sees_at_most_concurrency_calls(
-    start_platform: Any, local_lookout: Any
+    start_platform: Any, local_lookout: Any, transfer: str
 ) -> None:
     """More sequences are worked on than --concurrency (some are being stored and drafted in
-    Lookout), but calls to the platform, the importer's and Lookout's frame fetches together,
-    never outnumber it, and the import keeps that many busy."""
+    Lookout), but calls to the platform (detections, and frames downloaded by the importer or
+    fetched by Lookout) never outnumber it, and the import keeps that many busy."""
     fp = start_platform(latency_s=0.03, cameras_per_org=2, sequences_per_camera_per_day=4)
-    run = run_import(fp.url, local_lookout.url, *_dates(), "--concurrency", "2")
+    run = run_import(
+        fp.url, local_lookout.url, *_dates(), "--concurrency", "2", "--transfer", transfer
+    )
     assert run.exit_code == 0, run.output
     assert run.stat("Successful sequences") == expected(fp.config).sequences_per_org[1] == 16
     assert fp.stats.snapshot()["peak_in_progress"] == 2
