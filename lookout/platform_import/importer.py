@@ -189,15 +189,24 @@ class Importer:
         # Credentials first: a wrong password is the most common first-run problem.
         admin = self._login_admin()
         logins = self._logins()
-        self._check_lookout()
-        catalog = Catalog(self._organizations(admin), self._cameras(admin))
+        with ThreadPoolExecutor(3, thread_name_prefix="start") as beside:
+            # Asked at once; their errors still come in this order.
+            stored = beside.submit(self._lookout_state)
+            organizations = beside.submit(self._organizations, admin)
+            cameras = beside.submit(self._cameras, admin)
+            self._stored = stored.result()
+            catalog = Catalog(organizations.result(), cameras.result())
         jobs = self._fetch_sequences(logins, catalog)
-        self._stored = self._stored_sequences()
         if opts.dry_run:
             self._preview(jobs, catalog)
             return
         self._prepare_targets(jobs, catalog)
         self._run_sequences(jobs)
+
+    def _lookout_state(self) -> dict[str, dict[str, Any]]:
+        """Lookout answers (else the run stops), and the sequences it already holds."""
+        self._check_lookout()
+        return self._stored_sequences()
 
     def _check_lookout(self) -> None:
         """Fail early when Lookout is unreachable (a dry run only warns)."""
@@ -320,6 +329,8 @@ class Importer:
 
     def _prepare_targets(self, jobs: list[Job], catalog: Catalog) -> None:
         """A project per organization and a Lookout camera per platform camera in use."""
+        # One at a time: a camera takes a few milliseconds, and concurrent first requests
+        # were slower (cold workers; SQLite's single writer).
         projects: dict[int, str | Exception] = {}
         for cam_id in sorted({job.sequence.camera_id for job in jobs}):
             self._targets[cam_id] = self._target(cam_id, catalog, projects)
