@@ -67,6 +67,7 @@ class ImageUpload:
     source: str | None = None
     source_id: str | None = None
     metadata: dict[str, Any] | None = None  # checked (lookout.metadata_values)
+    facts: ImageFacts | None = None  # the stream already inspected (`inspect_image`)
 
 
 def _find_by_source(
@@ -204,7 +205,7 @@ def store_checked_images(
     for index, upload in enumerate(uploads):
         try:
             _check_source_pair(upload)
-            facts[index] = inspect_image(upload.stream, max_pixels=max_pixels)
+            facts[index] = upload.facts or inspect_image(upload.stream, max_pixels=max_pixels)
         except LookoutError as exc:
             results[index] = exc
     keys = {i: content_key(project_id, f.sha256, f.content_type) for i, f in facts.items()}

@@ -19,6 +19,7 @@ from lookout.auth.principal import Principal
 from lookout.db import release_read_only
 from lookout.errors import InvalidInput, LookoutError, Unavailable
 from lookout.images import service as images
+from lookout.images.inspect import ImageFacts, inspect_image
 from lookout.images.models import Image
 from lookout.scoring import service as scoring
 from lookout.sequences.schemas import FrameFromUrl, FrameMetadata
@@ -102,8 +103,8 @@ def add_frames_from_urls(
     """Frames the server fetches by URL, each stored in a transaction of its own.
 
     The URLs are fetched one at a time, in order (a client's concurrency towards their host
-    stays its number of requests in flight), the next while the last one is stored. A frame
-    that fails does not stop the others.
+    stays its number of requests in flight), each frame checked while the next one downloads,
+    then all stored in one transaction. A frame that fails does not stop the others.
     """
     from lookout.sequences.fetch import check_frame_url, fetch_frame
 
@@ -127,10 +128,11 @@ def add_frames_from_urls(
         fetches = [
             fetcher.submit(fetch_frame, http, items[index].url, limit=fetch_limit) for index in new
         ]
-        fetched: list[tuple[int, BinaryIO]] = []
+        fetched: list[tuple[int, BinaryIO, ImageFacts]] = []
         for index, fetch in zip(new, fetches, strict=True):
             try:
-                fetched.append((index, fetch.result()))
+                stream = fetch.result()
+                fetched.append((index, stream, inspect_image(stream, max_pixels=max_pixels)))
             except LookoutError as exc:
                 outcomes[index] = FrameOutcome(error=exc)
     outcomes.update(_store_batch(session, storage, target, items, fetched))
@@ -147,11 +149,13 @@ def _store_batch(
     storage: ObjectStorage,
     target: _Target,
     items: list[FrameFromUrl],
-    fetched: list[tuple[int, BinaryIO]],
+    fetched: list[tuple[int, BinaryIO, ImageFacts]],
 ) -> dict[int, FrameOutcome]:
-    """The fetched frames and their model boxes, stored in one transaction (each on its own if
-    that fails): the outcome of each, by its index in the batch."""
-    uploads = [_upload(target, items[index], stream) for index, stream in fetched]
+    """The fetched and checked frames and their model boxes, stored in one transaction (each
+    on its own if that fails): the outcome of each, by its index in the batch."""
+    uploads = [
+        _upload(target, items[index], stream, facts=facts) for index, stream, facts in fetched
+    ]
     created: dict[int, dict[str, Any]] = {}
 
     def with_predictions(stored: list[tuple[int, Image]]) -> None:
@@ -169,7 +173,7 @@ def _store_batch(
         on_stored=with_predictions,
     )
     outcomes = {}
-    for at, ((index, _), result) in enumerate(zip(fetched, results, strict=True)):
+    for at, ((index, _, _), result) in enumerate(zip(fetched, results, strict=True)):
         if isinstance(result, Exception):
             outcomes[index] = FrameOutcome(error=_frame_error(result, items[index]))
             continue
@@ -270,7 +274,11 @@ def _store_new(
 
 
 def _upload(
-    target: _Target, metadata: FrameMetadata, stream: BinaryIO, filename: str | None = None
+    target: _Target,
+    metadata: FrameMetadata,
+    stream: BinaryIO,
+    filename: str | None = None,
+    facts: ImageFacts | None = None,
 ) -> images.ImageUpload:
     if filename is None and isinstance(metadata, FrameFromUrl):
         # Named after the object, as when a client downloads the frame and uploads it.
@@ -282,6 +290,7 @@ def _upload(
         sequence_id=target.sequence_id,
         source=metadata.source,
         source_id=metadata.source_id,
+        facts=facts,
     )
 
 
