@@ -100,7 +100,7 @@ def add_frames_from_urls(
     http: httpx.Client,
     fetch_limit: int,
 ) -> list[FrameOutcome]:
-    """Frames the server fetches by URL, each stored in a transaction of its own.
+    """Frames the server fetches by URL, stored together (each on its own if that fails).
 
     The URLs are fetched one at a time, in order (a client's concurrency towards their host
     stays its number of requests in flight), each frame checked while the next one downloads,
