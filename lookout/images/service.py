@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import logging
 import uuid
@@ -68,6 +69,7 @@ class ImageUpload:
     source_id: str | None = None
     metadata: dict[str, Any] | None = None  # checked (lookout.metadata_values)
     facts: ImageFacts | None = None  # the stream already inspected (`inspect_image`)
+    written: bool = False  # its object already put under its content key (`put_object`)
 
 
 def _find_by_source(
@@ -212,7 +214,7 @@ def store_checked_images(
     held, noted = _objects_state(session, set(keys.values()))
     for key in noted:
         cleanup.unnote(session, key)
-    written: set[str] = set()
+    written = {key for index, key in keys.items() if uploads[index].written}
     for index, key in keys.items():
         if key in held or key in written:
             continue
@@ -322,6 +324,19 @@ def _objects_state(session: Session, keys: set[str]) -> tuple[set[str], set[str]
     rows = session.execute(sa.union(held, noted)).all()
     session.commit()
     return {key for key, is_held in rows if is_held}, {key for key, is_held in rows if not is_held}
+
+
+def put_object(
+    session: Session, storage: ObjectStorage, project_id: uuid.UUID, upload: ImageUpload
+) -> ImageUpload:
+    """Put an inspected upload's object ahead of `store_checked_images` (a frames batch puts
+    each while the next one downloads): the upload, marked written. As that function's own
+    puts, it comes before the row's transaction: a key on the leftover sweep's list is checked
+    again once the row is committed, and a failed transaction releases the object."""
+    assert upload.facts is not None, "inspected first"
+    key = content_key(project_id, upload.facts.sha256, upload.facts.content_type)
+    _put(session, storage, key, upload.stream, upload.facts.content_type)
+    return dataclasses.replace(upload, written=True)
 
 
 def _put(

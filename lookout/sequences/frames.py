@@ -103,8 +103,9 @@ def add_frames_from_urls(
     """Frames the server fetches by URL, stored together (each on its own if that fails).
 
     The URLs are fetched one at a time, in order (a client's concurrency towards their host
-    stays its number of requests in flight), each frame checked while the next one downloads,
-    then all stored in one transaction. A frame that fails does not stop the others.
+    stays its number of requests in flight); each frame is checked and its object written
+    while the next one downloads, then their rows are stored in one transaction. A frame that
+    fails does not stop the others.
     """
     from lookout.sequences.fetch import check_frame_url, fetch_frame
 
@@ -128,13 +129,14 @@ def add_frames_from_urls(
         fetches = [
             fetcher.submit(fetch_frame, http, items[index].url, limit=fetch_limit) for index in new
         ]
-        fetched: list[tuple[int, BinaryIO, ImageFacts]] = []
+        fetched: list[tuple[int, images.ImageUpload]] = []
         for index, fetch in zip(new, fetches, strict=True):
             try:
-                stream = fetch.result()
-                fetched.append((index, stream, inspect_image(stream, max_pixels=max_pixels)))
-            except LookoutError as exc:
-                outcomes[index] = FrameOutcome(error=exc)
+                upload = _checked_and_put(session, storage, target, items[index], fetch.result())
+            except (LookoutError, StorageError) as exc:
+                outcomes[index] = FrameOutcome(error=_frame_error(exc, items[index]))
+            else:
+                fetched.append((index, upload))
     outcomes.update(_store_batch(session, storage, target, items, fetched))
     if any(o.stored is not None for o in outcomes.values()):
         # Once for the batch, not per frame (each rescoring reads the whole sequence). A
@@ -149,13 +151,11 @@ def _store_batch(
     storage: ObjectStorage,
     target: _Target,
     items: list[FrameFromUrl],
-    fetched: list[tuple[int, BinaryIO, ImageFacts]],
+    fetched: list[tuple[int, images.ImageUpload]],
 ) -> dict[int, FrameOutcome]:
-    """The fetched and checked frames and their model boxes, stored in one transaction (each
-    on its own if that fails): the outcome of each, by its index in the batch."""
-    uploads = [
-        _upload(target, items[index], stream, facts=facts) for index, stream, facts in fetched
-    ]
+    """The fetched frames (checked, their objects written) and their model boxes, stored in
+    one transaction (each on its own if that fails): the outcome of each, by its index."""
+    uploads = [upload for _, upload in fetched]
     created: dict[int, dict[str, Any]] = {}
 
     def with_predictions(stored: list[tuple[int, Image]]) -> None:
@@ -173,7 +173,7 @@ def _store_batch(
         on_stored=with_predictions,
     )
     outcomes = {}
-    for at, ((index, _, _), result) in enumerate(zip(fetched, results, strict=True)):
+    for at, ((index, _), result) in enumerate(zip(fetched, results, strict=True)):
         if isinstance(result, Exception):
             outcomes[index] = FrameOutcome(error=_frame_error(result, items[index]))
             continue
@@ -183,6 +183,19 @@ def _store_batch(
         )
         outcomes[index] = FrameOutcome(stored=stored)
     return outcomes
+
+
+def _checked_and_put(
+    session: Session,
+    storage: ObjectStorage,
+    target: _Target,
+    item: FrameFromUrl,
+    stream: BinaryIO,
+) -> images.ImageUpload:
+    """A fetched frame checked and its object written (raises what stops it)."""
+    facts = inspect_image(stream, max_pixels=target.max_pixels)
+    upload = _upload(target, item, stream, facts=facts)
+    return images.put_object(session, storage, target.project_id, upload)
 
 
 def _frame_error(exc: Exception, item: FrameFromUrl) -> LookoutError:
