@@ -3,6 +3,7 @@
     uv run python -m bench import            # a day (45 sequences) and a busy week (1,960)
     uv run python -m bench import --quick    # a day, and a week of 140 sequences
     uv run python -m bench import --scenario day   # one of them
+    uv run python -m bench import --storage s3     # objects in S3 (moto on loopback)
 
 Scenarios, 10 detections (frames) a sequence:
 - `day`: one organization, 9 cameras, 5 sequences a camera, one day: 45 sequences;
@@ -16,7 +17,9 @@ stands in for a remote service: its own work should not weigh on the machine und
 `lookout serve` runs on PostgreSQL, and `lookout import-platform` runs as a user runs it, a
 process of its own (default `--concurrency 8`, frames fetched by the server from the
 platform's presigned URLs): its time runs from starting the process to its exit. Each round
-imports into a fresh database.
+imports into a fresh database. Objects go to a local folder, or with `--storage s3` to an S3
+API server on loopback (`moto_server`, a process of its own on the same cores; its figures are
+named `s3.<scenario>.import_time`): a frame's object is then a PUT.
 
 Reference: the lower bound, platform requests x latency / concurrency (every request the
 platform answered during the run, counted by the platform). Target: lower bound / import
@@ -30,6 +33,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -217,7 +222,46 @@ def postmaster_pid() -> int:
     raise RuntimeError("the benchmark's PostgreSQL server was not found")
 
 
-def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> None:
+@contextmanager
+def s3_storage() -> Iterator[dict[str, str]]:
+    """`moto_server` on loopback, and the settings that make `lookout serve` store in it."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1"]
+    log("starting an S3 API server (moto)")
+    process = subprocess.Popen(
+        [*command, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the S3 API server did not answer") from None
+                time.sleep(0.1)
+        yield {
+            "STORAGE_BACKEND": "s3",
+            "S3_ENDPOINT_URL": url,
+            "S3_ACCESS_KEY_ID": "bench",
+            "S3_SECRET_ACCESS_KEY": "bench",
+            "S3_CREATE_BUCKET": "true",
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def measure(
+    report: Report,
+    scenario: Scenario,
+    rounds: int,
+    workers: int,
+    storage: dict[str, str] | None = None,
+) -> None:
+    """Import the scenario `rounds` times; `storage` is the server's S3 settings, if any."""
     times, bounds, requests, server_cpu, database_cpu = [], [], [], [], []
     peaks = []
     counts = (0, 0)
@@ -225,7 +269,7 @@ def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> No
         postmaster = postmaster_pid()
         for round_ in range(rounds):
             database = pg.database(f"import_{scenario.name}_{round_}")
-            with LookoutServer(database, workers=workers) as server:
+            with LookoutServer(database, workers=workers, env=storage) as server:
                 assert server.process is not None
                 platform.reset()
                 cpu = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster)
@@ -248,7 +292,7 @@ def measure(report: Report, scenario: Scenario, rounds: int, workers: int) -> No
             )
     ratios = [b / t for b, t in zip(bounds, times, strict=True)]
     report.figure(
-        f"{scenario.name}.import_time",
+        f"{'s3.' if storage else ''}{scenario.name}.import_time",
         median(times),
         "s",
         reference=median(bounds),
@@ -277,13 +321,14 @@ def main(argv: list[str] | None = None) -> int:
 
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--scenario", choices=("day", "week", "both"), default="both")
+    extra.add_argument("--storage", choices=("local", "s3"), default="local")
     known, rest = extra.parse_known_args(argv)
     args = standard_args(__doc__.split("\n\n")[0], rest)
     report = Report("import")
-    for scenario in scenarios(args.quick):
-        if known.scenario not in ("both", scenario.name):
-            continue
-        measure(report, scenario, args.rounds, args.workers)
+    with s3_storage() if known.storage == "s3" else nullcontext() as storage:
+        for scenario in scenarios(args.quick):
+            if known.scenario in ("both", scenario.name):
+                measure(report, scenario, args.rounds, args.workers, storage)
     return report.exit_code()
 
 
