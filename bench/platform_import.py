@@ -18,8 +18,8 @@ stands in for a remote service: its own work should not weigh on the machine und
 process of its own (default `--concurrency 8`, frames fetched by the server from the
 platform's presigned URLs): its time runs from starting the process to its exit. Each round
 imports into a fresh database. Objects go to a local folder, or with `--storage s3` to an S3
-API server on loopback (`moto_server`, a process of its own on the same cores; its figures are
-named `s3.<scenario>.import_time`): a frame's object is then a PUT.
+API server on loopback (moto, on the same cores; its figures are named
+`s3.<scenario>.import_time`): a frame's object is then a PUT.
 
 Reference: the lower bound, platform requests x latency / concurrency (every request the
 platform answered during the run, counted by the platform). Target: lower bound / import
@@ -224,34 +224,24 @@ def postmaster_pid() -> int:
 
 @contextmanager
 def s3_storage() -> Iterator[dict[str, str]]:
-    """`moto_server` on loopback, and the settings that make `lookout serve` store in it."""
+    """moto's S3 API server on loopback, and the settings that make `lookout serve` store in
+    it. Its threads run in this process, which only waits while an import runs."""
+    from moto.server import ThreadedMotoServer
+
     port = free_port()
-    command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1"]
     log("starting an S3 API server (moto)")
-    process = subprocess.Popen(
-        [*command, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the S3 API server did not answer") from None
-                time.sleep(0.1)
         yield {
             "STORAGE_BACKEND": "s3",
-            "S3_ENDPOINT_URL": url,
+            "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "S3_ACCESS_KEY_ID": "bench",
             "S3_SECRET_ACCESS_KEY": "bench",
             "S3_CREATE_BUCKET": "true",
         }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 def measure(

@@ -68,8 +68,8 @@ class ImageUpload:
     source: str | None = None
     source_id: str | None = None
     metadata: dict[str, Any] | None = None  # checked (lookout.metadata_values)
-    facts: ImageFacts | None = None  # the stream already inspected (`inspect_image`)
-    written: bool = False  # its object already put under its content key (`put_object`)
+    facts: ImageFacts | None = None  # the stream already inspected
+    written: bool = False  # its object already put (`checked_and_written`)
 
 
 def _find_by_source(
@@ -326,17 +326,24 @@ def _objects_state(session: Session, keys: set[str]) -> tuple[set[str], set[str]
     return {key for key, is_held in rows if is_held}, {key for key, is_held in rows if not is_held}
 
 
-def put_object(
-    session: Session, storage: ObjectStorage, project_id: uuid.UUID, upload: ImageUpload
+def checked_and_written(
+    session: Session,
+    storage: ObjectStorage,
+    project_id: uuid.UUID,
+    upload: ImageUpload,
+    max_pixels: int,
 ) -> ImageUpload:
-    """Put an inspected upload's object ahead of `store_checked_images` (a frames batch puts
-    each while the next one downloads): the upload, marked written. As that function's own
-    puts, it comes before the row's transaction: a key on the leftover sweep's list is checked
-    again once the row is committed, and a failed transaction releases the object."""
-    assert upload.facts is not None, "inspected first"
-    key = content_key(project_id, upload.facts.sha256, upload.facts.content_type)
-    _put(session, storage, key, upload.stream, upload.facts.content_type)
-    return dataclasses.replace(upload, written=True)
+    """Inspect an upload and put its object ahead of `store_checked_images` (a frames batch
+    does so while the next frame downloads): the upload with its facts, marked written.
+
+    As that function's own puts, it comes before the row's transaction: a key on the leftover
+    sweep's list is checked again once the row is committed, and a failed transaction
+    releases the object. Raises what `inspect_image` and the storage raise.
+    """
+    facts = inspect_image(upload.stream, max_pixels=max_pixels)
+    key = content_key(project_id, facts.sha256, facts.content_type)
+    _put(session, storage, key, upload.stream, facts.content_type)
+    return dataclasses.replace(upload, facts=facts, written=True)
 
 
 def _put(

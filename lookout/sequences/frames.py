@@ -19,7 +19,6 @@ from lookout.auth.principal import Principal
 from lookout.db import release_read_only
 from lookout.errors import InvalidInput, LookoutError, Unavailable
 from lookout.images import service as images
-from lookout.images.inspect import ImageFacts, inspect_image
 from lookout.images.models import Image
 from lookout.scoring import service as scoring
 from lookout.sequences.schemas import FrameFromUrl, FrameMetadata
@@ -132,7 +131,13 @@ def add_frames_from_urls(
         fetched: list[tuple[int, images.ImageUpload]] = []
         for index, fetch in zip(new, fetches, strict=True):
             try:
-                upload = _checked_and_put(session, storage, target, items[index], fetch.result())
+                upload = images.checked_and_written(
+                    session,
+                    storage,
+                    target.project_id,
+                    _upload(target, items[index], fetch.result()),
+                    target.max_pixels,
+                )
             except (LookoutError, StorageError) as exc:
                 outcomes[index] = FrameOutcome(error=_frame_error(exc, items[index]))
             else:
@@ -183,19 +188,6 @@ def _store_batch(
         )
         outcomes[index] = FrameOutcome(stored=stored)
     return outcomes
-
-
-def _checked_and_put(
-    session: Session,
-    storage: ObjectStorage,
-    target: _Target,
-    item: FrameFromUrl,
-    stream: BinaryIO,
-) -> images.ImageUpload:
-    """A fetched frame checked and its object written (raises what stops it)."""
-    facts = inspect_image(stream, max_pixels=target.max_pixels)
-    upload = _upload(target, item, stream, facts=facts)
-    return images.put_object(session, storage, target.project_id, upload)
 
 
 def _frame_error(exc: Exception, item: FrameFromUrl) -> LookoutError:
@@ -287,11 +279,7 @@ def _store_new(
 
 
 def _upload(
-    target: _Target,
-    metadata: FrameMetadata,
-    stream: BinaryIO,
-    filename: str | None = None,
-    facts: ImageFacts | None = None,
+    target: _Target, metadata: FrameMetadata, stream: BinaryIO, filename: str | None = None
 ) -> images.ImageUpload:
     if filename is None and isinstance(metadata, FrameFromUrl):
         # Named after the object, as when a client downloads the frame and uploads it.
@@ -303,7 +291,6 @@ def _upload(
         sequence_id=target.sequence_id,
         source=metadata.source,
         source_id=metadata.source_id,
-        facts=facts,
     )
 
 
